@@ -1,0 +1,191 @@
+"""Multi-stage training: dense float -> dense QAT -> HeatViT selectors inserted stage by stage
+(Gumbel keep masks, keep-ratio loss toward per-stage targets from the MAC budget)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import yaml
+from tqdm import tqdm
+
+from sievit.data import load_split
+from sievit.errors import SievitError
+from sievit.model.layers import ActQuant
+from sievit.model.vit import ViT
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def augment(images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random 2-pixel shift (zero padding) and horizontal flip of uint8 [B, H, W(, C)]."""
+    b, h, w = images.shape[:3]
+    pad = 2
+    padded = F.pad(images, (0, 0, pad, pad, pad, pad) if images.dim() == 4 else (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=gen, device=gen.device)
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=gen, device=gen.device)
+    rows = (dy[:, None] + torch.arange(h, device=images.device)[None])[:, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=images.device)[None])[:, None, :]
+    flip = torch.rand(b, generator=gen, device=gen.device) < 0.5
+    cols = torch.where(flip[:, None, None], cols.flip(-1), cols)
+    bidx = torch.arange(b, device=images.device)[:, None, None]
+    return padded[bidx, rows, cols]
+
+
+def evaluate(model: ViT, images: torch.Tensor, labels: torch.Tensor, prune: str,
+             batch: int = 1000) -> float:
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(labels), batch):
+            out = model(images[i:i + batch], prune=prune)
+            correct += int((out.logits.argmax(-1) == labels[i:i + batch]).sum())
+    model.train()
+    return correct / len(labels)
+
+
+def run_stage(model: ViT, name: str, epochs: int, lr: float, cfg: dict, data: dict,
+              prune: str, device: torch.device, log: dict, max_steps: int | None) -> None:
+    t = cfg["train"]
+    params = [p for p in model.parameters() if p.requires_grad]
+    sel_ids = {id(p) for p in model.selectors.parameters()}
+    groups = [{"params": [p for p in params if id(p) not in sel_ids], "lr": lr},
+              {"params": [p for p in params if id(p) in sel_ids],
+               "lr": lr * t["selector_lr_scale"]}]
+    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=t["weight_decay"])
+    n = len(data["train_y"])
+    steps_per_epoch = math.ceil(n / t["batch_size"])
+    total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
+    warm = min(total // 10, 5 * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / max(1, warm) if s < warm
+        else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm))))
+    gen = torch.Generator(device=device).manual_seed(t["seed"] + len(log))
+    targets = model.cfg["reduction"]["keep_ratios"]
+    step = 0
+    bar = tqdm(total=total, desc=name, file=sys.stderr, mininterval=2.0)
+    model.train()
+    while step < total:
+        perm = torch.randperm(n, generator=gen, device=device)
+        for i in range(0, n, t["batch_size"]):
+            if step >= total:
+                break
+            idx = perm[i:i + t["batch_size"]]
+            x = augment(data["train_x"][idx], gen)
+            y = data["train_y"][idx]
+            out = model(x, prune=prune)
+            loss = F.cross_entropy(out.logits, y, label_smoothing=t["label_smoothing"])
+            for s, pol in enumerate(out.policies):
+                kept = pol[:, 1:-1].sum(dim=1) / model.n_patch
+                loss = loss + t["ratio_loss_weight"] * ((kept - targets[s]) ** 2).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            opt.step()
+            sched.step()
+            step += 1
+            bar.update(1)
+            if step % 50 == 0:
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    val_mode = "none" if prune == "none" else "threshold"
+    acc = evaluate(model, data["val_x"], data["val_y"], val_mode)
+    entry = {"stage": name, "epochs": epochs, "steps": total, "val_acc": acc}
+    if prune != "none":
+        model.eval()
+        with torch.no_grad():
+            out = model(data["val_x"][:1000], prune="threshold")
+        model.train()
+        entry["val_tokens_per_stage"] = [float(p.sum(1).mean()) for p in out.policies]
+    log[name] = entry
+    print(f"[train] {name}: val_acc {acc:.4f}", file=sys.stderr)
+
+
+def calibrate(model: ViT, images: np.ndarray, n_images: int) -> None:
+    """Run Brevitas's activation-statistics phase on the CPU (train-mode forwards, no
+    gradients) for every activation, selectors included, so that all scales are learned
+    parameters before training starts on any device."""
+    steps = ActQuant.collect_stats_steps + 1
+    batch = max(1, n_images // 8)
+    rng = np.random.default_rng(0)
+    model.train()
+    with torch.no_grad():
+        for _ in tqdm(range(steps), desc="calibrate", file=sys.stderr, mininterval=2.0):
+            idx = rng.choice(len(images), size=batch, replace=False)
+            model(torch.from_numpy(images[idx]), prune="threshold")
+
+
+def train(cfg: dict, out_dir: Path, epochs: int | None, seed: int | None, device_name: str,
+          max_steps: int | None = None, command: str = "") -> dict:
+    """Train all stages and write model.pt, float.pt, config.yaml, metrics.json atomically."""
+    if "train" not in cfg:
+        raise SievitError(f"config '{cfg['name']}' has no 'train' section")
+    if device_name == "cuda" and not torch.cuda.is_available():
+        raise SievitError("--device cuda asked for, but torch sees no CUDA device")
+    if out_dir.exists():
+        raise SievitError(f"output directory {out_dir} exists; choose a new one")
+    if seed is not None:
+        cfg["train"]["seed"] = seed
+    t = cfg["train"]
+    if epochs is not None:
+        for key in ("float_epochs", "qat_epochs", "selector_epochs"):
+            t[key] = epochs
+    seed_everything(t["seed"])
+    device = torch.device(device_name)
+    start = time.time()
+    train_split, val_split = load_split("train"), load_split("val")
+    data = {
+        "train_x": torch.from_numpy(train_split.images).to(device),
+        "train_y": torch.from_numpy(train_split.labels).to(device),
+        "val_x": torch.from_numpy(val_split.images).to(device),
+        "val_y": torch.from_numpy(val_split.labels).to(device),
+    }
+    log: dict = {}
+    with torch.device(device):  # Brevitas keeps some state outside registered buffers
+        fmodel = ViT(cfg, quant=False)
+    run_stage(fmodel, "float", t["float_epochs"], t["lr"], cfg, data, "none", device, log, max_steps)
+    qmodel = ViT(cfg, quant=True)
+    missing, unexpected = qmodel.load_state_dict(fmodel.cpu().state_dict(), strict=False)
+    assert not unexpected, unexpected
+    for sel in qmodel.selectors:  # start by keeping everything: keep logit bias > prune
+        for lin in sel.score.mlp2:
+            with torch.no_grad():
+                lin.lin.bias.copy_(torch.tensor([0.5, -0.5]))
+    calibrate(qmodel, train_split.images, t["calib_images"])
+    qmodel.to(device)
+    qmodel.active_selectors = 0
+    run_stage(qmodel, "qat", t["qat_epochs"], t["qat_lr"], cfg, data, "none", device, log, max_steps)
+    for s in range(len(qmodel.sel_blocks)):
+        qmodel.active_selectors = s + 1
+        run_stage(qmodel, f"selector{s + 1}", t["selector_epochs"], t["qat_lr"], cfg, data,
+                  "gumbel", device, log, max_steps)
+    wall = time.time() - start
+    metrics = {"stages": log, "wall_time_s": round(wall, 1), "device": device_name,
+               "torch": torch.__version__, "command": command,
+               "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None}
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out_dir.parent if out_dir.parent.exists() else None))
+    try:
+        torch.save(fmodel.cpu().state_dict(), tmp / "float.pt")
+        torch.save(qmodel.cpu().state_dict(), tmp / "model.pt")
+        (tmp / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return metrics

@@ -1,0 +1,110 @@
+"""Config files (configs/*.yaml): load, validate, resolve keep ratios from a MAC budget."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sievit.errors import SievitError
+
+SCHEMA: dict[str, dict[str, type | tuple]] = {
+    "model": {"image_size": int, "in_chans": int, "patch_size": int, "dim": int, "depth": int,
+              "heads": int, "mlp_dim": int, "num_classes": int},
+    "reduction": {"method": str, "blocks": list, "mac_budget": float, "topk_tokens": list,
+                  "mode": str},
+    "train": {"seed": int, "batch_size": int, "lr": float, "weight_decay": float,
+              "float_epochs": int, "qat_epochs": int, "selector_epochs": int,
+              "qat_lr": float, "selector_lr_scale": float, "ratio_loss_weight": float, "label_smoothing": float,
+              "calib_images": int},
+}
+OPTIONAL_SECTIONS = {"train"}
+MODES = ("threshold", "topk")
+
+
+def _check_section(name: str, section: Any, keys: dict[str, type | tuple]) -> None:
+    if not isinstance(section, dict):
+        raise SievitError(f"config section '{name}' must be a mapping")
+    unknown = sorted(set(section) - set(keys))
+    if unknown:
+        raise SievitError(f"unknown config key(s) in '{name}': {', '.join(unknown)}")
+    missing = sorted(set(keys) - set(section))
+    if missing:
+        raise SievitError(f"missing config key(s) in '{name}': {', '.join(missing)}")
+    for key, typ in keys.items():
+        val = section[key]
+        if typ is float and isinstance(val, int) and not isinstance(val, bool):
+            section[key] = float(val)
+        elif not isinstance(val, typ) or isinstance(val, bool):
+            raise SievitError(f"config key '{name}.{key}' must be {typ.__name__}, got {val!r}")
+
+
+def validate(cfg: dict) -> dict:
+    """Check keys, types and shapes; returns a deep copy with the derived keep ratios."""
+    if not isinstance(cfg, dict):
+        raise SievitError("config must be a mapping")
+    cfg = copy.deepcopy(cfg)
+    allowed = {"name", *SCHEMA}
+    unknown = sorted(set(cfg) - allowed)
+    if unknown:
+        raise SievitError(f"unknown config section(s): {', '.join(unknown)}")
+    if not isinstance(cfg.get("name"), str):
+        raise SievitError("missing config key 'name' (a string)")
+    for sec, keys in SCHEMA.items():
+        if sec not in cfg:
+            if sec in OPTIONAL_SECTIONS:
+                continue
+            raise SievitError(f"missing config section '{sec}'")
+        _check_section(sec, cfg[sec], keys)
+    m, r = cfg["model"], cfg["reduction"]
+    for key in ("image_size", "in_chans", "patch_size", "dim", "depth", "heads", "mlp_dim",
+                "num_classes"):
+        if m[key] <= 0:
+            raise SievitError(f"model.{key} must be positive, got {m[key]}")
+    if m["image_size"] % m["patch_size"]:
+        raise SievitError(f"model.patch_size {m['patch_size']} does not divide "
+                          f"model.image_size {m['image_size']}")
+    if m["dim"] % m["heads"]:
+        raise SievitError(f"model.heads {m['heads']} does not divide model.dim {m['dim']}")
+    if (m["dim"] // m["heads"]) % 2:
+        raise SievitError(f"head width {m['dim'] // m['heads']} must be even (selector uses d_h/2)")
+    if r["method"] != "heatvit":
+        raise SievitError(f"reduction.method {r['method']!r} is not implemented (heatvit)")
+    if r["mode"] not in MODES:
+        raise SievitError(f"reduction.mode must be one of {MODES}, got {r['mode']!r}")
+    blocks = r["blocks"]
+    if not blocks or any(not isinstance(b, int) for b in blocks) or sorted(set(blocks)) != blocks:
+        raise SievitError(f"reduction.blocks must be increasing block indices, got {blocks}")
+    if blocks[0] < 1 or blocks[-1] >= m["depth"]:
+        raise SievitError(f"reduction.blocks must lie in 1..{m['depth'] - 1}, got {blocks}")
+    if len(r["topk_tokens"]) != len(blocks):
+        raise SievitError("reduction.topk_tokens needs one token count per selector")
+    n_tokens = num_patches(cfg) + 1
+    prev = n_tokens
+    for t in r["topk_tokens"]:
+        if not isinstance(t, int) or t < 2 or t > prev:
+            raise SievitError(f"reduction.topk_tokens must decrease from {n_tokens} and stay "
+                              f">= 2 (CLS + package), got {r['topk_tokens']}")
+        prev = t
+    if not 0.0 < r["mac_budget"] <= 1.0:
+        raise SievitError(f"reduction.mac_budget must be in (0, 1], got {r['mac_budget']}")
+    from sievit.quant.macs import keep_ratios_for_budget
+    r["keep_ratios"] = keep_ratios_for_budget(cfg)
+    return cfg
+
+
+def num_patches(cfg: dict) -> int:
+    m = cfg["model"]
+    return (m["image_size"] // m["patch_size"]) ** 2
+
+
+def load_config(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise SievitError(f"config file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SievitError(f"config file {path} is not valid YAML: {exc}") from None
+    return validate(raw)
