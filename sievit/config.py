@@ -45,6 +45,8 @@ def validate(cfg: dict) -> dict:
     if not isinstance(cfg, dict):
         raise SievitError("config must be a mapping")
     cfg = copy.deepcopy(cfg)
+    if isinstance(cfg.get("reduction"), dict):
+        cfg["reduction"].pop("keep_ratios", None)  # derived below, never read from a file
     allowed = {"name", *SCHEMA}
     unknown = sorted(set(cfg) - allowed)
     if unknown:
