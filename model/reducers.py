@@ -110,7 +110,9 @@ def decide_topk(scores: Scores, cand: torch.Tensor, k: int) -> torch.Tensor:
 
 def decide_gumbel(scores: Scores, tau: float = 1.0) -> torch.Tensor:
     """Hard Gumbel-sigmoid keep mask with straight-through soft gradients (training)."""
-    s = scores.value.clamp(1e-4, 1 - 1e-4)
+    # Integer scores saturate at exactly 0 or 1; clamp the forward value only, or a saturated
+    # score would pass no gradient to the selector at all.
+    s = intfn.ste(scores.value.detach().clamp(1e-4, 1 - 1e-4), scores.value)
     logit = torch.log(s) - torch.log1p(-s)
     u = torch.rand_like(s).clamp(1e-6, 1 - 1e-6)
     noisy = (logit + torch.log(u) - torch.log1p(-u)) / tau

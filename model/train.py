@@ -90,6 +90,11 @@ def run_stage(model: ViT, name: str, epochs: int, lr: float, cfg: dict, data: di
             y = data["train_y"][idx]
             out = model(x, prune=prune)
             loss = F.cross_entropy(out.logits, y, label_smoothing=t["label_smoothing"])
+            if prune != "none" and t["dense_loss_weight"] > 0:
+                # keep the dense path as good as before the selectors came in
+                dense = model(x, prune="none")
+                loss = loss + t["dense_loss_weight"] * F.cross_entropy(
+                    dense.logits, y, label_smoothing=t["label_smoothing"])
             for s, pol in enumerate(out.policies):
                 kept = pol[:, 1:-1].sum(dim=1) / model.n_patch
                 loss = loss + t["ratio_loss_weight"] * ((kept - targets[s]) ** 2).mean()
@@ -104,7 +109,8 @@ def run_stage(model: ViT, name: str, epochs: int, lr: float, cfg: dict, data: di
                 bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
     val_mode = "none" if prune == "none" else "threshold"
-    acc = evaluate(model, data["val_x"], data["val_y"], val_mode)
+    n_val = 256 if max_steps is not None else len(data["val_y"])  # smoke runs: a quick look
+    acc = evaluate(model, data["val_x"][:n_val], data["val_y"][:n_val], val_mode)
     entry = {"stage": name, "epochs": epochs, "steps": total, "val_acc": acc}
     if prune != "none":
         model.eval()
@@ -114,6 +120,45 @@ def run_stage(model: ViT, name: str, epochs: int, lr: float, cfg: dict, data: di
         entry["val_tokens_per_stage"] = [float(p.sum(1).mean()) for p in out.policies]
     log[name] = entry
     print(f"[train] {name}: val_acc {acc:.4f}", file=sys.stderr)
+
+
+def _resume_selectors(cfg: dict, out_dir: Path, resume: Path, device: torch.device, data: dict,
+                      log: dict, max_steps: int | None, start: float, command: str,
+                      device_name: str) -> dict:
+    """Continue the selector stage of a finished run with the backbone frozen: only the
+    selectors learn, so the dense integer model is unchanged."""
+    t = cfg["train"]
+    fmodel, qmodel = ViT(cfg, quant=False), ViT(cfg, quant=True)
+    try:
+        fmodel.load_state_dict(torch.load(resume / "float.pt", map_location="cpu", weights_only=True))
+        qmodel.load_state_dict(torch.load(resume / "model.pt", map_location="cpu", weights_only=True))
+    except Exception as exc:
+        raise SievitError(f"--resume {resume} does not load: {str(exc).splitlines()[0]}") from None
+    qmodel.to(device)
+    sel_ids = {id(p) for p in qmodel.selectors.parameters()}
+    for p in qmodel.parameters():
+        p.requires_grad_(id(p) in sel_ids)
+    t["dense_loss_weight"] = 0.0  # the backbone is frozen: the dense path cannot change
+    run_stage(qmodel, "selectors_frozen_backbone", t["selector_epochs"], t["qat_lr"], cfg, data,
+              "gumbel", device, log, max_steps)
+    metrics = {"stages": log, "resumed_from": str(resume), "device": device_name,
+               "torch": torch.__version__, "command": command,
+               "wall_time_s": round(time.time() - start, 1)}
+    _write_run(out_dir, fmodel, qmodel, cfg, metrics)
+    return metrics
+
+
+def _write_run(out_dir: Path, fmodel: ViT, qmodel: ViT, cfg: dict, metrics: dict) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out_dir.parent if out_dir.parent.exists() else None))
+    try:
+        torch.save(fmodel.cpu().state_dict(), tmp / "float.pt")
+        torch.save(qmodel.cpu().state_dict(), tmp / "model.pt")
+        (tmp / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def calibrate(model: ViT, images: np.ndarray, n_images: int) -> None:
@@ -131,7 +176,8 @@ def calibrate(model: ViT, images: np.ndarray, n_images: int) -> None:
 
 
 def train(cfg: dict, out_dir: Path, epochs: int | None, seed: int | None, device_name: str,
-          max_steps: int | None = None, command: str = "") -> dict:
+          max_steps: int | None = None, command: str = "", init_float: Path | None = None,
+          resume: Path | None = None) -> dict:
     """Train all stages and write model.pt, float.pt, config.yaml, metrics.json atomically."""
     if "train" not in cfg:
         raise SievitError(f"config '{cfg['name']}' has no 'train' section")
@@ -158,7 +204,19 @@ def train(cfg: dict, out_dir: Path, epochs: int | None, seed: int | None, device
     log: dict = {}
     with torch.device(device):  # Brevitas keeps some state outside registered buffers
         fmodel = ViT(cfg, quant=False)
-    run_stage(fmodel, "float", t["float_epochs"], t["lr"], cfg, data, "none", device, log, max_steps)
+    if resume is not None:
+        return _resume_selectors(cfg, out_dir, resume, device, data, log, max_steps, start,
+                                 command, device_name)
+    if init_float is None:
+        run_stage(fmodel, "float", t["float_epochs"], t["lr"], cfg, data, "none", device, log,
+                  max_steps)
+    else:  # resume after the float stage of an earlier run of the same config
+        try:
+            fmodel.load_state_dict(torch.load(init_float, map_location=device, weights_only=True))
+        except Exception as exc:
+            raise SievitError(f"--init-float {init_float} does not load: {str(exc).splitlines()[0]}") from None
+        log["float"] = {"stage": "float", "init": str(init_float),
+                        "val_acc": evaluate(fmodel, data["val_x"], data["val_y"], "none")}
     qmodel = ViT(cfg, quant=True)
     missing, unexpected = qmodel.load_state_dict(fmodel.cpu().state_dict(), strict=False)
     assert not unexpected, unexpected
@@ -178,14 +236,5 @@ def train(cfg: dict, out_dir: Path, epochs: int | None, seed: int | None, device
     metrics = {"stages": log, "wall_time_s": round(wall, 1), "device": device_name,
                "torch": torch.__version__, "command": command,
                "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None}
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out_dir.parent if out_dir.parent.exists() else None))
-    try:
-        torch.save(fmodel.cpu().state_dict(), tmp / "float.pt")
-        torch.save(qmodel.cpu().state_dict(), tmp / "model.pt")
-        (tmp / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    _write_run(out_dir, fmodel, qmodel, cfg, metrics)
     return metrics

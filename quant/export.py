@@ -43,7 +43,7 @@ def _record_input_fracs(model: ViT, images: np.ndarray) -> dict[str, Fx]:
             hooks.append(mod.register_forward_pre_hook(
                 lambda m, args, name=name: inputs.setdefault(name, args[0])))
     with torch.no_grad():
-        model(torch.from_numpy(images), prune="threshold")
+        model(torch.from_numpy(np.array(images)), prune="threshold")
     for h in hooks:
         h.remove()
     return inputs
@@ -98,7 +98,7 @@ def _sample_images(cfg: dict, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(np.repeat(img[..., None], m["in_chans"], axis=-1))
 
 
-def export_random(cfg: dict, seed: int, calib_images: int = 8) -> Bundle:
+def export_random(cfg: dict, seed: int, calib_images: int = 8, return_model: bool = False):
     """Seeded random weights (std 1/sqrt(fan_in), so signals neither vanish nor explode)
     with power-of-two activation scales calibrated on sample inputs."""
     from sievit.model.train import calibrate
@@ -114,6 +114,7 @@ def export_random(cfg: dict, seed: int, calib_images: int = 8) -> Bundle:
         model.pos.normal_(0.0, 0.5)
         model.cls.normal_(0.0, 0.5)
     images = _sample_images(cfg, calib_images, rng)
-    calibrate(model, images, n_images=min(len(images), 8) * 8)
+    calibrate(model, images, n_images=16)
     model.eval()
-    return bundle_from_model(model, images[:2], {"source": "random", "seed": seed})
+    bundle = bundle_from_model(model, images[:2], {"source": "random", "seed": seed})
+    return (bundle, model.double()) if return_model else bundle

@@ -28,9 +28,87 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from sievit.config import load_config
     from sievit.model.train import train
     cfg = load_config(args.config)
+    if args.batch_size is not None:
+        cfg["train"]["batch_size"] = args.batch_size
     command = "sievit " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     return train(cfg, Path(args.out), args.epochs, args.seed, args.device,
-                 max_steps=args.max_steps, command=command)
+                 max_steps=args.max_steps, command=command,
+                 init_float=Path(args.init_float) if args.init_float else None,
+                 resume=Path(args.resume) if args.resume else None)
+
+
+def _golden_and_model(args: argparse.Namespace):
+    from sievit.quant.export import export_checkpoint, load_checkpoint
+    from sievit.quant.golden import Golden
+    return Golden(export_checkpoint(args.ckpt)), load_checkpoint(args.ckpt)
+
+
+def cmd_export(args: argparse.Namespace) -> dict:
+    from sievit.config import load_config
+    from sievit.quant.bundle import save_bundle
+    from sievit.quant.export import export_checkpoint, export_random
+    if bool(args.ckpt) == bool(args.config):
+        raise SievitError("export needs exactly one of --ckpt PATH or --config FILE --random")
+    if args.config and not args.random:
+        raise SievitError("--config exports only with --random (seeded random weights)")
+    if Path(args.out).exists():
+        raise SievitError(f"output directory {args.out} exists (use a new path)")
+    bundle = export_checkpoint(args.ckpt) if args.ckpt else export_random(load_config(args.config), args.seed)
+    save_bundle(bundle, Path(args.out))
+    print(f"[export] wrote {args.out}", file=sys.stderr)
+    return {"out": args.out, "arrays": len(bundle.arrays), "fracs": len(bundle.fracs)}
+
+
+def cmd_eval(args: argparse.Namespace) -> dict:
+    from sievit.data import first_test_images
+    from sievit.quant.evaluate import float_accuracy, golden_metrics
+    from sievit.quant.export import load_checkpoint
+    split = first_test_images(args.images)
+    golden, _ = _golden_and_model(args)
+    fmodel = load_checkpoint(args.ckpt, quant=False, which="float.pt")
+    dense = golden_metrics(golden, split, "none")
+    mode = golden.b.config["reduction"]["mode"]
+    pruned = golden_metrics(golden, split, mode)
+    other_mode = "threshold" if mode == "topk" else "topk"
+    other = golden_metrics(golden, split, other_mode)
+    return {"images": len(split.labels), "float_acc": float_accuracy(fmodel, split),
+            "int_dense_acc": dense["acc"], "int_pruned_acc": pruned["acc"],
+            "macs_dense": dense["macs"], "macs_pruned": pruned["macs"],
+            "mac_reduction": round(1 - pruned["macs"] / dense["macs"], 4),
+            "prune_mode": mode, "tokens_per_stage": pruned["tokens_per_stage"],
+            "other_mode": {"prune_mode": other_mode, "int_pruned_acc": other["acc"],
+                           "macs_pruned": other["macs"],
+                           "mac_reduction": round(1 - other["macs"] / dense["macs"], 4),
+                           "tokens_per_stage": other["tokens_per_stage"]}}
+
+
+def cmd_verify(args: argparse.Namespace) -> dict:
+    from sievit.data import first_test_images
+    from sievit.quant.evaluate import verify
+    if args.what != "golden":
+        raise SievitError(f"unknown verify target {args.what!r} (golden)")
+    golden, model = _golden_and_model(args)
+    modes = ["none", golden.b.config["reduction"]["mode"]] if args.modes == "both" else [args.modes]
+    return verify(model, golden, first_test_images(args.images), modes)
+
+
+def cmd_bench(args: argparse.Namespace) -> dict:
+    import time
+    from sievit.data import first_test_images
+    from sievit.quant.bundle import load_bundle
+    from sievit.quant.golden import Golden
+    if args.what != "golden":
+        raise SievitError(f"unknown benchmark {args.what!r} (golden)")
+    golden = Golden(load_bundle(args.bundle))
+    split = first_test_images(args.images)
+    out = {"images": len(split.labels), "batch": args.batch}
+    for mode in ("none", golden.b.config["reduction"]["mode"]):
+        start = time.perf_counter()
+        for i in range(0, len(split.labels), args.batch):
+            golden.run(split.images[i:i + args.batch], mode)
+        dt = time.perf_counter() - start
+        out[f"{mode}_images_per_s"] = round(len(split.labels) / dt, 1)
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,8 +122,42 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int)
     t.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     t.add_argument("--max-steps", type=int, help="cap the steps of every stage (smoke runs)")
+    t.add_argument("--init-float", help="float.pt of an earlier run: skip the float stage")
+    t.add_argument("--batch-size", type=int, help="override train.batch_size")
+    t.add_argument("--resume", help="a finished run: continue its selectors, backbone frozen")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("export", help="checkpoint (or random weights) -> integer bundle")
+    e.add_argument("--ckpt")
+    e.add_argument("--config")
+    e.add_argument("--random", action="store_true")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--out", required=True)
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_export)
+
+    v = sub.add_parser("eval", help="float / int8 dense / int8 pruned accuracy and MACs")
+    v.add_argument("--ckpt", required=True)
+    v.add_argument("--images", type=_images_arg, default=None)
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=cmd_eval)
+
+    g = sub.add_parser("verify", help="golden model == Brevitas integer eval path")
+    g.add_argument("what", choices=("golden",))
+    g.add_argument("--ckpt", required=True)
+    g.add_argument("--images", type=_images_arg, default=None)
+    g.add_argument("--modes", choices=("both", "none", "threshold", "topk"), default="both")
+    g.add_argument("--json", action="store_true")
+    g.set_defaults(func=cmd_verify)
+
+    b = sub.add_parser("bench", help="benchmarks")
+    b.add_argument("what", choices=("golden",))
+    b.add_argument("--bundle", required=True)
+    b.add_argument("--images", type=_images_arg, default=2000)
+    b.add_argument("--batch", type=int, default=250)
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_bench)
     return p
 
 

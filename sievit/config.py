@@ -16,7 +16,7 @@ SCHEMA: dict[str, dict[str, type | tuple]] = {
                   "mode": str},
     "train": {"seed": int, "batch_size": int, "lr": float, "weight_decay": float,
               "float_epochs": int, "qat_epochs": int, "selector_epochs": int,
-              "qat_lr": float, "selector_lr_scale": float, "ratio_loss_weight": float, "label_smoothing": float,
+              "qat_lr": float, "selector_lr_scale": float, "ratio_loss_weight": float, "dense_loss_weight": float, "label_smoothing": float,
               "calib_images": int},
 }
 OPTIONAL_SECTIONS = {"train"}

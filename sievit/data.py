@@ -69,7 +69,7 @@ def load_split(name: str) -> Split:
     return Split(full.images[idx], full.labels[idx])
 
 
-def test_subset(n: int | None) -> Split:
+def first_test_images(n: int | None) -> Split:
     """The first n test images (all 10k when n is None)."""
     split = load_split("test")
     if n is None:

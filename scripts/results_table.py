@@ -1,0 +1,28 @@
+"""Print the demo's results table from the JSON files a demo run wrote."""
+import json
+import sys
+from pathlib import Path
+
+out = Path(sys.argv[1])
+ev = json.loads((out / "eval.json").read_text())
+ve = json.loads((out / "verify.json").read_text())
+be = json.loads((out / "bench.json").read_text())
+rows = [
+    ("float top-1", f"{100 * ev['float_acc']:.2f} %"),
+    ("int8 dense top-1 (golden)", f"{100 * ev['int_dense_acc']:.2f} %"),
+    (f"int8 pruned top-1 (golden, {ev['prune_mode']})", f"{100 * ev['int_pruned_acc']:.2f} %"),
+    ("MACs dense / pruned", f"{ev['macs_dense'] / 1e6:.2f} M / {ev['macs_pruned'] / 1e6:.2f} M "
+                            f"({100 * ev['mac_reduction']:.1f} % fewer)"),
+    ("tokens after each stage", ", ".join(f"{t:.1f}" for t in ev["tokens_per_stage"])),
+    (f"int8 pruned top-1 ({ev['other_mode']['prune_mode']})",
+     f"{100 * ev['other_mode']['int_pruned_acc']:.2f} % at "
+     f"{100 * ev['other_mode']['mac_reduction']:.1f} % fewer MACs, tokens "
+     + ", ".join(f"{t:.1f}" for t in ev["other_mode"]["tokens_per_stage"])),
+    ("golden vs model mismatches", f"{ve['mismatches']} of {ve['images']} images x {len(ve['modes'])} modes"),
+    ("golden speed (dense / pruned)", " / ".join(f"{v} img/s" for k, v in be.items() if k.endswith("_per_s"))),
+]
+width = max(len(r[0]) for r in rows)
+print(f"\nResults on {ev['images']} Fashion-MNIST test images")
+for k, v in rows:
+    print(f"  {k:<{width}}  {v}")
+sys.exit(1 if ve["mismatches"] else 0)
