@@ -111,6 +111,25 @@ def cmd_bench(args: argparse.Namespace) -> dict:
     return out
 
 
+def cmd_plot(args: argparse.Namespace) -> dict:
+    from sievit.data import first_test_images, load_split
+    from sievit.quant.bundle import load_bundle
+    from sievit.quant.golden import Golden
+    from sievit.quant.plots import plot_kept_tokens, plot_tradeoff, tradeoff
+    golden = Golden(load_bundle(args.bundle))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    mode = golden.b.config["reduction"]["mode"]
+    plot_kept_tokens(golden, first_test_images(16), mode, out / "kept_tokens.png")
+    budgets = [[int(t) for t in b.split(",")] for b in args.budgets]
+    split = load_split(args.split)
+    rows = tradeoff(golden, split, budgets)
+    plot_tradeoff(rows, out / "tradeoff.png",
+                  f"golden int8 model, Fashion-MNIST {args.split} split ({len(split.labels)} images)")
+    return {"split": args.split, "rows": rows, "pngs": [str(out / "kept_tokens.png"),
+                                                        str(out / "tradeoff.png")]}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sievit", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -158,6 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--batch", type=int, default=250)
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)
+
+    pl = sub.add_parser("plot", help="PNGs: kept tokens per stage, accuracy vs MACs")
+    pl.add_argument("--bundle", required=True)
+    pl.add_argument("--out", required=True)
+    pl.add_argument("--split", choices=("val", "test"), default="val")
+    pl.add_argument("--budgets", nargs="*", default=["27,18", "25,16", "25,13", "23,15"],
+                    help="top-k token budgets per stage, e.g. 25,13")
+    pl.add_argument("--json", action="store_true")
+    pl.set_defaults(func=cmd_plot)
     return p
 
 

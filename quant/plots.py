@@ -1,0 +1,85 @@
+"""Pictures of what the golden model does: kept tokens per stage over test images, and the
+accuracy / MAC trade-off of the selector modes."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from sievit.data import CLASSES, Split  # noqa: E402
+from sievit.quant.golden import Golden  # noqa: E402
+
+
+def plot_kept_tokens(golden: Golden, split: Split, mode: str, out: Path, n: int = 8) -> None:
+    """One row per image: the image, then the patches kept after each stage (others dimmed)."""
+    r = golden.run(split.images[:n], mode)
+    stages = len(r.kept)
+    p, g = golden.m["patch_size"], golden.grid
+    fig, axes = plt.subplots(n, stages + 1, figsize=(1.9 * (stages + 1), 1.9 * n))
+    for i in range(n):
+        img = split.images[i]
+        pred = CLASSES[int(r.logits[i].argmax())]
+        axes[i, 0].imshow(img, cmap="gray")
+        axes[i, 0].set_title(f"{CLASSES[split.labels[i]]} → {pred}", fontsize=7)
+        for s in range(stages):
+            mask = np.zeros((g, g), dtype=bool)
+            for tok in r.kept[s][i]:
+                if tok > 0:
+                    mask[(tok - 1) // g, (tok - 1) % g] = True
+            big = np.kron(mask, np.ones((p, p), dtype=bool))
+            shown = np.where(big, img, img // 5)
+            axes[i, s + 1].imshow(shown, cmap="gray", vmin=0, vmax=255)
+            axes[i, s + 1].set_title(f"stage {s + 1}: {int(r.tokens_per_stage[i, s])} tokens",
+                                     fontsize=7)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"HeatViT selector ({mode}): kept patches, pruned ones dimmed", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def tradeoff(golden: Golden, split: Split, budgets: list[list[int]]) -> list[dict]:
+    """Top-1 and mean MACs for dense, threshold and each top-k budget."""
+    rows = []
+
+    def measure(g: Golden, mode: str, label: str) -> None:
+        correct, macs = 0, []
+        for i in range(0, len(split.labels), 500):
+            r = g.run(split.images[i:i + 500], mode)
+            correct += int((r.logits.argmax(1) == split.labels[i:i + 500]).sum())
+            macs.append(r.macs)
+        rows.append({"setting": label, "acc": correct / len(split.labels),
+                     "macs": float(np.concatenate(macs).mean())})
+
+    measure(golden, "none", "dense")
+    measure(golden, "threshold", "threshold")
+    for tk in budgets:
+        b = copy.copy(golden.b)
+        b.config = copy.deepcopy(golden.b.config)
+        b.config["reduction"]["topk_tokens"] = tk
+        measure(Golden(b), "topk", f"top-k {tk}")
+    return rows
+
+
+def plot_tradeoff(rows: list[dict], out: Path, title: str) -> None:
+    dense = rows[0]["macs"]
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for row in rows:
+        x = 100 * row["macs"] / dense
+        ax.scatter(x, 100 * row["acc"], s=25)
+        ax.annotate(row["setting"], (x, 100 * row["acc"]), fontsize=7,
+                    xytext=(4, -3), textcoords="offset points")
+    ax.set_xlabel("MACs per image (% of dense)")
+    ax.set_ylabel("top-1 (%)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
