@@ -62,8 +62,7 @@ class HeatViTScore(nn.Module):
             p, pq = sigmoid(logits[..., 0] - logits[..., 1], frac)
             probs.append(p)
             probs_q.append(pq)
-        w_acc, w_frac = self.head_w(loc.with_value(glob.reshape(glob.shape[0], 1, -1))
-                                    if loc.qt is not None else Fx(glob[:, None]))
+        w_acc, w_frac = self.head_w(loc.with_value(glob[:, None]))  # one row per image
         w, wq = sigmoid(w_acc[:, 0], w_frac)                         # [B, H]
         p = torch.stack(probs, dim=-1)                               # [B, N, H]
         wsum = w.sum(dim=-1, keepdim=True)
