@@ -151,7 +151,8 @@ class Golden:
         return np.where(den > 0, num // np.maximum(den, 1), plain)
 
     def reduce(self, s: int, x: np.ndarray, ids: np.ndarray, n_valid: np.ndarray,
-               has_pkg: np.ndarray, mode: str) -> tuple:
+               mode: str) -> tuple:
+        """One selector stage; the previous package token is the live row with id PKG_ID."""
         B, N, D = x.shape
         pos = np.arange(N)[None, :]
         valid = pos < n_valid[:, None]
@@ -189,7 +190,7 @@ class Golden:
         width = int(n_new.max())
         x_new, ids_new = x_new[:, :width], ids_new[:, :width]
         ids_new[np.arange(width)[None, :] >= n_new[:, None]] = -2
-        return x_new, ids_new, n_new, new_has, cnt[:, 0], score
+        return x_new, ids_new, n_new, cnt[:, 0], score
 
     def run(self, images: np.ndarray, mode: str = "threshold", trace: bool = False) -> GoldenResult:
         if mode not in ("none", "threshold", "topk"):
@@ -199,7 +200,6 @@ class Golden:
         B = len(x)
         n_valid = np.full(B, self.n_patch + 1, dtype=I64)
         ids = np.broadcast_to(np.arange(self.n_patch + 1), (B, self.n_patch + 1)).copy()
-        has_pkg = np.zeros(B, dtype=bool)
         m = self.m
         macs = np.full(B, self.n_patch * m["patch_size"] ** 2 * m["in_chans"] * self.dim
                        + self.dim * m["num_classes"], dtype=I64)
@@ -211,8 +211,7 @@ class Golden:
         for i in range(m["depth"]):
             if mode != "none" and stage < len(self.sel_blocks) and self.sel_blocks[stage] == i:
                 n_before = n_valid.copy()
-                x, ids, n_valid, has_pkg, fused, score = self.reduce(
-                    stage, x, ids, n_valid, has_pkg, mode)
+                x, ids, n_valid, fused, score = self.reduce(stage, x, ids, n_valid, mode)
                 macs += selector_macs(n_before, self.dim, self.heads, fused)
                 kept.append([ids[b, :n_valid[b]][ids[b, :n_valid[b]] >= 0] for b in range(B)])
                 tokens.append(n_valid.copy())

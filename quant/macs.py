@@ -19,7 +19,7 @@ def selector_macs(n: int, dim: int, heads: int, n_fused: int) -> int:
     return heads * per_head + (dim // 2) * heads + n_fused * dim + heads * scored
 
 
-def model_macs(model_cfg: dict, sel_blocks: Sequence[int], tokens_per_block: Sequence[int],
+def model_macs(model_cfg: dict, tokens_per_block: Sequence[int],
                fused_per_stage: Sequence[int], tokens_before_stage: Sequence[int]) -> int:
     """Total MACs for one image given the token count entering every block."""
     m = model_cfg
@@ -57,7 +57,7 @@ def expected_tokens(cfg: dict, ratios: Sequence[float]) -> tuple[list[int], list
 def dense_macs(cfg: dict) -> int:
     m = cfg["model"]
     n = (m["image_size"] // m["patch_size"]) ** 2 + 1
-    return model_macs(m, [], [n] * m["depth"], [], [])
+    return model_macs(m, [n] * m["depth"], [], [])
 
 
 def keep_ratios_for_budget(cfg: dict) -> list[float]:
@@ -70,7 +70,7 @@ def keep_ratios_for_budget(cfg: dict) -> list[float]:
     def macs(base: float) -> int:
         ratios = [base ** (s + 1) for s in range(stages)]
         tokens, fused, before = expected_tokens(cfg, ratios)
-        return model_macs(cfg["model"], r["blocks"], tokens, fused, before)
+        return model_macs(cfg["model"], tokens, fused, before)
 
     lo, hi = 0.0, 1.0
     for _ in range(50):
