@@ -6,9 +6,7 @@ import json
 import math
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import torch.nn.functional as F
 import yaml
 from tqdm import tqdm
 
+from sievit.atomic import atomic_dir
 from sievit.data import load_split
 from sievit.errors import SievitError
 from sievit.model.layers import ActQuant
@@ -149,16 +148,11 @@ def _resume_selectors(cfg: dict, out_dir: Path, resume: Path, device: torch.devi
 
 
 def _write_run(out_dir: Path, fmodel: ViT, qmodel: ViT, cfg: dict, metrics: dict) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out_dir.parent if out_dir.parent.exists() else None))
-    try:
+    with atomic_dir(out_dir) as tmp:
         torch.save(fmodel.cpu().state_dict(), tmp / "float.pt")
         torch.save(qmodel.cpu().state_dict(), tmp / "model.pt")
         (tmp / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def calibrate(model: ViT, images: np.ndarray, n_images: int) -> None:

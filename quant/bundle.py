@@ -3,15 +3,13 @@ index) + weights.npz (int8 weights, int32 biases, LayerNorm and embedding consta
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from sievit.atomic import atomic_dir
 from sievit.config import validate
 from sievit.errors import SievitError
 
@@ -44,9 +42,7 @@ def save_bundle(bundle: Bundle, out_dir: Path, force: bool = False) -> None:
     out_dir = Path(out_dir)
     if out_dir.exists() and not force:
         raise SievitError(f"output directory {out_dir} exists (use a new path)")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir, replace=force) as tmp:
         np.savez_compressed(tmp / "weights.npz", **bundle.arrays)
         manifest = {
             "format": FORMAT,
@@ -58,11 +54,6 @@ def save_bundle(bundle: Bundle, out_dir: Path, force: bool = False) -> None:
             "meta": bundle.meta,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def load_bundle(path: str | Path) -> Bundle:

@@ -80,8 +80,10 @@ def bundle_from_model(model: ViT, sample_images: np.ndarray, meta: dict) -> Bund
     return Bundle(model.cfg, fracs, arrays, meta)
 
 
-def export_checkpoint(ckpt: str | Path) -> Bundle:
-    model = load_checkpoint(ckpt)
+def export_checkpoint(ckpt: str | Path, model: ViT | None = None) -> Bundle:
+    """Bundle of a checkpoint; pass `model` when it is already loaded (load_checkpoint)."""
+    if model is None:
+        model = load_checkpoint(ckpt)
     sample = load_split("test").images[:8]
     return bundle_from_model(model, sample, {"source": "checkpoint", "checkpoint": str(ckpt)})
 

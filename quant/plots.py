@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from sievit.data import CLASSES, Split  # noqa: E402
+from sievit.quant.evaluate import golden_metrics  # noqa: E402
 from sievit.quant.golden import Golden  # noqa: E402
 
 
@@ -50,13 +51,8 @@ def tradeoff(golden: Golden, split: Split, budgets: list[list[int]]) -> list[dic
     rows = []
 
     def measure(g: Golden, mode: str, label: str) -> None:
-        correct, macs = 0, []
-        for i in range(0, len(split.labels), 500):
-            r = g.run(split.images[i:i + 500], mode)
-            correct += int((r.logits.argmax(1) == split.labels[i:i + 500]).sum())
-            macs.append(r.macs)
-        rows.append({"setting": label, "acc": correct / len(split.labels),
-                     "macs": float(np.concatenate(macs).mean())})
+        m = golden_metrics(g, split, mode)
+        rows.append({"setting": label, "acc": m["acc"], "macs": m["macs"]})
 
     measure(golden, "none", "dense")
     measure(golden, "threshold", "threshold")

@@ -40,7 +40,8 @@ def cmd_train(args: argparse.Namespace) -> dict:
 def _golden_and_model(args: argparse.Namespace):
     from sievit.quant.export import export_checkpoint, load_checkpoint
     from sievit.quant.golden import Golden
-    return Golden(export_checkpoint(args.ckpt)), load_checkpoint(args.ckpt)
+    model = load_checkpoint(args.ckpt)
+    return Golden(export_checkpoint(args.ckpt, model)), model
 
 
 def cmd_export(args: argparse.Namespace) -> dict:
@@ -62,9 +63,10 @@ def cmd_export(args: argparse.Namespace) -> dict:
 def cmd_eval(args: argparse.Namespace) -> dict:
     from sievit.data import first_test_images
     from sievit.quant.evaluate import float_accuracy, golden_metrics
-    from sievit.quant.export import load_checkpoint
+    from sievit.quant.export import export_checkpoint, load_checkpoint
+    from sievit.quant.golden import Golden
     split = first_test_images(args.images)
-    golden, _ = _golden_and_model(args)
+    golden = Golden(export_checkpoint(args.ckpt))
     fmodel = load_checkpoint(args.ckpt, quant=False, which="float.pt")
     dense = golden_metrics(golden, split, "none")
     mode = golden.b.config["reduction"]["mode"]
@@ -85,8 +87,6 @@ def cmd_eval(args: argparse.Namespace) -> dict:
 def cmd_verify(args: argparse.Namespace) -> dict:
     from sievit.data import first_test_images
     from sievit.quant.evaluate import verify
-    if args.what != "golden":
-        raise SievitError(f"unknown verify target {args.what!r} (golden)")
     golden, model = _golden_and_model(args)
     modes = ["none", golden.b.config["reduction"]["mode"]] if args.modes == "both" else [args.modes]
     return verify(model, golden, first_test_images(args.images), modes)
@@ -97,8 +97,6 @@ def cmd_bench(args: argparse.Namespace) -> dict:
     from sievit.data import first_test_images
     from sievit.quant.bundle import load_bundle
     from sievit.quant.golden import Golden
-    if args.what != "golden":
-        raise SievitError(f"unknown benchmark {args.what!r} (golden)")
     golden = Golden(load_bundle(args.bundle))
     split = first_test_images(args.images)
     out = {"images": len(split.labels), "batch": args.batch}

@@ -1,11 +1,8 @@
 """A two-step training smoke run on real data, and the deit_tiny shape through export and
 the golden model with random weights."""
 import json
-import subprocess
-import sys
 
 import numpy as np
-import torch
 
 from conftest import ROOT
 from sievit.config import load_config
@@ -27,7 +24,6 @@ def test_deit_tiny_random_bundle_runs_bit_exact(tmp_path):
     from sievit.quant.export import export_random
     from sievit.quant.golden import Golden
     from sievit.quant.bundle import save_bundle, load_bundle
-    from sievit.model.vit import ViT
     cfg = load_config(ROOT / "configs/deit_tiny.yaml")
     b, model = export_random(cfg, seed=1, return_model=True)
     save_bundle(b, tmp_path / "b")
