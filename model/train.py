@@ -89,11 +89,20 @@ def run_stage(model: ViT, name: str, epochs: int, lr: float, cfg: dict, data: di
             y = data["train_y"][idx]
             out = model(x, prune=prune)
             loss = F.cross_entropy(out.logits, y, label_smoothing=t["label_smoothing"])
-            if prune != "none" and t["dense_loss_weight"] > 0:
-                # keep the dense path as good as before the selectors came in
-                dense = model(x, prune="none")
-                loss = loss + t["dense_loss_weight"] * F.cross_entropy(
-                    dense.logits, y, label_smoothing=t["label_smoothing"])
+            if prune != "none" and (t["dense_loss_weight"] > 0 or t["distill_weight"] > 0):
+                # keep the dense path as good as before the selectors came in, and teach the
+                # pruned path to match it (DynamicViT-style distillation, teacher detached)
+                with torch.set_grad_enabled(t["dense_loss_weight"] > 0):
+                    dense = model(x, prune="none")
+                if t["dense_loss_weight"] > 0:
+                    loss = loss + t["dense_loss_weight"] * F.cross_entropy(
+                        dense.logits, y, label_smoothing=t["label_smoothing"])
+                if t["distill_weight"] > 0:
+                    temp = t["distill_temperature"]
+                    loss = loss + t["distill_weight"] * temp * temp * F.kl_div(
+                        F.log_softmax(out.logits / temp, -1),
+                        F.log_softmax(dense.logits.detach() / temp, -1),
+                        reduction="batchmean", log_target=True)
             for s, pol in enumerate(out.policies):
                 kept = pol[:, 1:-1].sum(dim=1) / model.n_patch
                 loss = loss + t["ratio_loss_weight"] * ((kept - targets[s]) ** 2).mean()
@@ -123,9 +132,10 @@ def run_stage(model: ViT, name: str, epochs: int, lr: float, cfg: dict, data: di
 
 def _resume_selectors(cfg: dict, out_dir: Path, resume: Path, device: torch.device, data: dict,
                       log: dict, max_steps: int | None, start: float, command: str,
-                      device_name: str) -> dict:
-    """Continue the selector stage of a finished run with the backbone frozen: only the
-    selectors learn, so the dense integer model is unchanged."""
+                      device_name: str, train_backbone: bool) -> dict:
+    """Continue the selector stage of a finished run. Frozen backbone: only the selectors
+    learn, so the dense integer model is unchanged. With train_backbone the whole quantized
+    model finetunes with all selectors active (dense loss and distillation as configured)."""
     t = cfg["train"]
     fmodel, qmodel = ViT(cfg, quant=False), ViT(cfg, quant=True)
     try:
@@ -135,11 +145,13 @@ def _resume_selectors(cfg: dict, out_dir: Path, resume: Path, device: torch.devi
         raise SievitError(f"--resume {resume} does not load: {str(exc).splitlines()[0]}") from None
     qmodel.to(device)
     sel_ids = {id(p) for p in qmodel.selectors.parameters()}
-    for p in qmodel.parameters():
-        p.requires_grad_(id(p) in sel_ids)
-    t["dense_loss_weight"] = 0.0  # the backbone is frozen: the dense path cannot change
-    run_stage(qmodel, "selectors_frozen_backbone", t["selector_epochs"], t["qat_lr"], cfg, data,
-              "gumbel", device, log, max_steps)
+    if not train_backbone:
+        for p in qmodel.parameters():
+            p.requires_grad_(id(p) in sel_ids)
+        t["dense_loss_weight"] = 0.0  # the backbone is frozen: the dense path cannot change
+    stage = "selectors_and_backbone" if train_backbone else "selectors_frozen_backbone"
+    run_stage(qmodel, stage, t["selector_epochs"], t["qat_lr"], cfg, data, "gumbel", device, log,
+              max_steps)
     metrics = {"stages": log, "resumed_from": str(resume), "device": device_name,
                "torch": torch.__version__, "command": command,
                "wall_time_s": round(time.time() - start, 1)}
@@ -171,7 +183,7 @@ def calibrate(model: ViT, images: np.ndarray, n_images: int) -> None:
 
 def train(cfg: dict, out_dir: Path, epochs: int | None, seed: int | None, device_name: str,
           max_steps: int | None = None, command: str = "", init_float: Path | None = None,
-          resume: Path | None = None) -> dict:
+          resume: Path | None = None, train_backbone: bool = False) -> dict:
     """Train all stages and write model.pt, float.pt, config.yaml, metrics.json atomically."""
     if "train" not in cfg:
         raise SievitError(f"config '{cfg['name']}' has no 'train' section")
@@ -200,7 +212,7 @@ def train(cfg: dict, out_dir: Path, epochs: int | None, seed: int | None, device
         fmodel = ViT(cfg, quant=False)
     if resume is not None:
         return _resume_selectors(cfg, out_dir, resume, device, data, log, max_steps, start,
-                                 command, device_name)
+                                 command, device_name, train_backbone)
     if init_float is None:
         run_stage(fmodel, "float", t["float_epochs"], t["lr"], cfg, data, "none", device, log,
                   max_steps)

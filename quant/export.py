@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from sievit.config import validate
-from sievit.data import load_split
+from sievit.data import load_split, resize_to
 from sievit.errors import SievitError
 from sievit.model.layers import Act, Fx, LayerNorm, Linear, pot_param_frac, quant_param
 from sievit.model.vit import ViT
@@ -91,13 +91,7 @@ def export_checkpoint(ckpt: str | Path, model: ViT | None = None) -> Bundle:
 def _sample_images(cfg: dict, n: int, rng: np.random.Generator) -> np.ndarray:
     """Calibration inputs at the config's shape: Fashion-MNIST test images resized
     (nearest) and repeated over channels, so the statistics are those of real pictures."""
-    m = cfg["model"]
-    src = load_split("test").images[rng.choice(10000, size=n, replace=False)]
-    idx = (np.arange(m["image_size"]) * 28) // m["image_size"]
-    img = src[:, idx][:, :, idx]
-    if m["in_chans"] == 1:
-        return np.ascontiguousarray(img)
-    return np.ascontiguousarray(np.repeat(img[..., None], m["in_chans"], axis=-1))
+    return resize_to(cfg, load_split("test").images[rng.choice(10000, size=n, replace=False)])
 
 
 def export_random(cfg: dict, seed: int, calib_images: int = 8, return_model: bool = False):

@@ -74,7 +74,8 @@ class Golden:
         x = x.transpose(0, 1, 3, 2, 4, 5)
         return x.reshape(len(x), self.n_patch, -1)
 
-    def embed(self, images: np.ndarray) -> tuple[np.ndarray, int]:
+    def patch_embed(self, images: np.ndarray) -> tuple[np.ndarray, int]:
+        """Engine `patch_embed`: patches -> linear, CLS, + position -> embed_out (int8)."""
         acc, fa = self.lin("patch_embed", self.patches(images), INPUT_FRAC)
         cls = np.broadcast_to(self.b.w("cls").astype(I64), (len(acc), 1, self.dim))
         fc = self.b.f("cls")
@@ -83,12 +84,14 @@ class Golden:
         tok, f = op.align_add(tok, f, self.b.w("pos").astype(I64), self.b.f("pos"))
         return op.requant(tok, f, self.b.f("embed_out")), self.b.f("embed_out")
 
-    def block(self, i: int, x: np.ndarray, valid: np.ndarray, trace: dict | None) -> np.ndarray:
+    def attention(self, i: int, h: np.ndarray, x: np.ndarray, valid: np.ndarray,
+                  trace: dict | None = None) -> np.ndarray:
+        """Engine `attention`: QKV, per-head Q.K^T, softmax over live keys, A.V, concat,
+        projection, residual with x. h = LN1(x) (int8). Returns res1 (int8)."""
         p = f"blocks.{i}."
         B, N, D = x.shape
         fx = self.b.f(f"blocks.{i - 1}.res2") if i > 0 else self.b.f("embed_out")
-        h, fh = self.ln(p + "ln1", x, p + "ln1_out")
-        qkv, fq = self.lin(p + "qkv", h, fh)
+        qkv, fq = self.lin(p + "qkv", h, self.b.f(p + "ln1_out"))
         q = op.requant(qkv[..., :D], fq, self.b.f(p + "q_act"))
         k = op.requant(qkv[..., D:2 * D], fq, self.b.f(p + "k_act"))
         v = op.requant(qkv[..., 2 * D:], fq, self.b.f(p + "v_act"))
@@ -98,26 +101,44 @@ class Golden:
 
         logits = np.rint(split(q).astype(np.float64) @ split(k).astype(np.float64)
                          .transpose(0, 1, 3, 2)).astype(I64)
-        f_s = self.b.f(p + "q_act") + self.b.f(p + "k_act")
-        probs = op.softmax(logits, f_s, valid[:, None, None, :])
+        probs = op.softmax(logits, self.softmax_frac(i), valid[:, None, None, :])
         av = np.rint(probs.astype(np.float64) @ split(v).astype(np.float64)).astype(I64)
         av = av.transpose(0, 2, 1, 3).reshape(B, N, D)
         a = op.requant(av, C.SOFTMAX_OUT_FRAC + self.b.f(p + "v_act"), self.b.f(p + "attn_out"))
         acc, fa = self.lin(p + "proj", a, self.b.f(p + "attn_out"))
         x1 = self.add(x, fx, acc, fa, p + "res1")
-        h2, fh2 = self.ln(p + "ln2", x1, p + "ln2_out")
-        acc, fa = self.lin(p + "fc1", h2, fh2)
+        if trace is not None:
+            trace.update({p + "q": q, p + "k": k, p + "v": v, p + "attn_logits": logits,
+                          p + "attn_probs": probs, p + "attn_out": a})
+        return x1
+
+    def softmax_frac(self, i: int) -> int:
+        return self.b.f(f"blocks.{i}.q_act") + self.b.f(f"blocks.{i}.k_act")
+
+    def mlp(self, i: int, h2: np.ndarray, x1: np.ndarray, trace: dict | None = None) -> np.ndarray:
+        """Engine `mlp`: fc1 -> GELU -> fc2, residual with x1. h2 = LN2(x1). Returns res2."""
+        p = f"blocks.{i}."
+        acc, fa = self.lin(p + "fc1", h2, self.b.f(p + "ln2_out"))
         g = self.gelu_act(acc, fa, p + "gelu_in", p + "gelu_out")
         acc, fa = self.lin(p + "fc2", g, self.b.f(p + "gelu_out"))
-        out = self.add(x1, self.b.f(p + "res1"), acc, fa, p + "res2")
         if trace is not None:
-            trace.update({p + "in": x, p + "ln1_out": h, p + "q": q, p + "k": k, p + "v": v,
-                          p + "attn_probs": probs, p + "attn_out": a, p + "res1": x1,
-                          p + "gelu_out": g, p + "out": out})
+            trace[p + "gelu_out"] = g
+        return self.add(x1, self.b.f(p + "res1"), acc, fa, p + "res2")
+
+    def block(self, i: int, x: np.ndarray, valid: np.ndarray, trace: dict | None) -> np.ndarray:
+        p = f"blocks.{i}."
+        h, _ = self.ln(p + "ln1", x, p + "ln1_out")
+        x1 = self.attention(i, h, x, valid, trace)
+        h2, _ = self.ln(p + "ln2", x1, p + "ln2_out")
+        out = self.mlp(i, h2, x1, trace)
+        if trace is not None:
+            trace.update({p + "in": x, p + "ln1_out": h, p + "res1": x1, p + "ln2_out": h2,
+                          p + "out": out})
         return out
 
-    def scores(self, s: int, x: np.ndarray, alive: np.ndarray) -> np.ndarray:
-        """HeatViT keep scores (Q0.8) of every row; alive: [B, N] non-CLS live rows."""
+    def pruning_score(self, s: int, x: np.ndarray, alive: np.ndarray) -> np.ndarray:
+        """Engine `pruning`, score half: HeatViT keep scores (Q0.8) of every row;
+        alive: [B, N] non-CLS live rows."""
         p = f"selectors.{s}.score."
         n, fn = self.ln(p + "ln", x, p + "ln_out")
         accs = [self.lin(f"{p}local.{h}", n[..., h * self.dh:(h + 1) * self.dh], fn)
@@ -150,20 +171,30 @@ class Golden:
         plain = pq.sum(-1) // self.heads
         return np.where(den > 0, num // np.maximum(den, 1), plain)
 
-    def reduce(self, s: int, x: np.ndarray, ids: np.ndarray, n_valid: np.ndarray,
-               mode: str) -> tuple:
-        """One selector stage; the previous package token is the live row with id PKG_ID."""
+    def pruning(self, s: int, x: np.ndarray, ids: np.ndarray, n_valid: np.ndarray,
+                mode: str) -> tuple:
+        """Engine `pruning`: one selector stage (score, then select); the previous package
+        token is the live row with id PKG_ID."""
+        N = x.shape[1]
+        alive = (np.arange(N)[None, :] < n_valid[:, None]) & (np.arange(N)[None, :] > 0)
+        score = self.pruning_score(s, x, alive)
+        return self.pruning_select(x, ids, n_valid, score, mode, self.topk_tokens[s] - 2) + (score,)
+
+    @staticmethod
+    def pruning_select(x: np.ndarray, ids: np.ndarray, n_valid: np.ndarray, score: np.ndarray,
+                       mode: str, k: int) -> tuple:
+        """Engine `pruning`, select half: decision (threshold >= 0.5, or the k best scores with
+        ties to the lower index), package token, stable compaction. Returns (x_new, ids_new,
+        n_new, fused count)."""
         B, N, D = x.shape
         pos = np.arange(N)[None, :]
         valid = pos < n_valid[:, None]
         alive = valid & (pos > 0)
         cand = alive & (ids > 0)
         old_pkg = valid & (ids == PKG_ID)
-        score = self.scores(s, x, alive)
         if mode == "threshold":
             keep = cand & (score >= C.KEEP_THRESHOLD)
         else:
-            k = self.topk_tokens[s] - 2
             key = np.where(cand, score, -1)
             order = np.argsort(-key, axis=1, kind="stable")
             rank = np.empty_like(order)
@@ -190,13 +221,18 @@ class Golden:
         width = int(n_new.max())
         x_new, ids_new = x_new[:, :width], ids_new[:, :width]
         ids_new[np.arange(width)[None, :] >= n_new[:, None]] = -2
-        return x_new, ids_new, n_new, cnt[:, 0], score
+        return x_new, ids_new, n_new, cnt[:, 0]
+
+    def head(self, cls: np.ndarray) -> np.ndarray:
+        """Engine `head`: final LayerNorm of the CLS row, then the classifier (int32 logits)."""
+        h, fh = self.ln("ln_f", cls, "ln_f_out")
+        return self.lin("head", h, fh)[0]
 
     def run(self, images: np.ndarray, mode: str = "threshold", trace: bool = False) -> GoldenResult:
         if mode not in ("none", "threshold", "topk"):
             raise SievitError(f"unknown pruning mode {mode!r}")
         tr: dict | None = {} if trace else None
-        x, _ = self.embed(images)
+        x, _ = self.patch_embed(images)
         B = len(x)
         n_valid = np.full(B, self.n_patch + 1, dtype=I64)
         ids = np.broadcast_to(np.arange(self.n_patch + 1), (B, self.n_patch + 1)).copy()
@@ -211,7 +247,7 @@ class Golden:
         for i in range(m["depth"]):
             if mode != "none" and stage < len(self.sel_blocks) and self.sel_blocks[stage] == i:
                 n_before = n_valid.copy()
-                x, ids, n_valid, fused, score = self.reduce(stage, x, ids, n_valid, mode)
+                x, ids, n_valid, fused, score = self.pruning(stage, x, ids, n_valid, mode)
                 macs += selector_macs(n_before, self.dim, self.heads, fused)
                 kept.append([ids[b, :n_valid[b]][ids[b, :n_valid[b]] >= 0] for b in range(B)])
                 tokens.append(n_valid.copy())
@@ -222,8 +258,7 @@ class Golden:
             valid = np.arange(x.shape[1])[None, :] < n_valid[:, None]
             macs += block_macs(n_valid, self.dim, m["mlp_dim"])
             x = self.block(i, x, valid, tr)
-        h, fh = self.ln("ln_f", x[:, 0], "ln_f_out")
-        logits, _ = self.lin("head", h, fh)
+        logits = self.head(x[:, 0])
         if np.abs(logits).max(initial=0) >= 2 ** 31:
             raise SievitError("logits overflow int32")
         tok = np.stack(tokens, axis=1) if tokens else np.zeros((B, 0), dtype=I64)

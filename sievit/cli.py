@@ -24,6 +24,18 @@ def _images_arg(value: str) -> int | None:
     return n
 
 
+def _images_or_zero(value: str) -> int | str:
+    if value == "all":
+        return "all"
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--images must be a non-negative integer or 'all', got {value!r}")
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"--images must be non-negative, got {n}")
+    return n
+
+
 def cmd_train(args: argparse.Namespace) -> dict:
     from sievit.config import load_config
     from sievit.model.train import train
@@ -34,7 +46,8 @@ def cmd_train(args: argparse.Namespace) -> dict:
     return train(cfg, Path(args.out), args.epochs, args.seed, args.device,
                  max_steps=args.max_steps, command=command,
                  init_float=Path(args.init_float) if args.init_float else None,
-                 resume=Path(args.resume) if args.resume else None)
+                 resume=Path(args.resume) if args.resume else None,
+                 train_backbone=args.train_backbone)
 
 
 def _golden_and_model(args: argparse.Namespace):
@@ -128,6 +141,33 @@ def cmd_plot(args: argparse.Namespace) -> dict:
                                                         str(out / "tradeoff.png")]}
 
 
+def cmd_export_hls(args: argparse.Namespace) -> dict:
+    from sievit.hls.project import export_hls
+    out = export_hls(Path(args.bundle), Path(args.out), lanes=args.lanes, part=args.part,
+                     clock_mhz=args.clock_mhz)
+    print(f"[export-hls] wrote {args.out}", file=sys.stderr)
+    return out
+
+
+def cmd_csim(args: argparse.Namespace) -> dict:
+    from sievit.hls.csim import csim
+    from sievit.quant.bundle import load_bundle
+    prj = Path(args.project)
+    if args.modes == "both":
+        from sievit.hls.csim import check_project
+        check_project(prj)
+        modes = ["none", load_bundle(prj / "bundle").config["reduction"]["mode"]]
+    else:
+        modes = [args.modes]
+    images = None if args.images == "all" else args.images
+    return csim(prj, images, args.engines, modes, cases_per_engine=args.cases)
+
+
+def cmd_synth(args: argparse.Namespace) -> dict:
+    from sievit.hls.synth import synth
+    return synth(Path(args.project), args.engine)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sievit", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -142,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init-float", help="float.pt of an earlier run: skip the float stage")
     t.add_argument("--batch-size", type=int, help="override train.batch_size")
     t.add_argument("--resume", help="a finished run: continue its selectors, backbone frozen")
+    t.add_argument("--train-backbone", action="store_true",
+                   help="with --resume: finetune the whole model with the selectors active")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=cmd_train)
 
@@ -184,6 +226,30 @@ def build_parser() -> argparse.ArgumentParser:
                     help="top-k token budgets per stage, e.g. 25,13")
     pl.add_argument("--json", action="store_true")
     pl.set_defaults(func=cmd_plot)
+
+    xh = sub.add_parser("export-hls", help="write a Vitis HLS project from a bundle")
+    xh.add_argument("--bundle", required=True)
+    xh.add_argument("--out", required=True)
+    xh.add_argument("--lanes", type=int, default=8, help="parallel MACs per linear engine")
+    xh.add_argument("--part", default="xczu9eg-ffvb1156-2-e")
+    xh.add_argument("--clock-mhz", type=float, default=300.0)
+    xh.add_argument("--json", action="store_true")
+    xh.set_defaults(func=cmd_export_hls)
+
+    cs = sub.add_parser("csim", help="C-simulate an HLS project with g++, bit for bit vs golden")
+    cs.add_argument("project")
+    cs.add_argument("--images", type=_images_or_zero, default=100)
+    cs.add_argument("--engines", action="store_true", help="also test every engine alone")
+    cs.add_argument("--cases", type=int, default=1000, help="engine cases per engine")
+    cs.add_argument("--modes", choices=("both", "none", "threshold", "topk"), default="both")
+    cs.add_argument("--json", action="store_true")
+    cs.set_defaults(func=cmd_csim)
+
+    sy = sub.add_parser("synth", help="run Vitis HLS on a project and report latency/resources")
+    sy.add_argument("project")
+    sy.add_argument("--engine", help="synthesize one engine's stand-alone top")
+    sy.add_argument("--json", action="store_true")
+    sy.set_defaults(func=cmd_synth)
     return p
 
 
@@ -195,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         result = args.func(args)
     except SievitError as exc:
         print(f"sievit: error: {exc}", file=sys.stderr)
-        return 1
+        return exc.code
     if getattr(args, "json", False):
         print(json.dumps(result, indent=2))
     return 0

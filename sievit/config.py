@@ -20,12 +20,20 @@ SCHEMA: dict[str, dict[str, type | tuple]] = {
               "calib_images": int},
 }
 OPTIONAL_SECTIONS = {"train"}
+# keys a config may leave out (older resolved configs lack them): name -> (type, default)
+OPTIONAL_KEYS: dict[str, dict[str, tuple[type, Any]]] = {
+    "train": {"distill_weight": (float, 0.0), "distill_temperature": (float, 1.0)},
+}
 MODES = ("threshold", "topk")
 
 
 def _check_section(name: str, section: Any, keys: dict[str, type | tuple]) -> None:
     if not isinstance(section, dict):
         raise SievitError(f"config section '{name}' must be a mapping")
+    optional = OPTIONAL_KEYS.get(name, {})
+    for key, (typ, default) in optional.items():
+        section.setdefault(key, default)
+    keys = {**keys, **{k: typ for k, (typ, _) in optional.items()}}
     unknown = sorted(set(section) - set(keys))
     if unknown:
         raise SievitError(f"unknown config key(s) in '{name}': {', '.join(unknown)}")

@@ -77,3 +77,19 @@ def first_test_images(n: int | None) -> Split:
     if n <= 0:
         raise SievitError(f"--images must be positive, got {n}")
     return Split(split.images[:n], split.labels[:n])
+
+
+def resize_to(cfg: dict, images: np.ndarray) -> np.ndarray:
+    """Fashion-MNIST images at a config's input shape: nearest resize, repeated over channels
+    (identity for 28 x 28 x 1). Used for shape-only configs such as deit_tiny."""
+    m = cfg["model"]
+    idx = (np.arange(m["image_size"]) * images.shape[1]) // m["image_size"]
+    img = images[:, idx][:, :, idx]
+    if m["in_chans"] == 1:
+        return np.ascontiguousarray(img)
+    return np.ascontiguousarray(np.repeat(img[..., None], m["in_chans"], axis=-1))
+
+
+def first_images_for(cfg: dict, n: int | None) -> np.ndarray:
+    """The first n test images at the config's input shape."""
+    return resize_to(cfg, first_test_images(n).images)

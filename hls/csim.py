@@ -1,0 +1,148 @@
+"""`sievit csim`: C-simulate a generated HLS project with g++ (and hls4ml's ap_types) against
+the golden model, bit for bit: the whole model on test images, and each engine on golden
+intermediates plus random and extreme cases."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from sievit.errors import SievitError
+
+CXX = "g++"
+CXXFLAGS = ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror"]
+TARGETS = {"tb_model": ["tb/tb_model.cpp", "firmware/sievit_top.cpp"],
+           "tb_engines": ["tb/tb_engines.cpp", "firmware/engine_tops.cpp"]}
+
+
+def ap_types_dir() -> Path:
+    """The ap_types headers shipped inside the installed hls4ml (no vendored copy)."""
+    try:
+        import hls4ml
+    except ImportError:
+        raise SievitError("hls4ml is not installed (pip install hls4ml==1.3.0): its ap_types "
+                          "headers are needed for C-simulation") from None
+    path = Path(hls4ml.__file__).parent / "templates" / "vivado" / "ap_types"
+    if not (path / "ap_int.h").is_file():
+        raise SievitError(f"hls4ml's ap_types headers are missing under {path}")
+    return path
+
+
+def check_project(prj: Path) -> None:
+    if not (prj / "project.json").is_file() or not (prj / "firmware" / "parameters.h").is_file():
+        raise SievitError(f"{prj} is not a sievit HLS project (run `sievit export-hls` first)")
+
+
+def compile_target(prj: Path, target: str) -> tuple[Path, float]:
+    """Compile once: the binary is reused while sources and flags are unchanged."""
+    if shutil.which(CXX) is None:
+        raise SievitError(f"{CXX} not found: install it (apt-get install g++)")
+    inc = ap_types_dir()
+    sources = [prj / s for s in TARGETS[target]]
+    deps = sorted((prj / "firmware").rglob("*.h")) + sorted((prj / "tb").glob("*")) + sources
+    h = hashlib.sha256(" ".join(CXXFLAGS).encode())
+    for d in deps:
+        h.update(d.read_bytes())
+    build = prj / "build"
+    build.mkdir(exist_ok=True)
+    exe, stamp = build / target, build / f"{target}.sha256"
+    if exe.is_file() and stamp.is_file() and stamp.read_text() == h.hexdigest():
+        return exe, 0.0
+    t0 = time.time()
+    tmp = build / f".{target}.tmp"
+    cmd = [CXX, *CXXFLAGS, "-isystem", str(inc), "-I", str(prj / "firmware"),
+           *map(str, sources), "-o", str(tmp)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SievitError(f"g++ failed on {target}:\n{res.stderr[-4000:]}")
+    tmp.replace(exe)
+    stamp.write_text(h.hexdigest())
+    return exe, time.time() - t0
+
+
+def _run_json(cmd: list[str]) -> tuple[dict, str]:
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode not in (0, 1):
+        raise SievitError(f"testbench {Path(cmd[0]).name} failed (exit {res.returncode}): "
+                          f"{res.stderr.strip()[-2000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1]), res.stderr
+
+
+def run_model(prj: Path, images: int | None, modes: list[str], workers: int) -> dict:
+    from sievit.data import first_images_for
+    from sievit.hls.project import MODES, expected_vectors
+    from sievit.quant.bundle import load_bundle
+    bundle = load_bundle(prj / "bundle")
+    exe, compile_s = compile_target(prj, "tb_model")
+    imgs = first_images_for(bundle.config, images)
+    fw = prj / "firmware" / "weights"
+    out: dict = {"images": len(imgs), "mismatches": 0, "compile_s": round(compile_s, 1),
+                 "modes": {}}
+    with tempfile.TemporaryDirectory(dir=prj / "build") as tmp:
+        (Path(tmp) / "images.bin").write_bytes(imgs.astype(np.uint8).tobytes())
+        for mode in modes:
+            t0 = time.time()
+            expected_vectors(bundle, imgs, mode).tofile(Path(tmp) / f"expected_{mode}.bin")
+            golden_s = time.time() - t0
+            chunks = np.array_split(np.arange(len(imgs)), max(1, min(workers, len(imgs))))
+            t0 = time.time()
+
+            def one(ch: np.ndarray) -> tuple[dict, str]:
+                return _run_json([str(exe), str(fw / "weights.bin"), str(fw / "biases.bin"),
+                                  str(Path(tmp) / "images.bin"), str(Path(tmp) / f"expected_{mode}.bin"),
+                                  str(MODES[mode]), str(int(ch[0])), str(len(ch))])
+
+            with ThreadPoolExecutor(len(chunks)) as pool:
+                results = list(pool.map(one, chunks))
+            wall = time.time() - t0
+            mism = sum(r["mismatches"] for r, _ in results)
+            out["modes"][mode] = {
+                "mismatches": mism,
+                "logit_mismatches": sum(r["logit_mismatches"] for r, _ in results),
+                "kept_mismatches": sum(r["kept_mismatches"] for r, _ in results),
+                "csim_wall_s": round(wall, 1), "golden_s": round(golden_s, 1),
+                "ms_per_image": round(1000 * wall * len(chunks) / len(imgs), 2),
+                "first_error": next((e.strip() for _, e in results if e.strip()), None)}
+            out["mismatches"] += mism
+    return out
+
+
+def run_engines(prj: Path, cases_per_engine: int, seed: int) -> dict:
+    from sievit.hls.cases import write_cases
+    from sievit.quant.bundle import load_bundle
+    exe, compile_s = compile_target(prj, "tb_engines")
+    bundle = load_bundle(prj / "bundle")
+    case_dir = prj / "tb_data" / "engines"
+    t0 = time.time()
+    write_cases(bundle, case_dir, cases_per_engine, seed)
+    gen_s = time.time() - t0
+    fw = prj / "firmware" / "weights"
+    t0 = time.time()
+    res, err = _run_json([str(exe), str(fw / "weights.bin"), str(fw / "biases.bin"), str(case_dir)])
+    res.update({"compile_s": round(compile_s, 1), "cases_gen_s": round(gen_s, 1),
+                "csim_wall_s": round(time.time() - t0, 1)})
+    if err.strip():
+        res["first_error"] = err.strip()
+    return res
+
+
+def csim(prj: Path, images: int | None, engines: bool, modes: list[str],
+         cases_per_engine: int = 1000, seed: int = 0) -> dict:
+    check_project(prj)
+    t0 = time.time()
+    out: dict = {"project": str(prj)}
+    if images != 0:
+        out.update(run_model(prj, images, modes, os.cpu_count() or 1))
+    if engines:
+        out["engines"] = run_engines(prj, cases_per_engine, seed)
+        out["mismatches"] = out.get("mismatches", 0) + out["engines"]["mismatches"]
+    out["wall_s"] = round(time.time() - t0, 1)
+    return out

@@ -1,0 +1,213 @@
+"""Lay a bundle out for the hardware: one int8 weight memory, one int32 bias memory, and
+the per-layer descriptors (offsets, widths, fractional bits, epilogue) that the HLS engines
+(hls/include/sievit/*.h) read. The same tables drive the C-simulation testbenches."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sievit.errors import SievitError
+from sievit.quant import contract as C
+from sievit.quant.bundle import SCHEMA_VERSION, Bundle
+
+EPI = {"requant": 0, "gelu": 1, "residual": 2, "raw": 3}
+LINEAR_FIELDS = ("n_in", "n_out", "in_off", "out_off", "w_off", "b_off", "frac_acc", "frac_out",
+                 "epi", "frac_gelu_in", "frac_res")
+LN_FIELDS = ("dim", "g_off", "b_off", "gamma_frac", "frac_out")
+
+
+@dataclass
+class Memories:
+    weights: list[np.ndarray] = field(default_factory=list)
+    biases: list[np.ndarray] = field(default_factory=list)
+    n_w: int = 0
+    n_b: int = 0
+
+    def add_w(self, name: str, a: np.ndarray) -> int:
+        a = np.asarray(a).reshape(-1)
+        if a.size and (a.min() < -128 or a.max() > 127):
+            raise SievitError(f"bundle array {name} does not fit int8")
+        off = self.n_w
+        self.weights.append(a.astype(np.int8))
+        self.n_w += a.size
+        return off
+
+    def add_b(self, name: str, a: np.ndarray) -> int:
+        a = np.asarray(a).reshape(-1)
+        if a.size and (a.min() < -(2 ** 31) or a.max() >= 2 ** 31):
+            raise SievitError(f"bundle array {name} does not fit int32")
+        off = self.n_b
+        self.biases.append(a.astype(np.int32))
+        self.n_b += a.size
+        return off
+
+    def weight_bytes(self) -> np.ndarray:
+        return np.concatenate(self.weights) if self.weights else np.zeros(0, np.int8)
+
+    def bias_words(self) -> np.ndarray:
+        return np.concatenate(self.biases) if self.biases else np.zeros(0, np.int32)
+
+
+@dataclass
+class HwConfig:
+    """Compile-time shape of the engines (the CFG struct of the C++ templates)."""
+    max_n: int
+    max_w: int
+    lanes: int
+    max_heads: int
+    depth: int
+    stages: int
+    max_classes: int
+    image_pixels: int
+
+
+class Layout:
+    """Descriptors and memories of one bundle. Raises SievitError when the engines' shape
+    cannot hold the bundle (schema, widths not a multiple of lanes, negative fracs...)."""
+
+    def __init__(self, bundle: Bundle, lanes: int = 8):
+        if bundle.meta.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+            raise SievitError("bundle schema version is not supported by the HLS engines")
+        self.b = bundle
+        m = bundle.config["model"]
+        self.m = m
+        self.lanes = lanes
+        self.dim, self.heads = m["dim"], m["heads"]
+        self.dh = self.dim // self.heads
+        self.hid = self.dh // 2
+        self.grid = m["image_size"] // m["patch_size"]
+        self.n_tok = self.grid * self.grid + 1
+        self.mem = Memories()
+        self.names: list[tuple[str, dict]] = []  # every linear, for the engine testbench
+        self.lns: list[tuple[str, dict]] = []
+        self.desc = self._build()
+        patch_in = m["patch_size"] ** 2 * m["in_chans"]
+        self.hw = HwConfig(max_n=self.n_tok, max_w=max(3 * self.dim, m["mlp_dim"], patch_in),
+                           lanes=lanes, max_heads=self.heads, depth=m["depth"],
+                           stages=len(bundle.config["reduction"]["blocks"]),
+                           max_classes=m["num_classes"],
+                           image_pixels=m["image_size"] ** 2 * m["in_chans"])
+        self._check()
+
+    # -- builders --------------------------------------------------------------------------
+    def linear(self, name: str, frac_in: int, epi: str, frac_out: int = 0, rows: slice | None = None,
+               in_off: int = 0, out_off: int = 0, frac_gelu_in: int = 0, frac_res: int = 0,
+               label: str | None = None) -> dict:
+        w = self.b.w(f"{name}.weight")
+        bias = self.b.w(f"{name}.bias")
+        if rows is not None:
+            w, bias = w[rows], bias[rows]
+        d = {"n_in": int(w.shape[1]), "n_out": int(w.shape[0]), "in_off": in_off,
+             "out_off": out_off, "w_off": self.mem.add_w(name, w), "b_off": self.mem.add_b(name, bias),
+             "frac_acc": frac_in + self.b.f(f"{name}.weight_frac"), "frac_out": frac_out,
+             "epi": EPI[epi], "frac_gelu_in": frac_gelu_in, "frac_res": frac_res}
+        self.names.append((label or name, d))
+        return d
+
+    def layernorm(self, name: str, out_act: str) -> dict:
+        d = {"dim": self.dim, "g_off": self.mem.add_w(name, self.b.w(f"{name}.gamma")),
+             "b_off": self.mem.add_b(name, self.b.w(f"{name}.beta")),
+             "gamma_frac": self.b.f(f"{name}.gamma_frac"), "frac_out": self.b.f(out_act)}
+        self.lns.append((name, d))
+        return d
+
+    def _build(self) -> dict:
+        b, D = self.b, self.dim
+        m = self.m
+        lin = self.linear("patch_embed", C_INPUT_FRAC, "raw")
+        embed = {"lin": lin, "image_size": m["image_size"], "patch": m["patch_size"],
+                 "chans": m["in_chans"], "grid": self.grid,
+                 "cls_off": self.mem.add_w("cls", b.w("cls")), "pos_off": self.mem.add_w("pos", b.w("pos")),
+                 "frac_cls": b.f("cls"), "frac_pos": b.f("pos"), "frac_out": b.f("embed_out")}
+        ln1, attn, ln2, mlp = [], [], [], []
+        for i in range(m["depth"]):
+            p = f"blocks.{i}."
+            fx = b.f(f"blocks.{i - 1}.res2") if i > 0 else b.f("embed_out")
+            fh = b.f(p + "ln1_out")
+            ln1.append(self.layernorm(p + "ln1", p + "ln1_out"))
+            q = self.linear(p + "qkv", fh, "requant", b.f(p + "q_act"), slice(0, D), label=p + "q")
+            k = self.linear(p + "qkv", fh, "requant", b.f(p + "k_act"), slice(D, 2 * D), label=p + "k")
+            v = self.linear(p + "qkv", fh, "requant", b.f(p + "v_act"), slice(2 * D, 3 * D), label=p + "v")
+            proj = self.linear(p + "proj", b.f(p + "attn_out"), "residual", b.f(p + "res1"),
+                               frac_res=fx)
+            attn.append({"q": q, "k": k, "v": v, "proj": proj, "heads": self.heads,
+                         "head_dim": self.dh, "frac_s": b.f(p + "q_act") + b.f(p + "k_act"),
+                         "frac_v": b.f(p + "v_act"), "frac_attn_out": b.f(p + "attn_out")})
+            ln2.append(self.layernorm(p + "ln2", p + "ln2_out"))
+            fc1 = self.linear(p + "fc1", b.f(p + "ln2_out"), "gelu", b.f(p + "gelu_out"),
+                              frac_gelu_in=b.f(p + "gelu_in"))
+            fc2 = self.linear(p + "fc2", b.f(p + "gelu_out"), "residual", b.f(p + "res2"),
+                              frac_res=b.f(p + "res1"))
+            mlp.append({"fc1": fc1, "fc2": fc2})
+        sels = []
+        for s in range(len(b.config["reduction"]["blocks"])):
+            p = f"selectors.{s}.score."
+            fn, fl, fm = b.f(p + "ln_out"), b.f(p + "local_out"), b.f(p + "mlp1_out")
+            sel = {"ln": self.layernorm(p + "ln", p + "ln_out"), "local": [], "mlp1": [], "mlp2": []}
+            for h in range(self.heads):
+                sel["local"].append(self.linear(f"{p}local.{h}", fn, "gelu", fl, in_off=h * self.dh,
+                                                out_off=h * self.hid,
+                                                frac_gelu_in=b.f(p + "local_in")))
+            for h in range(self.heads):
+                sel["mlp1"].append(self.linear(f"{p}mlp1.{h}", fl, "gelu", fm, out_off=h * self.hid,
+                                               frac_gelu_in=b.f(p + "mlp1_in")))
+            for h in range(self.heads):
+                sel["mlp2"].append(self.linear(f"{p}mlp2.{h}", fm, "raw", in_off=h * self.hid))
+            sel["head_w"] = self.linear(p + "head_w", fl, "raw")
+            sel["heads"], sel["hid"] = self.heads, self.hid
+            sels.append(sel)
+        head = {"ln": self.layernorm("ln_f", "ln_f_out"),
+                "fc": self.linear("head", b.f("ln_f_out"), "raw")}
+        red = b.config["reduction"]
+        return {"embed": embed, "ln1": ln1, "attn": attn, "ln2": ln2, "mlp": mlp, "sel": sels,
+                "sel_block": list(red["blocks"]), "topk_keep": [t - 2 for t in red["topk_tokens"]],
+                "head": head}
+
+    def _check(self) -> None:
+        for name, d in self.names:
+            if d["n_in"] % self.lanes:
+                raise SievitError(f"layer {name}: input width {d['n_in']} is not a multiple of "
+                                  f"the engine's {self.lanes} MAC lanes")
+        for name, d in self.names:
+            if (".mlp2." in name or name.endswith("head_w")) and d["frac_acc"] < 0:
+                raise SievitError(f"layer {name}: negative sigmoid input frac {d['frac_acc']}")
+
+
+C_INPUT_FRAC = 7  # uint8 pixel p becomes p - 128 at frac 7 (docs/numerics.md)
+
+
+# -- C++ emission ------------------------------------------------------------------------------
+def c_linear(d: dict) -> str:
+    return "{" + ", ".join(str(d[k]) for k in LINEAR_FIELDS) + "}"
+
+
+def c_ln(d: dict) -> str:
+    return "{" + ", ".join(str(d[k]) for k in LN_FIELDS) + "}"
+
+
+def c_model(desc: dict) -> str:
+    """The model_desc aggregate initializer (field order of hls/include/sievit/*.h)."""
+    e = desc["embed"]
+    embed = "{" + ", ".join([c_linear(e["lin"])] + [str(e[k]) for k in (
+        "image_size", "patch", "chans", "grid", "cls_off", "pos_off", "frac_cls", "frac_pos",
+        "frac_out")]) + "}"
+
+    def arr(items: list[str]) -> str:
+        return "{" + ",\n   ".join(items) + "}"
+
+    attn = [("{" + ", ".join([c_linear(a[k]) for k in ("q", "k", "v", "proj")]
+                             + [str(a[k]) for k in ("heads", "head_dim", "frac_s", "frac_v",
+                                                    "frac_attn_out")]) + "}") for a in desc["attn"]]
+    mlp = ["{" + c_linear(x["fc1"]) + ", " + c_linear(x["fc2"]) + "}" for x in desc["mlp"]]
+    sels = []
+    for s in desc["sel"]:
+        sels.append("{" + ", ".join([c_ln(s["ln"]), arr([c_linear(x) for x in s["local"]]),
+                                     arr([c_linear(x) for x in s["mlp1"]]),
+                                     arr([c_linear(x) for x in s["mlp2"]]), c_linear(s["head_w"]),
+                                     str(s["heads"]), str(s["hid"])]) + "}")
+    head = "{" + c_ln(desc["head"]["ln"]) + ", " + c_linear(desc["head"]["fc"]) + "}"
+    ints = lambda xs: "{" + ", ".join(map(str, xs)) + "}"  # noqa: E731
+    return ",\n  ".join([embed, arr([c_ln(x) for x in desc["ln1"]]), arr(attn),
+                         arr([c_ln(x) for x in desc["ln2"]]), arr(mlp), arr(sels),
+                         ints(desc["sel_block"]), ints(desc["topk_keep"]), head])

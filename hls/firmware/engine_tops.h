@@ -1,0 +1,34 @@
+// Stand-alone engine tops: each engine behind AXI4-Stream ports (axis.h protocol) so that it
+// synthesizes alone and the RTL testbenches can drive the Verilog Vitis HLS exports from it.
+// Layer-specific descriptors come from the tables in parameters.h (kLinears, kLayerNorms).
+#ifndef SIEVIT_ENGINE_TOPS_H_
+#define SIEVIT_ENGINE_TOPS_H_
+
+#include "parameters.h"
+#include "sievit/axis.h"
+
+void linear_top(sievit::axis_t& in, sievit::axis_t& out, int layer, int n,
+                const sievit::wgt_t weights[sievit::kNumWeights],
+                const sievit::bias_t biases[sievit::kNumBiases]);
+void layernorm_top(sievit::axis_t& in, sievit::axis_t& out, int layer, int n,
+                   const sievit::wgt_t weights[sievit::kNumWeights],
+                   const sievit::bias_t biases[sievit::kNumBiases]);
+void softmax_top(sievit::axis_t& in, sievit::axis_t& out, int n, int frac);
+void gelu_top(sievit::axis_t& in, sievit::axis_t& out, int n, int frac_in, int frac_out);
+void attention_top(sievit::axis_t& in, sievit::axis_t& out, int block, int n,
+                   const sievit::wgt_t weights[sievit::kNumWeights],
+                   const sievit::bias_t biases[sievit::kNumBiases]);
+void mlp_top(sievit::axis_t& in, sievit::axis_t& out, int block, int n,
+             const sievit::wgt_t weights[sievit::kNumWeights],
+             const sievit::bias_t biases[sievit::kNumBiases]);
+void pruning_top(sievit::axis_t& in, sievit::axis_t& out, int stage, int n, int mode, int k,
+                 int score_in, const sievit::wgt_t weights[sievit::kNumWeights],
+                 const sievit::bias_t biases[sievit::kNumBiases]);
+void patch_embed_top(sievit::axis_t& in, sievit::axis_t& out,
+                     const sievit::wgt_t weights[sievit::kNumWeights],
+                     const sievit::bias_t biases[sievit::kNumBiases]);
+void head_top(sievit::axis_t& in, sievit::axis_t& out,
+              const sievit::wgt_t weights[sievit::kNumWeights],
+              const sievit::bias_t biases[sievit::kNumBiases]);
+
+#endif  // SIEVIT_ENGINE_TOPS_H_

@@ -1,0 +1,30 @@
+// Engine `head`: final LayerNorm of the CLS row, then the classifier: int32 logits.
+#ifndef SIEVIT_HEAD_H_
+#define SIEVIT_HEAD_H_
+
+#include "layernorm.h"
+#include "linear.h"
+
+namespace sievit {
+
+struct head_desc {
+  layernorm_desc ln;
+  linear_desc fc;  // kRaw
+};
+
+template <class CFG>
+void head(const head_desc& d, const act_t x[CFG::max_n][CFG::max_w], const wgt_t* wmem,
+          const bias_t* bmem, acc_t logits[CFG::max_classes]) {
+  static act_t h[CFG::max_n][CFG::max_w];
+  static acc_t raw[CFG::max_n][CFG::max_classes];
+  layernorm<CFG>(d.ln, x, 1, wmem, bmem, h);
+  linear_raw<CFG, CFG::max_classes>(d.fc, h, 1, wmem, bmem, raw);
+  for (int o = 0; o < d.fc.n_out; ++o) {
+SIEVIT_HLS(HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_classes)
+    logits[o] = raw[0][o];
+  }
+}
+
+}  // namespace sievit
+
+#endif  // SIEVIT_HEAD_H_

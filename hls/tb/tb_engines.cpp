@@ -1,0 +1,281 @@
+// Engine C-simulation testbench: drives each stand-alone engine top through its AXI4-Stream
+// ports with the cases that `sievit csim --engines` wrote (golden intermediates from real
+// images plus random and extreme ones) and compares every output bit for bit.
+// usage: tb_engines WEIGHTS.bin BIASES.bin CASE_DIR. Prints one JSON line; exit 1 on mismatch.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "../firmware/engine_tops.h"
+#include "tb_io.h"
+
+using namespace sievit;
+typedef std::vector<int> ivec;
+
+static wgt_t weights[kNumWeights];
+static bias_t biases[kNumBiases];
+
+namespace {
+
+void push_i8(axis_t& s, const ivec& v, int rows, int cols) {
+  for (int t = 0; t < rows; ++t) {
+    for (int b = 0; b < beats_i8(cols); ++b) {
+      axis_word w;
+      w.data = 0;
+      for (int l = 0; l < kI8PerBeat; ++l) {
+        const int c = b * kI8PerBeat + l;
+        if (c < cols) w.data.range(8 * l + 7, 8 * l) = ap_uint<8>(v[t * cols + c] & 0xFF);
+      }
+      w.keep = 0xFF;
+      w.strb = 0xFF;
+      w.last = 0;
+      s.write(w);
+    }
+  }
+}
+
+void push_i32(axis_t& s, const ivec& v) {
+  for (size_t i = 0; i < v.size(); i += 2) {
+    axis_write_i32_pair(s, v[i], i + 1 < v.size() ? v[i + 1] : 0, false);
+  }
+}
+
+// Pops rows of int8 (signed, or unsigned bytes when is_unsigned) and checks TLAST placement.
+ivec pop_i8(axis_t& s, int rows, int cols, bool expect_last, bool is_unsigned, bool* bad_last) {
+  ivec v(rows * cols);
+  for (int t = 0; t < rows; ++t) {
+    for (int b = 0; b < beats_i8(cols); ++b) {
+      const axis_word w = s.read();
+      const bool final_beat = t == rows - 1 && b == beats_i8(cols) - 1;
+      if (bool(w.last) != (expect_last && final_beat)) *bad_last = true;
+      for (int l = 0; l < kI8PerBeat; ++l) {
+        const int c = b * kI8PerBeat + l;
+        if (c >= cols) continue;
+        const int byte = int(ap_uint<8>(w.data.range(8 * l + 7, 8 * l)));
+        v[t * cols + c] = is_unsigned ? byte : (byte >= 128 ? byte - 256 : byte);
+      }
+    }
+  }
+  return v;
+}
+
+ivec pop_i32(axis_t& s, int count, bool expect_last, bool* bad_last) {
+  ivec v(count);
+  for (int i = 0; i < count; i += 2) {
+    i64 second = 0;
+    const bool final_beat = i + 2 >= count;
+    const axis_word w = s.read();
+    if (bool(w.last) != (expect_last && final_beat)) *bad_last = true;
+    v[i] = int(ap_int<32>(w.data.range(31, 0)));
+    second = int(ap_int<32>(w.data.range(63, 32)));
+    if (i + 1 < count) v[i + 1] = int(second);
+  }
+  return v;
+}
+
+struct Tally {
+  long cases = 0, mismatches = 0;
+  void add(bool bad, const char* engine) {
+    if (bad && mismatches == 0) std::fprintf(stderr, "tb: first %s mismatch at case %ld\n", engine, cases);
+    ++cases;
+    mismatches += bad;
+  }
+};
+
+bool exists(const std::string& p) {
+  std::FILE* f = std::fopen(p.c_str(), "rb");
+  if (f) std::fclose(f);
+  return f != nullptr;
+}
+
+const int kDim = kModel.embed.lin.n_out;
+
+Tally run_linear(sievit_tb::Reader& r) {
+  Tally tally;
+  const int cases = r.i32();
+  for (int i = 0; i < cases; ++i) {
+    const int layer = r.i32(), n = r.i32();
+    const linear_desc& d = kLinears[layer];
+    axis_t in, out;
+    push_i8(in, r.vec(long(n) * d.n_in), n, d.n_in);
+    if (d.epi == kResidual) push_i8(in, r.vec(long(n) * d.n_out), n, d.n_out);
+    const ivec expect = r.vec(long(n) * d.n_out);
+    linear_top(in, out, layer, n, weights, biases);
+    bool bad = false;
+    const ivec got = d.epi == kRaw ? pop_i32(out, n * d.n_out, true, &bad)
+                                   : pop_i8(out, n, d.n_out, true, false, &bad);
+    tally.add(bad || got != expect || !in.empty() || !out.empty(), "linear");
+  }
+  return tally;
+}
+
+Tally run_layernorm(sievit_tb::Reader& r) {
+  Tally tally;
+  const int cases = r.i32();
+  for (int i = 0; i < cases; ++i) {
+    const int layer = r.i32(), n = r.i32();
+    const int dim = kLayerNorms[layer].dim;
+    axis_t in, out;
+    push_i8(in, r.vec(long(n) * dim), n, dim);
+    const ivec expect = r.vec(long(n) * dim);
+    layernorm_top(in, out, layer, n, weights, biases);
+    bool bad = false;
+    const ivec got = pop_i8(out, n, dim, true, false, &bad);
+    tally.add(bad || got != expect || !out.empty(), "layernorm");
+  }
+  return tally;
+}
+
+Tally run_softmax(sievit_tb::Reader& r) {
+  Tally tally;
+  const int cases = r.i32();
+  for (int i = 0; i < cases; ++i) {
+    const int frac = r.i32(), n = r.i32();
+    axis_t in, out;
+    push_i32(in, r.vec(n));
+    const ivec expect = r.vec(n);
+    softmax_top(in, out, n, frac);
+    bool bad = false;
+    const ivec got = pop_i8(out, 1, n, true, true, &bad);
+    tally.add(bad || got != expect || !out.empty(), "softmax");
+  }
+  return tally;
+}
+
+Tally run_gelu(sievit_tb::Reader& r) {
+  Tally tally;
+  const int cases = r.i32();
+  for (int i = 0; i < cases; ++i) {
+    const int frac_in = r.i32(), frac_out = r.i32(), n = r.i32();
+    axis_t in, out;
+    push_i8(in, r.vec(n), 1, n);
+    const ivec expect = r.vec(n);
+    gelu_top(in, out, n, frac_in, frac_out);
+    bool bad = false;
+    const ivec got = pop_i8(out, 1, n, true, false, &bad);
+    tally.add(bad || got != expect || !out.empty(), "gelu");
+  }
+  return tally;
+}
+
+template <void (*TOP)(axis_t&, axis_t&, int, int, const wgt_t*, const bias_t*)>
+Tally run_block_engine(sievit_tb::Reader& r, const char* name) {
+  Tally tally;
+  const int cases = r.i32();
+  for (int i = 0; i < cases; ++i) {
+    const int block = r.i32(), n = r.i32();
+    axis_t in, out;
+    push_i8(in, r.vec(long(n) * kDim), n, kDim);
+    push_i8(in, r.vec(long(n) * kDim), n, kDim);
+    const ivec expect = r.vec(long(n) * kDim);
+    TOP(in, out, block, n, weights, biases);
+    bool bad = false;
+    const ivec got = pop_i8(out, n, kDim, true, false, &bad);
+    tally.add(bad || got != expect || !out.empty(), name);
+  }
+  return tally;
+}
+
+Tally run_pruning(sievit_tb::Reader& r) {
+  Tally tally;
+  const int cases = r.i32();
+  for (int i = 0; i < cases; ++i) {
+    const int stage = r.i32(), n = r.i32(), mode = r.i32(), k = r.i32(), score_in = r.i32();
+    axis_t in, out;
+    push_i8(in, r.vec(long(n) * kDim), n, kDim);
+    push_i32(in, r.vec(n));
+    if (score_in) push_i32(in, r.vec(n));
+    const int n_new = r.i32(), fused = r.i32();
+    const ivec e_score = r.vec(n), e_x = r.vec(long(n_new) * kDim), e_ids = r.vec(n_new);
+    pruning_top(in, out, stage, n, mode, k, score_in, weights, biases);
+    bool bad = false;
+    const ivec head = pop_i32(out, 2, false, &bad);
+    bad |= head[0] != n_new || head[1] != fused;
+    bad |= pop_i32(out, n, false, &bad) != e_score;
+    if (!bad) {
+      bad |= pop_i8(out, n_new, kDim, false, false, &bad) != e_x;
+      bad |= pop_i32(out, n_new, true, &bad) != e_ids;
+    }
+    tally.add(bad || !out.empty(), "pruning");
+    while (!out.empty()) out.read();
+  }
+  return tally;
+}
+
+Tally run_patch_embed(sievit_tb::Reader& r) {
+  Tally tally;
+  const int cases = r.i32();
+  for (int i = 0; i < cases; ++i) {
+    axis_t in, out;
+    push_i8(in, r.vec(kImagePixels), 1, kImagePixels);
+    const ivec expect = r.vec(long(kMaxTokens) * kDim);
+    patch_embed_top(in, out, weights, biases);
+    bool bad = false;
+    const ivec got = pop_i8(out, kMaxTokens, kDim, true, false, &bad);
+    tally.add(bad || got != expect || !out.empty(), "patch_embed");
+  }
+  return tally;
+}
+
+Tally run_head(sievit_tb::Reader& r) {
+  Tally tally;
+  const int cases = r.i32();
+  for (int i = 0; i < cases; ++i) {
+    axis_t in, out;
+    push_i8(in, r.vec(kDim), 1, kDim);
+    const ivec expect = r.vec(kClasses);
+    head_top(in, out, weights, biases);
+    bool bad = false;
+    const ivec got = pop_i32(out, kClasses, true, &bad);
+    tally.add(bad || got != expect || !out.empty(), "head");
+  }
+  return tally;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: %s WEIGHTS BIASES CASE_DIR\n", argv[0]);
+    return 2;
+  }
+  const std::vector<signed char> wbytes = sievit_tb::read_blob<signed char>(argv[1]);
+  const std::vector<int> bwords = sievit_tb::read_blob<int>(argv[2]);
+  if (long(wbytes.size()) != kNumWeights || long(bwords.size()) != kNumBiases) {
+    std::fprintf(stderr, "tb: weight/bias files do not match parameters.h\n");
+    return 3;
+  }
+  for (long i = 0; i < kNumWeights; ++i) weights[i] = wbytes[i];
+  for (long i = 0; i < kNumBiases; ++i) biases[i] = bwords[i];
+  const std::string dir = argv[3];
+  struct Entry {
+    const char* name;
+    Tally (*run)(sievit_tb::Reader&);
+  };
+  static const Entry entries[] = {
+      {"linear", run_linear},
+      {"layernorm", run_layernorm},
+      {"softmax", run_softmax},
+      {"gelu", run_gelu},
+      {"attention", [](sievit_tb::Reader& r) { return run_block_engine<attention_top>(r, "attention"); }},
+      {"mlp", [](sievit_tb::Reader& r) { return run_block_engine<mlp_top>(r, "mlp"); }},
+      {"pruning", run_pruning},
+      {"patch_embed", run_patch_embed},
+      {"head", run_head},
+  };
+  long total = 0;
+  std::printf("{\"engines\": {");
+  bool first = true;
+  for (const Entry& e : entries) {
+    const std::string path = dir + "/" + e.name + ".bin";
+    if (!exists(path)) continue;
+    sievit_tb::Reader r(path.c_str());
+    const Tally t = e.run(r);
+    std::printf("%s\"%s\": {\"cases\": %ld, \"mismatches\": %ld}", first ? "" : ", ", e.name,
+                t.cases, t.mismatches);
+    first = false;
+    total += t.mismatches;
+  }
+  std::printf("}, \"mismatches\": %ld}\n", total);
+  return total ? 1 : 0;
+}

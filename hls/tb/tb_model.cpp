@@ -1,0 +1,67 @@
+// Whole-model C-simulation testbench: runs sievit_top on the images in tb_data and compares
+// logits and kept-token ids with the golden model's vectors, bit for bit.
+// usage: tb_model WEIGHTS.bin BIASES.bin IMAGES.bin EXPECTED.bin MODE [FIRST COUNT]
+// Prints one JSON line; exit 1 on any mismatch.
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "../firmware/sievit_top.h"
+#include "tb_io.h"
+
+int main(int argc, char** argv) {
+  if (argc < 6) {
+    std::fprintf(stderr, "usage: %s WEIGHTS BIASES IMAGES EXPECTED MODE [FIRST COUNT]\n", argv[0]);
+    return 2;
+  }
+  using namespace sievit;
+  const std::vector<signed char> wbytes = sievit_tb::read_blob<signed char>(argv[1]);
+  const std::vector<int> bwords = sievit_tb::read_blob<int>(argv[2]);
+  const std::vector<unsigned char> pixels = sievit_tb::read_blob<unsigned char>(argv[3]);
+  if (long(wbytes.size()) != kNumWeights || long(bwords.size()) != kNumBiases) {
+    std::fprintf(stderr, "tb: weight/bias files do not match parameters.h\n");
+    return 3;
+  }
+  static wgt_t weights[kNumWeights];
+  static bias_t biases[kNumBiases];
+  for (long i = 0; i < kNumWeights; ++i) weights[i] = wbytes[i];
+  for (long i = 0; i < kNumBiases; ++i) biases[i] = bwords[i];
+  const int mode = std::atoi(argv[5]);
+  const long n_images = long(pixels.size()) / kImagePixels;
+  const long first = argc > 6 ? std::atol(argv[6]) : 0;
+  const long count = argc > 7 ? std::atol(argv[7]) : n_images - first;
+  sievit_tb::Reader exp(argv[4]);
+  const int per_image = kClasses + kStages * (1 + kMaxTokens);
+  exp.vec(first * per_image);  // skip
+  long mismatches = 0, logit_mismatches = 0, kept_mismatches = 0;
+  static pixel_t image[kImagePixels];
+  for (long img = first; img < first + count; ++img) {
+    for (long p = 0; p < kImagePixels; ++p) image[p] = pixels[img * kImagePixels + p];
+    acc_t logits[kClasses];
+    tok_id_t kept[kStages][kMaxTokens];
+    tok_id_t n_tokens[kStages];
+    sievit_top(image, weights, biases, mode, logits, kept, n_tokens);
+    const std::vector<int> e = exp.vec(per_image);
+    bool bad_logits = false, bad_kept = false;
+    for (int c = 0; c < kClasses; ++c) bad_logits |= int(logits[c]) != e[c];
+    for (int s = 0; s < kStages && mode != 0; ++s) {
+      const int* es = &e[kClasses + s * (1 + kMaxTokens)];
+      bad_kept |= int(n_tokens[s]) != es[0];
+      for (int t = 0; t < kMaxTokens; ++t) bad_kept |= int(kept[s][t]) != es[1 + t];
+    }
+    if (bad_logits || bad_kept) {
+      if (mismatches == 0) {
+        std::fprintf(stderr, "tb: first mismatch at image %ld:", img);
+        for (int c = 0; c < kClasses; ++c) std::fprintf(stderr, " %d/%d", int(logits[c]), e[c]);
+        std::fprintf(stderr, "\n");
+      }
+      ++mismatches;
+      logit_mismatches += bad_logits;
+      kept_mismatches += bad_kept;
+    }
+  }
+  std::printf("{\"images\": %ld, \"mismatches\": %ld, \"logit_mismatches\": %ld, "
+              "\"kept_mismatches\": %ld, \"mode\": %d}\n",
+              count, mismatches, logit_mismatches, kept_mismatches, mode);
+  return mismatches ? 1 : 0;
+}
