@@ -142,7 +142,9 @@ def csim(prj: Path, images: int | None, engines: bool, modes: list[str],
     if images != 0:
         out.update(run_model(prj, images, modes, os.cpu_count() or 1))
     if engines:
-        out["engines"] = run_engines(prj, cases_per_engine, seed)
-        out["mismatches"] = out.get("mismatches", 0) + out["engines"]["mismatches"]
+        res = run_engines(prj, cases_per_engine, seed)
+        out["engines"] = res.pop("engines")
+        out["engine_run"] = res
+        out["mismatches"] = out.get("mismatches", 0) + res["mismatches"]
     out["wall_s"] = round(time.time() - t0, 1)
     return out

@@ -160,7 +160,12 @@ def cmd_csim(args: argparse.Namespace) -> dict:
     else:
         modes = [args.modes]
     images = None if args.images == "all" else args.images
-    return csim(prj, images, args.engines, modes, cases_per_engine=args.cases)
+    out = csim(prj, images, args.engines, modes, cases_per_engine=args.cases)
+    if args.hls4ml:
+        from sievit.hls.crosscheck import crosscheck_head
+        out["hls4ml_head"] = crosscheck_head(Path(args.hls4ml), prj, args.cases)
+        out["mismatches"] += out["hls4ml_head"]["mismatches"]
+    return out
 
 
 def cmd_synth(args: argparse.Namespace) -> dict:
@@ -242,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--engines", action="store_true", help="also test every engine alone")
     cs.add_argument("--cases", type=int, default=1000, help="engine cases per engine")
     cs.add_argument("--modes", choices=("both", "none", "threshold", "topk"), default="both")
+    cs.add_argument("--hls4ml", metavar="CKPT",
+                    help="cross-check the linear engine against hls4ml's C-simulation of the "
+                         "checkpoint's classifier head (Brevitas -> QONNX -> hls4ml)")
     cs.add_argument("--json", action="store_true")
     cs.set_defaults(func=cmd_csim)
 

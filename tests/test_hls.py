@@ -1,0 +1,111 @@
+"""HLS engines and generated project: g++ C-simulation equals the golden model bit for bit
+(whole model on real test images, every engine on >= 1000 cases), the testbench catches a
+wrong engine, the deit_tiny shape simulates, and bad input fails cleanly."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import CKPT, ROOT
+from test_cli import fail_line, run
+
+BUNDLE = CKPT / "bundle"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    from sievit.hls.project import export_hls
+    prj = tmp_path_factory.mktemp("hls") / "prj"
+    summary = export_hls(BUNDLE, prj)
+    assert summary["linears"] > 0 and (prj / "build_prj.tcl").is_file()
+    return prj
+
+
+def test_csim_whole_model_is_bit_exact_on_test_images(project):
+    from sievit.hls.csim import csim
+    res = csim(project, 64, False, ["none", "threshold", "topk"])
+    assert res["images"] == 64
+    assert res["mismatches"] == 0, res
+    for mode in ("none", "threshold", "topk"):
+        assert res["modes"][mode]["mismatches"] == 0
+
+
+def test_csim_every_engine_on_1000_cases(project):
+    from sievit.hls.csim import csim
+    from sievit.hls.project import ENGINE_TOPS
+    res = csim(project, 0, True, [], cases_per_engine=1000)
+    assert set(res["engines"]) == set(ENGINE_TOPS)
+    for name, r in res["engines"].items():
+        assert r["cases"] >= 1000, name
+        assert r["mismatches"] == 0, (name, r)
+
+
+def test_testbench_catches_a_wrong_engine(project, tmp_path):
+    """The same testbench fails when one rounding rule in the engines is off by one bit."""
+    from sievit.hls.csim import csim
+    bad = tmp_path / "bad"
+    shutil.copytree(project, bad, ignore=shutil.ignore_patterns("build"))
+    sm = bad / "firmware" / "sievit" / "softmax.h"
+    sm.write_text(sm.read_text().replace("kExpB = 1385", "kExpB = 1386"))
+    res = csim(bad, 16, False, ["none"])
+    assert res["modes"]["none"]["logit_mismatches"] > 0
+
+
+def test_vitis_project_files(project):
+    tcl = (project / "build_prj.tcl").read_text()
+    assert "xczu9eg-ffvb1156-2-e" in tcl and "csynth_design" in tcl and "cosim_design" in tcl
+    top = (project / "firmware" / "sievit_top.cpp").read_text()
+    assert "m_axi port = weights" in top and "s_axilite port = return" in top
+    meta = json.loads((project / "project.json").read_text())
+    weights = np.fromfile(project / "firmware" / "weights" / "weights.bin", dtype=np.int8)
+    assert weights.size == meta["weights"]
+    # the tb_data written at export holds golden vectors for the first test images
+    assert (project / "tb_data" / "expected_mode1.bin").stat().st_size > 0
+
+
+def test_deit_tiny_shape_csim_one_image(tmp_path):
+    from sievit.config import load_config
+    from sievit.hls.csim import csim
+    from sievit.hls.project import export_hls
+    from sievit.quant.bundle import save_bundle
+    from sievit.quant.export import export_random
+    save_bundle(export_random(load_config(ROOT / "configs/deit_tiny.yaml"), seed=1), tmp_path / "b")
+    export_hls(tmp_path / "b", tmp_path / "prj")
+    res = csim(tmp_path / "prj", 1, False, ["topk"])
+    assert res["mismatches"] == 0, res
+    exp = np.fromfile(tmp_path / "prj" / "tb_data" / "expected_mode2.bin", dtype="<i4")
+    n_tok, classes = 197, 1000
+    assert [exp[classes + s * (1 + n_tok)] for s in range(3)] == [88, 45, 32]
+
+
+def test_export_hls_bad_input(tmp_path):
+    out = tmp_path / "p"
+    msg = fail_line(run("export-hls", "--bundle", BUNDLE, "--out", out, "--lanes", "64"))
+    assert "not a multiple of the engine's 64 MAC lanes" in msg
+    assert not out.exists()
+    old = tmp_path / "old"
+    shutil.copytree(BUNDLE, old)
+    man = json.loads((old / "manifest.json").read_text())
+    man["schema_version"] = 0
+    (old / "manifest.json").write_text(json.dumps(man))
+    assert "schema version 0" in fail_line(run("export-hls", "--bundle", old, "--out", out))
+    assert not out.exists()
+    out.mkdir()
+    assert "exists" in fail_line(run("export-hls", "--bundle", BUNDLE, "--out", out))
+    assert "is not a sievit HLS project" in fail_line(run("csim", tmp_path / "nothing"))
+
+
+def test_synth_without_vitis_exits_2_and_names_the_tool(project):
+    res = run("synth", project)
+    assert res.returncode == 2
+    assert "vitis_hls" in fail_line(res)
+
+
+def test_linear_engine_equals_hls4ml_on_the_classifier_head(project):
+    """Brevitas -> QONNX -> hls4ml C-simulation of the head gives the same integers as our
+    linear engine (and the golden model) on real and extreme int8 inputs."""
+    from sievit.hls.crosscheck import crosscheck_head
+    res = crosscheck_head(CKPT, project, n_cases=400)
+    assert res["cases"] == 400
+    assert res["mismatches"] == 0 and res["hls4ml_vs_golden_mismatches"] == 0
