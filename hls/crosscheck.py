@@ -3,6 +3,8 @@ Brevitas -> QONNX -> hls4ml, hls4ml's own C-simulation computes it, and our engi
 the project's engine testbench) must give the same integers on the same int8 inputs."""
 from __future__ import annotations
 
+import contextlib
+import sys
 import tempfile
 import time
 import warnings
@@ -65,9 +67,10 @@ def crosscheck_head(ckpt: Path, prj: Path, n_cases: int = 1000, seed: int = 0) -
     x = np.concatenate([x_real, x_rand]).astype(np.int64)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()
-        hm = hls4ml_head(ckpt, Path(tmp))
-        compile_s = time.time() - t0
-        y = np.asarray(hm.predict(np.ascontiguousarray(x * 2.0 ** -f_in)), dtype=np.float64)
+        with contextlib.redirect_stdout(sys.stderr):  # hls4ml reports on stdout
+            hm = hls4ml_head(ckpt, Path(tmp))
+            compile_s = time.time() - t0
+            y = np.asarray(hm.predict(np.ascontiguousarray(x * 2.0 ** -f_in)), dtype=np.float64)
     y_int = np.rint(y * 2.0 ** f_acc)
     if np.abs(y_int - y * 2.0 ** f_acc).max() > 0:
         raise SievitError("hls4ml's head output is not on the accumulator's grid")
