@@ -7,6 +7,8 @@ out = Path(sys.argv[1])
 ev = json.loads((out / "eval.json").read_text())
 ve = json.loads((out / "verify.json").read_text())
 be = json.loads((out / "bench.json").read_text())
+cs = json.loads((out / "csim.json").read_text())
+engine_cases = sum(e["cases"] for e in cs["engines"].values())
 rows = [
     ("float top-1", f"{100 * ev['float_acc']:.2f} %"),
     ("int8 dense top-1 (golden)", f"{100 * ev['int_dense_acc']:.2f} %"),
@@ -20,9 +22,13 @@ rows = [
      + ", ".join(f"{t:.1f}" for t in ev["other_mode"]["tokens_per_stage"])),
     ("golden vs model mismatches", f"{ve['mismatches']} of {ve['images']} images x {len(ve['modes'])} modes"),
     ("golden speed (dense / pruned)", " / ".join(f"{v} img/s" for k, v in be.items() if k.endswith("_per_s"))),
+    ("HLS C-sim vs golden mismatches", f"{cs['modes'][ev['prune_mode']]['mismatches'] + cs['modes']['none']['mismatches']} "
+                                       f"of {cs['images']} images x {len(cs['modes'])} modes; "
+                                       f"{sum(e['mismatches'] for e in cs['engines'].values())} of "
+                                       f"{engine_cases} engine cases"),
 ]
 width = max(len(r[0]) for r in rows)
 print(f"\nResults on {ev['images']} Fashion-MNIST test images")
 for k, v in rows:
     print(f"  {k:<{width}}  {v}")
-sys.exit(1 if ve["mismatches"] else 0)
+sys.exit(1 if ve["mismatches"] or cs["mismatches"] else 0)

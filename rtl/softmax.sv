@@ -1,0 +1,156 @@
+// Engine `softmax`: I-BERT integer softmax of one row of n int32 logits (docs/numerics.md).
+// In: ceil(n/2) beats of two int32 logits. Out: ceil(n/8) beats of eight uint8
+// probabilities at frac 8 (zero padded), TLAST on the last. Phases: load (track the max),
+// exp (one element per cycle, running sum), reciprocal (33-step restoring divider),
+// normalise (eight elements per cycle).
+module softmax
+  import sievit_pkg::*;
+#(
+    parameter int MAX_N = 256
+) (
+    input  logic                 clk,
+    input  logic                 rst_n,
+    input  logic [15:0]          n,      // live keys in the row, 1..MAX_N; stable per row
+    input  logic signed [7:0]    frac,   // logits' fractional bits
+    input  logic [BEAT_BITS-1:0] s_axis_tdata,
+    input  logic                 s_axis_tvalid,
+    output logic                 s_axis_tready,
+    input  logic                 s_axis_tlast,
+    output logic [BEAT_BITS-1:0] m_axis_tdata,
+    output logic                 m_axis_tvalid,
+    input  logic                 m_axis_tready,
+    output logic                 m_axis_tlast
+);
+  localparam int IW = $clog2(MAX_N + 8);
+  localparam i64_t LN2 = 64'sd710;
+  localparam i64_t EXP_B = 64'sd1385;
+  localparam i64_t EXP_C = 64'sd1006151;
+
+  typedef enum logic [2:0] {LOAD, EXP, DIV, OUT} state_t;
+  state_t state;
+
+  logic signed [31:0] logit_mem[MAX_N];
+  logic [31:0] e_mem[MAX_N];
+  logic [IW-1:0] idx;          // element index (load, exp) or output beat (out)
+  logic signed [31:0] max_v;
+  logic [39:0] total;          // sum of e: < 2^23 * MAX_N
+  logic [39:0] rem;            // divider remainder
+  logic [32:0] recip;          // floor(2^32 / total)
+  logic [5:0] div_step;
+
+  wire [IW-1:0] n_i = IW'(n);
+  wire [IW-1:0] in_beats = IW'((32'(n) + 1) / 2);
+  wire [IW-1:0] out_beats = IW'((32'(n) + 7) / 8);
+
+  // exp of element idx (e < 2^23: only the low bits are kept)
+  /* verilator lint_off UNUSEDSIGNAL */
+  i64_t d, z, p, poly, e_val;
+  /* verilator lint_on UNUSEDSIGNAL */
+  always_comb begin
+    d = rshift_floor(i64_t'(logit_mem[idx[$clog2(MAX_N)-1:0]]) - i64_t'(max_v),
+                     int'(frac) - 10);
+    z = (-d) / LN2;
+    p = d + z * LN2;
+    poly = (p + EXP_B) * (p + EXP_B) + EXP_C;
+    e_val = poly >>> (z < 64'sd31 ? z[4:0] : 5'd31);
+  end
+
+  // eight normalised outputs of beat idx
+  logic [BEAT_BITS-1:0] out_word;
+  always_comb begin
+    for (int l = 0; l < I8_PER_BEAT; l++) begin
+      logic [IW-1:0] j;
+      /* verilator lint_off UNUSEDSIGNAL */
+      logic [72:0] prod;  // rounding constant and product; bits below 24 are dropped
+      /* verilator lint_on UNUSEDSIGNAL */
+      logic [48:0] o;
+      j = IW'(idx * I8_PER_BEAT + IW'(l));
+      prod = 73'(e_mem[j[$clog2(MAX_N)-1:0]]) * 73'(recip) + (73'(1) << 23);
+      o = prod[72:24];
+      out_word[8*l+:8] = (j >= n_i) ? 8'd0 : (o > 49'd255 ? 8'd255 : o[7:0]);
+    end
+  end
+
+  assign s_axis_tready = (state == LOAD);
+  assign m_axis_tvalid = (state == OUT);
+  assign m_axis_tdata = out_word;
+  assign m_axis_tlast = (state == OUT) && (idx == out_beats - 1'b1);
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      state <= LOAD;
+      idx <= '0;
+      max_v <= '0;
+      total <= '0;
+      rem <= '0;
+      recip <= '0;
+      div_step <= '0;
+    end else begin
+      unique case (state)
+        LOAD: if (s_axis_tvalid) begin
+          logic signed [31:0] m;
+          m = max_v;
+          for (int l = 0; l < I32_PER_BEAT; l++) begin
+            logic [IW-1:0] j;
+            logic signed [31:0] v;
+            j = IW'(idx * I32_PER_BEAT + IW'(l));
+            v = s_axis_tdata[32*l+:32];
+            if (j < n_i) begin
+              logit_mem[j[$clog2(MAX_N)-1:0]] <= v;
+              if (j == 0 || v > m) m = v;
+            end
+          end
+          max_v <= m;
+          if (idx == in_beats - 1'b1) begin
+            state <= EXP;
+            idx <= '0;
+            total <= '0;
+          end else begin
+            idx <= idx + 1'b1;
+          end
+        end
+        EXP: begin
+          e_mem[idx[$clog2(MAX_N)-1:0]] <= 32'(e_val);
+          total <= total + 40'(e_val);
+          if (idx == n_i - 1'b1) begin
+            state <= DIV;
+            rem <= '0;
+            recip <= '0;
+            div_step <= '0;
+          end else begin
+            idx <= idx + 1'b1;
+          end
+        end
+        DIV: begin  // restoring division of 2^32 by total, one quotient bit per cycle
+          logic [40:0] trial;
+          trial = {rem, (div_step == 6'd0)};  // the dividend's only set bit is bit 32
+          if (trial >= 41'(total)) begin
+            rem <= 40'(trial - 41'(total));
+            recip <= {recip[31:0], 1'b1};
+          end else begin
+            rem <= trial[39:0];
+            recip <= {recip[31:0], 1'b0};
+          end
+          if (div_step == 6'd32) begin
+            state <= OUT;
+            idx <= '0;
+          end else begin
+            div_step <= div_step + 1'b1;
+          end
+        end
+        OUT: if (m_axis_tready) begin
+          if (idx == out_beats - 1'b1) begin
+            state <= LOAD;
+            idx <= '0;
+          end else begin
+            idx <= idx + 1'b1;
+          end
+        end
+        default: state <= LOAD;
+      endcase
+    end
+  end
+
+  logic unused;
+  assign unused = s_axis_tlast;
+endmodule

@@ -1,0 +1,63 @@
+"""Read the engine case files that sievit.hls.cases writes (the same cases drive the HLS
+C-simulation and these RTL testbenches)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+class Cursor:
+    def __init__(self, path: Path):
+        self.a = np.fromfile(path, dtype="<i4").astype(np.int64)
+        self.i = 0
+
+    def take(self, n: int) -> np.ndarray:
+        v = self.a[self.i:self.i + n]
+        self.i += n
+        return v
+
+    def one(self) -> int:
+        return int(self.take(1)[0])
+
+
+def gelu_cases(path: Path) -> list[dict]:
+    c = Cursor(path)
+    out = []
+    for _ in range(c.one()):
+        fi, fo, n = c.one(), c.one(), c.one()
+        out.append({"frac_in": fi, "frac_out": fo, "x": c.take(n), "y": c.take(n)})
+    return out
+
+
+def softmax_cases(path: Path) -> list[dict]:
+    c = Cursor(path)
+    out = []
+    for _ in range(c.one()):
+        frac, n = c.one(), c.one()
+        out.append({"frac": frac, "x": c.take(n), "y": c.take(n)})
+    return out
+
+
+def pack_i8(values: np.ndarray) -> list[int]:
+    """int8 row -> 64-bit beats, element j in bits [8(j%8)+7 : 8(j%8)], zero padded."""
+    v = np.asarray(values, dtype=np.int64) & 0xFF
+    v = np.concatenate([v, np.zeros((-len(v)) % 8, np.int64)])
+    return [int(sum(int(b) << (8 * k) for k, b in enumerate(v[i:i + 8]))) for i in range(0, len(v), 8)]
+
+
+def unpack_u8(words: list[int], n: int) -> np.ndarray:
+    out = [(w >> (8 * k)) & 0xFF for w in words for k in range(8)]
+    return np.array(out[:n], dtype=np.int64)
+
+
+def unpack_i8(words: list[int], n: int) -> np.ndarray:
+    u = unpack_u8(words, n)
+    return np.where(u >= 128, u - 256, u)
+
+
+def pack_i32(values: np.ndarray) -> list[int]:
+    v = [int(x) & 0xFFFFFFFF for x in values]
+    if len(v) % 2:
+        v.append(0)
+    return [v[i] | (v[i + 1] << 32) for i in range(0, len(v), 2)]
