@@ -3,6 +3,7 @@ VENV := .venv
 SIEVIT := $(VENV)/bin/sievit
 CKPT := checkpoints/fmnist_heatvit
 DEMO := out/demo
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: setup demo test clean
 
@@ -13,7 +14,7 @@ demo: setup
 	bash scripts/demo.sh
 
 test: setup
-	$(VENV)/bin/python -m pytest -n 2 tests
+	$(VENV)/bin/python -m pytest -n 2 tests rtl_tests
 
 clean:
 	rm -rf out

@@ -29,8 +29,9 @@ class Memories:
         if a.size and (a.min() < -128 or a.max() > 127):
             raise SievitError(f"bundle array {name} does not fit int8")
         off = self.n_w
-        self.weights.append(a.astype(np.int8))
-        self.n_w += a.size
+        pad = (-a.size) % 8  # every array starts on a 64-bit word: whole-beat bursts
+        self.weights.append(np.concatenate([a.astype(np.int8), np.zeros(pad, np.int8)]))
+        self.n_w += a.size + pad
         return off
 
     def add_b(self, name: str, a: np.ndarray) -> int:
@@ -38,8 +39,9 @@ class Memories:
         if a.size and (a.min() < -(2 ** 31) or a.max() >= 2 ** 31):
             raise SievitError(f"bundle array {name} does not fit int32")
         off = self.n_b
-        self.biases.append(a.astype(np.int32))
-        self.n_b += a.size
+        pad = a.size % 2
+        self.biases.append(np.concatenate([a.astype(np.int32), np.zeros(pad, np.int32)]))
+        self.n_b += a.size + pad
         return off
 
     def weight_bytes(self) -> np.ndarray:

@@ -182,7 +182,7 @@ vectors, written at export). Engine testbenches read `tb_data/engines/`, written
   mode (0 dense, 1 threshold, 2 top-k) and control.
 - Stand-alone engine tops (`firmware/engine_tops.cpp`): AXI4-Stream in/out, 64-bit TDATA.
   int8 tensors: 8 elements per beat, element j of a row in bits [8(j%8)+7 : 8(j%8)], rows
-  padded to whole beats; int32 tensors: 2 per beat, row-major, padded at the end. TLAST on
+  padded to whole beats; int32 tensors: 2 per beat, each row padded to whole beats. TLAST on
   the last beat of the output message. Scalars (layer, block, n, mode, k, fracs) are
   `s_axilite` registers; weights and biases are `m_axi`. These are the stream protocol and
   packing of the RTL engines (`rtl/`), so the cocotb testbenches that drive the RTL can

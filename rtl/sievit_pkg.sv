@@ -57,4 +57,26 @@ package sievit_pkg;
     return requant(x * (one + erf), GELU_OUT_FRAC, frac_out);
   endfunction
 
+  // Write-back of the linear engine: requantize, GELU, or residual add (docs/numerics.md).
+  /* verilator lint_off UNUSEDPARAM */
+  localparam int EPI_REQUANT = 0;
+  localparam int EPI_GELU = 1;
+  localparam int EPI_RESIDUAL = 2;
+  localparam int EPI_RAW = 3;
+  /* verilator lint_on UNUSEDPARAM */
+
+  function automatic logic signed [7:0] linear_epilogue(
+      input i64_t acc, input int epi, input int frac_acc, input int frac_out,
+      input int frac_gelu_in, input int frac_res, input logic signed [7:0] res);
+    i64_t sum;
+    int f;
+    if (epi == EPI_GELU) return gelu_q(requant(acc, frac_acc, frac_gelu_in), frac_gelu_in, frac_out);
+    if (epi == EPI_RESIDUAL) begin
+      f = frac_acc > frac_res ? frac_acc : frac_res;
+      sum = rshift_floor(i64_t'(res), frac_res - f) + rshift_floor(acc, frac_acc - f);
+      return requant(sum, f, frac_out);
+    end
+    return requant(acc, frac_acc, frac_out);
+  endfunction
+
 endpackage

