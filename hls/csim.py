@@ -62,7 +62,9 @@ def compile_target(prj: Path, target: str) -> tuple[Path, float]:
            *map(str, sources), "-o", str(tmp)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
-        raise SievitError(f"g++ failed on {target}:\n{res.stderr[-4000:]}")
+        lines = res.stderr.splitlines()
+        first = next((i for i, line in enumerate(lines) if "error" in line), 0)
+        raise SievitError(f"g++ failed to compile {target}: " + "\n".join(lines[first:first + 8]))
     tmp.replace(exe)
     stamp.write_text(h.hexdigest())
     return exe, time.time() - t0

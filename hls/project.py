@@ -194,21 +194,29 @@ vectors, written at export). Engine testbenches read `tb_data/engines/`, written
 
 def expected_vectors(bundle: Bundle, images: np.ndarray, mode: str) -> np.ndarray:
     """Golden outputs per image: logits, then per stage (token count, kept ids padded -2)."""
+    from tqdm import tqdm
+
     from sievit.quant.golden import Golden
-    res = Golden(bundle).run(images, mode)
-    n_tok = (bundle.config["model"]["image_size"] // bundle.config["model"]["patch_size"]) ** 2 + 1
+    golden = Golden(bundle)
+    m = bundle.config["model"]
+    n_tok = (m["image_size"] // m["patch_size"]) ** 2 + 1
     stages = len(bundle.config["reduction"]["blocks"])
-    out = np.full((len(images), res.logits.shape[1] + stages * (1 + n_tok)), -2, dtype=np.int64)
-    out[:, :res.logits.shape[1]] = res.logits
-    for s in range(stages):
-        base = res.logits.shape[1] + s * (1 + n_tok)
-        for i in range(len(images)):
-            if mode == "none":
-                out[i, base] = n_tok
-            else:
-                out[i, base] = res.tokens_per_stage[i, s]
-                kept = res.kept[s][i]
-                out[i, base + 1: base + 1 + len(kept)] = kept
+    classes = m["num_classes"]
+    out = np.full((len(images), classes + stages * (1 + n_tok)), -2, dtype=np.int64)
+    batch = 250
+    for start in tqdm(range(0, len(images), batch), desc=f"golden {mode}", mininterval=2.0,
+                      disable=len(images) <= batch):
+        res = golden.run(images[start:start + batch], mode)
+        out[start:start + batch, :classes] = res.logits
+        for s in range(stages):
+            base = classes + s * (1 + n_tok)
+            for i in range(len(res.logits)):
+                if mode == "none":
+                    out[start + i, base] = n_tok
+                else:
+                    out[start + i, base] = res.tokens_per_stage[i, s]
+                    kept = res.kept[s][i]
+                    out[start + i, base + 1: base + 1 + len(kept)] = kept
     return out.astype(np.int32)
 
 
@@ -220,7 +228,7 @@ def write_tb_data(bundle: Bundle, images: np.ndarray, dest: Path) -> None:
 
 
 def export_hls(bundle_dir: Path, out: Path, lanes: int = 8, part: str = DEFAULT_PART,
-               clock_mhz: float = DEFAULT_CLOCK_MHZ) -> dict:
+               clock_mhz: float = DEFAULT_CLOCK_MHZ, force: bool = False) -> dict:
     """Write the project atomically; returns a summary."""
     from sievit.data import first_images_for
     bundle = load_bundle(bundle_dir)
@@ -228,9 +236,9 @@ def export_hls(bundle_dir: Path, out: Path, lanes: int = 8, part: str = DEFAULT_
         raise SievitError(f"--lanes must be a power of two, got {lanes}")
     layout = Layout(bundle, lanes)
     digest = hashlib.sha256((Path(bundle_dir) / "weights.npz").read_bytes()).hexdigest()
-    if out.exists():
-        raise SievitError(f"output directory {out} exists; choose a new one")
-    with atomic_dir(out) as tmp:
+    if out.exists() and not force:
+        raise SievitError(f"output directory {out} exists; choose a new one or pass --force")
+    with atomic_dir(out, replace=force) as tmp:
         fw = tmp / "firmware"
         shutil.copytree(SRC / "include" / "sievit", fw / "sievit")
         for name in ("engine_tops.h", "engine_tops.cpp"):

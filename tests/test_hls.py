@@ -24,8 +24,8 @@ def project(tmp_path_factory):
 
 def test_csim_whole_model_is_bit_exact_on_test_images(project):
     from sievit.hls.csim import csim
-    res = csim(project, 64, False, ["none", "threshold", "topk"])
-    assert res["images"] == 64
+    res = csim(project, 200, False, ["none", "threshold", "topk"])
+    assert res["images"] == 200
     assert res["mismatches"] == 0, res
     for mode in ("none", "threshold", "topk"):
         assert res["modes"][mode]["mismatches"] == 0
@@ -92,8 +92,26 @@ def test_export_hls_bad_input(tmp_path):
     assert "schema version 0" in fail_line(run("export-hls", "--bundle", old, "--out", out))
     assert not out.exists()
     out.mkdir()
-    assert "exists" in fail_line(run("export-hls", "--bundle", BUNDLE, "--out", out))
+    assert "--force" in fail_line(run("export-hls", "--bundle", BUNDLE, "--out", out))
     assert "is not a sievit HLS project" in fail_line(run("csim", tmp_path / "nothing"))
+
+
+def test_compile_failure_shows_the_first_compiler_error(project, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(project, bad, ignore=shutil.ignore_patterns("build"))
+    (bad / "firmware" / "sievit" / "gelu.h").write_text("#error broken engine header\n")
+    res = run("csim", bad, "--images", "2")
+    assert res.returncode == 1
+    assert "g++ failed to compile tb_model" in res.stderr and "broken engine header" in res.stderr
+
+
+def test_export_hls_force_replaces(project, tmp_path):
+    from sievit.hls.project import export_hls
+    out = tmp_path / "p"
+    out.mkdir()
+    (out / "stale.txt").write_text("old")
+    export_hls(BUNDLE, out, force=True)
+    assert not (out / "stale.txt").exists() and (out / "build_prj.tcl").is_file()
 
 
 def test_synth_without_vitis_exits_2_and_names_the_tool(project):
