@@ -2,26 +2,27 @@
 // 8 bits, TLAST passed through). One beat per cycle; a register slice on the output keeps
 // TREADY free of combinational paths from the consumer back to the producer's data.
 module gelu
-  import sievit_pkg::*;
 (
     input  logic                 clk,
     input  logic                 rst_n,
     input  logic signed [7:0]    frac_in,   // held stable while a tensor streams
     input  logic signed [7:0]    frac_out,
-    input  logic [BEAT_BITS-1:0] s_axis_tdata,
+    input  logic [sievit_pkg::BEAT_BITS-1:0] s_axis_tdata,
     input  logic                 s_axis_tvalid,
     output logic                 s_axis_tready,
     input  logic                 s_axis_tlast,
-    output logic [BEAT_BITS-1:0] m_axis_tdata,
+    output logic [sievit_pkg::BEAT_BITS-1:0] m_axis_tdata,
     output logic                 m_axis_tvalid,
     input  logic                 m_axis_tready,
     output logic                 m_axis_tlast
 );
+  import sievit_pkg::*;
+
   logic [BEAT_BITS-1:0] result;
 
   always_comb begin
     for (int l = 0; l < I8_PER_BEAT; l++) begin
-      result[8*l+:8] = gelu_q(s_axis_tdata[8*l+:8], int'(frac_in), int'(frac_out));
+      result[8*l+:8] = gelu_q(s_axis_tdata[8*l+:8], 32'(frac_in), 32'(frac_out));
     end
   end
 

@@ -3,7 +3,6 @@
 // once per tensor through the ready/valid burst read port. Per row: load (sum), variance
 // (8 elements per cycle), floor isqrt (31 steps), 2^32/den (33 steps), output (8 per cycle).
 module layernorm
-  import sievit_pkg::*;
 #(
     parameter int MAX_D = 768
 ) (
@@ -23,17 +22,19 @@ module layernorm
     output logic [15:0]          mem_req_beats,
     input  logic                 mem_rsp_valid,
     output logic                 mem_rsp_ready,
-    input  logic [BEAT_BITS-1:0] mem_rsp_data,
+    input  logic [sievit_pkg::BEAT_BITS-1:0] mem_rsp_data,
     // rows in and out
-    input  logic [BEAT_BITS-1:0] s_axis_tdata,
+    input  logic [sievit_pkg::BEAT_BITS-1:0] s_axis_tdata,
     input  logic                 s_axis_tvalid,
     output logic                 s_axis_tready,
     input  logic                 s_axis_tlast,
-    output logic [BEAT_BITS-1:0] m_axis_tdata,
+    output logic [sievit_pkg::BEAT_BITS-1:0] m_axis_tdata,
     output logic                 m_axis_tvalid,
     input  logic                 m_axis_tready,
     output logic                 m_axis_tlast
 );
+  import sievit_pkg::*;
+
   localparam int DW = $clog2(MAX_D + 8);
 
   typedef enum logic [3:0] {IDLE, REQ_G, GET_G, REQ_B, GET_B, LOAD, VAR, SQRT, DIV, OUT} state_t;
@@ -60,8 +61,8 @@ module layernorm
   always_comb begin
     var_part = '0;
     for (int l = 0; l < I8_PER_BEAT; l++) begin
-      i64_t c;
-      c = i64_t'(dim) * i64_t'(q[int'(beat) * I8_PER_BEAT + l]) - i64_t'(s1);
+      logic signed [63:0] c;
+      c = 64'(dim) * 64'(q[32'(beat) * I8_PER_BEAT + l]) - 64'(s1);
       var_part = var_part + 64'(c * c);
     end
   end
@@ -70,15 +71,15 @@ module layernorm
   logic [BEAT_BITS-1:0] out_word;
   always_comb begin
     for (int l = 0; l < I8_PER_BEAT; l++) begin
-      i64_t c, nrm, y;
+      logic signed [63:0] c, nrm, y;
       /* verilator lint_off UNUSEDSIGNAL */
       int k;  // element index: only its low bits address the row
       /* verilator lint_on UNUSEDSIGNAL */
-      k = int'(beat) * I8_PER_BEAT + l;
-      c = i64_t'(dim) * i64_t'(q[k]) - i64_t'(s1);
-      nrm = rshift_rne(c * i64_t'({31'd0, recip}), 24);
-      y = nrm * i64_t'(gamma[k]) + i64_t'(beta[k]);
-      out_word[8*l+:8] = requant(y, 8 + int'(gamma_frac), int'(frac_out));
+      k = 32'(beat) * I8_PER_BEAT + l;
+      c = 64'(dim) * 64'(q[k]) - 64'(s1);
+      nrm = rshift_rne(c * 64'({31'd0, recip}), 24);
+      y = nrm * 64'(gamma[k]) + 64'(beta[k]);
+      out_word[8*l+:8] = requant(y, 8 + 32'(gamma_frac), 32'(frac_out));
     end
   end
 
@@ -115,7 +116,7 @@ module layernorm
           beat <= '0;
         end
         GET_G: if (mem_rsp_valid) begin
-          for (int l = 0; l < I8_PER_BEAT; l++) gamma[int'(beat) * I8_PER_BEAT + l] <= mem_rsp_data[8*l+:8];
+          for (int l = 0; l < I8_PER_BEAT; l++) gamma[32'(beat) * I8_PER_BEAT + l] <= mem_rsp_data[8*l+:8];
           if (beat == row_beats - 1'b1) state <= REQ_B;
           beat <= (beat == row_beats - 1'b1) ? '0 : beat + 1'b1;
         end
@@ -124,7 +125,7 @@ module layernorm
           beat <= '0;
         end
         GET_B: if (mem_rsp_valid) begin
-          for (int l = 0; l < I32_PER_BEAT; l++) beta[int'(beat) * I32_PER_BEAT + l] <= mem_rsp_data[32*l+:32];
+          for (int l = 0; l < I32_PER_BEAT; l++) beta[32'(beat) * I32_PER_BEAT + l] <= mem_rsp_data[32*l+:32];
           if (beat == beta_beats - 1'b1) begin
             state <= LOAD;
             s1 <= '0;
@@ -135,8 +136,8 @@ module layernorm
           logic signed [31:0] s;
           s = s1;
           for (int l = 0; l < I8_PER_BEAT; l++) begin
-            q[int'(beat) * I8_PER_BEAT + l] <= s_axis_tdata[8*l+:8];
-            s = s + 32'(signed'(s_axis_tdata[8*l+:8]));
+            q[32'(beat) * I8_PER_BEAT + l] <= s_axis_tdata[8*l+:8];
+            s = s + $signed({{24{s_axis_tdata[8*l+7]}}, s_axis_tdata[8*l+:8]});
           end
           s1 <= s;
           if (beat == row_beats - 1'b1) begin

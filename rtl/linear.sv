@@ -5,7 +5,6 @@
 // (n_in int8 each), then residual rows (n_out int8 each, residual epilogue only);
 // out = n_rows rows of n_out int8, or n_rows*n_out int32 (2 per beat) for EPI_RAW.
 module linear
-  import sievit_pkg::*;
 #(
     parameter int LANES = 8,        // MACs per cycle: a multiple of 8
     parameter int MAX_N = 64,       // token rows
@@ -30,17 +29,19 @@ module linear
     output logic [15:0]          mem_req_beats,
     input  logic                 mem_rsp_valid,
     output logic                 mem_rsp_ready,
-    input  logic [BEAT_BITS-1:0] mem_rsp_data,
-    input  logic [BEAT_BITS-1:0] s_axis_tdata,
+    input  logic [sievit_pkg::BEAT_BITS-1:0] mem_rsp_data,
+    input  logic [sievit_pkg::BEAT_BITS-1:0] s_axis_tdata,
     input  logic                 s_axis_tvalid,
     output logic                 s_axis_tready,
     input  logic                 s_axis_tlast,
-    output logic [BEAT_BITS-1:0] m_axis_tdata,
+    output logic [sievit_pkg::BEAT_BITS-1:0] m_axis_tdata,
     output logic                 m_axis_tvalid,
     input  logic                 m_axis_tready,
     output logic                 m_axis_tlast,
     output logic [31:0]          mac_cycles      // cycles the MAC array did useful work
 );
+  import sievit_pkg::*;
+
   localparam int CW = 24;  // counters
 
   typedef enum logic [3:0] {IDLE, LOAD_X, LOAD_R, REQ_B, GET_B, REQ_W, GET_W, MAC, OUT_I8, OUT_I32} state_t;
@@ -71,8 +72,8 @@ module linear
   always_comb begin
     dot = '0;
     for (int l = 0; l < LANES; l++) begin
-      dot = dot + 32'(x_buf[int'(row) * MAX_IN + int'(k) * LANES + l])
-                * 32'(w_buf[int'(o) * MAX_IN + int'(k) * LANES + l]);
+      dot = dot + 32'(x_buf[32'(row) * MAX_IN + 32'(k) * LANES + l])
+                * 32'(w_buf[32'(o) * MAX_IN + 32'(k) * LANES + l]);
     end
   end
 
@@ -84,11 +85,11 @@ module linear
     out_word = '0;
     if (state == OUT_I32) begin
       for (int l = 0; l < I32_PER_BEAT; l++) begin
-        if (int'(cnt) * I32_PER_BEAT + l < int'(n_out))
-          out_word[32*l+:32] = a_buf[int'(cnt) * I32_PER_BEAT + l];
+        if (32'(cnt) * I32_PER_BEAT + l < 32'(n_out))
+          out_word[32*l+:32] = a_buf[32'(cnt) * I32_PER_BEAT + l];
       end
     end else begin
-      for (int l = 0; l < I8_PER_BEAT; l++) out_word[8*l+:8] = y_buf[int'(cnt) * I8_PER_BEAT + l];
+      for (int l = 0; l < I8_PER_BEAT; l++) out_word[8*l+:8] = y_buf[32'(cnt) * I8_PER_BEAT + l];
     end
   end
 
@@ -122,8 +123,8 @@ module linear
         LOAD_X: if (s_axis_tvalid) begin  // rows of n_in: beat cnt -> row cnt / (n_in/8)
           for (int l = 0; l < I8_PER_BEAT; l++) begin
             int e;
-            e = int'(cnt) * I8_PER_BEAT + l;
-            x_buf[(e / int'(n_in)) * MAX_IN + e % int'(n_in)] <= s_axis_tdata[8*l+:8];
+            e = 32'(cnt) * I8_PER_BEAT + l;
+            x_buf[(e / 32'(n_in)) * MAX_IN + e % 32'(n_in)] <= s_axis_tdata[8*l+:8];
           end
           if (cnt == x_beats - 1'b1) begin
             state <= (epi == 2'(EPI_RESIDUAL)) ? LOAD_R : REQ_B;
@@ -133,8 +134,8 @@ module linear
         LOAD_R: if (s_axis_tvalid) begin
           for (int l = 0; l < I8_PER_BEAT; l++) begin
             int e;
-            e = int'(cnt) * I8_PER_BEAT + l;
-            r_buf[(e / int'(n_out)) * MAX_OUT + e % int'(n_out)] <= s_axis_tdata[8*l+:8];
+            e = 32'(cnt) * I8_PER_BEAT + l;
+            r_buf[(e / 32'(n_out)) * MAX_OUT + e % 32'(n_out)] <= s_axis_tdata[8*l+:8];
           end
           if (cnt == r_beats - 1'b1) begin
             state <= REQ_B;
@@ -144,8 +145,8 @@ module linear
         REQ_B: if (mem_req_ready) state <= GET_B;
         GET_B: if (mem_rsp_valid) begin
           for (int l = 0; l < I32_PER_BEAT; l++) begin
-            if (int'(cnt) * I32_PER_BEAT + l < MAX_OUT)
-              b_buf[int'(cnt) * I32_PER_BEAT + l] <= mem_rsp_data[32*l+:32];
+            if (32'(cnt) * I32_PER_BEAT + l < MAX_OUT)
+              b_buf[32'(cnt) * I32_PER_BEAT + l] <= mem_rsp_data[32*l+:32];
           end
           if (cnt == b_beats - 1'b1) begin
             state <= REQ_W;
@@ -156,8 +157,8 @@ module linear
         GET_W: if (mem_rsp_valid) begin
           for (int l = 0; l < I8_PER_BEAT; l++) begin
             int e;
-            e = int'(cnt) * I8_PER_BEAT + l;
-            w_buf[(e / int'(n_in)) * MAX_IN + e % int'(n_in)] <= mem_rsp_data[8*l+:8];
+            e = 32'(cnt) * I8_PER_BEAT + l;
+            w_buf[(e / 32'(n_in)) * MAX_IN + e % 32'(n_in)] <= mem_rsp_data[8*l+:8];
           end
           if (cnt == w_beats - 1'b1) begin
             state <= MAC;
@@ -171,17 +172,17 @@ module linear
         MAC: begin
           mac_cycles <= mac_cycles + 1'b1;
           if (k == k_steps - 1'b1) begin
-            a_buf[int'(o)] <= acc_next;
-            y_buf[int'(o)] <= linear_epilogue(i64_t'(acc_next), int'(epi), int'(frac_acc), int'(frac_out),
-                                        int'(frac_gelu_in), int'(frac_res),
-                                        r_buf[int'(row) * MAX_OUT + int'(o)]);
+            a_buf[32'(o)] <= acc_next;
+            y_buf[32'(o)] <= linear_epilogue(64'(acc_next), 32'(epi), 32'(frac_acc), 32'(frac_out),
+                                        32'(frac_gelu_in), 32'(frac_res),
+                                        r_buf[32'(row) * MAX_OUT + 32'(o)]);
             k <= '0;
             if (o == n_out - 1'b1) begin
               state <= raw ? OUT_I32 : OUT_I8;
               cnt <= '0;
             end else begin
               o <= o + 1'b1;
-              acc <= b_buf[int'(o) + 1];
+              acc <= b_buf[32'(o) + 1];
             end
           end else begin
             k <= k + 1'b1;

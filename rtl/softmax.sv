@@ -4,7 +4,6 @@
 // exp (one element per cycle, running sum), reciprocal (33-step restoring divider),
 // normalise (eight elements per cycle).
 module softmax
-  import sievit_pkg::*;
 #(
     parameter int MAX_N = 256
 ) (
@@ -12,19 +11,21 @@ module softmax
     input  logic                 rst_n,
     input  logic [15:0]          n,      // live keys in the row, 1..MAX_N; stable per row
     input  logic signed [7:0]    frac,   // logits' fractional bits
-    input  logic [BEAT_BITS-1:0] s_axis_tdata,
+    input  logic [sievit_pkg::BEAT_BITS-1:0] s_axis_tdata,
     input  logic                 s_axis_tvalid,
     output logic                 s_axis_tready,
     input  logic                 s_axis_tlast,
-    output logic [BEAT_BITS-1:0] m_axis_tdata,
+    output logic [sievit_pkg::BEAT_BITS-1:0] m_axis_tdata,
     output logic                 m_axis_tvalid,
     input  logic                 m_axis_tready,
     output logic                 m_axis_tlast
 );
+  import sievit_pkg::*;
+
   localparam int IW = $clog2(MAX_N + 8);
-  localparam i64_t LN2 = 64'sd710;
-  localparam i64_t EXP_B = 64'sd1385;
-  localparam i64_t EXP_C = 64'sd1006151;
+  localparam logic signed [63:0] LN2 = 64'sd710;
+  localparam logic signed [63:0] EXP_B = 64'sd1385;
+  localparam logic signed [63:0] EXP_C = 64'sd1006151;
 
   typedef enum logic [2:0] {LOAD, EXP, DIV, OUT} state_t;
   state_t state;
@@ -44,11 +45,11 @@ module softmax
 
   // exp of element idx (e < 2^23: only the low bits are kept)
   /* verilator lint_off UNUSEDSIGNAL */
-  i64_t d, z, p, poly, e_val;
+  logic signed [63:0] d, z, p, poly, e_val;
   /* verilator lint_on UNUSEDSIGNAL */
   always_comb begin
-    d = rshift_floor(i64_t'(logit_mem[idx[$clog2(MAX_N)-1:0]]) - i64_t'(max_v),
-                     int'(frac) - 10);
+    d = rshift_floor(64'(logit_mem[idx[$clog2(MAX_N)-1:0]]) - 64'(max_v),
+                     32'(frac) - 10);
     z = (-d) / LN2;
     p = d + z * LN2;
     poly = (p + EXP_B) * (p + EXP_B) + EXP_C;
