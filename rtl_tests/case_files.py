@@ -92,3 +92,21 @@ def unpack_i32(words: list[int], n: int) -> np.ndarray:
             v = (w >> (32 * k)) & 0xFFFFFFFF
             out.append(v - (1 << 32) if v >= (1 << 31) else v)
     return np.array(out[:n], dtype=np.int64)
+
+
+def pruning_cases(path: Path, dim: int) -> list[dict]:
+    """Every case as a decision case: cases where the engine computed the scores carry the
+    golden scores, which become the decision half's input."""
+    c = Cursor(path)
+    out = []
+    for _ in range(c.one()):
+        _stage, n, mode, k, score_in = (c.one() for _ in range(5))
+        x = c.take(n * dim).reshape(n, dim)
+        ids = c.take(n)
+        given = c.take(n) if score_in else None
+        n_new, fused = c.one(), c.one()
+        score = c.take(n)
+        out.append({"n": n, "mode": mode, "k": k, "x": x, "ids": ids,
+                    "score": score if given is None else given, "n_new": n_new, "fused": fused,
+                    "x_new": c.take(n_new * dim).reshape(n_new, dim), "ids_new": c.take(n_new)})
+    return out

@@ -15,7 +15,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
-from case_files import (gelu_cases, layernorm_cases, linear_cases, pack_i32, pack_i8, softmax_cases,
+from case_files import (gelu_cases, layernorm_cases, linear_cases, pruning_cases, pack_i32, pack_i8, softmax_cases,
                         unpack_i8, unpack_i32, unpack_u8)
 
 CASES = Path(os.environ.get("SIEVIT_CASE_DIR", "."))
@@ -255,3 +255,46 @@ async def linear_cases_bit_exact(dut):
 async def linear_reset_mid_tensor(dut):
     case = max(_lin_cases()[:100], key=lambda c: c["x"].size)
     await reset_mid_tensor(dut, case, linear_cfg, linear_words, linear_check, 10_000_000)
+
+
+# -- pruning (decision half) ------------------------------------------------------------------
+def pruning_cfg(dut, c):
+    dut.n.value = c["n"]
+    dut.dim.value = layout()["dim"]
+    dut.mode.value = c["mode"]
+    dut.k.value = c["k"]
+
+
+def pruning_words(c):
+    return ([w for row in c["x"] for w in pack_i8(row)] + pack_i32(c["ids"])
+            + pack_i32(c["score"]))
+
+
+def pruning_check(c, got):
+    n, n_new, dim = c["n"], c["n_new"], layout()["dim"]
+    pairs, new_pairs, row = -(-n // 2), -(-n_new // 2), dim // 8
+    if len(got) != 1 + pairs + n_new * row + new_pairs:
+        return False
+    head = unpack_i32(got[:1], 2)
+    score = unpack_i32(got[1:1 + pairs], n)
+    xs = got[1 + pairs:1 + pairs + n_new * row]
+    x_new = np.stack([unpack_i8(xs[r * row:(r + 1) * row], dim) for r in range(n_new)])
+    ids = unpack_i32(got[1 + pairs + n_new * row:], n_new)
+    return (list(head) == [n_new, c["fused"]] and np.array_equal(score, c["score"])
+            and np.array_equal(x_new, c["x_new"]) and np.array_equal(ids, c["ids_new"]))
+
+
+def _prune_cases():
+    return pruning_cases(CASES / "pruning.bin", layout()["dim"])
+
+
+@cocotb.test()
+async def pruning_cases_bit_exact(dut):
+    await run_cases(dut, _prune_cases(), pruning_cfg, pruning_words, pruning_check,
+                    timeout_ns=2_000_000)
+
+
+@cocotb.test()
+async def pruning_reset_mid_tensor(dut):
+    case = max(_prune_cases()[:100], key=lambda c: c["n"])
+    await reset_mid_tensor(dut, case, pruning_cfg, pruning_words, pruning_check, 2_000_000)

@@ -14,10 +14,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 RTL = ROOT / "rtl"
 BUNDLE = ROOT / "checkpoints" / "fmnist_heatvit" / "bundle"
-ENGINES = ("gelu", "softmax", "layernorm", "linear")
+ENGINES = ("gelu", "softmax", "layernorm", "linear", "pruning")
 # cases per engine and simulator (the linear engine's cases are whole layers: ~10^5 cycles each)
-CASES = {"verilator": {"gelu": 1000, "softmax": 1000, "layernorm": 1000, "linear": 60},
-         "icarus": {"gelu": 150, "softmax": 150, "layernorm": 60, "linear": 10}}
+CASES = {"verilator": {"gelu": 1000, "softmax": 1000, "layernorm": 1000, "linear": 60,
+                       "pruning": 1000},
+         "icarus": {"gelu": 150, "softmax": 150, "layernorm": 60, "linear": 10, "pruning": 60}}
 
 
 def verilator_bin() -> Path:

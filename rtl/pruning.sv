@@ -1,0 +1,261 @@
+// Engine `pruning` (decision half): given each live token's keep score (Q0.8, computed by the
+// selector layers on the linear engine), decide which patches stay (threshold score >= 128,
+// or the k best scores with ties to the lower index), fuse the pruned patches and the old
+// package token into a new package token (score-weighted mean, div_round), and compact the
+// kept rows stably: CLS, kept patches in original order, package last (docs/numerics.md).
+// Message layout = the HLS pruning_top with score_in = 1:
+//   in : n rows of `dim` int8, n ids (int32), n scores (int32)
+//   out: (n_new, n_fused) int32 pair, n scores, n_new rows, n_new ids (int32); TLAST last.
+module pruning #(
+    parameter int MAX_N = 64,
+    parameter int MAX_D = 256
+) (
+    input  logic                             clk,
+    input  logic                             rst_n,
+    input  logic [15:0]                      n,      // live rows, CLS first, 1..MAX_N
+    input  logic [15:0]                      dim,    // multiple of 8
+    input  logic [1:0]                       mode,   // 1 threshold, 2 top-k
+    input  logic [15:0]                      k,      // top-k: patches to keep
+    input  logic [sievit_pkg::BEAT_BITS-1:0] s_axis_tdata,
+    input  logic                             s_axis_tvalid,
+    output logic                             s_axis_tready,
+    input  logic                             s_axis_tlast,
+    output logic [sievit_pkg::BEAT_BITS-1:0] m_axis_tdata,
+    output logic                             m_axis_tvalid,
+    input  logic                             m_axis_tready,
+    output logic                             m_axis_tlast
+);
+  import sievit_pkg::*;
+
+  localparam int NW = $clog2(MAX_N + 1);
+  localparam int NSZ = 1 << NW;           // arrays indexed by exactly NW / DW bits
+  localparam int DW = $clog2(MAX_D);
+  localparam int DSZ = 1 << DW;
+  localparam int CW = 20;
+  localparam logic signed [31:0] PKG_ID = -32'sd1;
+
+  typedef enum logic [3:0] {
+    LOAD_X, LOAD_ID, LOAD_S, DECIDE, FUSE, DIV, OUT_HDR, OUT_S, OUT_X, OUT_ID
+  } state_t;
+  state_t state;
+
+  logic signed [7:0] x[NSZ][DSZ];
+  logic signed [31:0] ids[NSZ];
+  logic [8:0] score[NSZ];
+  logic keep[NSZ], fuse[NSZ];
+  logic [NW-1:0] order[NSZ];          // new row -> source row (kept rows in order)
+  logic signed [7:0] pkg[DSZ];
+  logic signed [47:0] num[DSZ];       // per channel: sum of x * score
+  logic signed [47:0] plain[DSZ];     // per channel: sum of x
+  logic [31:0] wsum;
+  logic [NW-1:0] cnt, n_kept;
+  logic [CW-1:0] beat;
+  logic [NW-1:0] t;                   // token being decided / fused
+  logic [DW-1:0] ch;                  // channel being divided
+  // sequential divider state (floor((2 num + den) / (2 den)))
+  logic [5:0] dstep;
+  logic [47:0] dnum_mag, drem;        // |2 num + den| < 2^42
+  logic [6:0] dquot;                  // low quotient bits: the result fits int8
+  logic dneg;
+
+  wire [CW-1:0] row_beats = CW'(dim / 16'(I8_PER_BEAT));
+  wire [CW-1:0] x_beats = CW'(n) * row_beats;
+  wire [CW-1:0] pair_beats = CW'((32'(n) + 1) / 2);
+  wire [NW-1:0] n_new = n_kept + 1'b1 + NW'(cnt != 0);
+  wire [CW-1:0] new_pair_beats = CW'((32'(n_new) + 1) / 2);
+  wire [CW-1:0] new_x_beats = CW'(n_new) * row_beats;
+
+  // decision of token t: a candidate is a live patch (not CLS, not the old package)
+  logic cand_t, keep_t;
+  logic [NW-1:0] rank_t;
+  always_comb begin
+    cand_t = (t != 0) && (ids[t] > 0);
+    rank_t = '0;
+    for (int j = 1; j < MAX_N; j++) begin
+      if (NW'(j) < NW'(n) && ids[NW'(j)] > 0 &&
+          (score[NW'(j)] > score[t] || (score[NW'(j)] == score[t] && NW'(j) < t)))
+        rank_t = rank_t + 1'b1;
+    end
+    if (mode == 2'd1) keep_t = cand_t && (score[t] >= 9'd128);
+    else keep_t = cand_t && (32'(rank_t) < 32'(k));
+  end
+
+  // the divider's (numerator, denominator) for channel ch
+  logic signed [63:0] d_n, d_d;
+  always_comb begin
+    if (wsum != 0) begin
+      d_n = 64'sd2 * 64'(num[ch]) + 64'(wsum);
+      d_d = 64'sd2 * 64'(wsum);
+    end else begin
+      d_n = 64'sd2 * 64'(plain[ch]) + 64'(cnt);
+      d_d = 64'sd2 * 64'(cnt);
+    end
+  end
+
+  // output words
+  logic [BEAT_BITS-1:0] out_word;
+  logic [NW-1:0] out_row, out_src;
+  logic [DW-1:0] out_c0;
+  always_comb begin
+    out_word = '0;
+    out_row = NW'(beat / row_beats);
+    out_c0 = DW'((beat % row_beats) * CW'(I8_PER_BEAT));
+    out_src = order[out_row];
+    unique case (state)
+      OUT_HDR: out_word = {32'(cnt), 32'(n_new)};
+      OUT_S: for (int l = 0; l < 2; l++)
+        if (32'(beat) * 2 + l < 32'(n)) out_word[32*l+:32] = 32'(score[NW'(32'(beat) * 2 + l)]);
+      OUT_X:
+        for (int l = 0; l < I8_PER_BEAT; l++)
+          out_word[8*l+:8] = (out_row == n_kept + 1'b1) ? pkg[out_c0 + DW'(l)]
+                                                      : x[out_src][out_c0 + DW'(l)];
+      OUT_ID: for (int l = 0; l < 2; l++) begin
+        if (32'(beat) * 2 + l < 32'(n_new))
+          out_word[32*l+:32] = (NW'(32'(beat) * 2 + l) == n_kept + 1'b1)
+                               ? PKG_ID : ids[order[NW'(32'(beat) * 2 + l)]];
+      end
+      default: out_word = '0;
+    endcase
+  end
+
+  assign s_axis_tready = (state == LOAD_X) || (state == LOAD_ID) || (state == LOAD_S);
+  assign m_axis_tvalid = (state == OUT_HDR) || (state == OUT_S) || (state == OUT_X) || (state == OUT_ID);
+  assign m_axis_tdata = out_word;
+  assign m_axis_tlast = (state == OUT_ID) && (beat == new_pair_beats - 1'b1);
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      state <= LOAD_X;
+      beat <= '0;
+      t <= '0;
+      ch <= '0;
+      wsum <= '0;
+      cnt <= '0;
+      n_kept <= '0;
+      dstep <= '0;
+      dnum_mag <= '0;
+      drem <= '0;
+      dquot <= '0;
+      dneg <= 1'b0;
+    end else begin
+      unique case (state)
+        LOAD_X: if (s_axis_tvalid) begin
+          for (int l = 0; l < I8_PER_BEAT; l++)
+            x[NW'(beat / row_beats)][DW'((beat % row_beats) * CW'(I8_PER_BEAT)) + DW'(l)] <= s_axis_tdata[8*l+:8];
+          if (beat == x_beats - 1'b1) begin
+            state <= LOAD_ID;
+            beat <= '0;
+          end else beat <= beat + 1'b1;
+        end
+        LOAD_ID, LOAD_S: if (s_axis_tvalid) begin
+          for (int l = 0; l < 2; l++) begin
+            if (32'(beat) * 2 + l < 32'(n)) begin
+              if (state == LOAD_ID) ids[NW'(32'(beat) * 2 + l)] <= s_axis_tdata[32*l+:32];
+              else score[NW'(32'(beat) * 2 + l)] <= s_axis_tdata[32*l+:9];
+            end
+          end
+          if (beat == pair_beats - 1'b1) begin
+            beat <= '0;
+            if (state == LOAD_ID) state <= LOAD_S;
+            else begin
+              state <= DECIDE;
+              t <= '0;
+              n_kept <= '0;
+              cnt <= '0;
+              wsum <= '0;
+              for (int c = 0; c < DSZ; c++) begin
+                num[c] <= '0;
+                plain[c] <= '0;
+              end
+            end
+          end else beat <= beat + 1'b1;
+        end
+        DECIDE: begin  // one token per cycle: rank, keep, fuse flags and the new order
+          keep[t] <= keep_t;
+          fuse[t] <= (cand_t && !keep_t) || (t != 0 && ids[t] == PKG_ID);
+          if (t == 0 || keep_t) begin
+            order[(t == 0) ? '0 : n_kept + 1'b1] <= t;
+            if (t != 0) n_kept <= n_kept + 1'b1;
+          end
+          if (t == NW'(n) - 1'b1) begin
+            state <= FUSE;
+            t <= '0;
+          end else t <= t + 1'b1;
+        end
+        FUSE: begin  // one token per cycle, all channels in parallel
+          if (fuse[t]) begin
+            wsum <= wsum + 32'(score[t]);
+            cnt <= cnt + 1'b1;
+            for (int c = 0; c < DSZ; c++) begin
+              num[c] <= num[c] + 48'(x[t][c]) * $signed({39'd0, score[t]});
+              plain[c] <= plain[c] + 48'(x[t][c]);
+            end
+          end
+          if (t == NW'(n) - 1'b1) begin
+            state <= (cnt != 0 || fuse[t]) ? DIV : OUT_HDR;
+            ch <= '0;
+            dstep <= '0;
+            beat <= '0;
+          end else t <= t + 1'b1;
+        end
+        DIV: begin  // per channel: restoring division of |N| by D, floor for negative N
+          if (dstep == 6'd0) begin
+            dneg <= d_n < 0;
+            dnum_mag <= (d_n < 0) ? 48'(-d_n + d_d - 64'sd1) : 48'(d_n);
+            drem <= '0;
+            dquot <= '0;
+            dstep <= dstep + 1'b1;
+          end else begin
+            logic [48:0] trial;
+            trial = {drem, dnum_mag[47]};
+            dnum_mag <= dnum_mag << 1;
+            if (trial >= 49'(d_d)) begin
+              drem <= 48'(trial - 49'(d_d));
+              dquot <= {dquot[5:0], 1'b1};
+            end else begin
+              drem <= trial[47:0];
+              dquot <= {dquot[5:0], 1'b0};
+            end
+            if (dstep == 6'd48) begin  // 48 bits, one per step
+              dstep <= '0;
+              if (16'(ch) == dim - 1'b1) state <= OUT_HDR;
+              else ch <= ch + 1'b1;
+            end else dstep <= dstep + 1'b1;
+          end
+        end
+        OUT_HDR: if (m_axis_tready) state <= OUT_S;
+        OUT_S: if (m_axis_tready) begin
+          if (beat == pair_beats - 1'b1) begin
+            state <= OUT_X;
+            beat <= '0;
+          end else beat <= beat + 1'b1;
+        end
+        OUT_X: if (m_axis_tready) begin
+          if (beat == new_x_beats - 1'b1) begin
+            state <= OUT_ID;
+            beat <= '0;
+          end else beat <= beat + 1'b1;
+        end
+        OUT_ID: if (m_axis_tready) begin
+          if (beat == new_pair_beats - 1'b1) begin
+            state <= LOAD_X;
+            beat <= '0;
+          end else beat <= beat + 1'b1;
+        end
+        default: state <= LOAD_X;
+      endcase
+    end
+  end
+
+  // the channel's result: the quotient bits so far plus the bit decided in the last step
+  always_ff @(posedge clk) begin
+    if (state == DIV && dstep == 6'd48) begin
+      logic [7:0] qf;  // the package value fits int8: a weighted mean of int8 values
+      qf = {dquot[6:0], ({drem, dnum_mag[47]} >= 49'(d_d))};
+      pkg[ch] <= dneg ? -qf : qf;
+    end
+  end
+
+  logic unused;
+  assign unused = s_axis_tlast ^ keep[0];
+endmodule
