@@ -168,7 +168,7 @@ dim {layout.dim}, {layout.heads} heads, up to {hw.max_n} tokens, {hw.stages} pru
     vitis_hls -f build_prj.tcl -tclargs top=attention_top csim=0   # one engine alone
     vitis_hls -f build_prj.tcl -tclargs cosim=1 export=1
 
-The whole-model testbench reads `tb_data/` ({TB_IMAGES} test images with their golden
+The whole-model testbench reads `tb_data/` (the first test images with their golden
 vectors, written at export). Engine testbenches read `tb_data/engines/`, written by
 `sievit csim PRJ --engines` (run it once first). Both return non-zero on any mismatch.
 
@@ -228,7 +228,8 @@ def write_tb_data(bundle: Bundle, images: np.ndarray, dest: Path) -> None:
 
 
 def export_hls(bundle_dir: Path, out: Path, lanes: int = 8, part: str = DEFAULT_PART,
-               clock_mhz: float = DEFAULT_CLOCK_MHZ, force: bool = False) -> dict:
+               clock_mhz: float = DEFAULT_CLOCK_MHZ, force: bool = False,
+               tb_images: int = TB_IMAGES) -> dict:
     """Write the project atomically; returns a summary."""
     from sievit.data import first_images_for
     bundle = load_bundle(bundle_dir)
@@ -236,6 +237,8 @@ def export_hls(bundle_dir: Path, out: Path, lanes: int = 8, part: str = DEFAULT_
         raise SievitError(f"--lanes must be a power of two, got {lanes}")
     layout = Layout(bundle, lanes)
     digest = hashlib.sha256((Path(bundle_dir) / "weights.npz").read_bytes()).hexdigest()
+    if tb_images <= 0:
+        raise SievitError(f"--tb-images must be positive, got {tb_images}")
     if out.exists() and not force:
         raise SievitError(f"output directory {out} exists; choose a new one or pass --force")
     with atomic_dir(out, replace=force) as tmp:
@@ -253,7 +256,7 @@ def export_hls(bundle_dir: Path, out: Path, lanes: int = 8, part: str = DEFAULT_
         layout.mem.bias_words().astype("<i4").tofile(fw / "weights" / "biases.bin")
         shutil.copytree(SRC / "tb", tmp / "tb")
         shutil.copytree(bundle_dir, tmp / "bundle")  # csim's golden reference travels along
-        write_tb_data(bundle, first_images_for(bundle.config, TB_IMAGES), tmp / "tb_data")
+        write_tb_data(bundle, first_images_for(bundle.config, tb_images), tmp / "tb_data")
         (tmp / "build_prj.tcl").write_text(build_tcl(part, clock_mhz))
         (tmp / "README.md").write_text(readme(layout, part, clock_mhz, bundle_dir))
         summary = {"project": str(out), "bundle": str(bundle_dir), "bundle_sha256": digest,

@@ -16,9 +16,9 @@ RTL = ROOT / "rtl"
 BUNDLE = ROOT / "checkpoints" / "fmnist_heatvit" / "bundle"
 ENGINES = ("gelu", "softmax", "layernorm", "linear", "pruning")
 # cases per engine and simulator (the linear engine's cases are whole layers: ~10^5 cycles each)
-CASES = {"verilator": {"gelu": 1000, "softmax": 1000, "layernorm": 1000, "linear": 60,
+CASES = {"verilator": {"gelu": 1000, "softmax": 1000, "layernorm": 400, "linear": 60,
                        "pruning": 1000},
-         "icarus": {"gelu": 150, "softmax": 150, "layernorm": 60, "linear": 10, "pruning": 60}}
+         "icarus": {"gelu": 150, "softmax": 150, "layernorm": 60, "linear": 3, "pruning": 60}}
 
 
 def verilator_bin() -> Path:

@@ -144,7 +144,7 @@ def cmd_plot(args: argparse.Namespace) -> dict:
 def cmd_export_hls(args: argparse.Namespace) -> dict:
     from sievit.hls.project import export_hls
     out = export_hls(Path(args.bundle), Path(args.out), lanes=args.lanes, part=args.part,
-                     clock_mhz=args.clock_mhz, force=args.force)
+                     clock_mhz=args.clock_mhz, force=args.force, tb_images=args.tb_images)
     print(f"[export-hls] wrote {args.out}", file=sys.stderr)
     return out
 
@@ -239,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     xh.add_argument("--part", default="xczu9eg-ffvb1156-2-e")
     xh.add_argument("--clock-mhz", type=float, default=300.0)
     xh.add_argument("--force", action="store_true", help="replace an existing project")
+    xh.add_argument("--tb-images", type=int, default=10,
+                    help="test images whose golden vectors go into tb_data/ for Vitis csim")
     xh.add_argument("--json", action="store_true")
     xh.set_defaults(func=cmd_export_hls)
 

@@ -56,7 +56,7 @@ def test_none_pruned_has_no_package(golden):
 
 def test_topk_ties_go_to_lower_index(golden, monkeypatch):
     g = _with_topk(golden, [10, 5])
-    monkeypatch.setattr(g, "scores", lambda s, x, alive: np.full(x.shape[:2], 200, dtype=np.int64))
+    monkeypatch.setattr(g, "pruning_score", lambda s, x, alive: np.full(x.shape[:2], 200, dtype=np.int64))
     r = g.run(first_test_images(4).images, "topk")
     assert [list(k) for k in r.kept[0]] == [list(range(9))] * 4
     assert [list(k) for k in r.kept[1]] == [list(range(4))] * 4
