@@ -110,3 +110,14 @@ def pruning_cases(path: Path, dim: int) -> list[dict]:
                     "score": score if given is None else given, "n_new": n_new, "fused": fused,
                     "x_new": c.take(n_new * dim).reshape(n_new, dim), "ids_new": c.take(n_new)})
     return out
+
+
+def block_cases(path: Path, dim: int) -> list[dict]:
+    """attention / mlp cases: block, n, two input tensors, the expected output."""
+    c = Cursor(path)
+    out = []
+    for _ in range(c.one()):
+        block, n = c.one(), c.one()
+        a, b, y = (c.take(n * dim).reshape(n, dim) for _ in range(3))
+        out.append({"block": block, "a": a, "b": b, "y": y})
+    return out

@@ -15,7 +15,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
-from case_files import (gelu_cases, layernorm_cases, linear_cases, pruning_cases, pack_i32, pack_i8, softmax_cases,
+from case_files import (block_cases, gelu_cases, layernorm_cases, linear_cases, pruning_cases, pack_i32, pack_i8, softmax_cases,
                         unpack_i8, unpack_i32, unpack_u8)
 
 CASES = Path(os.environ.get("SIEVIT_CASE_DIR", "."))
@@ -90,6 +90,7 @@ async def transfer(src, sink, words: list[int], timeout_ns: int) -> list[int]:
 
 
 async def run_cases(dut, cases, configure, send_words, check, timeout_ns=200_000):
+    assert cases, "no cases for this engine"
     src, sink = await setup(dut)
     bad = 0
     for i, case in enumerate(cases[:MAX_CASES]):
@@ -299,3 +300,54 @@ async def pruning_cases_bit_exact(dut):
 async def pruning_reset_mid_tensor(dut):
     case = max(_prune_cases()[:100], key=lambda c: c["n"])
     await reset_mid_tensor(dut, case, pruning_cfg, pruning_words, pruning_check, 2_000_000)
+
+
+# -- mlp --------------------------------------------------------------------------------------
+def _lin(name: str) -> dict:
+    lay = layout()
+    return lay["linears"][lay["linear_names"].index(name)]
+
+
+def mlp_cfg(dut, c):
+    lay = layout()
+    fc1, fc2 = _lin(f"blocks.{c['block']}.fc1"), _lin(f"blocks.{c['block']}.fc2")
+    dut.n.value = len(c["a"])
+    dut.dim.value = lay["dim"]
+    dut.hidden.value = fc1["n_out"]
+    dut.fc1_w_addr.value = fc1["w_off"]
+    dut.fc1_b_addr.value = lay["bias_base"] + 4 * fc1["b_off"]
+    dut.fc1_frac_acc.value = fc1["frac_acc"]
+    dut.fc1_frac_gelu_in.value = fc1["frac_gelu_in"]
+    dut.fc1_frac_out.value = fc1["frac_out"]
+    dut.fc2_w_addr.value = fc2["w_off"]
+    dut.fc2_b_addr.value = lay["bias_base"] + 4 * fc2["b_off"]
+    dut.fc2_frac_acc.value = fc2["frac_acc"]
+    dut.fc2_frac_res.value = fc2["frac_res"]
+    dut.fc2_frac_out.value = fc2["frac_out"]
+
+
+def block_words(c):
+    return [w for t in (c["a"], c["b"]) for row in t for w in pack_i8(row)]
+
+
+def block_check(c, got):
+    n, dim = c["y"].shape
+    return len(got) == n * dim // 8 and np.array_equal(unpack_i8(got, n * dim).reshape(n, dim), c["y"])
+
+
+def _small_block_cases(name: str):
+    """Cases with at most 16 tokens (real late-stage blocks and random ones): each full
+    block is ~10^5 simulated cycles per 50 tokens."""
+    return [c for c in block_cases(CASES / f"{name}.bin", layout()["dim"]) if len(c["a"]) <= 16]
+
+
+@cocotb.test()
+async def mlp_cases_bit_exact(dut):
+    await run_cases(dut, _small_block_cases("mlp"), mlp_cfg, block_words, block_check,
+                    timeout_ns=20_000_000)
+
+
+@cocotb.test()
+async def mlp_reset_mid_tensor(dut):
+    case = max(_small_block_cases("mlp")[:50], key=lambda c: len(c["a"]))
+    await reset_mid_tensor(dut, case, mlp_cfg, block_words, block_check, 20_000_000)

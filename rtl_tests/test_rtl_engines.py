@@ -14,11 +14,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 RTL = ROOT / "rtl"
 BUNDLE = ROOT / "checkpoints" / "fmnist_heatvit" / "bundle"
-ENGINES = ("gelu", "softmax", "layernorm", "linear", "pruning")
+ENGINES = ("gelu", "softmax", "layernorm", "linear", "pruning", "mlp")
+# engines built from other modules
+DEPS = {"mlp": ["linear"]}
 # cases per engine and simulator (the linear engine's cases are whole layers: ~10^5 cycles each)
 CASES = {"verilator": {"gelu": 1000, "softmax": 1000, "layernorm": 400, "linear": 60,
-                       "pruning": 1000},
-         "icarus": {"gelu": 150, "softmax": 150, "layernorm": 60, "linear": 3, "pruning": 60}}
+                       "pruning": 1000, "mlp": 12},
+         "icarus": {"gelu": 150, "softmax": 150, "layernorm": 60, "linear": 3, "pruning": 60,
+                    "mlp": 1}}
 
 
 def verilator_bin() -> Path:
@@ -39,12 +42,14 @@ def case_dir(tmp_path_factory) -> Path:
     (out / "memory.bin").write_bytes(weights + lay.mem.bias_words().astype("<i4").tobytes())
     (out / "layout.json").write_text(json.dumps({
         "dim": lay.dim, "bias_base": len(weights),
-        "layernorms": [d for _, d in lay.lns], "linears": [d for _, d in lay.names]}))
+        "layernorms": [d for _, d in lay.lns], "linears": [d for _, d in lay.names],
+        "linear_names": [name for name, _ in lay.names]}))
     return out
 
 
 def sources(engine: str) -> list[Path]:
-    return [RTL / "sievit_pkg.sv", RTL / f"{engine}.sv"]
+    return [RTL / "sievit_pkg.sv", *(RTL / f"{d}.sv" for d in DEPS.get(engine, [])),
+            RTL / f"{engine}.sv"]
 
 
 @pytest.mark.parametrize("engine", ENGINES)

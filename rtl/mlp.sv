@@ -1,0 +1,182 @@
+// Engine `mlp`: fc1 with GELU fused into its write-back, then fc2 with the residual fused
+// (docs/numerics.md), sequenced over one `linear` engine. In: h2 rows (LN2 output), then x1
+// rows (the residual), `dim` int8 each. Out: n rows of `dim` int8 (res2). The x1 rows are
+// buffered while fc1 computes; the GELU rows stay on chip between the two layers.
+module mlp #(
+    parameter int LANES = 8,
+    parameter int MAX_N = 64,
+    parameter int MAX_D = 128,     // model width
+    parameter int MAX_H = 256      // MLP hidden width
+) (
+    input  logic                             clk,
+    input  logic                             rst_n,
+    input  logic [15:0]                      n,
+    input  logic [15:0]                      dim,
+    input  logic [15:0]                      hidden,
+    // fc1 (GELU write-back) and fc2 (residual write-back) descriptors
+    input  logic [31:0]                      fc1_w_addr,
+    input  logic [31:0]                      fc1_b_addr,
+    input  logic signed [7:0]                fc1_frac_acc,
+    input  logic signed [7:0]                fc1_frac_gelu_in,
+    input  logic signed [7:0]                fc1_frac_out,
+    input  logic [31:0]                      fc2_w_addr,
+    input  logic [31:0]                      fc2_b_addr,
+    input  logic signed [7:0]                fc2_frac_acc,
+    input  logic signed [7:0]                fc2_frac_res,
+    input  logic signed [7:0]                fc2_frac_out,
+    output logic                             mem_req_valid,
+    input  logic                             mem_req_ready,
+    output logic [31:0]                      mem_req_addr,
+    output logic [15:0]                      mem_req_beats,
+    input  logic                             mem_rsp_valid,
+    output logic                             mem_rsp_ready,
+    input  logic [sievit_pkg::BEAT_BITS-1:0] mem_rsp_data,
+    input  logic [sievit_pkg::BEAT_BITS-1:0] s_axis_tdata,
+    input  logic                             s_axis_tvalid,
+    output logic                             s_axis_tready,
+    input  logic                             s_axis_tlast,
+    output logic [sievit_pkg::BEAT_BITS-1:0] m_axis_tdata,
+    output logic                             m_axis_tvalid,
+    input  logic                             m_axis_tready,
+    output logic                             m_axis_tlast,
+    output logic [31:0]                      mac_cycles
+);
+  import sievit_pkg::*;
+
+  localparam int CW = 20;
+  localparam int GW = MAX_N * MAX_H / I8_PER_BEAT;  // GELU rows, in beats
+  localparam int XW = MAX_N * MAX_D / I8_PER_BEAT;  // residual rows, in beats
+  localparam int GI = $clog2(GW);
+  localparam int XI = $clog2(XW);
+
+  typedef enum logic [2:0] {FC1_IN, FC1_RUN, FC2_G, FC2_X, FC2_OUT} phase_t;
+  phase_t phase;
+
+  logic [BEAT_BITS-1:0] g_buf[GW];
+  logic [BEAT_BITS-1:0] x_buf[XW];
+  logic [CW-1:0] g_in, g_out, x_in, x_out;   // beat counters
+  logic [31:0] mac1;
+
+  wire [CW-1:0] h_beats = CW'(n) * CW'(dim / 16'(I8_PER_BEAT));
+  wire [CW-1:0] g_beats = CW'(n) * CW'(hidden / 16'(I8_PER_BEAT));
+  wire [CW-1:0] x_beats = h_beats;
+
+  // the linear engine and its stream / configuration muxes
+  logic [BEAT_BITS-1:0] l_s_tdata, l_m_tdata;
+  logic l_s_tvalid, l_s_tready, l_m_tvalid, l_m_tready, l_m_tlast;
+  logic [31:0] l_mac;
+  wire fc2 = (phase == FC2_G) || (phase == FC2_X) || (phase == FC2_OUT);
+
+  linear #(
+      .LANES(LANES),
+      .MAX_N(MAX_N),
+      .MAX_IN(MAX_H > MAX_D ? MAX_H : MAX_D),
+      .MAX_OUT(MAX_H > MAX_D ? MAX_H : MAX_D)
+  ) u_linear (
+      .clk, .rst_n,
+      .n_in(fc2 ? hidden : dim),
+      .n_out(fc2 ? dim : hidden),
+      .n_rows(n),
+      .w_addr(fc2 ? fc2_w_addr : fc1_w_addr),
+      .b_addr(fc2 ? fc2_b_addr : fc1_b_addr),
+      .epi(fc2 ? 2'(EPI_RESIDUAL) : 2'(EPI_GELU)),
+      .frac_acc(fc2 ? fc2_frac_acc : fc1_frac_acc),
+      .frac_out(fc2 ? fc2_frac_out : fc1_frac_out),
+      .frac_gelu_in(fc1_frac_gelu_in),
+      .frac_res(fc2_frac_res),
+      .mem_req_valid, .mem_req_ready, .mem_req_addr, .mem_req_beats,
+      .mem_rsp_valid, .mem_rsp_ready, .mem_rsp_data,
+      .s_axis_tdata(l_s_tdata), .s_axis_tvalid(l_s_tvalid), .s_axis_tready(l_s_tready),
+      .s_axis_tlast(1'b0),
+      .m_axis_tdata(l_m_tdata), .m_axis_tvalid(l_m_tvalid), .m_axis_tready(l_m_tready),
+      .m_axis_tlast(l_m_tlast),
+      .mac_cycles(l_mac)
+  );
+
+  // inputs: h2 rows go straight to fc1; then x1 rows are buffered (during fc1's compute)
+  wire take_h = (phase == FC1_IN);
+  wire take_x = !take_h && (x_in != x_beats);
+  assign s_axis_tready = take_h ? l_s_tready : take_x;
+  always_comb begin
+    unique case (phase)
+      FC1_IN: begin
+        l_s_tdata = s_axis_tdata;
+        l_s_tvalid = s_axis_tvalid;
+      end
+      FC2_G: begin
+        l_s_tdata = g_buf[GI'(g_out)];
+        l_s_tvalid = 1'b1;
+      end
+      FC2_X: begin
+        l_s_tdata = x_buf[XI'(x_out)];
+        l_s_tvalid = x_out < x_in;  // residual rows may still be arriving
+      end
+      default: begin
+        l_s_tdata = '0;
+        l_s_tvalid = 1'b0;
+      end
+    endcase
+  end
+  // fc1's output fills g_buf; fc2's output is the engine's output
+  assign l_m_tready = (phase == FC1_RUN) ? 1'b1 : (phase == FC2_OUT ? m_axis_tready : 1'b0);
+  assign m_axis_tdata = l_m_tdata;
+  assign m_axis_tvalid = (phase == FC2_OUT) && l_m_tvalid;
+  assign m_axis_tlast = (phase == FC2_OUT) && l_m_tlast;
+  assign mac_cycles = mac1 + (fc2 ? l_mac : 32'd0);
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      phase <= FC1_IN;
+      g_in <= '0;
+      g_out <= '0;
+      x_in <= '0;
+      x_out <= '0;
+      mac1 <= '0;
+    end else begin
+      if (take_x && s_axis_tvalid) begin
+        x_buf[XI'(x_in)] <= s_axis_tdata;
+        x_in <= x_in + 1'b1;
+      end
+      unique case (phase)
+        FC1_IN: if (s_axis_tvalid && l_s_tready) begin
+          g_in <= '0;
+          x_in <= '0;
+          mac1 <= '0;
+          if (l_s_tready && s_axis_tvalid && (g_out == h_beats - 1'b1)) begin
+            phase <= FC1_RUN;
+            g_out <= '0;
+          end else g_out <= g_out + 1'b1;  // counts h2 beats sent to fc1
+        end
+        FC1_RUN: if (l_m_tvalid) begin
+          g_buf[GI'(g_in)] <= l_m_tdata;
+          if (g_in == g_beats - 1'b1) begin
+            phase <= FC2_G;
+            g_out <= '0;
+            mac1 <= l_mac;
+          end
+          g_in <= g_in + 1'b1;
+        end
+        FC2_G: if (l_s_tready) begin
+          if (g_out == g_beats - 1'b1) begin
+            phase <= FC2_X;
+            x_out <= '0;
+          end
+          g_out <= g_out + 1'b1;
+        end
+        FC2_X: if (l_s_tready && l_s_tvalid) begin
+          if (x_out == x_beats - 1'b1) phase <= FC2_OUT;
+          x_out <= x_out + 1'b1;
+        end
+        FC2_OUT: if (m_axis_tvalid && m_axis_tready && m_axis_tlast) begin
+          phase <= FC1_IN;
+          g_out <= '0;
+          x_in <= '0;
+        end
+        default: phase <= FC1_IN;
+      endcase
+    end
+  end
+
+  logic unused;
+  assign unused = s_axis_tlast;
+endmodule
