@@ -351,3 +351,38 @@ async def mlp_cases_bit_exact(dut):
 async def mlp_reset_mid_tensor(dut):
     case = max(_small_block_cases("mlp")[:50], key=lambda c: len(c["a"]))
     await reset_mid_tensor(dut, case, mlp_cfg, block_words, block_check, 20_000_000)
+
+
+# -- attention --------------------------------------------------------------------------------
+def _packed(values: list[int], bits: int) -> int:
+    return sum((int(v) & ((1 << bits) - 1)) << (bits * i) for i, v in enumerate(values))
+
+
+def attention_cfg(dut, c):
+    lay = layout()
+    a = lay["attn"][c["block"]]
+    descs = [a["q"], a["k"], a["v"], a["proj"]]
+    dut.n.value = len(c["a"])
+    dut.dim.value = lay["dim"]
+    dut.heads.value = a["heads"]
+    dut.head_dim.value = a["head_dim"]
+    dut.w_addr.value = _packed([d["w_off"] for d in descs], 32)
+    dut.b_addr.value = _packed([lay["bias_base"] + 4 * d["b_off"] for d in descs], 32)
+    dut.frac_acc.value = _packed([d["frac_acc"] for d in descs], 8)
+    dut.frac_out.value = _packed([d["frac_out"] for d in descs], 8)
+    dut.frac_res.value = a["proj"]["frac_res"]
+    dut.frac_s.value = a["frac_s"]
+    dut.frac_v.value = a["frac_v"]
+    dut.frac_attn_out.value = a["frac_attn_out"]
+
+
+@cocotb.test()
+async def attention_cases_bit_exact(dut):
+    await run_cases(dut, _small_block_cases("attention"), attention_cfg, block_words, block_check,
+                    timeout_ns=20_000_000)
+
+
+@cocotb.test()
+async def attention_reset_mid_tensor(dut):
+    case = max(_small_block_cases("attention")[:50], key=lambda c: len(c["a"]))
+    await reset_mid_tensor(dut, case, attention_cfg, block_words, block_check, 20_000_000)

@@ -14,12 +14,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 RTL = ROOT / "rtl"
 BUNDLE = ROOT / "checkpoints" / "fmnist_heatvit" / "bundle"
-ENGINES = ("gelu", "softmax", "layernorm", "linear", "pruning", "mlp")
+ENGINES = ("gelu", "softmax", "layernorm", "linear", "pruning", "mlp", "attention")
 # engines built from other modules
-DEPS = {"mlp": ["linear"]}
+DEPS = {"mlp": ["linear"], "attention": ["linear", "softmax"]}
 # cases per engine and simulator (the linear engine's cases are whole layers: ~10^5 cycles each)
 CASES = {"verilator": {"gelu": 1000, "softmax": 1000, "layernorm": 400, "linear": 60,
-                       "pruning": 1000, "mlp": 12},
+                       "pruning": 1000, "mlp": 12, "attention": 12},
          "icarus": {"gelu": 150, "softmax": 150, "layernorm": 60, "linear": 3, "pruning": 60}}
 # Icarus runs the engines that are not compositions: one mlp case alone is ~10^5 cycles, over
 # two minutes under Icarus; Verilator covers the composed engines.
@@ -45,7 +45,7 @@ def case_dir(tmp_path_factory) -> Path:
     (out / "layout.json").write_text(json.dumps({
         "dim": lay.dim, "bias_base": len(weights),
         "layernorms": [d for _, d in lay.lns], "linears": [d for _, d in lay.names],
-        "linear_names": [name for name, _ in lay.names]}))
+        "linear_names": [name for name, _ in lay.names], "attn": lay.desc["attn"]}))
     return out
 
 
