@@ -23,7 +23,9 @@ CASES = {"verilator": {"gelu": 1000, "softmax": 1000, "layernorm": 400, "linear"
          "icarus": {"gelu": 150, "softmax": 150, "layernorm": 60, "linear": 3, "pruning": 60}}
 # Icarus runs the engines that are not compositions: one mlp case alone is ~10^5 cycles, over
 # two minutes under Icarus; Verilator covers the composed engines.
-RUNS = [(e, sim) for sim in CASES for e in ENGINES if e in CASES[sim]]
+RUNS = [(e, sim, {}) for sim in CASES for e in ENGINES if e in CASES[sim]]
+RUNS.append(("linear", "verilator", {"LANES": 16}))  # the MAC array's width is a parameter
+RUN_IDS = [f"{e}-{sim}" + "".join(f"-{k}{v}" for k, v in prm.items()) for e, sim, prm in RUNS]
 
 
 def verilator_bin() -> Path:
@@ -62,23 +64,25 @@ def test_lint_clean(engine):
     assert res.returncode == 0, res.stderr
 
 
-@pytest.mark.parametrize("engine,sim", RUNS)
-def test_engine(engine, sim, case_dir, tmp_path):
+@pytest.mark.parametrize("engine,sim,params", RUNS, ids=RUN_IDS)
+def test_engine(engine, sim, params, case_dir, tmp_path):
     from cocotb_tools.runner import get_runner
     if sim == "verilator":
         os.environ["PATH"] = f"{verilator_bin()}:{os.environ['PATH']}"
     elif shutil.which("iverilog") is None:
         pytest.fail("iverilog not found: apt-get install iverilog")
     runner = get_runner(sim)
-    build = ROOT / "build" / "rtl" / sim / engine
+    tag = "".join(f"_{k}{v}" for k, v in params.items())
+    build = ROOT / "build" / "rtl" / sim / f"{engine}{tag}"
     runner.build(sources=sources(engine), hdl_toplevel=engine, build_dir=build, always=False,
+                 parameters=params,
                  build_args=["-Wno-fatal"] if sim == "verilator" else ["-g2012"],
                  timescale=("1ns", "1ps"))
     results = runner.test(hdl_toplevel=engine, test_module="engine_benches",
                           test_dir=Path(__file__).parent, build_dir=build,
                           testcase=[f"{engine}_cases_bit_exact", f"{engine}_reset_mid_tensor"],
                           extra_env={"SIEVIT_CASE_DIR": str(case_dir),
-                                     "SIEVIT_MAX_CASES": str(CASES[sim][engine]),
+                                     "SIEVIT_MAX_CASES": str(CASES[sim][engine] // (2 if params else 1)),
                                      "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])},
                           results_xml=str(tmp_path / "results.xml"))
     text = Path(results).read_text()
