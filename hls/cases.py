@@ -116,9 +116,8 @@ def write_cases(bundle: Bundle, out_dir: Path, per_engine: int, seed: int) -> di
                                       ("proj", tr[p + "attn_out"], x), ("fc1", tr[p + "ln2_out"], None),
                                       ("fc2", tr[p + "gelu_out"], x1)):
                     d = layout.names[lin_index[p + part]][1]
-                    rs_cols = None if rs is None else rs
                     files["linear"].add(lin_index[p + part], n, src,
-                                        *(() if rs is None else (rs_cols,)),
+                                        *(() if rs is None else (rs,)),
                                         linear_expected(layout, d, src, rs))
             if idx < 40:
                 f_s = g.softmax_frac(i)

@@ -49,7 +49,7 @@ def hls4ml_head(ckpt: Path, work: Path):
 
 def crosscheck_head(ckpt: Path, prj: Path, n_cases: int = 1000, seed: int = 0) -> dict:
     """Run hls4ml's C-simulation of the head and our linear engine on the same inputs."""
-    from sievit.hls.csim import _run_json, compile_target
+    from sievit.hls.csim import run_testbench, compile_target
     from sievit.data import first_images_for
     from sievit.quant.golden import Golden
     bundle = load_bundle(prj / "bundle")
@@ -82,7 +82,7 @@ def crosscheck_head(ckpt: Path, prj: Path, n_cases: int = 1000, seed: int = 0) -
     with tempfile.TemporaryDirectory(dir=prj / "build") as case_dir:
         cases.write(Path(case_dir) / "linear.bin")
         fw = prj / "firmware" / "weights"
-        res, _ = _run_json([str(exe), str(fw / "weights.bin"), str(fw / "biases.bin"), case_dir])
+        res, _ = run_testbench([str(exe), str(fw / "weights.bin"), str(fw / "biases.bin"), case_dir])
     golden_acc = g.lin("head", x, f_in)[0]
     return {"cases": len(x), "mismatches": res["engines"]["linear"]["mismatches"],
             "hls4ml_vs_golden_mismatches": int((golden_acc != y_int).any(axis=1).sum()),

@@ -70,7 +70,8 @@ def compile_target(prj: Path, target: str) -> tuple[Path, float]:
     return exe, time.time() - t0
 
 
-def _run_json(cmd: list[str]) -> tuple[dict, str]:
+def run_testbench(cmd: list[str]) -> tuple[dict, str]:
+    """Run a compiled testbench; returns its JSON line and stderr (exit 1 = mismatches)."""
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode not in (0, 1):
         raise SievitError(f"testbench {Path(cmd[0]).name} failed (exit {res.returncode}): "
@@ -98,7 +99,7 @@ def run_model(prj: Path, images: int | None, modes: list[str], workers: int) -> 
             t0 = time.time()
 
             def one(ch: np.ndarray) -> tuple[dict, str]:
-                return _run_json([str(exe), str(fw / "weights.bin"), str(fw / "biases.bin"),
+                return run_testbench([str(exe), str(fw / "weights.bin"), str(fw / "biases.bin"),
                                   str(Path(tmp) / "images.bin"), str(Path(tmp) / f"expected_{mode}.bin"),
                                   str(MODES[mode]), str(int(ch[0])), str(len(ch))])
 
@@ -128,7 +129,7 @@ def run_engines(prj: Path, cases_per_engine: int, seed: int) -> dict:
     gen_s = time.time() - t0
     fw = prj / "firmware" / "weights"
     t0 = time.time()
-    res, err = _run_json([str(exe), str(fw / "weights.bin"), str(fw / "biases.bin"), str(case_dir)])
+    res, err = run_testbench([str(exe), str(fw / "weights.bin"), str(fw / "biases.bin"), str(case_dir)])
     res.update({"compile_s": round(compile_s, 1), "cases_gen_s": round(gen_s, 1),
                 "csim_wall_s": round(time.time() - t0, 1)})
     if err.strip():

@@ -28,6 +28,13 @@ SIEVIT_HLS(HLS LOOP_TRIPCOUNT min = 1 max = MAX / 2)
   }
 }
 
+// attention / mlp message: the LN output rows, then the residual rows.
+void read_block_inputs(axis_t& in, act_t h[cfg::max_n][cfg::max_w],
+                       act_t x[cfg::max_n][cfg::max_w], int n) {
+  axis_read_rows<cfg::max_n, cfg::max_w>(in, h, n, kModel.embed.lin.n_out, 0);
+  axis_read_rows<cfg::max_n, cfg::max_w>(in, x, n, kModel.embed.lin.n_out, 0);
+}
+
 }  // namespace
 
 void linear_top(axis_t& in, axis_t& out, int layer, int n, const wgt_t weights[kNumWeights],
@@ -105,11 +112,9 @@ SIEVIT_HLS(HLS INTERFACE s_axilite port = block)
 SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
   SIEVIT_MEM_PORTS
   static act_t h[cfg::max_n][cfg::max_w], x[cfg::max_n][cfg::max_w];
-  const int dim = kModel.embed.lin.n_out;
-  axis_read_rows<cfg::max_n, cfg::max_w>(in, h, n, dim, 0);
-  axis_read_rows<cfg::max_n, cfg::max_w>(in, x, n, dim, 0);
+  read_block_inputs(in, h, x, n);
   attention<cfg>(kModel.attn[block], h, x, n, weights, biases, x);
-  axis_write_rows<cfg::max_n, cfg::max_w>(out, x, n, dim, 0, true);
+  axis_write_rows<cfg::max_n, cfg::max_w>(out, x, n, kModel.embed.lin.n_out, 0, true);
 }
 
 void mlp_top(axis_t& in, axis_t& out, int block, int n, const wgt_t weights[kNumWeights],
@@ -120,11 +125,9 @@ SIEVIT_HLS(HLS INTERFACE s_axilite port = block)
 SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
   SIEVIT_MEM_PORTS
   static act_t h[cfg::max_n][cfg::max_w], x[cfg::max_n][cfg::max_w];
-  const int dim = kModel.embed.lin.n_out;
-  axis_read_rows<cfg::max_n, cfg::max_w>(in, h, n, dim, 0);
-  axis_read_rows<cfg::max_n, cfg::max_w>(in, x, n, dim, 0);
+  read_block_inputs(in, h, x, n);
   mlp<cfg>(kModel.mlp[block], h, x, n, weights, biases, x);
-  axis_write_rows<cfg::max_n, cfg::max_w>(out, x, n, dim, 0, true);
+  axis_write_rows<cfg::max_n, cfg::max_w>(out, x, n, kModel.embed.lin.n_out, 0, true);
 }
 
 // in: x rows, ids (int32), and scores (int32) when score_in != 0 (decision only).
