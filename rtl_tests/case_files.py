@@ -121,3 +121,8 @@ def block_cases(path: Path, dim: int) -> list[dict]:
         a, b, y = (c.take(n * dim).reshape(n, dim) for _ in range(3))
         out.append({"block": block, "a": a, "b": b, "y": y})
     return out
+
+
+def head_cases(path: Path, dim: int, classes: int) -> list[dict]:
+    c = Cursor(path)
+    return [{"x": c.take(dim), "y": c.take(classes)} for _ in range(c.one())]

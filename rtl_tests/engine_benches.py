@@ -15,7 +15,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
-from case_files import (block_cases, gelu_cases, layernorm_cases, linear_cases, pruning_cases, pack_i32, pack_i8, softmax_cases,
+from case_files import (block_cases, gelu_cases, head_cases, layernorm_cases, linear_cases, pruning_cases, pack_i32, pack_i8, softmax_cases,
                         unpack_i8, unpack_i32, unpack_u8)
 
 CASES = Path(os.environ.get("SIEVIT_CASE_DIR", "."))
@@ -386,3 +386,41 @@ async def attention_cases_bit_exact(dut):
 async def attention_reset_mid_tensor(dut):
     case = max(_small_block_cases("attention")[:50], key=lambda c: len(c["a"]))
     await reset_mid_tensor(dut, case, attention_cfg, block_words, block_check, 20_000_000)
+
+
+# -- head -------------------------------------------------------------------------------------
+def head_cfg(dut, c):
+    lay = layout()
+    ln = lay["layernorms"][lay["layernorm_names"].index("ln_f")]
+    fc = _lin("head")
+    dut.dim.value = lay["dim"]
+    dut.n_classes.value = fc["n_out"]
+    dut.gamma_addr.value = ln["g_off"]
+    dut.beta_addr.value = lay["bias_base"] + 4 * ln["b_off"]
+    dut.gamma_frac.value = ln["gamma_frac"]
+    dut.ln_frac_out.value = ln["frac_out"]
+    dut.w_addr.value = fc["w_off"]
+    dut.b_addr.value = lay["bias_base"] + 4 * fc["b_off"]
+    dut.frac_acc.value = fc["frac_acc"]
+
+
+def head_words(c):
+    return pack_i8(c["x"])
+
+
+def head_check(c, got):
+    return len(got) == -(-len(c["y"]) // 2) and np.array_equal(unpack_i32(got, len(c["y"])), c["y"])
+
+
+def _head_cases():
+    return head_cases(CASES / "head.bin", layout()["dim"], _lin("head")["n_out"])
+
+
+@cocotb.test()
+async def head_cases_bit_exact(dut):
+    await run_cases(dut, _head_cases(), head_cfg, head_words, head_check)
+
+
+@cocotb.test()
+async def head_reset_mid_tensor(dut):
+    await reset_mid_tensor(dut, _head_cases()[0], head_cfg, head_words, head_check)

@@ -14,16 +14,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 RTL = ROOT / "rtl"
 BUNDLE = ROOT / "checkpoints" / "fmnist_heatvit" / "bundle"
-ENGINES = ("gelu", "softmax", "layernorm", "linear", "pruning", "mlp", "attention")
+ENGINES = ("gelu", "softmax", "layernorm", "linear", "pruning", "mlp", "attention", "head")
 # engines built from other modules
-DEPS = {"mlp": ["linear"], "attention": ["linear", "softmax"]}
+DEPS = {"mlp": ["linear"], "attention": ["linear", "softmax"], "head": ["layernorm", "linear"]}
+# build parameters at the fmnist shape where a module's defaults are sized for deit_tiny
+PARAMS = {"head": {"MAX_D": 128, "MAX_CLASSES": 16}}
 # cases per engine and simulator (the linear engine's cases are whole layers: ~10^5 cycles each)
 CASES = {"verilator": {"gelu": 1000, "softmax": 1000, "layernorm": 400, "linear": 60,
-                       "pruning": 1000, "mlp": 12, "attention": 12},
-         "icarus": {"gelu": 150, "softmax": 150, "layernorm": 60, "linear": 3, "pruning": 60}}
+                       "pruning": 1000, "mlp": 12, "attention": 12, "head": 1000},
+         "icarus": {"gelu": 150, "softmax": 150, "layernorm": 60, "linear": 3, "pruning": 60,
+                    "head": 60}}
 # Icarus runs the engines that are not compositions: one mlp case alone is ~10^5 cycles, over
 # two minutes under Icarus; Verilator covers the composed engines.
-RUNS = [(e, sim, {}) for sim in CASES for e in ENGINES if e in CASES[sim]]
+RUNS = [(e, sim, PARAMS.get(e, {})) for sim in CASES for e in ENGINES if e in CASES[sim]]
 RUNS.append(("linear", "verilator", {"LANES": 16}))  # the MAC array's width is a parameter
 RUN_IDS = [f"{e}-{sim}" + "".join(f"-{k}{v}" for k, v in prm.items()) for e, sim, prm in RUNS]
 
@@ -47,7 +50,8 @@ def case_dir(tmp_path_factory) -> Path:
     (out / "layout.json").write_text(json.dumps({
         "dim": lay.dim, "bias_base": len(weights),
         "layernorms": [d for _, d in lay.lns], "linears": [d for _, d in lay.names],
-        "linear_names": [name for name, _ in lay.names], "attn": lay.desc["attn"]}))
+        "linear_names": [name for name, _ in lay.names], "attn": lay.desc["attn"],
+        "layernorm_names": [name for name, _ in lay.lns]}))
     return out
 
 
@@ -82,7 +86,7 @@ def test_engine(engine, sim, params, case_dir, tmp_path):
                           test_dir=Path(__file__).parent, build_dir=build,
                           testcase=[f"{engine}_cases_bit_exact", f"{engine}_reset_mid_tensor"],
                           extra_env={"SIEVIT_CASE_DIR": str(case_dir),
-                                     "SIEVIT_MAX_CASES": str(CASES[sim][engine] // (2 if params else 1)),
+                                     "SIEVIT_MAX_CASES": str(CASES[sim][engine] // (2 if "LANES" in params else 1)),
                                      "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])},
                           results_xml=str(tmp_path / "results.xml"))
     text = Path(results).read_text()
