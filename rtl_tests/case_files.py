@@ -126,3 +126,9 @@ def block_cases(path: Path, dim: int) -> list[dict]:
 def head_cases(path: Path, dim: int, classes: int) -> list[dict]:
     c = Cursor(path)
     return [{"x": c.take(dim), "y": c.take(classes)} for _ in range(c.one())]
+
+
+def patch_embed_cases(path: Path, pixels: int, tokens: int, dim: int) -> list[dict]:
+    c = Cursor(path)
+    return [{"x": c.take(pixels), "y": c.take(tokens * dim).reshape(tokens, dim)}
+            for _ in range(c.one())]

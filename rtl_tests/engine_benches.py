@@ -15,7 +15,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
-from case_files import (block_cases, gelu_cases, head_cases, layernorm_cases, linear_cases, pruning_cases, pack_i32, pack_i8, softmax_cases,
+from case_files import (block_cases, gelu_cases, head_cases, patch_embed_cases, layernorm_cases, linear_cases, pruning_cases, pack_i32, pack_i8, softmax_cases,
                         unpack_i8, unpack_i32, unpack_u8)
 
 CASES = Path(os.environ.get("SIEVIT_CASE_DIR", "."))
@@ -424,3 +424,39 @@ async def head_cases_bit_exact(dut):
 @cocotb.test()
 async def head_reset_mid_tensor(dut):
     await reset_mid_tensor(dut, _head_cases()[0], head_cfg, head_words, head_check)
+
+
+# -- patch_embed ------------------------------------------------------------------------------
+def patch_embed_cfg(dut, c):
+    lay = layout()
+    e = lay["embed"]
+    for name in ("image_size", "patch", "chans", "grid", "frac_cls", "frac_pos", "frac_out"):
+        getattr(dut, name).value = e[name]
+    dut.dim.value = lay["dim"]
+    dut.cls_addr.value = e["cls_off"]
+    dut.pos_addr.value = e["pos_off"]
+    dut.w_addr.value = e["lin"]["w_off"]
+    dut.b_addr.value = lay["bias_base"] + 4 * e["lin"]["b_off"]
+    dut.frac_acc.value = e["lin"]["frac_acc"]
+
+
+def patch_embed_words(c):
+    return pack_i8(c["x"])
+
+
+def _pe_cases():
+    e, dim = layout()["embed"], layout()["dim"]
+    return patch_embed_cases(CASES / "patch_embed.bin", e["image_size"] ** 2 * e["chans"],
+                             e["grid"] ** 2 + 1, dim)
+
+
+@cocotb.test()
+async def patch_embed_cases_bit_exact(dut):
+    await run_cases(dut, _pe_cases(), patch_embed_cfg, patch_embed_words, block_check,
+                    timeout_ns=2_000_000)
+
+
+@cocotb.test()
+async def patch_embed_reset_mid_tensor(dut):
+    await reset_mid_tensor(dut, _pe_cases()[0], patch_embed_cfg, patch_embed_words, block_check,
+                           2_000_000)
