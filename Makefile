@@ -13,9 +13,9 @@ setup:
 demo: setup
 	bash scripts/demo.sh
 
+# One BLAS/OpenMP thread per pytest worker: two workers on two cores otherwise oversubscribe
+# the cores (spinning BLAS threads made the suite 2-15x slower).
 test: setup
-	# one BLAS/OpenMP thread per pytest worker: two workers on two cores otherwise
-	# oversubscribe the cores (spinning BLAS threads made the suite 2-15x slower)
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	  $(VENV)/bin/python -m pytest -n 2 tests rtl_tests --durations=10
 
