@@ -141,13 +141,13 @@ def csim(prj: Path, images: int | None, engines: bool, modes: list[str],
          cases_per_engine: int = 1000, seed: int = 0) -> dict:
     check_project(prj)
     t0 = time.time()
-    out: dict = {"project": str(prj)}
+    out: dict = {"project": str(prj), "images": 0, "mismatches": 0}
     if images != 0:
         out.update(run_model(prj, images, modes, os.cpu_count() or 1))
     if engines:
         res = run_engines(prj, cases_per_engine, seed)
         out["engines"] = res.pop("engines")
         out["engine_run"] = res
-        out["mismatches"] = out.get("mismatches", 0) + res["mismatches"]
+        out["mismatches"] += res["mismatches"]
     out["wall_s"] = round(time.time() - t0, 1)
     return out

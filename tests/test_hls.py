@@ -36,6 +36,7 @@ def test_csim_every_engine_on_1000_cases(project):
     from sievit.hls.csim import csim
     from sievit.hls.project import ENGINE_TOPS
     res = csim(project, 0, True, [], cases_per_engine=1000)
+    assert res["images"] == 0 and res["mismatches"] == 0
     assert set(res["engines"]) == set(ENGINE_TOPS)
     for name, r in res["engines"].items():
         assert r["cases"] >= 1000, name
