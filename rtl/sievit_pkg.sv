@@ -61,6 +61,19 @@ package sievit_pkg;
     gelu_q = requant(x * (one + erf), GELU_OUT_FRAC, frac_out);
   endfunction
 
+  // Piecewise-linear sigmoid (PLAN) of d at frac (>= 0): Q0.8 in [0, 256].
+  function automatic logic [8:0] sigmoid_plan(input logic signed [63:0] d, input integer frac);
+    logic signed [63:0] t, one, v, p;
+    t = d < 0 ? -d : d;
+    one = 64'sd1 <<< frac;
+    if (t < one) v = 8 * t + 16 * one;
+    else if (8 * t < 19 * one) v = 4 * t + 20 * one;
+    else if (t < 5 * one) v = t + 27 * one;
+    else v = 32 * one;
+    p = rshift_floor(v, frac + 5 - 8);
+    sigmoid_plan = (d >= 0) ? p[8:0] : 9'(64'sd256 - p);
+  endfunction
+
   // Write-back of the linear engine: requantize, GELU, or residual add (docs/numerics.md).
   /* verilator lint_off UNUSEDPARAM */
   localparam int EPI_REQUANT = 0;

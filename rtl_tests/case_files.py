@@ -100,13 +100,14 @@ def pruning_cases(path: Path, dim: int) -> list[dict]:
     c = Cursor(path)
     out = []
     for _ in range(c.one()):
-        _stage, n, mode, k, score_in = (c.one() for _ in range(5))
+        stage, n, mode, k, score_in = (c.one() for _ in range(5))
         x = c.take(n * dim).reshape(n, dim)
         ids = c.take(n)
         given = c.take(n) if score_in else None
         n_new, fused = c.one(), c.one()
         score = c.take(n)
-        out.append({"n": n, "mode": mode, "k": k, "x": x, "ids": ids,
+        out.append({"stage": stage, "score_in": score_in, "n": n, "mode": mode, "k": k, "x": x,
+                    "ids": ids,
                     "score": score if given is None else given, "n_new": n_new, "fused": fused,
                     "x_new": c.take(n_new * dim).reshape(n_new, dim), "ids_new": c.take(n_new)})
     return out

@@ -460,3 +460,54 @@ async def patch_embed_cases_bit_exact(dut):
 async def patch_embed_reset_mid_tensor(dut):
     await reset_mid_tensor(dut, _pe_cases()[0], patch_embed_cfg, patch_embed_words, block_check,
                            2_000_000)
+
+
+# -- pruning, score half ----------------------------------------------------------------------
+def pruning_score_cfg(dut, c):
+    lay = layout()
+    sel = lay["sel"][c["stage"]]
+    layers = [[sel["local"][h], sel["mlp1"][h], sel["mlp2"][h]] for h in range(sel["heads"])]
+    base = lay["bias_base"]
+    dut.n.value = c["n"]
+    dut.dim.value = lay["dim"]
+    dut.heads.value = sel["heads"]
+    dut.hid.value = sel["hid"]
+    dut.ln_g_addr.value = sel["ln"]["g_off"]
+    dut.ln_b_addr.value = base + 4 * sel["ln"]["b_off"]
+    dut.ln_gamma_frac.value = sel["ln"]["gamma_frac"]
+    dut.ln_frac_out.value = sel["ln"]["frac_out"]
+    dut.w_addr.value = _packed([d["w_off"] for hl in layers for d in hl], 32)
+    dut.b_addr.value = _packed([base + 4 * d["b_off"] for hl in layers for d in hl], 32)
+    dut.frac_acc.value = _packed([d["frac_acc"] for hl in layers for d in hl], 8)
+    dut.local_in.value = sel["local"][0]["frac_gelu_in"]
+    dut.local_out.value = sel["local"][0]["frac_out"]
+    dut.mlp1_in.value = sel["mlp1"][0]["frac_gelu_in"]
+    dut.mlp1_out.value = sel["mlp1"][0]["frac_out"]
+    dut.hw_w_addr.value = sel["head_w"]["w_off"]
+    dut.hw_b_addr.value = base + 4 * sel["head_w"]["b_off"]
+    dut.hw_frac_acc.value = sel["head_w"]["frac_acc"]
+
+
+def pruning_score_words(c):
+    return [w for row in c["x"] for w in pack_i8(row)]
+
+
+def pruning_score_check(c, got):
+    return len(got) == -(-c["n"] // 2) and np.array_equal(unpack_i32(got, c["n"]), c["score"])
+
+
+def _score_cases():
+    return [c for c in _prune_cases() if c["score_in"] == 0]
+
+
+@cocotb.test()
+async def pruning_score_cases_bit_exact(dut):
+    await run_cases(dut, _score_cases(), pruning_score_cfg, pruning_score_words,
+                    pruning_score_check, timeout_ns=20_000_000)
+
+
+@cocotb.test()
+async def pruning_score_reset_mid_tensor(dut):
+    case = max(_score_cases()[:50], key=lambda c: c["n"])
+    await reset_mid_tensor(dut, case, pruning_score_cfg, pruning_score_words, pruning_score_check,
+                           20_000_000)

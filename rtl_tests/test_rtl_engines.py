@@ -15,16 +15,16 @@ ROOT = Path(__file__).resolve().parents[1]
 RTL = ROOT / "rtl"
 BUNDLE = ROOT / "checkpoints" / "fmnist_heatvit" / "bundle"
 ENGINES = ("gelu", "softmax", "layernorm", "linear", "pruning", "mlp", "attention", "head",
-           "patch_embed")
+           "patch_embed", "pruning_score")
 # engines built from other modules
 DEPS = {"mlp": ["linear"], "attention": ["linear", "softmax"], "head": ["layernorm", "linear"],
-        "patch_embed": ["linear"]}
+        "patch_embed": ["linear"], "pruning_score": ["udiv", "layernorm", "linear"]}
 # build parameters at the fmnist shape where a module's defaults are sized for deit_tiny
 PARAMS = {"head": {"MAX_D": 128, "MAX_CLASSES": 16}}
 # cases per engine and simulator (the linear engine's cases are whole layers: ~10^5 cycles each)
 CASES = {"verilator": {"gelu": 1000, "softmax": 1000, "layernorm": 400, "linear": 60,
                        "pruning": 1000, "mlp": 12, "attention": 12, "head": 1000,
-                       "patch_embed": 100},
+                       "patch_embed": 100, "pruning_score": 30},
          "icarus": {"gelu": 150, "softmax": 150, "layernorm": 60, "linear": 3, "pruning": 60,
                     "head": 60}}
 # Icarus runs the engines that are not compositions: one mlp case alone is ~10^5 cycles, over
@@ -54,7 +54,8 @@ def case_dir(tmp_path_factory) -> Path:
         "dim": lay.dim, "bias_base": len(weights),
         "layernorms": [d for _, d in lay.lns], "linears": [d for _, d in lay.names],
         "linear_names": [name for name, _ in lay.names], "attn": lay.desc["attn"],
-        "layernorm_names": [name for name, _ in lay.lns], "embed": lay.desc["embed"]}))
+        "layernorm_names": [name for name, _ in lay.lns], "embed": lay.desc["embed"],
+        "sel": lay.desc["sel"]}))
     return out
 
 
