@@ -1,7 +1,8 @@
 // Engine `layernorm`: integer LayerNorm of n_rows rows of `dim` int8 values
 // (docs/numerics.md). gamma (int8, weight memory) and beta (int32, bias memory) are fetched
 // once per tensor through the ready/valid burst read port. Per row: load (sum), variance
-// (8 elements per cycle), floor isqrt (31 steps), 2^32/den (33 steps), output (8 per cycle).
+// (8 elements per cycle), v / dim and 2^32 / den on the sequential `udiv`, floor isqrt
+// (31 steps), output (8 per cycle).
 module layernorm
 #(
     parameter int MAX_D = 768
@@ -37,7 +38,7 @@ module layernorm
 
   localparam int DW = $clog2(MAX_D + 8);
 
-  typedef enum logic [3:0] {IDLE, REQ_G, GET_G, REQ_B, GET_B, LOAD, VAR, SQRT, DIV, OUT} state_t;
+  typedef enum logic [3:0] {IDLE, REQ_G, GET_G, REQ_B, GET_B, LOAD, VAR, VDIV, SQRT, DIV, OUT} state_t;
   state_t state;
 
   logic signed [7:0] q[MAX_D];
@@ -49,9 +50,16 @@ module layernorm
   logic [63:0] v;               // sum of squared centred values
   logic [63:0] sq_rem, sq_root; // isqrt state
   logic [5:0] step;
-  logic [40:0] div_rem;
-  logic [32:0] recip;
-  logic [31:0] den;
+  // one divider, used twice per row: floor(v / dim), then floor(2^32 / max(isqrt, 1))
+  logic div_start, div_done, div_busy;
+  logic [47:0] div_num, div_den;   // v < 2^48 for dim <= 768
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [47:0] div_q;
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [32:0] recip = div_q[32:0];
+
+  udiv #(.W(48)) u_div (.clk, .rst_n, .start(div_start), .num(div_num), .den(div_den),
+                        .quot(div_q), .busy(div_busy), .done(div_done));
 
   wire [DW-1:0] row_beats = DW'(dim / 16'(I8_PER_BEAT));
   wire [DW-1:0] beta_beats = DW'(dim / 16'(I32_PER_BEAT));
@@ -102,10 +110,11 @@ module layernorm
       sq_rem <= '0;
       sq_root <= '0;
       step <= '0;
-      div_rem <= '0;
-      recip <= '0;
-      den <= '0;
+      div_start <= 1'b0;
+      div_num <= '0;
+      div_den <= '0;
     end else begin
+      div_start <= 1'b0;
       unique case (state)
         IDLE: if (s_axis_tvalid) begin
           state <= REQ_G;
@@ -149,50 +158,41 @@ module layernorm
         VAR: begin
           v <= v + var_part;
           if (beat == row_beats - 1'b1) begin
-            state <= SQRT;
-            sq_rem <= (v + var_part) / 64'(dim);
-            sq_root <= '0;
-            step <= 6'd30;
+            state <= VDIV;
+            div_num <= 48'(v + var_part);
+            div_den <= 48'(dim);
+            div_start <= 1'b1;
           end
           beat <= (beat == row_beats - 1'b1) ? '0 : beat + 1'b1;
         end
+        VDIV: if (div_done) begin
+          state <= SQRT;
+          sq_rem <= 64'(div_q);
+          sq_root <= '0;
+          step <= 6'd30;
+        end
         SQRT: begin  // restoring square root, bit pairs 30..0
-          logic [63:0] trial;
+          logic [63:0] trial, root;
           trial = sq_root + (64'd1 << (2 * step));
           if (sq_rem >= trial) begin
             sq_rem <= sq_rem - trial;
-            sq_root <= (sq_root >> 1) + (64'd1 << (2 * step));
+            root = (sq_root >> 1) + (64'd1 << (2 * step));
           end else begin
-            sq_root <= sq_root >> 1;
+            root = sq_root >> 1;
           end
+          sq_root <= root;
           if (step == 6'd0) begin
             state <= DIV;
-            step <= '0;
-            div_rem <= '0;
-            recip <= '0;
+            div_num <= 48'd1 << 32;
+            div_den <= (root == 0) ? 48'd1 : 48'(root);
+            div_start <= 1'b1;
           end else begin
             step <= step - 1'b1;
           end
         end
-        DIV: begin  // restoring division 2^32 / max(root, 1)
-          logic [41:0] trial;
-          logic [31:0] d;
-          d = (step == 6'd0) ? ((sq_root == 0) ? 32'd1 : sq_root[31:0]) : den;
-          if (step == 6'd0) den <= d;
-          trial = {div_rem, (step == 6'd0)};
-          if (trial >= 42'(d)) begin
-            div_rem <= 41'(trial - 42'(d));
-            recip <= {recip[31:0], 1'b1};
-          end else begin
-            div_rem <= trial[40:0];
-            recip <= {recip[31:0], 1'b0};
-          end
-          if (step == 6'd32) begin
-            state <= OUT;
-            beat <= '0;
-          end else begin
-            step <= step + 1'b1;
-          end
+        DIV: if (div_done) begin
+          state <= OUT;
+          beat <= '0;
         end
         OUT: if (m_axis_tready) begin
           if (beat == row_beats - 1'b1) begin
@@ -214,5 +214,5 @@ module layernorm
   end
 
   logic unused;
-  assign unused = s_axis_tlast;
+  assign unused = s_axis_tlast ^ div_busy;
 endmodule

@@ -67,6 +67,15 @@ module linear
   wire [15:0] raw_beats = 16'((32'(n_out) + 1) / 2);
   wire raw = (epi == 2'(EPI_RAW));
 
+  // Element l of stream beat `beat` of a row-major tensor with `width` columns, placed in a
+  // buffer whose rows are `stride` apart.
+  function automatic int buf_index(input logic [CW-1:0] beat, input int l,
+                                   input logic [15:0] width, input int stride);
+    int e;
+    e = 32'(beat) * I8_PER_BEAT + l;
+    buf_index = (e / 32'(width)) * stride + e % 32'(width);
+  endfunction
+
   // LANES products of the current chunk
   logic signed [31:0] dot;
   always_comb begin
@@ -121,22 +130,16 @@ module linear
           mac_cycles <= '0;
         end
         LOAD_X: if (s_axis_tvalid) begin  // rows of n_in: beat cnt -> row cnt / (n_in/8)
-          for (int l = 0; l < I8_PER_BEAT; l++) begin
-            int e;
-            e = 32'(cnt) * I8_PER_BEAT + l;
-            x_buf[(e / 32'(n_in)) * MAX_IN + e % 32'(n_in)] <= s_axis_tdata[8*l+:8];
-          end
+          for (int l = 0; l < I8_PER_BEAT; l++)
+            x_buf[buf_index(cnt, l, n_in, MAX_IN)] <= s_axis_tdata[8*l+:8];
           if (cnt == x_beats - 1'b1) begin
             state <= (epi == 2'(EPI_RESIDUAL)) ? LOAD_R : REQ_B;
             cnt <= '0;
           end else cnt <= cnt + 1'b1;
         end
         LOAD_R: if (s_axis_tvalid) begin
-          for (int l = 0; l < I8_PER_BEAT; l++) begin
-            int e;
-            e = 32'(cnt) * I8_PER_BEAT + l;
-            r_buf[(e / 32'(n_out)) * MAX_OUT + e % 32'(n_out)] <= s_axis_tdata[8*l+:8];
-          end
+          for (int l = 0; l < I8_PER_BEAT; l++)
+            r_buf[buf_index(cnt, l, n_out, MAX_OUT)] <= s_axis_tdata[8*l+:8];
           if (cnt == r_beats - 1'b1) begin
             state <= REQ_B;
             cnt <= '0;
@@ -155,11 +158,8 @@ module linear
         end
         REQ_W: if (mem_req_ready) state <= GET_W;
         GET_W: if (mem_rsp_valid) begin
-          for (int l = 0; l < I8_PER_BEAT; l++) begin
-            int e;
-            e = 32'(cnt) * I8_PER_BEAT + l;
-            w_buf[(e / 32'(n_in)) * MAX_IN + e % 32'(n_in)] <= mem_rsp_data[8*l+:8];
-          end
+          for (int l = 0; l < I8_PER_BEAT; l++)
+            w_buf[buf_index(cnt, l, n_in, MAX_IN)] <= mem_rsp_data[8*l+:8];
           if (cnt == w_beats - 1'b1) begin
             state <= MAC;
             cnt <= '0;

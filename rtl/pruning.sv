@@ -52,11 +52,16 @@ module pruning #(
   logic [CW-1:0] beat;
   logic [NW-1:0] t;                   // token being decided / fused
   logic [DW-1:0] ch;                  // channel being divided
-  // sequential divider state (floor((2 num + den) / (2 den)))
-  logic [5:0] dstep;
-  logic [47:0] dnum_mag, drem;        // |2 num + den| < 2^42
-  logic [6:0] dquot;                  // low quotient bits: the result fits int8
-  logic dneg;
+  // package channels: div_round(num, den) = floor((2 num + den) / (2 den)) on the `udiv`,
+  // with the floor of a negative numerator taken as -ceil(|N| / D)
+  logic div_start, div_done, div_busy, div_pending, dneg;
+  logic [47:0] div_num, div_den;      // |2 num + den| < 2^42
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [47:0] div_q;                 // a weighted mean of int8 values: fits int8
+  /* verilator lint_on UNUSEDSIGNAL */
+
+  udiv #(.W(48)) u_div (.clk, .rst_n, .start(div_start), .num(div_num), .den(div_den),
+                        .quot(div_q), .busy(div_busy), .done(div_done));
 
   wire [CW-1:0] row_beats = CW'(dim / 16'(I8_PER_BEAT));
   wire [CW-1:0] x_beats = CW'(n) * row_beats;
@@ -132,12 +137,13 @@ module pruning #(
       wsum <= '0;
       cnt <= '0;
       n_kept <= '0;
-      dstep <= '0;
-      dnum_mag <= '0;
-      drem <= '0;
-      dquot <= '0;
+      div_start <= 1'b0;
+      div_pending <= 1'b0;
+      div_num <= '0;
+      div_den <= '0;
       dneg <= 1'b0;
     end else begin
+      div_start <= 1'b0;
       unique case (state)
         LOAD_X: if (s_axis_tvalid) begin
           for (int l = 0; l < I8_PER_BEAT; l++)
@@ -194,34 +200,21 @@ module pruning #(
           if (t == NW'(n) - 1'b1) begin
             state <= (cnt != 0 || fuse[t]) ? DIV : OUT_HDR;
             ch <= '0;
-            dstep <= '0;
+            div_pending <= 1'b0;
             beat <= '0;
           end else t <= t + 1'b1;
         end
-        DIV: begin  // per channel: restoring division of |N| by D, floor for negative N
-          if (dstep == 6'd0) begin
-            dneg <= d_n < 0;
-            dnum_mag <= (d_n < 0) ? 48'(-d_n + d_d - 64'sd1) : 48'(d_n);
-            drem <= '0;
-            dquot <= '0;
-            dstep <= dstep + 1'b1;
-          end else begin
-            logic [48:0] trial;
-            trial = {drem, dnum_mag[47]};
-            dnum_mag <= dnum_mag << 1;
-            if (trial >= 49'(d_d)) begin
-              drem <= 48'(trial - 49'(d_d));
-              dquot <= {dquot[5:0], 1'b1};
-            end else begin
-              drem <= trial[47:0];
-              dquot <= {dquot[5:0], 1'b0};
-            end
-            if (dstep == 6'd48) begin  // 48 bits, one per step
-              dstep <= '0;
-              if (16'(ch) == dim - 1'b1) state <= OUT_HDR;
-              else ch <= ch + 1'b1;
-            end else dstep <= dstep + 1'b1;
-          end
+        DIV: if (!div_pending) begin  // channel ch: start its division
+          dneg <= d_n < 0;
+          div_num <= (d_n < 0) ? 48'(-d_n + d_d - 64'sd1) : 48'(d_n);
+          div_den <= 48'(d_d);
+          div_start <= 1'b1;
+          div_pending <= 1'b1;
+        end else if (div_done) begin
+          pkg[ch] <= dneg ? -div_q[7:0] : div_q[7:0];
+          div_pending <= 1'b0;
+          if (16'(ch) == dim - 1'b1) state <= OUT_HDR;
+          else ch <= ch + 1'b1;
         end
         OUT_HDR: if (m_axis_tready) state <= OUT_S;
         OUT_S: if (m_axis_tready) begin
@@ -247,15 +240,6 @@ module pruning #(
     end
   end
 
-  // the channel's result: the quotient bits so far plus the bit decided in the last step
-  always_ff @(posedge clk) begin
-    if (state == DIV && dstep == 6'd48) begin
-      logic [7:0] qf;  // the package value fits int8: a weighted mean of int8 values
-      qf = {dquot[6:0], ({drem, dnum_mag[47]} >= 49'(d_d))};
-      pkg[ch] <= dneg ? -qf : qf;
-    end
-  end
-
   logic unused;
-  assign unused = s_axis_tlast ^ keep[0];
+  assign unused = s_axis_tlast ^ keep[0] ^ div_busy;
 endmodule

@@ -1,7 +1,7 @@
 // Engine `softmax`: I-BERT integer softmax of one row of n int32 logits (docs/numerics.md).
 // In: ceil(n/2) beats of two int32 logits. Out: ceil(n/8) beats of eight uint8
 // probabilities at frac 8 (zero padded), TLAST on the last. Phases: load (track the max),
-// exp (one element per cycle, running sum), reciprocal (33-step restoring divider),
+// exp (one element per cycle, running sum), reciprocal (the sequential `udiv`),
 // normalise (eight elements per cycle).
 module softmax
 #(
@@ -35,9 +35,14 @@ module softmax
   logic [IW-1:0] idx;          // element index (load, exp) or output beat (out)
   logic signed [31:0] max_v;
   logic [39:0] total;          // sum of e: < 2^23 * MAX_N
-  logic [39:0] rem;            // divider remainder
-  logic [32:0] recip;          // floor(2^32 / total)
-  logic [5:0] div_step;
+  logic div_start, div_done, div_busy;
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [47:0] div_q;          // floor(2^32 / total) < 2^33
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [32:0] recip = div_q[32:0];
+
+  udiv #(.W(48)) u_div (.clk, .rst_n, .start(div_start), .num(48'd1 << 32), .den(48'(total)),
+                        .quot(div_q), .busy(div_busy), .done(div_done));
 
   wire [IW-1:0] n_i = IW'(n);
   wire [IW-1:0] in_beats = IW'((32'(n) + 1) / 2);
@@ -83,10 +88,9 @@ module softmax
       idx <= '0;
       max_v <= '0;
       total <= '0;
-      rem <= '0;
-      recip <= '0;
-      div_step <= '0;
+      div_start <= 1'b0;
     end else begin
+      div_start <= 1'b0;
       unique case (state)
         LOAD: if (s_axis_tvalid) begin
           logic signed [31:0] m;
@@ -115,29 +119,14 @@ module softmax
           total <= total + 40'(e_val);
           if (idx == n_i - 1'b1) begin
             state <= DIV;
-            rem <= '0;
-            recip <= '0;
-            div_step <= '0;
+            div_start <= 1'b1;  // total holds its final value from the next cycle on
           end else begin
             idx <= idx + 1'b1;
           end
         end
-        DIV: begin  // restoring division of 2^32 by total, one quotient bit per cycle
-          logic [40:0] trial;
-          trial = {rem, (div_step == 6'd0)};  // the dividend's only set bit is bit 32
-          if (trial >= 41'(total)) begin
-            rem <= 40'(trial - 41'(total));
-            recip <= {recip[31:0], 1'b1};
-          end else begin
-            rem <= trial[39:0];
-            recip <= {recip[31:0], 1'b0};
-          end
-          if (div_step == 6'd32) begin
-            state <= OUT;
-            idx <= '0;
-          end else begin
-            div_step <= div_step + 1'b1;
-          end
+        DIV: if (div_done) begin
+          state <= OUT;
+          idx <= '0;
         end
         OUT: if (m_axis_tready) begin
           if (idx == out_beats - 1'b1) begin
@@ -153,5 +142,5 @@ module softmax
   end
 
   logic unused;
-  assign unused = s_axis_tlast;
+  assign unused = s_axis_tlast ^ div_busy;
 endmodule

@@ -18,7 +18,7 @@ ENGINES = ("gelu", "softmax", "layernorm", "linear", "pruning", "mlp", "attentio
            "patch_embed", "pruning_score")
 # engines built from other modules
 DEPS = {"mlp": ["linear"], "attention": ["linear", "softmax"], "head": ["layernorm", "linear"],
-        "patch_embed": ["linear"], "pruning_score": ["udiv", "layernorm", "linear"]}
+        "patch_embed": ["linear"], "pruning_score": ["layernorm", "linear"]}
 # build parameters at the fmnist shape where a module's defaults are sized for deit_tiny
 PARAMS = {"head": {"MAX_D": 128, "MAX_CLASSES": 16}}
 # cases per engine and simulator (the linear engine's cases are whole layers: ~10^5 cycles each)
@@ -60,8 +60,8 @@ def case_dir(tmp_path_factory) -> Path:
 
 
 def sources(engine: str) -> list[Path]:
-    return [RTL / "sievit_pkg.sv", *(RTL / f"{d}.sv" for d in DEPS.get(engine, [])),
-            RTL / f"{engine}.sv"]
+    shared = [RTL / "sievit_pkg.sv", RTL / "udiv.sv"]  # udiv: the engines' one divider
+    return [*shared, *(RTL / f"{d}.sv" for d in DEPS.get(engine, [])), RTL / f"{engine}.sv"]
 
 
 @pytest.mark.parametrize("engine", ENGINES)

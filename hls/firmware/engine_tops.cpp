@@ -2,6 +2,10 @@
 
 using namespace sievit;
 
+#define SIEVIT_STREAM_PORTS                  \
+  SIEVIT_HLS(HLS INTERFACE axis port = in)   \
+  SIEVIT_HLS(HLS INTERFACE axis port = out)
+
 #define SIEVIT_MEM_PORTS                                              \
   SIEVIT_HLS(HLS INTERFACE m_axi port = weights offset = slave bundle = gmem_w) \
   SIEVIT_HLS(HLS INTERFACE m_axi port = biases offset = slave bundle = gmem_b)  \
@@ -39,8 +43,7 @@ void read_block_inputs(axis_t& in, act_t h[cfg::max_n][cfg::max_w],
 
 void linear_top(axis_t& in, axis_t& out, int layer, int n, const wgt_t weights[kNumWeights],
                 const bias_t biases[kNumBiases]) {
-SIEVIT_HLS(HLS INTERFACE axis port = in)
-SIEVIT_HLS(HLS INTERFACE axis port = out)
+  SIEVIT_STREAM_PORTS
 SIEVIT_HLS(HLS INTERFACE s_axilite port = layer)
 SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
   SIEVIT_MEM_PORTS
@@ -64,8 +67,7 @@ SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
 
 void layernorm_top(axis_t& in, axis_t& out, int layer, int n, const wgt_t weights[kNumWeights],
                    const bias_t biases[kNumBiases]) {
-SIEVIT_HLS(HLS INTERFACE axis port = in)
-SIEVIT_HLS(HLS INTERFACE axis port = out)
+  SIEVIT_STREAM_PORTS
 SIEVIT_HLS(HLS INTERFACE s_axilite port = layer)
 SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
   SIEVIT_MEM_PORTS
@@ -77,8 +79,7 @@ SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
 }
 
 void softmax_top(axis_t& in, axis_t& out, int n, int frac) {
-SIEVIT_HLS(HLS INTERFACE axis port = in)
-SIEVIT_HLS(HLS INTERFACE axis port = out)
+  SIEVIT_STREAM_PORTS
 SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
 SIEVIT_HLS(HLS INTERFACE s_axilite port = frac)
 SIEVIT_HLS(HLS INTERFACE s_axilite port = return)
@@ -92,8 +93,7 @@ SIEVIT_HLS(HLS INTERFACE s_axilite port = return)
 }
 
 void gelu_top(axis_t& in, axis_t& out, int n, int frac_in, int frac_out) {
-SIEVIT_HLS(HLS INTERFACE axis port = in)
-SIEVIT_HLS(HLS INTERFACE axis port = out)
+  SIEVIT_STREAM_PORTS
 SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
 SIEVIT_HLS(HLS INTERFACE s_axilite port = frac_in)
 SIEVIT_HLS(HLS INTERFACE s_axilite port = frac_out)
@@ -106,8 +106,7 @@ SIEVIT_HLS(HLS INTERFACE s_axilite port = return)
 
 void attention_top(axis_t& in, axis_t& out, int block, int n, const wgt_t weights[kNumWeights],
                    const bias_t biases[kNumBiases]) {
-SIEVIT_HLS(HLS INTERFACE axis port = in)
-SIEVIT_HLS(HLS INTERFACE axis port = out)
+  SIEVIT_STREAM_PORTS
 SIEVIT_HLS(HLS INTERFACE s_axilite port = block)
 SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
   SIEVIT_MEM_PORTS
@@ -119,8 +118,7 @@ SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
 
 void mlp_top(axis_t& in, axis_t& out, int block, int n, const wgt_t weights[kNumWeights],
              const bias_t biases[kNumBiases]) {
-SIEVIT_HLS(HLS INTERFACE axis port = in)
-SIEVIT_HLS(HLS INTERFACE axis port = out)
+  SIEVIT_STREAM_PORTS
 SIEVIT_HLS(HLS INTERFACE s_axilite port = block)
 SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
   SIEVIT_MEM_PORTS
@@ -134,8 +132,7 @@ SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
 // out: (n_new, n_fused), scores (int32), new rows, new ids (int32).
 void pruning_top(axis_t& in, axis_t& out, int stage, int n, int mode, int k, int score_in,
                  const wgt_t weights[kNumWeights], const bias_t biases[kNumBiases]) {
-SIEVIT_HLS(HLS INTERFACE axis port = in)
-SIEVIT_HLS(HLS INTERFACE axis port = out)
+  SIEVIT_STREAM_PORTS
 SIEVIT_HLS(HLS INTERFACE s_axilite port = stage)
 SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
 SIEVIT_HLS(HLS INTERFACE s_axilite port = mode)
@@ -168,8 +165,7 @@ SIEVIT_HLS(HLS INTERFACE s_axilite port = score_in)
 
 void patch_embed_top(axis_t& in, axis_t& out, const wgt_t weights[kNumWeights],
                      const bias_t biases[kNumBiases]) {
-SIEVIT_HLS(HLS INTERFACE axis port = in)
-SIEVIT_HLS(HLS INTERFACE axis port = out)
+  SIEVIT_STREAM_PORTS
   SIEVIT_MEM_PORTS
   static act_t raw[1][kImagePixels];
   static pixel_t image[kImagePixels];
@@ -182,8 +178,7 @@ SIEVIT_HLS(HLS INTERFACE axis port = out)
 
 void head_top(axis_t& in, axis_t& out, const wgt_t weights[kNumWeights],
               const bias_t biases[kNumBiases]) {
-SIEVIT_HLS(HLS INTERFACE axis port = in)
-SIEVIT_HLS(HLS INTERFACE axis port = out)
+  SIEVIT_STREAM_PORTS
   SIEVIT_MEM_PORTS
   static act_t x[cfg::max_n][cfg::max_w];
   static acc_t logits[cfg::max_classes];
