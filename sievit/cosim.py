@@ -62,7 +62,8 @@ def build(sim: str, hw: RtlParams, quiet: bool = True):
                          + b"".join(p.read_bytes() for p in srcs)).hexdigest()[:12]
     build_dir = ROOT / "build" / "cosim" / f"{sim}-{key}"
     stamp = build_dir / "built.ok"
-    args = (["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+    args = (["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast",
+             "--no-public-flat-rw", "--timing", "-CFLAGS", "-fcoroutines"]
             if sim == "verilator" else ["-g2012"])
     runner = get_runner(sim)
     if not stamp.exists():
