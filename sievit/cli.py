@@ -173,6 +173,23 @@ def cmd_synth(args: argparse.Namespace) -> dict:
     return synth(Path(args.project), args.engine)
 
 
+def cmd_cosim(args: argparse.Namespace) -> dict:
+    from sievit.cosim import cosim
+    modes = None if args.modes == "both" else [args.modes]
+    n = None if args.images == "all" else args.images
+    out = cosim(Path(args.bundle), n, sim=args.sim, modes=modes, hw_name=args.hw,
+                watchdog_cycles=args.watchdog_cycles, stall_pct=args.stall,
+                latency=args.mem_latency, jobs=args.jobs)
+    print(f"[cosim] {out['images']} images, {out['mismatches']} mismatches, "
+          f"{out['cycles_per_image']:.0f} cycles/image, MAC utilization "
+          f"{100 * out['mac_utilization']:.1f} %", file=sys.stderr)
+    if out["mismatches"]:
+        raise SievitError(f"RTL differs from the golden model on {out['mismatches']} image runs: "
+                          + json.dumps({m: r["first_mismatching_images"]
+                                        for m, r in out["modes"].items()}), code=1)
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sievit", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -255,6 +272,24 @@ def build_parser() -> argparse.ArgumentParser:
                          "checkpoint's classifier head (Brevitas -> QONNX -> hls4ml)")
     cs.add_argument("--json", action="store_true")
     cs.set_defaults(func=cmd_csim)
+
+    co = sub.add_parser("cosim", help="co-simulate the whole-model RTL (cocotb) bit for bit "
+                                      "against the golden model")
+    co.add_argument("--bundle", required=True)
+    co.add_argument("--images", type=_images_arg, default=4)
+    co.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
+    co.add_argument("--modes", choices=("both", "none", "threshold", "topk"), default="both",
+                    help="both = dense and the bundle's deployment mode")
+    co.add_argument("--hw", default="fmnist", help="RTL parameter preset: fmnist | deit_tiny")
+    co.add_argument("--jobs", type=int, default=1, help="simulator processes, images split")
+    co.add_argument("--watchdog-cycles", type=int, default=50_000_000,
+                    help="fail when no image finishes within this many cycles")
+    co.add_argument("--stall", type=int, default=0,
+                    help="percent of cycles each stream / memory handshake is stalled")
+    co.add_argument("--mem-latency", type=int, default=0,
+                    help="cycles from a memory request to its first word")
+    co.add_argument("--json", action="store_true")
+    co.set_defaults(func=cmd_cosim)
 
     sy = sub.add_parser("synth", help="run Vitis HLS on a project and report latency/resources")
     sy.add_argument("project")

