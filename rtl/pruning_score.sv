@@ -299,7 +299,7 @@ module pruning_score #(
           end
         end
         GLOB_DIV: if (div_done) begin
-          glob[GI'(c)] <= glob_neg ? -8'(div_q) : 8'(div_q);
+          glob[GI'(c)] <= glob_neg ? -(8'(div_q)) : 8'(div_q);
           sum <= '0;
           t <= CW'(1);
           if (c == W - 1'b1) begin

@@ -89,3 +89,27 @@ def test_missing_simulator_says_how_to_install(monkeypatch, tmp_path, capsys):
     code = sievit_main(["cosim", "--bundle", str(BUNDLE), "--sim", "icarus", "--images", "1"])
     assert code == 2
     assert "iverilog not found: apt-get install iverilog" in capsys.readouterr().err
+
+
+def test_program_follows_the_bundle():
+    """One descriptor per engine run, selectors before the configured blocks, modes differ
+    only in the pruning ops; every address lies inside the memory image."""
+    from sievit.quant.bundle import load_bundle
+    from sievit.rtl_program import OP, PRESETS, Program
+    bundle = load_bundle(BUNDLE)
+    prog = Program(bundle, PRESETS["fmnist"])
+    names = {v: k for k, v in OP.items()}
+    seq = [names[int(d[0])] for d in prog.programs["threshold"]]
+    block = ["ln", "attn", "ln", "mlp"]
+    expect = ["embed"] + block + ["score", "prune"] + block * 3 + ["score", "prune"] + block * 2
+    assert seq == expect + ["head", "end"]
+    dense = [names[int(d[0])] for d in prog.programs["none"]]
+    assert dense == [op for op in seq if op not in ("score", "prune")]
+    topk = prog.programs["topk"]
+    prunes = [d for d in topk if d[0] == OP["prune"]]
+    assert [int(d[2]) for d in prunes] == [2, 2]
+    assert [int(d[3]) for d in prunes] == [t - 2 for t in bundle.config["reduction"]["topk_tokens"]]
+    for d in prog.programs["threshold"]:
+        if d[0] == OP["mlp"]:
+            assert d[3] + int(d[1]) * int(d[2]) <= prog.bias_base      # fc1 weights in range
+            assert prog.bias_base <= d[4] < prog.prog_base               # fc1 bias in range

@@ -8,6 +8,9 @@ ev = json.loads((out / "eval.json").read_text())
 ve = json.loads((out / "verify.json").read_text())
 be = json.loads((out / "bench.json").read_text())
 cs = json.loads((out / "csim.json").read_text())
+co = json.loads((out / "cosim.json").read_text())
+ys = json.loads((out / "yosys.json").read_text())
+co_dense, co_pruned = co["modes"]["none"], co["modes"][ev["prune_mode"]]
 engine_cases = sum(e["cases"] for e in cs["engines"].values())
 rows = [
     ("float top-1", f"{100 * ev['float_acc']:.2f} %"),
@@ -26,9 +29,20 @@ rows = [
                                        f"of {cs['images']} images x {len(cs['modes'])} modes; "
                                        f"{sum(e['mismatches'] for e in cs['engines'].values())} of "
                                        f"{engine_cases} engine cases"),
+    ("RTL co-sim vs golden mismatches", f"{co['mismatches']} of {co['images']} images x {len(co['modes'])} modes"),
+    ("RTL cycles/image dense / pruned", f"{co_dense['cycles_per_image'] / 1e6:.2f} M / "
+                                        f"{co_pruned['cycles_per_image'] / 1e6:.2f} M "
+                                        f"({100 * co['cycle_saving']:.1f} % fewer; MACs "
+                                        f"{100 * co['mac_saving']:.1f} % fewer)"),
+    ("RTL MAC utilization dense / pruned", f"{100 * co_dense['mac_utilization']:.1f} % / "
+                                           f"{100 * co_pruned['mac_utilization']:.1f} % of "
+                                           f"{co['lanes']} lanes"),
+    ("Yosys synth_xilinx (sievit_top)", f"{ys['lut']} LUT, {ys['ff']} FF, {ys['dsp']} DSP, "
+                                        f"{ys['bram']} BRAM, {ys['lutram']} LUTRAM "
+                                        f"({ys['family']}, {ys['wall_s']:.0f} s)"),
 ]
 width = max(len(r[0]) for r in rows)
 print(f"\nResults on {ev['images']} Fashion-MNIST test images")
 for k, v in rows:
     print(f"  {k:<{width}}  {v}")
-sys.exit(1 if ve["mismatches"] or cs["mismatches"] else 0)
+sys.exit(1 if ve["mismatches"] or cs["mismatches"] or co["mismatches"] else 0)

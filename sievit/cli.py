@@ -190,6 +190,14 @@ def cmd_cosim(args: argparse.Namespace) -> dict:
     return out
 
 
+def cmd_rtl_synth(args: argparse.Namespace) -> dict:
+    from sievit.yosys import synth
+    out = synth(family=args.family, timeout_s=args.timeout)
+    print(f"[rtl-synth] sievit_top: {out['lut']} LUT, {out['ff']} FF, {out['dsp']} DSP, "
+          f"{out['bram']} BRAM ({out['wall_s']} s)", file=sys.stderr)
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sievit", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -290,6 +298,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="cycles from a memory request to its first word")
     co.add_argument("--json", action="store_true")
     co.set_defaults(func=cmd_cosim)
+
+    ys = sub.add_parser("rtl-synth", help="Yosys synth_xilinx of the whole-model RTL top: "
+                                          "LUT/FF/DSP/BRAM")
+    ys.add_argument("--family", default="xcup", help="synth_xilinx -family (xcup, xc7, ...)")
+    ys.add_argument("--timeout", type=int, default=1800, help="seconds before giving up")
+    ys.add_argument("--json", action="store_true")
+    ys.set_defaults(func=cmd_rtl_synth)
 
     sy = sub.add_parser("synth", help="run Vitis HLS on a project and report latency/resources")
     sy.add_argument("project")
