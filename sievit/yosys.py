@@ -60,10 +60,17 @@ def synth(params: dict | None = None, family: str = "xcup", timeout_s: int = 180
     (work / "sievit_flat.sv").write_text(flatten_package())
     chparam = " ".join(f"-set {k} {v}" for k, v in params.items())
     # yowasp sees only files under its working directory: relative paths
+    # synth_xilinx's own script, with its SAT-based `share` pass left out of `coarse`
+    # (on this design it ran for over 20 minutes without finishing)
+    synth = f"synth_xilinx -top sievit_top -family {family} -flatten"
+    lut = 6
     script = (f"read_verilog -sv sievit_flat.sv\n"
               f"chparam {chparam} sievit_top\n"
-              f"synth_xilinx -top sievit_top -family {family} -flatten\n"
-              f"tee -o stat.txt stat\n")
+              f"{synth} -run begin:coarse\n"
+              f"techmap -map +/cmp2lut.v -map +/cmp2lcu.v -D LUT_WIDTH={lut}\n"
+              f"alumacc\nopt\nmemory -nomap\nopt_clean\n"
+              f"{synth} -run map_memory:\n"
+              f"tee -o stat.txt stat -tech xilinx\n")
     (work / "synth.ys").write_text(script)
     env = {**os.environ, "YOWASP_CACHE_DIR": str(ROOT / "build" / "yowasp")}
     t0 = time.perf_counter()
