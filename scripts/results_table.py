@@ -9,7 +9,6 @@ ve = json.loads((out / "verify.json").read_text())
 be = json.loads((out / "bench.json").read_text())
 cs = json.loads((out / "csim.json").read_text())
 co = json.loads((out / "cosim.json").read_text())
-ys = json.loads((out / "yosys.json").read_text())
 co_dense, co_pruned = co["modes"]["none"], co["modes"][ev["prune_mode"]]
 engine_cases = sum(e["cases"] for e in cs["engines"].values())
 rows = [
@@ -37,9 +36,6 @@ rows = [
     ("RTL MAC utilization dense / pruned", f"{100 * co_dense['mac_utilization']:.1f} % / "
                                            f"{100 * co_pruned['mac_utilization']:.1f} % of "
                                            f"{co['lanes']} lanes"),
-    ("Yosys synth_xilinx (sievit_top)", f"{ys['lut']} LUT, {ys['ff']} FF, {ys['dsp']} DSP, "
-                                        f"{ys['bram']} BRAM, {ys['lutram']} LUTRAM "
-                                        f"({ys['family']}, {ys['wall_s']:.0f} s)"),
 ]
 width = max(len(r[0]) for r in rows)
 print(f"\nResults on {ev['images']} Fashion-MNIST test images")
