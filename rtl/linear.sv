@@ -47,15 +47,22 @@ module linear
   typedef enum logic [3:0] {IDLE, LOAD_X, LOAD_R, REQ_B, GET_B, REQ_W, GET_W, MAC, OUT_I8, OUT_I32} state_t;
   state_t state;
 
-  logic signed [7:0] x_buf[MAX_N * MAX_IN];
-  logic signed [7:0] r_buf[MAX_N * MAX_OUT];
-  logic signed [7:0] w_buf[MAX_OUT * MAX_IN];
+  localparam int XS = MAX_IN / I8_PER_BEAT;    // words per input row (buffer stride)
+  localparam int RS = MAX_OUT / I8_PER_BEAT;   // words per residual row
+  localparam int WPC = LANES / I8_PER_BEAT;    // words per MAC chunk
+
+  // Buffers hold whole 64-bit beats: one write per cycle at a counter address and LANES-wide
+  // reads, so they map to RAM (no per-byte scatter, no address division).
+  logic [BEAT_BITS-1:0] x_buf[MAX_N * XS];
+  logic [BEAT_BITS-1:0] r_buf[MAX_N * RS];
+  logic [BEAT_BITS-1:0] w_buf[MAX_OUT * XS];
   logic signed [31:0] b_buf[MAX_OUT];
   logic signed [7:0] y_buf[MAX_OUT];   // one output row (int8 write-back)
   logic signed [31:0] a_buf[MAX_OUT];  // one output row (raw accumulators)
 
   logic [CW-1:0] cnt;                   // beat / word counter of the current phase
   logic [15:0] row, o, k;               // token row, output column, input chunk
+  logic [15:0] ld_row, ld_col;          // row and word of the beat being loaded
   logic signed [31:0] acc;
 
   wire [CW-1:0] x_beats = CW'(n_rows) * CW'(n_in / 16'(I8_PER_BEAT));
@@ -65,26 +72,28 @@ module linear
   wire [15:0] k_steps = n_in / 16'(LANES);
   wire [15:0] row_beats8 = n_out / 16'(I8_PER_BEAT);
   wire [15:0] raw_beats = 16'((32'(n_out) + 1) / 2);
+  wire [15:0] in_words = n_in / 16'(I8_PER_BEAT);
   wire raw = (epi == 2'(EPI_RAW));
-
-  // Element l of stream beat `beat` of a row-major tensor with `width` columns, placed in a
-  // buffer whose rows are `stride` apart.
-  function automatic int buf_index(input logic [CW-1:0] beat, input int l,
-                                   input logic [15:0] width, input int stride);
-    int e;
-    e = 32'(beat) * I8_PER_BEAT + l;
-    buf_index = (e / 32'(width)) * stride + e % 32'(width);
-  endfunction
+  // the loaded beat's (row, word) walks rows of `ld_width` words
+  wire [15:0] ld_width = (state == LOAD_R) ? row_beats8 : in_words;
+  wire ld_row_end = (ld_col == ld_width - 1'b1);
 
   // LANES products of the current chunk
   logic signed [31:0] dot;
   always_comb begin
+    logic [BEAT_BITS-1:0] xw, ww;
     dot = '0;
-    for (int l = 0; l < LANES; l++) begin
-      dot = dot + 32'(x_buf[32'(row) * MAX_IN + 32'(k) * LANES + l])
-                * 32'(w_buf[32'(o) * MAX_IN + 32'(k) * LANES + l]);
+    for (int j = 0; j < WPC; j++) begin
+      xw = x_buf[32'(row) * XS + 32'(k) * WPC + j];
+      ww = w_buf[32'(o) * XS + 32'(k) * WPC + j];
+      for (int l = 0; l < I8_PER_BEAT; l++)
+        dot = dot + $signed({{24{xw[8*l+7]}}, xw[8*l+:8]}) * $signed({{24{ww[8*l+7]}}, ww[8*l+:8]});
     end
   end
+  // residual element (row, o)
+  logic [BEAT_BITS-1:0] r_word;
+  assign r_word = r_buf[32'(row) * RS + 32'(o >> 3)];
+  wire signed [7:0] r_elem = r_word[8 * o[2:0]+:8];
 
   logic signed [31:0] acc_next;
   assign acc_next = acc + dot;
@@ -120,6 +129,8 @@ module linear
       row <= '0;
       o <= '0;
       k <= '0;
+      ld_row <= '0;
+      ld_col <= '0;
       acc <= '0;
       mac_cycles <= '0;
     end else begin
@@ -129,20 +140,26 @@ module linear
           cnt <= '0;
           mac_cycles <= '0;
         end
-        LOAD_X: if (s_axis_tvalid) begin  // rows of n_in: beat cnt -> row cnt / (n_in/8)
-          for (int l = 0; l < I8_PER_BEAT; l++)
-            x_buf[buf_index(cnt, l, n_in, MAX_IN)] <= s_axis_tdata[8*l+:8];
+        LOAD_X: if (s_axis_tvalid) begin
+          x_buf[32'(ld_row) * XS + 32'(ld_col)] <= s_axis_tdata;
+          ld_col <= ld_row_end ? '0 : ld_col + 1'b1;
+          ld_row <= ld_row_end ? ld_row + 1'b1 : ld_row;
           if (cnt == x_beats - 1'b1) begin
             state <= (epi == 2'(EPI_RESIDUAL)) ? LOAD_R : REQ_B;
             cnt <= '0;
+            ld_row <= '0;
+            ld_col <= '0;
           end else cnt <= cnt + 1'b1;
         end
         LOAD_R: if (s_axis_tvalid) begin
-          for (int l = 0; l < I8_PER_BEAT; l++)
-            r_buf[buf_index(cnt, l, n_out, MAX_OUT)] <= s_axis_tdata[8*l+:8];
+          r_buf[32'(ld_row) * RS + 32'(ld_col)] <= s_axis_tdata;
+          ld_col <= ld_row_end ? '0 : ld_col + 1'b1;
+          ld_row <= ld_row_end ? ld_row + 1'b1 : ld_row;
           if (cnt == r_beats - 1'b1) begin
             state <= REQ_B;
             cnt <= '0;
+            ld_row <= '0;
+            ld_col <= '0;
           end else cnt <= cnt + 1'b1;
         end
         REQ_B: if (mem_req_ready) state <= GET_B;
@@ -158,9 +175,12 @@ module linear
         end
         REQ_W: if (mem_req_ready) state <= GET_W;
         GET_W: if (mem_rsp_valid) begin
-          for (int l = 0; l < I8_PER_BEAT; l++)
-            w_buf[buf_index(cnt, l, n_in, MAX_IN)] <= mem_rsp_data[8*l+:8];
+          w_buf[32'(ld_row) * XS + 32'(ld_col)] <= mem_rsp_data;
+          ld_col <= ld_row_end ? '0 : ld_col + 1'b1;
+          ld_row <= ld_row_end ? ld_row + 1'b1 : ld_row;
           if (cnt == w_beats - 1'b1) begin
+            ld_row <= '0;
+            ld_col <= '0;
             state <= MAC;
             cnt <= '0;
             row <= '0;
@@ -174,8 +194,7 @@ module linear
           if (k == k_steps - 1'b1) begin
             a_buf[32'(o)] <= acc_next;
             y_buf[32'(o)] <= linear_epilogue(64'(acc_next), 32'(epi), 32'(frac_acc), 32'(frac_out),
-                                        32'(frac_gelu_in), 32'(frac_res),
-                                        r_buf[32'(row) * MAX_OUT + 32'(o)]);
+                                        32'(frac_gelu_in), 32'(frac_res), r_elem);
             k <= '0;
             if (o == n_out - 1'b1) begin
               state <= raw ? OUT_I32 : OUT_I8;

@@ -88,24 +88,31 @@ module patch_embed #(
   assign mem_req_beats = mine ? 16'((state == REQ_C) ? d_beats : pos_beats) : l_req_beats;
   assign mem_rsp_ready = mine ? ((state == GET_C) || (state == GET_P)) : l_rsp_ready;
 
-  // the eight pixels of feed beat `beat`: patch t = beat / (row_in/8), elements i..i+7
+  // The eight pixels of the current feed beat: patch (pgy, pgx), lane 0 at (ppy, ppx, pch)
+  // inside it; each lane steps the mixed-radix (row, column, channel) counter by one, so no
+  // address needs a division. A patch's row_in elements are whole beats.
+  logic [CW-1:0] pgy, pgx, ppy, ppx, pch, nxt_py, nxt_px, nxt_ch;
   always_comb begin
-    logic [CW-1:0] t, i0, gy, gx;
-    t = beat / (row_in >> 3);
-    i0 = (beat % (row_in >> 3)) << 3;
-    gy = t / CW'(grid);
-    gx = t % CW'(grid);
+    logic [CW-1:0] py, px, c;
+    py = ppy;
+    px = ppx;
+    c = pch;
     for (int l = 0; l < I8_PER_BEAT; l++) begin
-      logic [CW-1:0] i, ch, px, py, r, cc;
-      i = i0 + CW'(l);
-      ch = i % CW'(chans);
-      px = (i / CW'(chans)) % CW'(patch);
-      py = i / (CW'(chans) * CW'(patch));
-      r = gy * CW'(patch) + py;
-      cc = gx * CW'(patch) + px;
-      l_s_tdata[8*l+:8] = img[PI'((r * CW'(image_size) + cc) * CW'(chans) + ch)] - 8'd128;
+      l_s_tdata[8*l+:8] = img[PI'(((pgy * CW'(patch) + py) * CW'(image_size) + pgx * CW'(patch) + px)
+                               * CW'(chans) + c)] - 8'd128;
+      if (c == CW'(chans) - 1'b1) begin
+        c = '0;
+        if (px == CW'(patch) - 1'b1) begin
+          px = '0;
+          py = py + 1'b1;
+        end else px = px + 1'b1;
+      end else c = c + 1'b1;
     end
+    nxt_py = py;
+    nxt_px = px;
+    nxt_ch = c;
   end
+  wire patch_end = (nxt_py == CW'(patch));
 
   // output beat: 8 channels of row `row` (0 = CLS)
   logic [BEAT_BITS-1:0] out_word;
@@ -135,6 +142,11 @@ module patch_embed #(
       state <= IN_IMG;
       beat <= '0;
       row <= '0;
+      pgy <= '0;
+      pgx <= '0;
+      ppy <= '0;
+      ppx <= '0;
+      pch <= '0;
     end else begin
       unique case (state)
         IN_IMG: if (s_axis_tvalid) begin
@@ -157,9 +169,18 @@ module patch_embed #(
         end
         FEED: if (l_s_tready) begin
           beat <= (beat == feed_beats - 1'b1) ? '0 : beat + 1'b1;
+          ppy <= patch_end ? '0 : nxt_py;
+          ppx <= patch_end ? '0 : nxt_px;
+          pch <= patch_end ? '0 : nxt_ch;
+          if (patch_end) begin
+            pgx <= (pgx == CW'(grid) - 1'b1) ? '0 : pgx + 1'b1;
+            pgy <= (pgx == CW'(grid) - 1'b1) ? pgy + 1'b1 : pgy;
+          end
           if (beat == feed_beats - 1'b1) begin
             state <= OUT_ROW;  // the CLS row needs no accumulator
             row <= '0;
+            pgy <= '0;
+            pgx <= '0;
           end
         end
         OUT_ROW: if (m_axis_tready) begin

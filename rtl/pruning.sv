@@ -50,6 +50,8 @@ module pruning #(
   logic [31:0] wsum;
   logic [NW-1:0] cnt, n_kept;
   logic [CW-1:0] beat;
+  logic [NW-1:0] brow;                // row and word of the token beat in LOAD_X / OUT_X
+  logic [CW-1:0] bcol;
   logic [NW-1:0] t;                   // token being decided / fused
   logic [DW-1:0] ch;                  // channel being divided
   // package channels: div_round(num, den) = floor((2 num + den) / (2 den)) on the `udiv`,
@@ -69,6 +71,7 @@ module pruning #(
   wire [NW-1:0] n_new = n_kept + 1'b1 + NW'(cnt != 0);
   wire [CW-1:0] new_pair_beats = CW'((32'(n_new) + 1) / 2);
   wire [CW-1:0] new_x_beats = CW'(n_new) * row_beats;
+  wire brow_end = (bcol == row_beats - 1'b1);
 
   // decision of token t: a candidate is a live patch (not CLS, not the old package)
   logic cand_t, keep_t;
@@ -103,8 +106,8 @@ module pruning #(
   logic [DW-1:0] out_c0;
   always_comb begin
     out_word = '0;
-    out_row = NW'(beat / row_beats);
-    out_c0 = DW'((beat % row_beats) * CW'(I8_PER_BEAT));
+    out_row = brow;
+    out_c0 = DW'(bcol * CW'(I8_PER_BEAT));
     out_src = order[out_row];
     unique case (state)
       OUT_HDR: out_word = {32'(cnt), 32'(n_new)};
@@ -132,6 +135,8 @@ module pruning #(
     if (!rst_n) begin
       state <= LOAD_X;
       beat <= '0;
+      brow <= '0;
+      bcol <= '0;
       t <= '0;
       ch <= '0;
       wsum <= '0;
@@ -147,10 +152,14 @@ module pruning #(
       unique case (state)
         LOAD_X: if (s_axis_tvalid) begin
           for (int l = 0; l < I8_PER_BEAT; l++)
-            x[NW'(beat / row_beats)][DW'((beat % row_beats) * CW'(I8_PER_BEAT)) + DW'(l)] <= s_axis_tdata[8*l+:8];
+            x[brow][DW'(bcol * CW'(I8_PER_BEAT)) + DW'(l)] <= s_axis_tdata[8*l+:8];
+          bcol <= brow_end ? '0 : bcol + 1'b1;
+          brow <= brow_end ? brow + 1'b1 : brow;
           if (beat == x_beats - 1'b1) begin
             state <= LOAD_ID;
             beat <= '0;
+            brow <= '0;
+            bcol <= '0;
           end else beat <= beat + 1'b1;
         end
         LOAD_ID, LOAD_S: if (s_axis_tvalid) begin
@@ -224,9 +233,13 @@ module pruning #(
           end else beat <= beat + 1'b1;
         end
         OUT_X: if (m_axis_tready) begin
+          bcol <= brow_end ? '0 : bcol + 1'b1;
+          brow <= brow_end ? brow + 1'b1 : brow;
           if (beat == new_x_beats - 1'b1) begin
             state <= OUT_ID;
             beat <= '0;
+            brow <= '0;
+            bcol <= '0;
           end else beat <= beat + 1'b1;
         end
         OUT_ID: if (m_axis_tready) begin
