@@ -25,6 +25,7 @@ class CaseFile:
     def __init__(self) -> None:
         self.parts: list[np.ndarray] = []
         self.count = 0
+        self.computed_scores = 0  # pruning: cases whose scores the selector layers compute
 
     def add(self, *fields) -> None:
         for f in fields:
@@ -186,7 +187,9 @@ def write_cases(bundle: Bundle, out_dir: Path, per_engine: int, seed: int) -> di
             else:
                 y = g.mlp(i, a, b)[0]
             files[name].add(i, n, a, b, y)
-    while files["pruning"].count < per_engine:
+    # per_engine cases in all, and per_engine of them with the selector's own scores (the
+    # RTL tests the score half, pruning_score, on those)
+    while files["pruning"].count < per_engine or files["pruning"].computed_scores < per_engine:
         s = int(rng.integers(len(g.sel_blocks)))
         n = random_n(rng, n_tok)
         x = random_int8(rng, (n, D))
@@ -196,7 +199,7 @@ def write_cases(bundle: Bundle, out_dir: Path, per_engine: int, seed: int) -> di
             ids = np.concatenate([[0], ids[:n - 2], [PKG_ID]])
         mode = "threshold" if rng.random() < 0.5 else "topk"
         k = int(rng.choice([0, 1, int(rng.integers(0, n + 1)), n]))
-        if rng.random() < 0.3:  # the selector's own scores on random tokens
+        if rng.random() < 0.3 or files["pruning"].count >= per_engine:  # the selector's own scores
             _add_pruning(files["pruning"], g, s, x, ids, n, mode, k, None)
             continue
         kind = rng.integers(5)
@@ -219,6 +222,7 @@ def _add_pruning(f: CaseFile, g: Golden, s: int, x: np.ndarray, ids: np.ndarray,
     if score is None:
         alive = (np.arange(n)[None, :] > 0)
         sc = g.pruning_score(s, xb, alive)
+        f.computed_scores += 1
     else:
         sc = score[None]
     x_new, ids_new, n_new, fused = Golden.pruning_select(xb, idb, nb, sc, mode, k)
