@@ -77,6 +77,19 @@ module linear
   // the loaded beat's (row, word) walks rows of `ld_width` words
   wire [15:0] ld_width = (state == LOAD_R) ? row_beats8 : in_words;
   wire ld_row_end = (ld_col == ld_width - 1'b1);
+  wire ld_fire = ((state == LOAD_X || state == LOAD_R) && s_axis_tvalid) ||
+                 (state == GET_W && mem_rsp_valid);
+  wire [CW-1:0] ld_beats = (state == LOAD_X) ? x_beats : (state == LOAD_R) ? r_beats : w_beats;
+
+  always_ff @(posedge clk) begin
+    if (!rst_n || (ld_fire && cnt == ld_beats - 1'b1)) begin
+      ld_row <= '0;
+      ld_col <= '0;
+    end else if (ld_fire) begin
+      ld_col <= ld_row_end ? '0 : ld_col + 1'b1;
+      ld_row <= ld_row_end ? ld_row + 1'b1 : ld_row;
+    end
+  end
 
   // LANES products of the current chunk
   logic signed [31:0] dot;
@@ -129,8 +142,6 @@ module linear
       row <= '0;
       o <= '0;
       k <= '0;
-      ld_row <= '0;
-      ld_col <= '0;
       acc <= '0;
       mac_cycles <= '0;
     end else begin
@@ -142,24 +153,16 @@ module linear
         end
         LOAD_X: if (s_axis_tvalid) begin
           x_buf[32'(ld_row) * XS + 32'(ld_col)] <= s_axis_tdata;
-          ld_col <= ld_row_end ? '0 : ld_col + 1'b1;
-          ld_row <= ld_row_end ? ld_row + 1'b1 : ld_row;
           if (cnt == x_beats - 1'b1) begin
             state <= (epi == 2'(EPI_RESIDUAL)) ? LOAD_R : REQ_B;
             cnt <= '0;
-            ld_row <= '0;
-            ld_col <= '0;
           end else cnt <= cnt + 1'b1;
         end
         LOAD_R: if (s_axis_tvalid) begin
           r_buf[32'(ld_row) * RS + 32'(ld_col)] <= s_axis_tdata;
-          ld_col <= ld_row_end ? '0 : ld_col + 1'b1;
-          ld_row <= ld_row_end ? ld_row + 1'b1 : ld_row;
           if (cnt == r_beats - 1'b1) begin
             state <= REQ_B;
             cnt <= '0;
-            ld_row <= '0;
-            ld_col <= '0;
           end else cnt <= cnt + 1'b1;
         end
         REQ_B: if (mem_req_ready) state <= GET_B;
@@ -176,11 +179,7 @@ module linear
         REQ_W: if (mem_req_ready) state <= GET_W;
         GET_W: if (mem_rsp_valid) begin
           w_buf[32'(ld_row) * XS + 32'(ld_col)] <= mem_rsp_data;
-          ld_col <= ld_row_end ? '0 : ld_col + 1'b1;
-          ld_row <= ld_row_end ? ld_row + 1'b1 : ld_row;
           if (cnt == w_beats - 1'b1) begin
-            ld_row <= '0;
-            ld_col <= '0;
             state <= MAC;
             cnt <= '0;
             row <= '0;

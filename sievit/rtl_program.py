@@ -160,13 +160,18 @@ class Program:
         return _desc("score", self.layout.dim, f)
 
     def memory_hex(self) -> str:
-        """The memory image as $readmemh text: one little-endian 64-bit word per line."""
-        words = np.frombuffer(self.image + b"\0" * (-len(self.image) % 8), dtype="<u8")
-        return "\n".join(f"{w:016x}" for w in words) + "\n"
+        """The memory image as $readmemh text."""
+        return readmemh_text(self.image)
 
     def describe(self) -> dict:
         return {"hw": asdict(self.hw), "ops": {m: len(p) for m, p in self.programs.items()},
                 "memory_bytes": len(self.image)}
+
+
+def readmemh_text(data: bytes) -> str:
+    """Bytes as $readmemh text: one little-endian 64-bit word per line (zero-padded)."""
+    words = np.frombuffer(data + b"\0" * (-len(data) % 8), dtype="<u8")
+    return "\n".join(f"{w:016x}" for w in words) + "\n"
 
 
 def images_hex(images: np.ndarray) -> tuple[str, int]:
@@ -174,5 +179,4 @@ def images_hex(images: np.ndarray) -> tuple[str, int]:
     flat = np.ascontiguousarray(images).reshape(len(images), -1)
     if flat.shape[1] % 8:
         raise SievitError(f"image bytes {flat.shape[1]} are not a multiple of 8")
-    words = flat.view("<u8").reshape(-1)
-    return "\n".join(f"{w:016x}" for w in words) + "\n", flat.shape[1] // 8
+    return readmemh_text(flat.tobytes()), flat.shape[1] // 8

@@ -19,16 +19,14 @@ module sievit_top_tb #(
     output logic        finished     /* verilator public_flat_rw */,
     output logic [31:0] images_done  /* verilator public_flat_rw */
 );
-  localparam int MI = $clog2(MEM_WORDS);
 
   logic clk = 1'b0, rst_n = 1'b0;
   always #5 clk = ~clk;
   initial #40 rst_n = 1'b1;
   localparam int II = $clog2(IMG_WORDS);
 
-  logic [63:0] mem[MEM_WORDS];
   logic [63:0] img[IMG_WORDS];
-  string mem_file, img_file, out_file;
+  string mem_file, img_file, out_file;  // +mem is read by sim_memory
   int n_images, img_beats, prog_addr, stall_pct, latency, fd;
 
   initial begin
@@ -38,7 +36,6 @@ module sievit_top_tb #(
       $fatal(1, "sievit_top_tb: missing plusargs (+mem +images +out +n_images +img_beats +prog_addr)");
     if (!$value$plusargs("stall=%d", stall_pct)) stall_pct = 0;
     if (!$value$plusargs("latency=%d", latency)) latency = 0;
-    $readmemh(mem_file, mem);
     $readmemh(img_file, img);
     fd = $fopen(out_file, "w");
   end
@@ -68,30 +65,10 @@ module sievit_top_tb #(
     for (int i = 0; i < 4; i++) stall[i] <= ($urandom % 100) < stall_pct;
   end
 
-  // memory: one burst at a time, `latency` cycles to the first word
-  logic [MI-1:0] raddr;
-  logic [15:0] remaining;
-  int wait_cycles;
-  assign mem_req_ready = (remaining == 0) && !stall[0];
-  assign mem_rsp_valid = (remaining != 0) && (wait_cycles == 0) && !stall[1];
-  assign mem_rsp_data = mem[raddr];
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      remaining <= '0;
-      wait_cycles <= 0;
-      raddr <= '0;
-    end else if (mem_req_valid && mem_req_ready) begin
-      raddr <= MI'(mem_req_addr >> 3);
-      remaining <= mem_req_beats;
-      wait_cycles <= latency;
-    end else if (remaining != 0) begin
-      if (wait_cycles != 0) wait_cycles <= wait_cycles - 1;
-      else if (mem_rsp_ready && mem_rsp_valid) begin
-        raddr <= raddr + 1'b1;
-        remaining <= remaining - 1'b1;
-      end
-    end
-  end
+  sim_memory #(.WORDS(MEM_WORDS)) u_mem (
+      .clk, .rst_n, .stall_req(stall[0]), .stall_rsp(stall[1]), .latency(16'(latency)),
+      .mem_req_valid, .mem_req_ready, .mem_req_addr, .mem_req_beats,
+      .mem_rsp_valid, .mem_rsp_ready, .mem_rsp_data);
 
   // images in, results out, one image at a time
   typedef enum logic [1:0] {T_START, T_RUN, T_WAIT, T_FIN} tstate_t;
@@ -133,5 +110,5 @@ module sievit_top_tb #(
   end
 
   logic unused;
-  assign unused = ^{mem_req_addr[2:0], busy};
+  assign unused = busy;
 endmodule
