@@ -93,3 +93,23 @@ def sigmoid_int(d: torch.Tensor, frac: int) -> torch.Tensor:
         torch.where(t < 5 * one, t + 27 * one, torch.full_like(t, 32 * one))))
     p = shift_floor(v, frac + 5 - C.SIGMOID_OUT_FRAC)
     return torch.where(d >= 0, p, (1 << C.SIGMOID_OUT_FRAC) - p)
+
+
+def rshift_rne(x: torch.Tensor, shift: int) -> torch.Tensor:
+    """x * 2^-shift rounded half to even (shift <= 0: exact left shift)."""
+    if shift <= 0:
+        return x * (1 << -shift)
+    fl = torch.div(x, 1 << shift, rounding_mode="floor")
+    rem = x - fl * (1 << shift)
+    half = 1 << (shift - 1)
+    return fl + ((rem > half) | ((rem == half) & (fl % 2 == 1))).to(x.dtype)
+
+
+def topk_keep(score: torch.Tensor, cand: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Keep the k[b] best candidates of each row (integer scores); ties to the lower slot."""
+    key = torch.where(cand, score.to(torch.float64), torch.full_like(score, float("-inf"),
+                                                                      dtype=torch.float64))
+    order = torch.sort(-key, dim=1, stable=True).indices
+    rank = torch.empty_like(order)
+    rank.scatter_(1, order, torch.arange(order.shape[1], device=order.device).expand_as(order))
+    return cand & (rank < k.to(rank.device)[:, None])

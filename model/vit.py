@@ -10,6 +10,7 @@ from torch import nn
 from sievit.model.layers import Act, Fx, LayerNorm, Linear, fixed_input, gelu, pot_param_frac, \
     quant_param, softmax
 from sievit.model.reducers import HeatViTReducer
+from sievit.model import methods
 
 INPUT_FRAC = 7  # pixels p become int8 (p - 128) at 2^-7
 
@@ -32,7 +33,11 @@ class Block(nn.Module):
         self.fc2 = Linear(mlp_dim, dim, quant)
         self.res2 = Act(quant)
 
-    def attention(self, x: Fx, policy: torch.Tensor | None) -> torch.Tensor:
+    def attention(self, x: Fx, policy: torch.Tensor | None, key_bias: torch.Tensor | None = None,
+                  head_mask: torch.Tensor | None = None, info: dict | None = None) -> torch.Tensor:
+        """Projection accumulator of MHSA. Reduction methods: key_bias [B, N] (logit units) is
+        added to every logit of a key (proportional attention), head_mask [B, H] silences
+        pruned heads, info receives probs, q/k/v activations."""
         b, n, d = x.value.shape
         h = self.ln1_out(self.ln1(x)[0])
         qkv, _ = self.qkv(h)
@@ -46,14 +51,23 @@ class Block(nn.Module):
 
         # 1/sqrt(d_h) is folded into W_q (docs/numerics.md): logits are plain Q.K^T.
         logits = split(q.value) @ split(k.value).transpose(-1, -2)
+        if key_bias is not None:
+            logits = logits + key_bias[:, None, None, :]
         frac = None if q.frac is None else q.frac + k.frac
         probs = softmax(logits, frac, policy)
+        if head_mask is not None:
+            probs = probs * head_mask[:, :, None, None].to(probs.dtype)
+        if info is not None:
+            info.update(probs=probs, k=k, v=v, logits_frac=frac)
         out = (probs @ split(v.value)).transpose(1, 2).reshape(b, n, d)
         acc, _ = self.proj(self.attn_out(out))
         return acc
 
     def forward(self, x: Fx, policy: torch.Tensor | None) -> Fx:
-        x = self.res1(x.value + self.attention(x, policy))
+        return self.mlp(self.res1(x.value + self.attention(x, policy)))
+
+    def mlp(self, x: Fx) -> Fx:
+        """LN2 -> fc1 -> GELU -> fc2, residual with x (= res1)."""
         h = self.ln2_out(self.ln2(x)[0])
         acc, _ = self.fc1(h)
         g = self.gelu_out(gelu(self.gelu_in(acc)))
@@ -89,10 +103,14 @@ class ViT(nn.Module):
         self.embed_out = Act(quant)
         self.blocks = nn.ModuleList(Block(dim, m["heads"], m["mlp_dim"], quant)
                                     for _ in range(m["depth"]))
+        self.method = r["method"]
         self.sel_blocks = list(r["blocks"])
+        heatvit = self.method == "heatvit"
         self.selectors = nn.ModuleList(HeatViTReducer(dim, m["heads"], quant)
-                                       for _ in self.sel_blocks)
-        self.topk_tokens = list(r["topk_tokens"])
+                                       for _ in (self.sel_blocks if heatvit else ()))
+        self.topk_tokens = list(r["topk_tokens"]) if heatvit else []
+        # slots after the patches: HeatViT's package token, or one fused token per EViT stage
+        self.n_extra = 1 if heatvit else (len(self.sel_blocks) if self.method == "evit" else 0)
         self.ln_f, self.ln_f_out = LayerNorm(dim, quant), Act(quant)
         self.head = Linear(dim, m["num_classes"], quant)
         self.active_selectors = len(self.sel_blocks)
@@ -115,10 +133,12 @@ class ViT(nn.Module):
             cls, _ = quant_param(cls, pot_param_frac(cls))
             pos, _ = quant_param(pos, pot_param_frac(pos))
         tokens = torch.cat([cls.expand(acc.shape[0], -1, -1), acc], dim=1) + pos
-        pkg_slot = torch.zeros_like(tokens[:, :1])
-        return self.embed_out(torch.cat([tokens, pkg_slot], dim=1))
+        extra = tokens.new_zeros(tokens.shape[0], self.n_extra, tokens.shape[2])
+        return self.embed_out(torch.cat([tokens, extra], dim=1))
 
     def forward(self, images: torch.Tensor, prune: str = "threshold") -> Output:
+        if self.method != "heatvit":
+            return methods.forward(self, images, prune)
         x = self.embed(images)
         b, n = x.value.shape[:2]
         policy = torch.ones(b, n, dtype=x.value.dtype, device=x.value.device)
@@ -134,6 +154,10 @@ class ViT(nn.Module):
                 out.keeps.append(keep)
                 stage += 1
             x = blk(x, policy)
+        return self.classify(x, out)
+
+    def classify(self, x: Fx, out: Output) -> Output:
+        """Final LayerNorm of the CLS row and the classifier."""
         cls = x.narrow(0, x.value.shape[-1])
         cls = cls.with_value(x.value[:, 0]) if cls.qt is not None else Fx(x.value[:, 0])
         h = self.ln_f_out(self.ln_f(cls)[0])

@@ -111,7 +111,8 @@ def expected_shapes(cfg: dict) -> dict[str, tuple[int, ...]]:
                        p + "proj.weight": (d, d), p + "proj.bias": (d,),
                        p + "fc1.weight": (mlp, d), p + "fc1.bias": (mlp,),
                        p + "fc2.weight": (d, mlp), p + "fc2.bias": (d,)})
-    for s in range(len(cfg["reduction"]["blocks"])):
+    stages = len(cfg["reduction"]["blocks"]) if cfg["reduction"]["method"] == "heatvit" else 0
+    for s in range(stages):
         p = f"selectors.{s}.score."
         shapes.update({p + "ln.gamma": (d,), p + "ln.beta": (d,),
                        p + "head_w.weight": (h, hid * h), p + "head_w.bias": (h,)})

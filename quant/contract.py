@@ -30,3 +30,8 @@ KEEP_THRESHOLD = 128     # keep a token when its score (Q0.8) >= 0.5
 ACT_BITS = 8             # activations: signed int8 [-128, 127]
 WEIGHT_BITS = 8          # weights: signed narrow int8 [-127, 127]
 BIAS_BITS = 32
+
+# Token reduction methods (EViT, ToMe, PPT, CP-ViT; docs/numerics.md "Reduction methods").
+LOG_SIZE_FRAC = 16       # proportional attention: ln(size) as round(ln(s) * 2^16), a ROM table
+SIM_UNIT_FRAC = 7        # keys for matching are scaled to unit length at 2^7 (|u_c| <= 128)
+PPT_TAU_FRAC = 40        # PPT's variance threshold tau as an integer at 2^-40

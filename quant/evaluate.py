@@ -50,7 +50,7 @@ def model_int_outputs(model: ViT, images: np.ndarray, mode: str) -> tuple[np.nda
     logits = torch.round(out.logits * 2.0 ** out.logits_frac).to(torch.int64).numpy()
     kept = []
     for pol in out.policies:
-        alive = pol[:, :-1].numpy() > 0.5  # drop the package slot: ids are original tokens
+        alive = pol[:, :model.n_patch + 1].numpy() > 0.5  # original tokens only (no extras)
         kept.append([np.nonzero(row)[0] for row in alive])
     return logits, kept
 

@@ -43,7 +43,7 @@ def _record_input_fracs(model: ViT, images: np.ndarray) -> dict[str, Fx]:
             hooks.append(mod.register_forward_pre_hook(
                 lambda m, args, name=name: inputs.setdefault(name, args[0])))
     with torch.no_grad():
-        model(torch.from_numpy(np.array(images)), prune="threshold")
+        model(torch.from_numpy(np.array(images)), prune=model.cfg["reduction"]["mode"])
     for h in hooks:
         h.remove()
     return inputs

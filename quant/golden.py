@@ -25,6 +25,7 @@ class GoldenResult:
     tokens_per_stage: np.ndarray             # [B, stages] tokens after each stage (CLS+pkg)
     macs: np.ndarray                         # [B] MACs per image
     trace: dict[str, np.ndarray] = field(default_factory=dict)
+    origins: list[np.ndarray] = field(default_factory=list)  # per stage [B, T0] (methods)
 
 
 class Golden:
@@ -40,7 +41,7 @@ class Golden:
         self.grid = m["image_size"] // m["patch_size"]
         self.n_patch = self.grid * self.grid
         self.sel_blocks = bundle.config["reduction"]["blocks"]
-        self.topk_tokens = bundle.config["reduction"]["topk_tokens"]
+        self.topk_tokens = bundle.config["reduction"].get("topk_tokens", [])
 
     # -- helpers ---------------------------------------------------------------------------
     def lin(self, name: str, x: np.ndarray, frac_in: int) -> tuple[np.ndarray, int]:
@@ -85,9 +86,13 @@ class Golden:
         return op.requant(tok, f, self.b.f("embed_out")), self.b.f("embed_out")
 
     def attention(self, i: int, h: np.ndarray, x: np.ndarray, valid: np.ndarray,
-                  trace: dict | None = None) -> np.ndarray:
+                  trace: dict | None = None, key_bias: np.ndarray | None = None,
+                  head_mask: np.ndarray | None = None, info: dict | None = None) -> np.ndarray:
         """Engine `attention`: QKV, per-head Q.K^T, softmax over live keys, A.V, concat,
-        projection, residual with x. h = LN1(x) (int8). Returns res1 (int8)."""
+        projection, residual with x. h = LN1(x) (int8). Returns res1 (int8).
+        Reduction methods: key_bias [B, N] is added to every logit of a key (proportional
+        attention, at the logits' frac); head_mask [B, H] zeroes pruned heads' outputs (their
+        Q/K/V and projection slices are skipped); info receives probs, k, v."""
         p = f"blocks.{i}."
         B, N, D = x.shape
         fx = self.b.f(f"blocks.{i - 1}.res2") if i > 0 else self.b.f("embed_out")
@@ -101,7 +106,13 @@ class Golden:
 
         logits = np.rint(split(q).astype(np.float64) @ split(k).astype(np.float64)
                          .transpose(0, 1, 3, 2)).astype(I64)
+        if key_bias is not None:
+            logits = logits + key_bias[:, None, None, :]
         probs = op.softmax(logits, self.softmax_frac(i), valid[:, None, None, :])
+        if head_mask is not None:
+            probs = probs * head_mask[:, :, None, None]
+        if info is not None:
+            info.update(probs=probs, k=k, v=v)
         av = np.rint(probs.astype(np.float64) @ split(v).astype(np.float64)).astype(I64)
         av = av.transpose(0, 2, 1, 3).reshape(B, N, D)
         a = op.requant(av, C.SOFTMAX_OUT_FRAC + self.b.f(p + "v_act"), self.b.f(p + "attn_out"))
@@ -229,6 +240,9 @@ class Golden:
         return self.lin("head", h, fh)[0]
 
     def run(self, images: np.ndarray, mode: str = "threshold", trace: bool = False) -> GoldenResult:
+        if self.b.config["reduction"]["method"] != "heatvit":
+            from sievit.quant.golden_reduce import run_reduce
+            return run_reduce(self, images, mode, trace)
         if mode not in ("none", "threshold", "topk"):
             raise SievitError(f"unknown pruning mode {mode!r}")
         tr: dict | None = {} if trace else None

@@ -80,3 +80,26 @@ def keep_ratios_for_budget(cfg: dict) -> list[float]:
         else:
             lo = mid
     return [round(lo ** (s + 1), 4) for s in range(stages)]
+
+
+def attention_macs(n, dim: int, heads: int, heads_active=None):
+    """QKV, Q.K^T, A.V and projection over n tokens with `heads_active` of `heads` heads
+    (a pruned head skips its Q/K/V rows and its projection columns)."""
+    ha = heads if heads_active is None else heads_active
+    w = (dim // heads) * ha
+    return 3 * n * dim * w + 2 * n * n * w + n * w * dim
+
+
+def mlp_macs(n, dim: int, mlp_dim: int):
+    return 2 * n * dim * mlp_dim
+
+
+def tome_macs(n, n_a, n_b, dh: int, dim: int, merged, dsts):
+    """ToMe matching and merge: key norms, A x B similarities of unit keys, size-weighted
+    sums of every merged token and its target."""
+    return n * dh + n_a * n_b * dh + (merged + dsts) * dim
+
+
+def ppt_score_macs(n, dim: int, m):
+    """PPT: |v|^2 per token, attention x norm and the squares of the variance test."""
+    return n * dim + 2 * m

@@ -12,8 +12,7 @@ from sievit.errors import SievitError
 SCHEMA: dict[str, dict[str, type | tuple]] = {
     "model": {"image_size": int, "in_chans": int, "patch_size": int, "dim": int, "depth": int,
               "heads": int, "mlp_dim": int, "num_classes": int},
-    "reduction": {"method": str, "blocks": list, "mac_budget": float, "topk_tokens": list,
-                  "mode": str},
+    "reduction": {"method": str, "blocks": list},
     "train": {"seed": int, "batch_size": int, "lr": float, "weight_decay": float,
               "float_epochs": int, "qat_epochs": int, "selector_epochs": int,
               "qat_lr": float, "selector_lr_scale": float, "ratio_loss_weight": float, "dense_loss_weight": float, "label_smoothing": float,
@@ -25,6 +24,18 @@ OPTIONAL_KEYS: dict[str, dict[str, tuple[type, Any]]] = {
     "train": {"distill_weight": (float, 0.0), "distill_temperature": (float, 1.0)},
 }
 MODES = ("threshold", "topk")
+# per method: its own reduction keys (name -> type); every method also has method, blocks, mode
+METHOD_KEYS: dict[str, dict[str, type]] = {
+    "heatvit": {"mac_budget": float, "topk_tokens": list},
+    "evit": {"keep_rate": float},
+    "tome": {"r": int},
+    "ppt": {"r": int, "tau": float},
+    "cpvit": {"keep": float, "head_block": int, "heads_pruned": int},
+}
+# optional per-method keys: name -> (type, default)
+METHOD_OPTIONAL: dict[str, dict[str, tuple[type, Any]]] = {
+    "cpvit": {"layer_range": (list, [])},
+}
 
 
 def _check_section(name: str, section: Any, keys: dict[str, type | tuple]) -> None:
@@ -35,7 +46,7 @@ def _check_section(name: str, section: Any, keys: dict[str, type | tuple]) -> No
         section.setdefault(key, default)
     keys = {**keys, **{k: typ for k, (typ, _) in optional.items()}}
     unknown = sorted(set(section) - set(keys))
-    if unknown:
+    if unknown and name != "reduction":  # the method's own keys: _check_method_keys
         raise SievitError(f"unknown config key(s) in '{name}': {', '.join(unknown)}")
     missing = sorted(set(keys) - set(section))
     if missing:
@@ -54,7 +65,8 @@ def validate(cfg: dict) -> dict:
         raise SievitError("config must be a mapping")
     cfg = copy.deepcopy(cfg)
     if isinstance(cfg.get("reduction"), dict):
-        cfg["reduction"].pop("keep_ratios", None)  # derived below, never read from a file
+        for derived in ("keep_ratios", "keep_tokens"):  # derived below, never read from a file
+            cfg["reduction"].pop(derived, None)
     allowed = {"name", *SCHEMA}
     unknown = sorted(set(cfg) - allowed)
     if unknown:
@@ -79,15 +91,21 @@ def validate(cfg: dict) -> dict:
         raise SievitError(f"model.heads {m['heads']} does not divide model.dim {m['dim']}")
     if (m["dim"] // m["heads"]) % 2:
         raise SievitError(f"head width {m['dim'] // m['heads']} must be even (selector uses d_h/2)")
-    if r["method"] != "heatvit":
-        raise SievitError(f"reduction.method {r['method']!r} is not implemented (heatvit)")
-    if r["mode"] not in MODES:
-        raise SievitError(f"reduction.mode must be one of {MODES}, got {r['mode']!r}")
+    method = r["method"]
+    if method not in METHOD_KEYS:
+        raise SievitError(f"reduction.method {method!r} is not implemented "
+                          f"(one of {', '.join(METHOD_KEYS)})")
     blocks = r["blocks"]
     if not blocks or any(not isinstance(b, int) for b in blocks) or sorted(set(blocks)) != blocks:
         raise SievitError(f"reduction.blocks must be increasing block indices, got {blocks}")
-    if blocks[0] < 1 or blocks[-1] >= m["depth"]:
-        raise SievitError(f"reduction.blocks must lie in 1..{m['depth'] - 1}, got {blocks}")
+    lowest = 1 if method == "heatvit" else 0
+    if blocks[0] < lowest or blocks[-1] >= m["depth"]:
+        raise SievitError(f"reduction.blocks must lie in {lowest}..{m['depth'] - 1}, got {blocks}")
+    _check_method_keys(r, method)
+    if method != "heatvit":
+        from sievit.quant.budgets import resolve
+        resolve(cfg)
+        return cfg
     if len(r["topk_tokens"]) != len(blocks):
         raise SievitError("reduction.topk_tokens needs one token count per selector")
     n_tokens = num_patches(cfg) + 1
@@ -102,6 +120,33 @@ def validate(cfg: dict) -> dict:
     from sievit.quant.macs import keep_ratios_for_budget
     r["keep_ratios"] = keep_ratios_for_budget(cfg)
     return cfg
+
+
+def _check_method_keys(r: dict, method: str) -> None:
+    """The method's own keys: present, typed, nothing foreign. `mode` is threshold|topk for
+    HeatViT and `reduce` (the method's one inference rule) for the others."""
+    r.setdefault("mode", "threshold" if method == "heatvit" else "reduce")
+    modes = MODES if method == "heatvit" else ("reduce",)
+    if r["mode"] not in modes:
+        raise SievitError(f"reduction.mode must be one of {modes} for {method}, got {r['mode']!r}")
+    for key, (typ, default) in METHOD_OPTIONAL.get(method, {}).items():
+        r.setdefault(key, copy.deepcopy(default))
+    keys = {**METHOD_KEYS[method], **{k: t for k, (t, _) in METHOD_OPTIONAL.get(method, {}).items()}}
+    common = {"method", "blocks", "mode", "keep_ratios", "keep_tokens", "pareto"}
+    unknown = sorted(set(r) - set(keys) - common)
+    if unknown:
+        raise SievitError(f"unknown config key(s) in 'reduction' for {method}: {', '.join(unknown)}")
+    missing = sorted(set(keys) - set(r))
+    if missing:
+        raise SievitError(f"missing config key(s) in 'reduction' for {method}: {', '.join(missing)}")
+    for key, typ in keys.items():
+        val = r[key]
+        if typ is float and isinstance(val, int) and not isinstance(val, bool):
+            r[key] = float(val)
+        elif not isinstance(val, typ) or isinstance(val, bool):
+            raise SievitError(f"config key 'reduction.{key}' must be {typ.__name__}, got {val!r}")
+    if "pareto" in r and (not isinstance(r["pareto"], list) or not r["pareto"]):
+        raise SievitError("reduction.pareto must be a non-empty list of budgets")
 
 
 def num_patches(cfg: dict) -> int:

@@ -1,0 +1,172 @@
+"""Golden integer functions of the token-reduction methods (EViT, ToMe, PPT, CP-ViT) on the
+compacted token set: score sources from the block's attention, decisions, and actions (drop,
+fuse into one extra token, size-weighted merge). docs/numerics.md "Reduction methods"."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sievit.quant import contract as C
+from sievit.quant import intops as op
+
+I64 = np.int64
+PKG_ID = -1              # id of a fused (package / EViT extra) token
+ORIGIN_DROPPED = -1      # origin map: this original token was dropped
+ORIGIN_FUSED = -2        # ... fused into a package token
+
+
+@dataclass
+class Tokens:
+    """The live token set of a batch, compacted to the front of each row (CLS first)."""
+    x: np.ndarray        # int64 [B, N, D] activations (int8 range)
+    ids: np.ndarray      # [B, N] original token id, PKG_ID for fused tokens, -2 past n
+    n: np.ndarray        # [B] live rows
+    size: np.ndarray     # [B, N] original tokens each row stands for (merges add sizes)
+    cum: np.ndarray      # [B, N] CP-ViT cumulative patch score
+    origin: np.ndarray   # [B, T0] where each original token lives now (id, or a code < 0)
+
+    @classmethod
+    def start(cls, x: np.ndarray) -> "Tokens":
+        b, n, _ = x.shape
+        ids = np.broadcast_to(np.arange(n), (b, n)).copy()
+        return cls(x, ids, np.full(b, n, dtype=I64), np.ones((b, n), I64),
+                   np.zeros((b, n), I64), ids.copy())
+
+    def valid(self) -> np.ndarray:
+        return np.arange(self.x.shape[1])[None, :] < self.n[:, None]
+
+    def patches(self) -> np.ndarray:
+        """Live rows other than CLS."""
+        return self.valid() & (np.arange(self.x.shape[1])[None, :] > 0)
+
+
+def log_size_table(n_max: int) -> np.ndarray:
+    """round(ln(s) * 2^LOG_SIZE_FRAC) for s = 0..n_max (entry 0 unused)."""
+    return np.array([0] + [round(math.log(s) * (1 << C.LOG_SIZE_FRAC)) for s in range(1, n_max + 1)],
+                    dtype=I64)
+
+
+def size_bias(size: np.ndarray, frac: int) -> np.ndarray:
+    """Proportional attention: ln(size) of each key at the logits' frac (round half even)."""
+    tab = log_size_table(int(size.max(initial=1)))
+    return op.rshift_rne(tab[np.maximum(size, 1)], C.LOG_SIZE_FRAC - frac)
+
+
+def cls_attention(probs: np.ndarray, t: Tokens) -> np.ndarray:
+    """Sum over heads of the CLS query's attention to each live non-CLS token (Q0.8 x H)."""
+    return np.where(t.patches(), probs[:, :, 0, :].sum(axis=1), 0)
+
+
+def ppt_score(probs: np.ndarray, v: np.ndarray, t: Tokens) -> np.ndarray:
+    """PPT importance: CLS attention (sum over heads) times isqrt(||v_j||^2)."""
+    vn = op.isqrt((v * v).sum(axis=-1))
+    return cls_attention(probs, t) * vn
+
+
+def max_received(probs: np.ndarray, t: Tokens) -> np.ndarray:
+    """[B, H, N]: the strongest attention each live key gets from any live query (CP-ViT)."""
+    q_valid = t.valid()[:, None, :, None]
+    return np.where(q_valid, probs, 0).max(axis=2)
+
+
+def topk_keep(score: np.ndarray, cand: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Keep the k[b] best candidates of each row; ties go to the lower position."""
+    n = score.shape[1]
+    key = np.where(cand, score.astype(np.float64), -np.inf)  # scores < 2^53: exact
+    order = np.argsort(-key, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(n), order.shape).copy(), axis=1)
+    return cand & (rank < np.asarray(k)[:, None])
+
+
+def _relabel(t: Tokens, lut: np.ndarray) -> np.ndarray:
+    """Apply a per-image map of current original ids (lut[b, id]) to the origin map."""
+    o = t.origin
+    looked = np.take_along_axis(lut, np.maximum(o, 0), axis=1)
+    return np.where(o >= 0, looked, o)
+
+
+def compact(t: Tokens, keep: np.ndarray, extra: np.ndarray | None = None,
+            has_extra: np.ndarray | None = None, gone_code: int = ORIGIN_DROPPED) -> Tokens:
+    """Keep the rows in `keep` (CLS included) in their order; append `extra` [B, D] as a
+    fused token (id PKG_ID, size 1) where `has_extra`. Rows not kept are gone: their
+    originals become `gone_code` in the origin map."""
+    b, n, d = t.x.shape
+    pos = np.arange(n)[None, :]
+    keep = keep & t.valid()
+    order = np.argsort(np.where(keep, 0, 1) * n + pos, axis=1, kind="stable")
+    n_kept = keep.sum(axis=1)
+    has = np.zeros(b, bool) if has_extra is None else has_extra
+    n_new = n_kept + has
+    t0 = t.origin.shape[1]
+    lut = np.broadcast_to(np.arange(t0), (b, t0)).copy()
+    gone = t.valid() & ~keep & (t.ids >= 0)
+    bi, ri = np.nonzero(gone)
+    lut[bi, t.ids[bi, ri]] = gone_code
+    x = np.take_along_axis(t.x, order[..., None], axis=1)
+    ids = np.take_along_axis(t.ids, order, axis=1)
+    size = np.take_along_axis(t.size, order, axis=1)
+    cum = np.take_along_axis(t.cum, order, axis=1)
+    rows = np.nonzero(has)[0]
+    if len(rows):
+        x[rows, n_kept[rows]] = extra[rows]
+        ids[rows, n_kept[rows]] = PKG_ID
+        size[rows, n_kept[rows]] = 1
+        cum[rows, n_kept[rows]] = 0
+    width = max(int(n_new.max(initial=1)), 1)
+    dead = np.arange(width)[None, :] >= n_new[:, None]
+    ids = ids[:, :width].copy()
+    ids[dead] = -2
+    return Tokens(x[:, :width].copy(), ids, n_new.astype(I64), size[:, :width].copy(),
+                  cum[:, :width].copy(), _relabel(t, lut))
+
+
+def fuse_weighted(x: np.ndarray, w: np.ndarray, den: int) -> np.ndarray:
+    """One token from the rows with weight w: sum(w x) / den, rounded half up, int8."""
+    return op.saturate(op.div_round((x * w[..., None]).sum(axis=1), I64(den)))
+
+
+def unit_keys(k: np.ndarray, heads: int) -> np.ndarray:
+    """ToMe's matching metric: keys summed over heads, scaled to length 2^SIM_UNIT_FRAC
+    (u = round(kbar * 2^7 / isqrt(|kbar|^2)))."""
+    b, n, d = k.shape
+    kbar = k.reshape(b, n, heads, d // heads).sum(axis=2)
+    norm = np.maximum(op.isqrt((kbar * kbar).sum(axis=-1)), 1)
+    return op.div_round(kbar << I64(C.SIM_UNIT_FRAC), norm[..., None])
+
+
+def bipartite_merge(t: Tokens, u: np.ndarray, r: int) -> tuple[Tokens, np.ndarray]:
+    """ToMe bipartite soft matching with r merges per image (r <= (n - 1) // 2): live rows
+    alternate A (even position) / B (odd); CLS never merges. Every A row finds its most
+    similar B row (integer dot product of unit keys; ties to the lower position); the r A
+    rows with the highest similarity (ties: lower position) merge into their B rows by
+    size-weighted average, sizes add. Returns the new tokens, merges and merge targets per
+    image."""
+    b, n, d = t.x.shape
+    pos = np.arange(n)[None, :]
+    valid = t.valid()
+    is_a = valid & (pos % 2 == 0) & (pos > 0)
+    is_b = valid & (pos % 2 == 1)
+    sim = np.einsum("bic,bjc->bij", u, u)
+    lowest = np.iinfo(I64).min
+    sim = np.where(is_a[:, :, None] & is_b[:, None, :], sim, lowest)
+    dst = sim.argmax(axis=2)                                   # first max: lower position
+    node = np.where(is_a, sim.max(axis=2), lowest)
+    r_img = np.minimum(r, (t.n - 1) // 2)
+    merge = topk_keep(node, is_a, r_img)
+    src_b, src_r = np.nonzero(merge)
+    dst_r = dst[src_b, src_r]
+    num = t.x * t.size[..., None]
+    den = t.size.copy()
+    np.add.at(num, (src_b, dst_r), num[src_b, src_r])
+    np.add.at(den, (src_b, dst_r), t.size[src_b, src_r])
+    is_dst = np.zeros_like(valid)
+    is_dst[src_b, dst_r] = True
+    x = np.where(is_dst[..., None], op.saturate(op.div_round(num, np.maximum(den, 1)[..., None])), t.x)
+    t0 = t.origin.shape[1]
+    lut = np.broadcast_to(np.arange(t0), (b, t0)).copy()
+    lut[src_b, t.ids[src_b, src_r]] = t.ids[src_b, dst_r]
+    merged = Tokens(x, t.ids, t.n, den, t.cum, _relabel(t, lut))
+    return compact(merged, valid & ~merge), r_img, is_dst.sum(axis=1)
