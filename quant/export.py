@@ -3,6 +3,7 @@
 scales, LayerNorm/embedding constants from the model's integer parameter quantizer."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +20,20 @@ from sievit.quant.bundle import Bundle
 
 def load_checkpoint(ckpt: str | Path, quant: bool = True, which: str = "model.pt") -> ViT:
     """A trained model in eval mode, float64 (exact integer arithmetic on the CPU)."""
+    from sievit.model.method_train import BACKBONE_FILE, backbone_state
     ckpt = Path(ckpt)
     cfg_path, w_path = ckpt / "config.yaml", ckpt / which
+    ref = ckpt / BACKBONE_FILE
+    if which == "model.pt" and not w_path.is_file() and ref.is_file():
+        w_path = (ckpt / json.loads(ref.read_text())["backbone"]).resolve()  # training-free
     if not cfg_path.is_file() or not w_path.is_file():
         raise SievitError(f"{ckpt} is not a checkpoint (needs config.yaml and {which})")
     cfg = validate(yaml.safe_load(cfg_path.read_text()))
     model = ViT(cfg, quant=quant)
     try:
         state = torch.load(w_path, map_location="cpu", weights_only=True)
+        if cfg["reduction"]["method"] != "heatvit":
+            state = backbone_state(w_path)
         model.load_state_dict(state, strict=True)
     except Exception as exc:  # torch raises several types for corrupt/mismatched files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -43,6 +43,13 @@ def cmd_train(args: argparse.Namespace) -> dict:
     if args.batch_size is not None:
         cfg["train"]["batch_size"] = args.batch_size
     command = "sievit " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if cfg["reduction"]["method"] != "heatvit":
+        from sievit.model.method_train import prepare
+        if not args.init:
+            raise SievitError(f"{cfg['reduction']['method']} builds on a trained dense backbone: "
+                              "pass --init CHECKPOINT (e.g. checkpoints/fmnist_heatvit)")
+        return prepare(cfg, Path(args.init), Path(args.out), args.device, args.epochs,
+                       args.max_steps, command)
     return train(cfg, Path(args.out), args.epochs, args.seed, args.device,
                  max_steps=args.max_steps, command=command,
                  init_float=Path(args.init_float) if args.init_float else None,
@@ -211,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-steps", type=int, help="cap the steps of every stage (smoke runs)")
     t.add_argument("--init-float", help="float.pt of an earlier run: skip the float stage")
     t.add_argument("--batch-size", type=int, help="override train.batch_size")
+    t.add_argument("--init", help="reduction methods: the checkpoint whose dense backbone they use")
     t.add_argument("--resume", help="a finished run: continue its selectors, backbone frozen")
     t.add_argument("--train-backbone", action="store_true",
                    help="with --resume: finetune the whole model with the selectors active")

@@ -1,0 +1,143 @@
+"""Checkpoints of the reduction methods, built on a trained dense backbone. ToMe and PPT are
+training-free (the checkpoint points at the backbone); CP-ViT calibrates each pruning
+layer's attention range on training images (its layer-aware ratios); EViT finetunes the
+quantized backbone with the keep rate annealed from 1 to its target (cosine)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from sievit.atomic import atomic_dir
+from sievit.data import load_split
+from sievit.errors import SievitError
+
+BACKBONE_FILE = "backbone.json"
+
+
+def backbone_state(init: Path) -> dict:
+    """The dense backbone of a checkpoint's model.pt (its own reducers' weights left out)."""
+    path = init / "model.pt" if init.is_dir() else init
+    if not path.is_file():
+        raise SievitError(f"--init {init} has no model.pt")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return {k: v for k, v in state.items() if not k.startswith("selectors.")}
+
+
+def attention_range(cfg: dict, state: dict, images: np.ndarray) -> list[float]:
+    """CP-ViT's layer-aware range: per pruning block, the mean grid distance (in patches)
+    between a query patch and the key patch it attends most, over heads and images
+    (dense integer model)."""
+    from sievit.model.vit import ViT
+    from sievit.quant.export import bundle_from_model
+    from sievit.quant.golden import Golden
+    model = ViT({**cfg, "reduction": {**cfg["reduction"]}}, quant=True)
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    model = model.double()
+    g = Golden(bundle_from_model(model, images[:8], {}))
+    grid = g.grid
+    rows, cols = np.divmod(np.arange(grid * grid), grid)
+    out = []
+    for i in cfg["reduction"]["blocks"]:
+        dists = []
+        for k in range(0, len(images), 250):
+            probs = g.run(images[k:k + 250], "none", trace=True).trace[f"blocks.{i}.attn_probs"]
+            best = probs[:, :, 1:, 1:].argmax(axis=-1)              # [B, H, patches]
+            dists.append(np.hypot(rows[best] - rows[None, None], cols[best] - cols[None, None]).mean())
+        out.append(round(float(np.mean(dists)), 4))
+    return out
+
+
+def prepare(cfg: dict, init: Path, out_dir: Path, device_name: str, epochs: int | None,
+            max_steps: int | None, command: str) -> dict:
+    """Build the method's checkpoint in out_dir (atomically)."""
+    method = cfg["reduction"]["method"]
+    if out_dir.exists():
+        raise SievitError(f"output directory {out_dir} exists; choose a new one")
+    start = time.time()
+    state = backbone_state(init)
+    metrics: dict = {"method": method, "init": str(init), "command": command}
+    cfg = {k: v for k, v in cfg.items() if k != "train" or method == "evit"}
+    if method == "cpvit":
+        calib = load_split("train").images[:512]
+        cfg["reduction"]["layer_range"] = attention_range(cfg, state, calib)
+        metrics["calibration"] = {"images": len(calib), "layer_range": cfg["reduction"]["layer_range"]}
+        from sievit.config import validate
+        cfg = validate(cfg)
+    trained = None
+    if method == "evit":
+        trained, log = finetune_evit(cfg, state, device_name, epochs, max_steps)
+        metrics["stages"] = log
+    metrics["wall_time_s"] = round(time.time() - start, 1)
+    with atomic_dir(out_dir) as tmp:
+        (tmp / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+        if trained is None:
+            rel = os.path.relpath(init.resolve() / "model.pt" if init.is_dir() else init.resolve(),
+                                  out_dir.resolve())
+            (tmp / BACKBONE_FILE).write_text(json.dumps({"backbone": rel}) + "\n")
+        else:
+            torch.save(trained, tmp / "model.pt")
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def finetune_evit(cfg: dict, state: dict, device_name: str, epochs: int | None,
+                  max_steps: int | None) -> tuple[dict, dict]:
+    """QAT finetune with EViT active; keep rate kappa goes 1 -> target over the first half
+    (cosine), then stays (EViT's schedule)."""
+    import torch.nn.functional as F
+    from tqdm import tqdm
+    from sievit.model.train import augment, evaluate, seed_everything
+    from sievit.model.vit import ViT
+    if "train" not in cfg:
+        raise SievitError(f"config '{cfg['name']}' has no 'train' section (EViT finetunes)")
+    t = cfg["train"]
+    seed_everything(t["seed"])
+    device = torch.device(device_name)
+    ep = epochs if epochs is not None else t["selector_epochs"]
+    tr, val = load_split("train"), load_split("val")
+    x_all = torch.from_numpy(tr.images).to(device)
+    y_all = torch.from_numpy(tr.labels).to(device)
+    model = ViT(cfg, quant=True)
+    model.load_state_dict(state, strict=True)
+    model.to(device).train()
+    target = cfg["reduction"]["keep_rate"]
+    opt = torch.optim.AdamW(model.parameters(), lr=t["qat_lr"], weight_decay=t["weight_decay"])
+    n = len(y_all)
+    spe = math.ceil(n / t["batch_size"])
+    total = ep * spe if max_steps is None else min(max_steps, ep * spe)
+    anneal = max(1, total // 2)
+    gen = torch.Generator(device=device).manual_seed(t["seed"])
+    bar = tqdm(total=total, desc="evit finetune", file=sys.stderr, mininterval=2.0)
+    step = 0
+    while step < total:
+        perm = torch.randperm(n, generator=gen, device=device)
+        for i in range(0, n, t["batch_size"]):
+            if step >= total:
+                break
+            frac = min(1.0, step / anneal)
+            cfg["reduction"]["keep_rate"] = target + (1 - target) * 0.5 * (1 + math.cos(math.pi * frac))
+            idx = perm[i:i + t["batch_size"]]
+            out = model(augment(x_all[idx], gen), prune="reduce")
+            loss = F.cross_entropy(out.logits, y_all[idx], label_smoothing=t["label_smoothing"])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            step += 1
+            bar.update(1)
+    bar.close()
+    cfg["reduction"]["keep_rate"] = target
+    n_val = 256 if max_steps is not None else len(val.labels)
+    acc = evaluate(model, torch.from_numpy(val.images[:n_val]).to(device),
+                   torch.from_numpy(val.labels[:n_val]).to(device), "reduce")
+    return {k: v.cpu() for k, v in model.state_dict().items()}, {
+        "evit_finetune": {"epochs": ep, "steps": total, "val_acc": acc}}
