@@ -45,14 +45,14 @@ def attention_range(cfg: dict, state: dict, images: np.ndarray) -> list[float]:
     g = Golden(bundle_from_model(model, images[:8], {}))
     grid = g.grid
     rows, cols = np.divmod(np.arange(grid * grid), grid)
-    out = []
-    for i in cfg["reduction"]["blocks"]:
-        dists = []
-        for k in range(0, len(images), 250):
-            probs = g.run(images[k:k + 250], "none", trace=True).trace[f"blocks.{i}.attn_probs"]
-            best = probs[:, :, 1:, 1:].argmax(axis=-1)              # [B, H, patches]
-            dists.append(np.hypot(rows[best] - rows[None, None], cols[best] - cols[None, None]).mean())
-        out.append(round(float(np.mean(dists)), 4))
+    blocks = cfg["reduction"]["blocks"]
+    dists: dict[int, list[float]] = {i: [] for i in blocks}
+    for k in range(0, len(images), 250):
+        trace = g.run(images[k:k + 250], "none", trace=True).trace
+        for i in blocks:
+            best = trace[f"blocks.{i}.attn_probs"][:, :, 1:, 1:].argmax(axis=-1)  # [B, H, P]
+            dists[i].append(np.hypot(rows[best] - rows[None, None], cols[best] - cols[None, None]).mean())
+    out = [round(float(np.mean(dists[i])), 4) for i in blocks]
     return out
 
 
@@ -67,7 +67,7 @@ def prepare(cfg: dict, init: Path, out_dir: Path, device_name: str, epochs: int 
     metrics: dict = {"method": method, "init": str(init), "command": command}
     cfg = {k: v for k, v in cfg.items() if k != "train" or method == "evit"}
     if method == "cpvit":
-        calib = load_split("train").images[:512]
+        calib = load_split("train").images[:32 if max_steps is not None else 512]  # smoke: 32
         cfg["reduction"]["layer_range"] = attention_range(cfg, state, calib)
         metrics["calibration"] = {"images": len(calib), "layer_range": cfg["reduction"]["layer_range"]}
         from sievit.config import validate

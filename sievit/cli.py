@@ -40,7 +40,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from sievit.config import load_config
     from sievit.model.train import train
     cfg = load_config(args.config)
-    if args.batch_size is not None:
+    if args.batch_size is not None and "train" in cfg:
         cfg["train"]["batch_size"] = args.batch_size
     command = "sievit " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if cfg["reduction"]["method"] != "heatvit":
@@ -114,11 +114,19 @@ def cmd_verify(args: argparse.Namespace) -> dict:
 
 def cmd_bench(args: argparse.Namespace) -> dict:
     import time
+    if args.what == "pareto":
+        from sievit.pareto import CHECKPOINTS, pareto, retrain
+        methods = args.methods or list(CHECKPOINTS)
+        if args.retrain:
+            retrain(methods, args.device)
+        return pareto(methods, args.images, args.jobs, Path(args.out))
+    if not args.bundle:
+        raise SievitError("bench golden needs --bundle DIR")
     from sievit.data import first_test_images
     from sievit.quant.bundle import load_bundle
     from sievit.quant.golden import Golden
     golden = Golden(load_bundle(args.bundle))
-    split = first_test_images(args.images)
+    split = first_test_images(args.images or 2000)
     out = {"images": len(split.labels), "batch": args.batch}
     for mode in ("none", golden.b.config["reduction"]["mode"]):
         start = time.perf_counter()
@@ -249,9 +257,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_verify)
 
     b = sub.add_parser("bench", help="benchmarks")
-    b.add_argument("what", choices=("golden",))
-    b.add_argument("--bundle", required=True)
-    b.add_argument("--images", type=_images_arg, default=2000)
+    b.add_argument("what", choices=("golden", "pareto"))
+    b.add_argument("--bundle", help="golden: the bundle to time")
+    b.add_argument("--images", type=_images_arg, default=None,
+                   help="golden: 2000 by default; pareto: the whole test set by default")
+    b.add_argument("--methods", nargs="*", help="pareto: methods (default: all)")
+    b.add_argument("--jobs", type=int, default=2, help="pareto: worker processes")
+    b.add_argument("--out", default="docs", help="pareto: folder of pareto.md / pareto.png")
+    b.add_argument("--retrain", action="store_true", help="pareto: rebuild the checkpoints first")
+    b.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="pareto --retrain")
     b.add_argument("--batch", type=int, default=250)
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)
