@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sievit.config import require_heatvit
 from sievit.errors import SievitError
 from sievit.quant import contract as C
 from sievit.quant.bundle import SCHEMA_VERSION, Bundle
@@ -71,6 +72,7 @@ class Layout:
     def __init__(self, bundle: Bundle, lanes: int = 8):
         if bundle.meta.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
             raise SievitError("bundle schema version is not supported by the HLS engines")
+        require_heatvit(bundle.config, "the HLS and RTL engines")
         self.b = bundle
         m = bundle.config["model"]
         self.m = m

@@ -79,3 +79,53 @@ def plot_tradeoff(rows: list[dict], out: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
+
+
+def _patch_fates(r, stage: int, i: int, n_tokens: int) -> np.ndarray:
+    """Per original token: its representative id (>= 0), -1 dropped, -2 fused."""
+    if r.origins:
+        return r.origins[stage][i]
+    fates = np.full(n_tokens, -2)  # HeatViT: not kept means fused into the package token
+    kept = r.kept[stage][i]
+    fates[kept] = kept
+    return fates
+
+
+def plot_reduction(golden: Golden, split: Split, mode: str, out: Path, title: str,
+                   n: int = 6) -> None:
+    """One row per image: the image, then per stage which patches stay as themselves, which
+    are merged (one colour per merged token), dropped (black) or fused into a package / extra
+    token (dark blue)."""
+    r = golden.run(split.images[:n], mode)
+    stages = len(r.kept)
+    p, g = golden.m["patch_size"], golden.grid
+    cmap = plt.get_cmap("tab20")
+    fig, axes = plt.subplots(n, stages + 1, figsize=(1.6 * (stages + 1), 1.7 * n), squeeze=False)
+    for i in range(n):
+        img = split.images[i].astype(float) / 255.0
+        axes[i, 0].imshow(img, cmap="gray", vmin=0, vmax=1)
+        axes[i, 0].set_title(f"{CLASSES[split.labels[i]]} → {CLASSES[int(r.logits[i].argmax())]}",
+                             fontsize=6)
+        for s in range(stages):
+            fates = _patch_fates(r, s, i, g * g + 1)
+            rgb = np.repeat(img[..., None], 3, axis=-1)
+            groups = {rep: np.sum(fates == rep) for rep in set(fates.tolist()) if rep >= 0}
+            for tok in range(1, g * g + 1):
+                fate = fates[tok]
+                sl = np.s_[(tok - 1) // g * p:((tok - 1) // g + 1) * p,
+                           (tok - 1) % g * p:((tok - 1) % g + 1) * p]
+                if fate == -1:
+                    rgb[sl] = 0.0
+                elif fate == -2:
+                    rgb[sl] = 0.25 * rgb[sl] + np.array([0.0, 0.05, 0.35])
+                elif groups[fate] > 1:
+                    rgb[sl] = 0.45 * rgb[sl] + 0.55 * np.array(cmap(fate % 20)[:3])
+            axes[i, s + 1].imshow(np.clip(rgb, 0, 1))
+            axes[i, s + 1].set_title(f"stage {s + 1}: {int(r.tokens_per_stage[i, s])} tok", fontsize=6)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)

@@ -163,3 +163,11 @@ def load_config(path: str | Path) -> dict:
     except yaml.YAMLError as exc:
         raise SievitError(f"config file {path} is not valid YAML: {exc}") from None
     return validate(raw)
+
+
+def require_heatvit(cfg: dict, what: str) -> None:
+    """The HLS and RTL engines implement the HeatViT selector only (docs/methods.md)."""
+    method = cfg["reduction"]["method"]
+    if method != "heatvit":
+        raise SievitError(f"{what} implement the HeatViT selector only; reduction.method "
+                          f"{method!r} runs in the golden model (docs/methods.md, hardware mapping)")

@@ -34,6 +34,7 @@ LABELS = {"heatvit": "HeatViT", "evit": "EViT", "tome": "ToMe", "ppt": "PPT", "c
           "dense": "dense int8"}
 
 _BUNDLES: dict = {}
+KNOB_OF = {"evit": "keep_rate", "tome": "r", "ppt": "r", "cpvit": "keep"}
 
 
 def _bundle(ckpt: str):
@@ -107,8 +108,27 @@ def pareto(methods: list[str], n_images: int | None, jobs: int, out_dir: Path) -
     out_dir.mkdir(parents=True, exist_ok=True)
     write_table(rows, out_dir / "pareto.md", n)
     plot_pareto(rows, out_dir / "pareto.png", n)
+    pictures = [str(plot_method(m, out_dir)) for m in methods]
     return {"images": n, "jobs": jobs, "wall_s": round(time.time() - start, 1), "rows": rows,
-            "table": str(out_dir / "pareto.md"), "plot": str(out_dir / "pareto.png")}
+            "table": str(out_dir / "pareto.md"), "plot": str(out_dir / "pareto.png"),
+            "pictures": pictures}
+
+
+def plot_method(method: str, out_dir: Path) -> Path:
+    """docs/methods/<method>.png: what each stage keeps / merges on six test images, at the
+    checkpoint's own budget."""
+    from sievit.data import first_test_images
+    from sievit.quant.golden import Golden
+    from sievit.quant.plots import plot_reduction
+    b = _bundle(CHECKPOINTS[method])
+    r = b.config["reduction"]
+    path = out_dir / "methods" / f"{method}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    knob = "mode " + r["mode"] if method == "heatvit" else f"{KNOB_OF[method]} = {r[KNOB_OF[method]]}"
+    plot_reduction(Golden(b), first_test_images(6), r["mode"], path,
+                   f"{LABELS[method]} ({knob}): kept as itself / merged (colour per token) / "
+                   "dropped (black) / fused (blue)")
+    return path
 
 
 def _budget_text(row: dict) -> str:

@@ -203,3 +203,10 @@ def test_bench_pareto_writes_table_and_plot(tmp_path, capsys):
     assert (tmp_path / "pareto.png").stat().st_size > 10000
     macs = [r["macs"] for r in res["rows"][1:]]
     assert macs == sorted(macs, reverse=True)  # more merges, fewer MACs
+
+
+def test_hls_and_rtl_reject_other_methods(tmp_path):
+    from sievit.hls.descriptors import Layout
+    g, _ = pair("tome")
+    with pytest.raises(SievitError, match="HeatViT selector only; reduction.method 'tome'"):
+        Layout(g.b)
