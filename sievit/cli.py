@@ -252,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("what", choices=("golden",))
     g.add_argument("--ckpt", required=True)
     g.add_argument("--images", type=_images_arg, default=None)
-    g.add_argument("--modes", choices=("both", "none", "threshold", "topk"), default="both")
+    g.add_argument("--modes", choices=("both", "none", "threshold", "topk", "reduce"), default="both")
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=cmd_verify)
 
