@@ -22,13 +22,17 @@ from sievit.errors import SievitError
 BACKBONE_FILE = "backbone.json"
 
 
+def backbone_only(state: dict) -> dict:
+    """A model state without its HeatViT selectors' weights: the dense backbone."""
+    return {k: v for k, v in state.items() if not k.startswith("selectors.")}
+
+
 def backbone_state(init: Path) -> dict:
-    """The dense backbone of a checkpoint's model.pt (its own reducers' weights left out)."""
+    """The dense backbone of a checkpoint's model.pt."""
     path = init / "model.pt" if init.is_dir() else init
     if not path.is_file():
         raise SievitError(f"--init {init} has no model.pt")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return {k: v for k, v in state.items() if not k.startswith("selectors.")}
+    return backbone_only(torch.load(path, map_location="cpu", weights_only=True))
 
 
 def attention_range(cfg: dict, state: dict, images: np.ndarray) -> list[float]:

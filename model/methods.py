@@ -6,9 +6,6 @@ model's quant/golden_reduce.py compacts tokens instead of masking slots; results
 gradients pass straight through the integer forward (EViT finetuning)."""
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 
 from sievit.model import intfn
@@ -16,6 +13,7 @@ from sievit.model.layers import Fx
 from sievit.quant import contract as C
 from sievit.quant.budgets import evit_keep_count
 from sievit.quant.golden_reduce import ppt_pool_mask
+from sievit.quant.reduce import log_size_table
 
 PROPORTIONAL = ("tome", "ppt")
 
@@ -41,9 +39,7 @@ def size_bias(size: torch.Tensor, frac: int | None) -> torch.Tensor:
     """ln(size) per key in logit units; quant: the contract's ROM value at the logits' frac."""
     if frac is None:
         return torch.log(size.double())
-    n_max = int(size.max())
-    tab = torch.tensor([0] + [round(math.log(s) * (1 << C.LOG_SIZE_FRAC)) for s in range(1, n_max + 1)],
-                       dtype=torch.int64, device=size.device)
+    tab = torch.from_numpy(log_size_table(int(size.max()))).to(size.device)
     return intfn.from_int(intfn.rshift_rne(tab[size], C.LOG_SIZE_FRAC - frac), frac, torch.float64)
 
 
@@ -132,12 +128,11 @@ def _stage(model, r: dict, stage: int, x: Fx, st: State, info: dict, probs: torc
             * intfn.isqrt_int((vi * vi).sum(-1))
         pool = torch.from_numpy(ppt_pool_mask(score.cpu().numpy(), cand.cpu().numpy(),
                                               r["tau"])).to(score.device)
-        before = (st.policy.clone(), st.size.clone())
-        pooled = _merge(x, st, info["k"], heads, r_img)
-        pooled_state = (st.policy, st.size)
-        keep = intfn.topk_keep(score, cand, m_cand - r_img)
-        st.policy = torch.where(pool[:, None], pooled_state[0], before[0] & (keep | ~cand))
-        st.size = torch.where(pool[:, None], pooled_state[1], before[1])
+        pruned_policy = st.policy & (intfn.topk_keep(score, cand, m_cand - r_img) | ~cand)
+        size = st.size
+        pooled = _merge(x, st, info["k"], heads, r_img)   # updates st to the pooled state
+        st.policy = torch.where(pool[:, None], st.policy, pruned_policy)
+        st.size = torch.where(pool[:, None], st.size, size)
         return x.with_value(torch.where(pool[:, None, None], pooled.value, x.value))
     raise ValueError(f"unknown reduction method {method!r}")
 

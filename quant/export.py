@@ -20,7 +20,7 @@ from sievit.quant.bundle import Bundle
 
 def load_checkpoint(ckpt: str | Path, quant: bool = True, which: str = "model.pt") -> ViT:
     """A trained model in eval mode, float64 (exact integer arithmetic on the CPU)."""
-    from sievit.model.method_train import BACKBONE_FILE, backbone_state
+    from sievit.model.method_train import BACKBONE_FILE, backbone_only
     ckpt = Path(ckpt)
     cfg_path, w_path = ckpt / "config.yaml", ckpt / which
     ref = ckpt / BACKBONE_FILE
@@ -33,7 +33,7 @@ def load_checkpoint(ckpt: str | Path, quant: bool = True, which: str = "model.pt
     try:
         state = torch.load(w_path, map_location="cpu", weights_only=True)
         if cfg["reduction"]["method"] != "heatvit":
-            state = backbone_state(w_path)
+            state = backbone_only(state)
         model.load_state_dict(state, strict=True)
     except Exception as exc:  # torch raises several types for corrupt/mismatched files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

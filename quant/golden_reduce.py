@@ -49,7 +49,7 @@ def run_reduce(g, images: np.ndarray, mode: str, trace: bool):
     x, _ = g.patch_embed(images)
     t = rd.Tokens.start(x)
     B = len(x)
-    heads, dim, dh = g.heads, g.dim, g.dh
+    heads, dim = g.heads, g.dim
     macs = np.full(B, g.n_patch * m["patch_size"] ** 2 * m["in_chans"] * dim
                    + dim * m["num_classes"], dtype=I64)
     head_mask = np.ones((B, heads), I64)

@@ -81,6 +81,12 @@ def topk_keep(score: np.ndarray, cand: np.ndarray, k: np.ndarray) -> np.ndarray:
     return cand & (rank < np.asarray(k)[:, None])
 
 
+def _identity_lut(t: Tokens) -> np.ndarray:
+    """[B, T0] map of original ids to themselves, to be edited and applied by _relabel."""
+    b, t0 = t.origin.shape
+    return np.broadcast_to(np.arange(t0), (b, t0)).copy()
+
+
 def _relabel(t: Tokens, lut: np.ndarray) -> np.ndarray:
     """Apply a per-image map of current original ids (lut[b, id]) to the origin map."""
     o = t.origin
@@ -100,8 +106,7 @@ def compact(t: Tokens, keep: np.ndarray, extra: np.ndarray | None = None,
     n_kept = keep.sum(axis=1)
     has = np.zeros(b, bool) if has_extra is None else has_extra
     n_new = n_kept + has
-    t0 = t.origin.shape[1]
-    lut = np.broadcast_to(np.arange(t0), (b, t0)).copy()
+    lut = _identity_lut(t)
     gone = t.valid() & ~keep & (t.ids >= 0)
     bi, ri = np.nonzero(gone)
     lut[bi, t.ids[bi, ri]] = gone_code
@@ -165,8 +170,7 @@ def bipartite_merge(t: Tokens, u: np.ndarray, r: int) -> tuple[Tokens, np.ndarra
     is_dst = np.zeros_like(valid)
     is_dst[src_b, dst_r] = True
     x = np.where(is_dst[..., None], op.saturate(op.div_round(num, np.maximum(den, 1)[..., None])), t.x)
-    t0 = t.origin.shape[1]
-    lut = np.broadcast_to(np.arange(t0), (b, t0)).copy()
+    lut = _identity_lut(t)
     lut[src_b, t.ids[src_b, src_r]] = t.ids[src_b, dst_r]
     merged = Tokens(x, t.ids, t.n, den, t.cum, _relabel(t, lut))
     return compact(merged, valid & ~merge), r_img, is_dst.sum(axis=1)

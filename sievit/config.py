@@ -38,19 +38,23 @@ METHOD_OPTIONAL: dict[str, dict[str, tuple[type, Any]]] = {
 }
 
 
-def _check_section(name: str, section: Any, keys: dict[str, type | tuple]) -> None:
+def _check_section(name: str, section: Any, keys: dict[str, type | tuple],
+                   optional: dict[str, tuple[type, Any]] | None = None,
+                   extra: set[str] | None = frozenset(), where: str = "") -> None:
+    """Keys present, typed (ints widen to floats), nothing foreign. `optional` keys get
+    their defaults; `extra` names keys checked elsewhere (None: any key may be present)."""
     if not isinstance(section, dict):
         raise SievitError(f"config section '{name}' must be a mapping")
-    optional = OPTIONAL_KEYS.get(name, {})
+    optional = OPTIONAL_KEYS.get(name, {}) if optional is None else optional
     for key, (typ, default) in optional.items():
-        section.setdefault(key, default)
+        section.setdefault(key, copy.deepcopy(default))
     keys = {**keys, **{k: typ for k, (typ, _) in optional.items()}}
-    unknown = sorted(set(section) - set(keys))
-    if unknown and name != "reduction":  # the method's own keys: _check_method_keys
-        raise SievitError(f"unknown config key(s) in '{name}': {', '.join(unknown)}")
+    unknown = sorted(set(section) - set(keys) - (extra or set()))
+    if unknown and extra is not None:
+        raise SievitError(f"unknown config key(s) in '{name}'{where}: {', '.join(unknown)}")
     missing = sorted(set(keys) - set(section))
     if missing:
-        raise SievitError(f"missing config key(s) in '{name}': {', '.join(missing)}")
+        raise SievitError(f"missing config key(s) in '{name}'{where}: {', '.join(missing)}")
     for key, typ in keys.items():
         val = section[key]
         if typ is float and isinstance(val, int) and not isinstance(val, bool):
@@ -78,7 +82,8 @@ def validate(cfg: dict) -> dict:
             if sec in OPTIONAL_SECTIONS:
                 continue
             raise SievitError(f"missing config section '{sec}'")
-        _check_section(sec, cfg[sec], keys)
+        # the reduction section's method keys are checked once the method is known
+        _check_section(sec, cfg[sec], keys, extra=None if sec == "reduction" else frozenset())
     m, r = cfg["model"], cfg["reduction"]
     for key in ("image_size", "in_chans", "patch_size", "dim", "depth", "heads", "mlp_dim",
                 "num_classes"):
@@ -129,22 +134,9 @@ def _check_method_keys(r: dict, method: str) -> None:
     modes = MODES if method == "heatvit" else ("reduce",)
     if r["mode"] not in modes:
         raise SievitError(f"reduction.mode must be one of {modes} for {method}, got {r['mode']!r}")
-    for key, (typ, default) in METHOD_OPTIONAL.get(method, {}).items():
-        r.setdefault(key, copy.deepcopy(default))
-    keys = {**METHOD_KEYS[method], **{k: t for k, (t, _) in METHOD_OPTIONAL.get(method, {}).items()}}
     common = {"method", "blocks", "mode", "keep_ratios", "keep_tokens", "pareto"}
-    unknown = sorted(set(r) - set(keys) - common)
-    if unknown:
-        raise SievitError(f"unknown config key(s) in 'reduction' for {method}: {', '.join(unknown)}")
-    missing = sorted(set(keys) - set(r))
-    if missing:
-        raise SievitError(f"missing config key(s) in 'reduction' for {method}: {', '.join(missing)}")
-    for key, typ in keys.items():
-        val = r[key]
-        if typ is float and isinstance(val, int) and not isinstance(val, bool):
-            r[key] = float(val)
-        elif not isinstance(val, typ) or isinstance(val, bool):
-            raise SievitError(f"config key 'reduction.{key}' must be {typ.__name__}, got {val!r}")
+    _check_section("reduction", r, METHOD_KEYS[method], METHOD_OPTIONAL.get(method, {}),
+                   extra=common, where=f" for {method}")
     if "pareto" in r and (not isinstance(r["pareto"], list) or not r["pareto"]):
         raise SievitError("reduction.pareto must be a non-empty list of budgets")
 

@@ -34,7 +34,6 @@ LABELS = {"heatvit": "HeatViT", "evit": "EViT", "tome": "ToMe", "ppt": "PPT", "c
           "dense": "dense int8"}
 
 _BUNDLES: dict = {}
-KNOB_OF = {"evit": "keep_rate", "tome": "r", "ppt": "r", "cpvit": "keep"}
 
 
 def _bundle(ckpt: str):
@@ -118,13 +117,14 @@ def plot_method(method: str, out_dir: Path) -> Path:
     """docs/methods/<method>.png: what each stage keeps / merges on six test images, at the
     checkpoint's own budget."""
     from sievit.data import first_test_images
+    from sievit.quant.budgets import KNOB
     from sievit.quant.golden import Golden
     from sievit.quant.plots import plot_reduction
     b = _bundle(CHECKPOINTS[method])
     r = b.config["reduction"]
     path = out_dir / "methods" / f"{method}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    knob = "mode " + r["mode"] if method == "heatvit" else f"{KNOB_OF[method]} = {r[KNOB_OF[method]]}"
+    knob = "mode " + r["mode"] if method == "heatvit" else f"{KNOB[method]} = {r[KNOB[method]]}"
     plot_reduction(Golden(b), first_test_images(6), r["mode"], path,
                    f"{LABELS[method]} ({knob}): kept as itself / merged (colour per token) / "
                    "dropped (black) / fused (blue)")
@@ -142,8 +142,8 @@ def _budget_text(row: dict) -> str:
 
 def write_table(rows: list[dict], path: Path, n: int) -> None:
     from sievit.quant.budgets import KNOB
-    lines = [f"| method | budget | top-1 (%) | Δ vs dense (pp) | MACs / image (M) | fewer MACs | "
-             f"tokens after each stage |", "|---|---|---|---|---|---|---|"]
+    lines = ["| method | budget | top-1 (%) | Δ vs dense (pp) | MACs / image (M) | fewer MACs | "
+             "tokens after each stage |", "|---|---|---|---|---|---|---|"]
     for row in rows:
         knob = KNOB.get(row["method"], "")
         budget = _budget_text(row)

@@ -46,9 +46,7 @@ def run_both(method: str, images: np.ndarray, **knobs):
 
 def expected_tokens(method: str, cfg: dict) -> list[int]:
     r, n = cfg["reduction"], 50
-    if method == "tome":
-        return [n - r["r"] * (s + 1) for s in range(len(r["blocks"]))]
-    if method == "ppt":
+    if method in ("tome", "ppt"):  # both remove r rows per stage
         return [n - r["r"] * (s + 1) for s in range(len(r["blocks"]))]
     if method == "cpvit":
         return [1 + k for k in r["keep_tokens"]]
