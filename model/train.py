@@ -116,14 +116,14 @@ def run_stage(model: ViT, name: str, epochs: int, lr: float, cfg: dict, data: di
             if step % 50 == 0:
                 bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
-    val_mode = "none" if prune == "none" else "threshold"
+    val_mode = {"none": "none", "topk": "topk"}.get(prune, "threshold")
     n_val = 256 if max_steps is not None else len(data["val_y"])  # smoke runs: a quick look
     acc = evaluate(model, data["val_x"][:n_val], data["val_y"][:n_val], val_mode)
     entry = {"stage": name, "epochs": epochs, "steps": total, "val_acc": acc}
     if prune != "none":
         model.eval()
         with torch.no_grad():
-            out = model(data["val_x"][:1000], prune="threshold")
+            out = model(data["val_x"][:1000], prune=val_mode)
         model.train()
         entry["val_tokens_per_stage"] = [float(p.sum(1).mean()) for p in out.policies]
     log[name] = entry
@@ -150,8 +150,9 @@ def _resume_selectors(cfg: dict, out_dir: Path, resume: Path, device: torch.devi
             p.requires_grad_(id(p) in sel_ids)
         t["dense_loss_weight"] = 0.0  # the backbone is frozen: the dense path cannot change
     stage = "selectors_and_backbone" if train_backbone else "selectors_frozen_backbone"
-    run_stage(qmodel, stage, t["selector_epochs"], t["qat_lr"], cfg, data, "gumbel", device, log,
-              max_steps)
+    # topk: finetune under the deployed fixed budget (hard top-k, reduction.topk_tokens)
+    run_stage(qmodel, stage, t["selector_epochs"], t["qat_lr"], cfg, data, t["finetune_prune"],
+              device, log, max_steps)
     metrics = {"stages": log, "resumed_from": str(resume), "device": device_name,
                "torch": torch.__version__, "command": command,
                "wall_time_s": round(time.time() - start, 1)}

@@ -21,7 +21,8 @@ SCHEMA: dict[str, dict[str, type | tuple]] = {
 OPTIONAL_SECTIONS = {"train"}
 # keys a config may leave out (older resolved configs lack them): name -> (type, default)
 OPTIONAL_KEYS: dict[str, dict[str, tuple[type, Any]]] = {
-    "train": {"distill_weight": (float, 0.0), "distill_temperature": (float, 1.0)},
+    "train": {"distill_weight": (float, 0.0), "distill_temperature": (float, 1.0),
+              "finetune_prune": (str, "gumbel")},
 }
 MODES = ("threshold", "topk")
 # per method: its own reduction keys (name -> type); every method also has method, blocks, mode
@@ -107,6 +108,9 @@ def validate(cfg: dict) -> dict:
     if blocks[0] < lowest or blocks[-1] >= m["depth"]:
         raise SievitError(f"reduction.blocks must lie in {lowest}..{m['depth'] - 1}, got {blocks}")
     _check_method_keys(r, method)
+    if "train" in cfg and cfg["train"]["finetune_prune"] not in ("gumbel", "topk"):
+        raise SievitError("train.finetune_prune must be gumbel or topk, got "
+                          f"{cfg['train']['finetune_prune']!r}")
     if method != "heatvit":
         from sievit.quant.budgets import resolve
         resolve(cfg)
