@@ -168,7 +168,7 @@ def _write_run(out_dir: Path, fmodel: ViT, qmodel: ViT, cfg: dict, metrics: dict
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
 
 
-def calibrate(model: ViT, images: np.ndarray, n_images: int) -> None:
+def calibrate(model: ViT, images: np.ndarray, n_images: int, prune: str = "threshold") -> None:
     """Run Brevitas's activation-statistics phase on the CPU (train-mode forwards, no
     gradients) for every activation, selectors included, so that all scales are learned
     parameters before training starts on any device."""
@@ -179,7 +179,7 @@ def calibrate(model: ViT, images: np.ndarray, n_images: int) -> None:
     with torch.no_grad():
         for _ in tqdm(range(steps), desc="calibrate", file=sys.stderr, mininterval=2.0):
             idx = rng.choice(len(images), size=batch, replace=False)
-            model(torch.from_numpy(images[idx]), prune="threshold")
+            model(torch.from_numpy(images[idx]), prune=prune)
 
 
 def train(cfg: dict, out_dir: Path, epochs: int | None, seed: int | None, device_name: str,

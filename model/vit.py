@@ -9,6 +9,7 @@ from torch import nn
 
 from sievit.model.layers import Act, Fx, LayerNorm, Linear, fixed_input, gelu, pot_param_frac, \
     quant_param, softmax
+from sievit.model.channel_units import CDCPGate, PranceActor
 from sievit.model.reducers import HeatViTReducer
 from sievit.model import methods
 
@@ -34,16 +35,18 @@ class Block(nn.Module):
         self.res2 = Act(quant)
 
     def attention(self, x: Fx, policy: torch.Tensor | None, key_bias: torch.Tensor | None = None,
-                  head_mask: torch.Tensor | None = None, info: dict | None = None) -> torch.Tensor:
+                  head_mask: torch.Tensor | None = None, info: dict | None = None,
+                  chan: dict | None = None) -> torch.Tensor:
         """Projection accumulator of MHSA. Reduction methods: key_bias [B, N] (logit units) is
         added to every logit of a key (proportional attention), head_mask [B, H] silences
-        pruned heads, info receives probs, q/k/v activations."""
+        pruned heads, info receives probs, q/k/v activations; chan holds [B, C] 0/1 channel
+        masks (embed: input / output channels, qk, v)."""
         b, n, d = x.value.shape
-        h = self.ln1_out(self.ln1(x)[0])
+        h = _mask(self.ln1_out(self.ln1(x)[0]), chan, "embed")
         qkv, _ = self.qkv(h)
-        q = self.q_act(qkv[..., :d])
-        k = self.k_act(qkv[..., d:2 * d])
-        v = self.v_act(qkv[..., 2 * d:])
+        q = _mask(self.q_act(qkv[..., :d]), chan, "qk")
+        k = _mask(self.k_act(qkv[..., d:2 * d]), chan, "qk")
+        v = _mask(self.v_act(qkv[..., 2 * d:]), chan, "v")
         dh = d // self.heads
 
         def split(t: torch.Tensor) -> torch.Tensor:
@@ -61,18 +64,31 @@ class Block(nn.Module):
             info.update(probs=probs, k=k, v=v, logits_frac=frac)
         out = (probs @ split(v.value)).transpose(1, 2).reshape(b, n, d)
         acc, _ = self.proj(self.attn_out(out))
-        return acc
+        return _mask_value(acc, chan, "embed")
 
     def forward(self, x: Fx, policy: torch.Tensor | None) -> Fx:
         return self.mlp(self.res1(x.value + self.attention(x, policy)))
 
-    def mlp(self, x: Fx) -> Fx:
-        """LN2 -> fc1 -> GELU -> fc2, residual with x (= res1)."""
-        h = self.ln2_out(self.ln2(x)[0])
+    def mlp(self, x: Fx, chan: dict | None = None) -> Fx:
+        """LN2 -> fc1 -> GELU -> fc2, residual with x (= res1); chan: embed / mlp masks."""
+        h = _mask(self.ln2_out(self.ln2(x)[0]), chan, "embed")
         acc, _ = self.fc1(h)
-        g = self.gelu_out(gelu(self.gelu_in(acc)))
+        g = _mask(self.gelu_out(gelu(self.gelu_in(acc))), chan, "mlp")
         acc, _ = self.fc2(g)
-        return self.res2(x.value + acc)
+        return self.res2(x.value + _mask_value(acc, chan, "embed"))
+
+
+def _mask_value(t: torch.Tensor, chan: dict | None, group: str) -> torch.Tensor:
+    if chan is None or chan.get(group) is None:
+        return t
+    return t * chan[group][:, None, :]
+
+
+def _mask(a: Fx, chan: dict | None, group: str) -> Fx:
+    """Zero the masked channels of an activation (a mask equals skipping those channels)."""
+    if chan is None or chan.get(group) is None:
+        return a
+    return a.with_value(_mask_value(a.value, chan, group))
 
 
 @dataclass
@@ -81,6 +97,7 @@ class Output:
     logits_frac: int | None
     policies: list[torch.Tensor] = field(default_factory=list)   # after each stage, [B, N+2]
     keeps: list[torch.Tensor] = field(default_factory=list)      # keep masks, [B, N+2]
+    aux: dict = field(default_factory=dict)   # training signals of the methods (model.methods)
 
 
 class ViT(nn.Module):
@@ -109,6 +126,13 @@ class ViT(nn.Module):
         self.selectors = nn.ModuleList(HeatViTReducer(dim, m["heads"], quant)
                                        for _ in (self.sel_blocks if heatvit else ()))
         self.topk_tokens = list(r["topk_tokens"]) if heatvit else []
+        dh = dim // m["heads"]
+        self.gates = nn.ModuleList(
+            CDCPGate(dim, r["gate_hidden"], 2 * dh + m["mlp_dim"], quant)
+            for _ in (r["gate_blocks"] if self.method == "cait" else ()))
+        self.actors = nn.ModuleList(
+            PranceActor(self.n_patch + 2, r["actor_hidden"], 3, quant)
+            for _ in (self.sel_blocks if self.method == "prance" else ()))
         # slots after the patches: HeatViT's package token, or one fused token per EViT stage
         self.n_extra = 1 if heatvit else (len(self.sel_blocks) if self.method == "evit" else 0)
         self.ln_f, self.ln_f_out = LayerNorm(dim, quant), Act(quant)
@@ -136,9 +160,11 @@ class ViT(nn.Module):
         extra = tokens.new_zeros(tokens.shape[0], self.n_extra, tokens.shape[2])
         return self.embed_out(torch.cat([tokens, extra], dim=1))
 
-    def forward(self, images: torch.Tensor, prune: str = "threshold") -> Output:
+    def forward(self, images: torch.Tensor, prune: str = "threshold",
+                control: dict | None = None) -> Output:
+        """control: PRANCE training (model.methods.forward)."""
         if self.method != "heatvit":
-            return methods.forward(self, images, prune)
+            return methods.forward(self, images, prune, control)
         x = self.embed(images)
         b, n = x.value.shape[:2]
         policy = torch.ones(b, n, dtype=x.value.dtype, device=x.value.device)

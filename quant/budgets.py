@@ -9,7 +9,9 @@ import numpy as np
 from sievit.errors import SievitError
 
 # the knob `sievit bench pareto` sweeps per method (HeatViT sweeps top-k token lists)
-KNOB = {"evit": "keep_rate", "tome": "r", "ppt": "r", "cpvit": "keep"}
+KNOB = {"evit": "keep_rate", "tome": "r", "ppt": "r", "cpvit": "keep", "cait": "mac_target",
+        "prance": "cost_weight"}
+PRANCE_COST_MAX = 0.49   # the actor reads round(cost_weight * 256) as one int8 input
 
 
 def resolve(cfg: dict) -> None:
@@ -37,6 +39,116 @@ def resolve(cfg: dict) -> None:
             raise SievitError("reduction.layer_range needs one positive attention range per "
                               f"pruning block, got {rng}")
         r["keep_tokens"] = cpvit_keep_tokens(r["keep"], rng or [1.0] * len(r["blocks"]), n_patch)
+    if method == "cait":
+        _resolve_cait(cfg)
+    if method == "prance":
+        _resolve_prance(cfg)
+
+
+def _int_list(r: dict, key: str, lo: int, hi: int, length: int | None = None) -> list[int]:
+    vals = r[key]
+    if (length is not None and len(vals) != length) or any(
+            not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi for v in vals):
+        size = f"{length} " if length is not None else ""
+        raise SievitError(f"reduction.{key} must be a list of {size}integers in {lo}..{hi}, got {vals}")
+    return vals
+
+
+def cait_windows(cfg: dict) -> list[tuple[int, int]]:
+    """ATME neighbourhoods (rows, cols) per merge stage; each stage's windows must tile the
+    previous stage's (so every window always holds its anchor)."""
+    m, r = cfg["model"], cfg["reduction"]
+    grid = m["image_size"] // m["patch_size"]
+    out = []
+    for w in r["windows"]:
+        if (not isinstance(w, list) or len(w) != 2 or any(not isinstance(v, int) or not 1 <= v <= grid
+                                                          for v in w)):
+            raise SievitError(f"reduction.windows must be [rows, cols] pairs in 1..{grid}, got {r['windows']}")
+        if out and (w[0] % out[-1][0] or w[1] % out[-1][1]):
+            raise SievitError(f"reduction.windows: {w} is not a multiple of the previous window "
+                              f"{list(out[-1])} (windows must nest)")
+        out.append((w[0], w[1]))
+    if len(out) != len(r["blocks"]):
+        raise SievitError("reduction.windows needs one [rows, cols] window per merge block")
+    return out
+
+
+def cait_tokens(cfg: dict) -> list[int]:
+    """Tokens (CLS included) entering each block's MLP under ATME: top-r merges are exact
+    because every window keeps its anchor, so a stage has live - windows candidates."""
+    m, r = cfg["model"], cfg["reduction"]
+    grid = m["image_size"] // m["patch_size"]
+    wins = cait_windows(cfg)
+    live, out, stage = grid * grid, [], 0
+    for i in range(m["depth"]):
+        if stage < len(r["blocks"]) and r["blocks"][stage] == i:
+            wr, wc = wins[stage]
+            members = live - (-(-grid // wr)) * (-(-grid // wc))
+            if r["merge_r"][stage] > members:
+                raise SievitError(f"reduction.merge_r[{stage}] = {r['merge_r'][stage]} exceeds the "
+                                  f"{members} tokens that can merge at that stage")
+            live -= r["merge_r"][stage]
+            stage += 1
+        out.append(live + 1)
+    return out
+
+
+def channel_counts(keep: float, dh: int, mlp_dim: int) -> list[int]:
+    """CDCP channels kept per group (QK per head, V per head, MLP hidden), at least one."""
+    return [max(1, int(math.floor(keep * w + 0.5))) for w in (dh, dh, mlp_dim)]
+
+
+def _resolve_cait(cfg: dict) -> None:
+    from sievit.quant.macs import cait_macs, dense_macs
+    m, r = cfg["model"], cfg["reduction"]
+    _int_list(r, "merge_r", 0, 10 ** 6, len(r["blocks"]))
+    _int_list(r, "gate_blocks", 0, m["depth"] - 1)
+    if sorted(set(r["gate_blocks"])) != r["gate_blocks"]:
+        raise SievitError(f"reduction.gate_blocks must be increasing, got {r['gate_blocks']}")
+    if r["gate_hidden"] <= 0:
+        raise SievitError(f"reduction.gate_hidden must be positive, got {r['gate_hidden']}")
+    cait_tokens(cfg)
+    target = r["mac_target"]
+    if not 0.0 < target <= 1.0:
+        raise SievitError(f"reduction.mac_target must be in (0, 1], got {target}")
+    dense, dh = dense_macs(cfg), m["dim"] // m["heads"]
+
+    def frac(keep: float) -> float:
+        return cait_macs(cfg, channel_counts(keep, dh, m["mlp_dim"])) / dense
+
+    if frac(0.0) > target:
+        raise SievitError(f"reduction.mac_target {target} is below what these merges reach with one "
+                          f"channel per group ({frac(0.0):.3f})")
+    lo, hi = 0.0, 1.0
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if frac(mid) <= target else (lo, mid)
+    r["channel_keep"] = round(lo, 6)
+    r["channel_counts"] = channel_counts(r["channel_keep"], dh, m["mlp_dim"])
+
+
+def prance_actions(cfg: dict) -> list[int]:
+    """Choices per actor output: MLP width, embedding width, token keep ratio."""
+    r = cfg["reduction"]
+    return [len(r["mlp_widths"]), len(r["embed_widths"]), len(r["token_keeps"])]
+
+
+def _resolve_prance(cfg: dict) -> None:
+    m, r = cfg["model"], cfg["reduction"]
+    for key, hi in (("mlp_widths", m["mlp_dim"]), ("embed_widths", m["dim"])):
+        vals = _int_list(r, key, 1, hi)
+        if not vals or sorted(set(vals)) != vals or vals[-1] != hi:
+            raise SievitError(f"reduction.{key} must increase and end at the full width {hi}, got {vals}")
+    keeps = r["token_keeps"]
+    if (not keeps or any(not isinstance(v, (int, float)) or not 0 < v <= 1 for v in keeps)
+            or sorted(set(keeps)) != keeps):
+        raise SievitError(f"reduction.token_keeps must be increasing ratios in (0, 1], got {keeps}")
+    if r["token_action"] not in ("prune", "merge"):
+        raise SievitError(f"reduction.token_action must be prune or merge, got {r['token_action']!r}")
+    if r["actor_hidden"] <= 0:
+        raise SievitError(f"reduction.actor_hidden must be positive, got {r['actor_hidden']}")
+    if not 0.0 <= r["cost_weight"] <= PRANCE_COST_MAX:
+        raise SievitError(f"reduction.cost_weight must be in [0, {PRANCE_COST_MAX}], got {r['cost_weight']}")
 
 
 def cpvit_keep_tokens(keep: float, ranges: list[float], n_patch: int) -> list[int]:

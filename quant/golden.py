@@ -87,19 +87,26 @@ class Golden:
 
     def attention(self, i: int, h: np.ndarray, x: np.ndarray, valid: np.ndarray,
                   trace: dict | None = None, key_bias: np.ndarray | None = None,
-                  head_mask: np.ndarray | None = None, info: dict | None = None) -> np.ndarray:
+                  head_mask: np.ndarray | None = None, info: dict | None = None,
+                  chan=None) -> np.ndarray:
         """Engine `attention`: QKV, per-head Q.K^T, softmax over live keys, A.V, concat,
         projection, residual with x. h = LN1(x) (int8). Returns res1 (int8).
         Reduction methods: key_bias [B, N] is added to every logit of a key (proportional
         attention, at the logits' frac); head_mask [B, H] zeroes pruned heads' outputs (their
-        Q/K/V and projection slices are skipped); info receives probs, k, v."""
+        Q/K/V and projection slices are skipped); info receives probs, k, v; chan
+        (quant.channels.ChannelMasks) zeroes masked input, Q/K, V and output channels."""
+        from sievit.quant.channels import apply
         p = f"blocks.{i}."
         B, N, D = x.shape
         fx = self.b.f(f"blocks.{i - 1}.res2") if i > 0 else self.b.f("embed_out")
+        if chan is not None:
+            h = apply(h, chan.embed)
         qkv, fq = self.lin(p + "qkv", h, self.b.f(p + "ln1_out"))
         q = op.requant(qkv[..., :D], fq, self.b.f(p + "q_act"))
         k = op.requant(qkv[..., D:2 * D], fq, self.b.f(p + "k_act"))
         v = op.requant(qkv[..., 2 * D:], fq, self.b.f(p + "v_act"))
+        if chan is not None:
+            q, k, v = apply(q, chan.qk), apply(k, chan.qk), apply(v, chan.v)
 
         def split(t: np.ndarray) -> np.ndarray:
             return t.reshape(B, N, self.heads, self.dh).transpose(0, 2, 1, 3)
@@ -117,6 +124,8 @@ class Golden:
         av = av.transpose(0, 2, 1, 3).reshape(B, N, D)
         a = op.requant(av, C.SOFTMAX_OUT_FRAC + self.b.f(p + "v_act"), self.b.f(p + "attn_out"))
         acc, fa = self.lin(p + "proj", a, self.b.f(p + "attn_out"))
+        if chan is not None:
+            acc = apply(acc, chan.embed)
         x1 = self.add(x, fx, acc, fa, p + "res1")
         if trace is not None:
             trace.update({p + "q": q, p + "k": k, p + "v": v, p + "attn_logits": logits,
@@ -126,12 +135,21 @@ class Golden:
     def softmax_frac(self, i: int) -> int:
         return self.b.f(f"blocks.{i}.q_act") + self.b.f(f"blocks.{i}.k_act")
 
-    def mlp(self, i: int, h2: np.ndarray, x1: np.ndarray, trace: dict | None = None) -> np.ndarray:
-        """Engine `mlp`: fc1 -> GELU -> fc2, residual with x1. h2 = LN2(x1). Returns res2."""
+    def mlp(self, i: int, h2: np.ndarray, x1: np.ndarray, trace: dict | None = None,
+            chan=None) -> np.ndarray:
+        """Engine `mlp`: fc1 -> GELU -> fc2, residual with x1. h2 = LN2(x1). Returns res2.
+        chan: embedding (input / output) and hidden channel masks."""
+        from sievit.quant.channels import apply
         p = f"blocks.{i}."
+        if chan is not None:
+            h2 = apply(h2, chan.embed)
         acc, fa = self.lin(p + "fc1", h2, self.b.f(p + "ln2_out"))
         g = self.gelu_act(acc, fa, p + "gelu_in", p + "gelu_out")
+        if chan is not None:
+            g = apply(g, chan.mlp)
         acc, fa = self.lin(p + "fc2", g, self.b.f(p + "gelu_out"))
+        if chan is not None:
+            acc = apply(acc, chan.embed)
         if trace is not None:
             trace[p + "gelu_out"] = g
         return self.add(x1, self.b.f(p + "res1"), acc, fa, p + "res2")

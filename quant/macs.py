@@ -103,3 +103,64 @@ def tome_macs(n, n_a, n_b, dh: int, dim: int, merged, dsts):
 def ppt_score_macs(n, dim: int, m):
     """PPT: |v|^2 per token, attention x norm and the squares of the variance test."""
     return n * dim + 2 * m
+
+
+def masked_attention_macs(n, e, w_qk, w_v):
+    """Attention with channel masks: QKV rows w_qk (Q), w_qk (K), w_v (V) over e input
+    columns, Q.K^T over w_qk, A.V over w_v, projection w_v -> e outputs (dim-wide residual;
+    a dense block has e = w_qk = w_v = dim)."""
+    return n * e * (2 * w_qk + w_v) + n * n * (w_qk + w_v) + n * w_v * e
+
+
+def masked_mlp_macs(n, e, m):
+    """fc1 (e inputs -> m hidden) and fc2 (m -> e)."""
+    return 2 * n * e * m
+
+
+def gate_macs(n, dim: int, hidden: int, outs: int):
+    """CDCP gate: mean of the block input over n tokens, dim -> hidden -> outs."""
+    return n * dim + dim * hidden + hidden * outs
+
+
+def atme_macs(n, members, dh: int, dim: int, merged, dsts):
+    """ATME: unit keys (norms), one member-anchor similarity per member, size-weighted sums."""
+    return n * dh + members * dh + (merged + dsts) * dim
+
+
+def cait_macs(cfg: dict, counts: Sequence[int]) -> int:
+    """MACs of one image under CAIT with per-group channel counts (QK, V per head; MLP
+    hidden) in the gated blocks; merge targets counted at their upper bound (one per merge)."""
+    from sievit.quant.budgets import cait_tokens, cait_windows
+    m, r = cfg["model"], cfg["reduction"]
+    dim, heads = m["dim"], m["heads"]
+    dh, grid = dim // heads, m["image_size"] // m["patch_size"]
+    n_patch = grid * grid
+    total = n_patch * m["patch_size"] ** 2 * m["in_chans"] * dim + dim * m["num_classes"]
+    wins = cait_windows(cfg)
+    after = cait_tokens(cfg)
+    n, stage = n_patch + 1, 0
+    for i in range(m["depth"]):
+        gated = i in r["gate_blocks"]
+        qk, v, hid = (counts[0] * heads, counts[1] * heads, counts[2]) if gated else (dim, dim, m["mlp_dim"])
+        if gated:
+            total += gate_macs(n, dim, r["gate_hidden"], 2 * dh + m["mlp_dim"])
+        total += masked_attention_macs(n, dim, qk, v)
+        if stage < len(r["blocks"]) and r["blocks"][stage] == i:
+            wr, wc = wins[stage]
+            members = n - 1 - (-(-grid // wr)) * (-(-grid // wc))
+            merged = r["merge_r"][stage]
+            total += atme_macs(n, members, dh, dim, merged, merged)
+            stage += 1
+        n = after[i]
+        total += masked_mlp_macs(n, dim, hid)
+    return total
+
+
+def actor_macs(n_state: int, hidden: int, outs: int):
+    """PRANCE actor MLP (state -> hidden -> hidden -> outs) and the key average of its state."""
+    return n_state * hidden + hidden * hidden + hidden * outs
+
+
+def prance_merge_macs(n, dim: int, dropped, kept):
+    """PRANCE merge: hidden-state norms, dropped x kept similarities, member sums."""
+    return n * dim + dropped * kept * dim + dropped * dim

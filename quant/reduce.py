@@ -161,16 +161,77 @@ def bipartite_merge(t: Tokens, u: np.ndarray, r: int) -> tuple[Tokens, np.ndarra
     node = np.where(is_a, sim.max(axis=2), lowest)
     r_img = np.minimum(r, (t.n - 1) // 2)
     merge = topk_keep(node, is_a, r_img)
+    merged, n_dst = merge_into(t, merge, dst)
+    return compact(merged, valid & ~merge), r_img, n_dst
+
+
+def merge_into(t: Tokens, merge: np.ndarray, dst: np.ndarray, weighted: bool = True
+               ) -> tuple[Tokens, np.ndarray]:
+    """Every row in `merge` joins row dst[b, row]: the target becomes the average of itself
+    and its sources, size-weighted (ToMe, ATME) or plain (PRANCE), rounded half up; sizes
+    add; the origin map sends the sources' originals to the target. Sources stay in place
+    (the caller compacts them away). Returns the tokens and the targets per image."""
     src_b, src_r = np.nonzero(merge)
     dst_r = dst[src_b, src_r]
-    num = t.x * t.size[..., None]
-    den = t.size.copy()
+    w = t.size if weighted else np.ones_like(t.size)
+    num = t.x * w[..., None]
+    den = w.copy()
+    size = t.size.copy()
     np.add.at(num, (src_b, dst_r), num[src_b, src_r])
-    np.add.at(den, (src_b, dst_r), t.size[src_b, src_r])
-    is_dst = np.zeros_like(valid)
+    np.add.at(den, (src_b, dst_r), w[src_b, src_r])
+    np.add.at(size, (src_b, dst_r), t.size[src_b, src_r])
+    is_dst = np.zeros(merge.shape, bool)
     is_dst[src_b, dst_r] = True
     x = np.where(is_dst[..., None], op.saturate(op.div_round(num, np.maximum(den, 1)[..., None])), t.x)
     lut = _identity_lut(t)
     lut[src_b, t.ids[src_b, src_r]] = t.ids[src_b, dst_r]
-    merged = Tokens(x, t.ids, t.n, den, t.cum, _relabel(t, lut))
-    return compact(merged, valid & ~merge), r_img, is_dst.sum(axis=1)
+    return Tokens(x, t.ids, t.n, size, t.cum, _relabel(t, lut)), is_dst.sum(axis=1)
+
+
+def atme_anchors(t: Tokens, attn: np.ndarray, grid: int, window: tuple[int, int]) -> np.ndarray:
+    """[B, N] row of each live patch's anchor: the live patch of its window (window rows x
+    cols tiles the original patch grid) with the highest CLS attention, ties to the lower row.
+    Non-patch rows point at themselves."""
+    b, n = t.ids.shape
+    pos = np.arange(n)[None, :]
+    patch = t.patches() & (t.ids > 0)
+    row, col = np.divmod(np.maximum(t.ids - 1, 0), grid)
+    per_row = -(-grid // window[1])
+    wid = np.where(patch, (row // window[0]) * per_row + col // window[1], -1 - pos)
+    rank = attn.astype(I64) * n + (n - 1 - pos)               # higher wins; ties: lower row
+    same = (wid[:, :, None] == wid[:, None, :]) & patch[:, None, :]
+    anchor = np.where(same, rank[:, None, :], -1).argmax(axis=2)
+    return np.where(patch, anchor, np.broadcast_to(pos, (b, n)))
+
+
+def atme_merge(t: Tokens, attn: np.ndarray, u: np.ndarray, grid: int, window: tuple[int, int],
+               r: int) -> tuple[Tokens, np.ndarray, np.ndarray, np.ndarray]:
+    """CAIT's ATME (our interpretation): inside each window the anchor stays; of the other
+    live members, the r with the highest integer similarity (unit keys) to their anchor
+    merge into it (ties to the lower row). Returns tokens, members, merges, targets."""
+    b, n = t.ids.shape
+    anchor = atme_anchors(t, attn, grid, window)
+    member = t.patches() & (anchor != np.arange(n)[None, :])
+    sim = np.einsum("bic,bic->bi", u, np.take_along_axis(u, anchor[..., None], axis=1))
+    r_img = np.minimum(r, member.sum(axis=1))
+    merge = topk_keep(sim, member, r_img)
+    merged, n_dst = merge_into(t, merge, anchor)
+    return compact(merged, t.valid() & ~merge), member.sum(axis=1), r_img, n_dst
+
+
+def prance_token_step(t: Tokens, attn: np.ndarray, keep_n: np.ndarray, action: str
+                      ) -> tuple[Tokens, np.ndarray, np.ndarray]:
+    """PRANCE's token step: keep the keep_n[b] patches with the highest CLS attention (ties
+    to the lower row); merge: every other patch joins its most similar kept patch (unit
+    hidden states, ties to the lower row) by plain average, sizes add; prune: drop them.
+    Returns tokens, dropped and kept counts per image."""
+    cand = t.patches()
+    keep = topk_keep(attn, cand, keep_n)
+    drop = cand & ~keep
+    if action == "merge":
+        u = unit_keys(t.x, 1)
+        sim = np.einsum("bic,bjc->bij", u, u)
+        sim = np.where(keep[:, None, :], sim, np.iinfo(I64).min)
+        dst = sim.argmax(axis=2)
+        t, _ = merge_into(t, drop & keep.any(axis=1)[:, None], dst, weighted=False)
+    return compact(t, keep | ~cand), drop.sum(axis=1), keep.sum(axis=1)

@@ -25,6 +25,8 @@ OPTIONAL_KEYS: dict[str, dict[str, tuple[type, Any]]] = {
               "finetune_prune": (str, "gumbel")},
 }
 MODES = ("threshold", "topk")
+# reduction keys computed by validate(), never read from a file
+DERIVED = ("keep_ratios", "keep_tokens", "channel_keep", "channel_counts")
 # per method: its own reduction keys (name -> type); every method also has method, blocks, mode
 METHOD_KEYS: dict[str, dict[str, type]] = {
     "heatvit": {"mac_budget": float, "topk_tokens": list},
@@ -32,6 +34,10 @@ METHOD_KEYS: dict[str, dict[str, type]] = {
     "tome": {"r": int},
     "ppt": {"r": int, "tau": float},
     "cpvit": {"keep": float, "head_block": int, "heads_pruned": int},
+    "cait": {"windows": list, "merge_r": list, "gate_blocks": list, "gate_hidden": int,
+             "mac_target": float},
+    "prance": {"mlp_widths": list, "embed_widths": list, "token_keeps": list,
+               "token_action": str, "actor_hidden": int, "cost_weight": float},
 }
 # optional per-method keys: name -> (type, default)
 METHOD_OPTIONAL: dict[str, dict[str, tuple[type, Any]]] = {
@@ -70,7 +76,7 @@ def validate(cfg: dict) -> dict:
         raise SievitError("config must be a mapping")
     cfg = copy.deepcopy(cfg)
     if isinstance(cfg.get("reduction"), dict):
-        for derived in ("keep_ratios", "keep_tokens"):  # derived below, never read from a file
+        for derived in DERIVED:  # derived below, never read from a file
             cfg["reduction"].pop(derived, None)
     allowed = {"name", *SCHEMA}
     unknown = sorted(set(cfg) - allowed)
@@ -138,7 +144,7 @@ def _check_method_keys(r: dict, method: str) -> None:
     modes = MODES if method == "heatvit" else ("reduce",)
     if r["mode"] not in modes:
         raise SievitError(f"reduction.mode must be one of {modes} for {method}, got {r['mode']!r}")
-    common = {"method", "blocks", "mode", "keep_ratios", "keep_tokens", "pareto"}
+    common = {"method", "blocks", "mode", "pareto", *DERIVED}
     _check_section("reduction", r, METHOD_KEYS[method], METHOD_OPTIONAL.get(method, {}),
                    extra=common, where=f" for {method}")
     if "pareto" in r and (not isinstance(r["pareto"], list) or not r["pareto"]):
