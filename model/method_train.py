@@ -1,7 +1,10 @@
 """Checkpoints of the reduction methods, built on a trained dense backbone. ToMe and PPT are
 training-free (the checkpoint points at the backbone); CP-ViT calibrates each pruning
 layer's attention range on training images (its layer-aware ratios); EViT finetunes the
-quantized backbone with the keep rate annealed from 1 to its target (cosine)."""
+quantized backbone with the keep rate annealed from 1 to its target (cosine); CAIT trains
+its channel gates with the backbone under its MAC targets (model/cait_train.py); PRANCE
+pretrains the meta-network, trains its actors with PPO, then finetunes jointly
+(model/prance_train.py)."""
 from __future__ import annotations
 
 import json
@@ -20,6 +23,7 @@ from sievit.data import load_split
 from sievit.errors import SievitError
 
 BACKBONE_FILE = "backbone.json"
+TRAINED = ("evit", "cait", "prance")   # methods whose checkpoint holds trained weights
 
 
 def backbone_only(state: dict) -> dict:
@@ -60,6 +64,48 @@ def attention_range(cfg: dict, state: dict, images: np.ndarray) -> list[float]:
     return out
 
 
+def require_train(cfg: dict) -> dict:
+    if "train" not in cfg:
+        raise SievitError(f"config '{cfg['name']}' has no 'train' section "
+                          f"({cfg['reduction']['method']} trains)")
+    return cfg["train"]
+
+
+def method_model(cfg: dict, state: dict, device: torch.device, calib: int):
+    """The quantized ViT of a method on the dense backbone; its new units (CAIT gates,
+    PRANCE actors) get their activation scales calibrated on the CPU first."""
+    from sievit.model.train import calibrate
+    from sievit.model.vit import ViT
+    model = ViT(cfg, quant=True)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    new = [k for k in missing if not k.startswith(("gates.", "actors."))]
+    if new or unexpected:
+        raise SievitError(f"backbone does not fit the config: missing {new[:3]}, unexpected {unexpected[:3]}")
+    if missing:
+        control = {"mode": "random"} if cfg["reduction"]["method"] == "prance" else None
+        images = load_split("train").images
+        steps_model = _Calibrating(model, control)
+        calibrate(steps_model, images, calib, prune="reduce")
+    return model.to(device)
+
+
+class _Calibrating(torch.nn.Module):
+    """Forwards calibration batches with a fixed control (PRANCE: random choices)."""
+
+    def __init__(self, model, control: dict | None):
+        super().__init__()
+        self.model, self.control = model, control
+
+    def forward(self, images: torch.Tensor, prune: str):
+        return self.model(images, prune=prune, control=self.control)
+
+
+def distill_loss(logits: torch.Tensor, teacher: torch.Tensor, temp: float) -> torch.Tensor:
+    import torch.nn.functional as F
+    return temp * temp * F.kl_div(F.log_softmax(logits / temp, -1), F.log_softmax(teacher / temp, -1),
+                                  reduction="batchmean", log_target=True)
+
+
 def prepare(cfg: dict, init: Path, out_dir: Path, device_name: str, epochs: int | None,
             max_steps: int | None, command: str) -> dict:
     """Build the method's checkpoint in out_dir (atomically)."""
@@ -69,7 +115,7 @@ def prepare(cfg: dict, init: Path, out_dir: Path, device_name: str, epochs: int 
     start = time.time()
     state = backbone_state(init)
     metrics: dict = {"method": method, "init": str(init), "command": command}
-    cfg = {k: v for k, v in cfg.items() if k != "train" or method == "evit"}
+    cfg = {k: v for k, v in cfg.items() if k != "train" or method in TRAINED}
     if method == "cpvit":
         calib = load_split("train").images[:32 if max_steps is not None else 512]  # smoke: 32
         cfg["reduction"]["layer_range"] = attention_range(cfg, state, calib)
@@ -80,6 +126,12 @@ def prepare(cfg: dict, init: Path, out_dir: Path, device_name: str, epochs: int 
     if method == "evit":
         trained, log = finetune_evit(cfg, state, device_name, epochs, max_steps)
         metrics["stages"] = log
+    if method == "cait":
+        from sievit.model.cait_train import train_cait
+        trained, metrics["stages"] = train_cait(cfg, state, device_name, epochs, max_steps)
+    if method == "prance":
+        from sievit.model.prance_train import train_prance
+        trained, metrics["stages"] = train_prance(cfg, state, device_name, epochs, max_steps)
     metrics["wall_time_s"] = round(time.time() - start, 1)
     with atomic_dir(out_dir) as tmp:
         (tmp / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -101,9 +153,7 @@ def finetune_evit(cfg: dict, state: dict, device_name: str, epochs: int | None,
     from tqdm import tqdm
     from sievit.model.train import augment, evaluate, seed_everything
     from sievit.model.vit import ViT
-    if "train" not in cfg:
-        raise SievitError(f"config '{cfg['name']}' has no 'train' section (EViT finetunes)")
-    t = cfg["train"]
+    t = require_train(cfg)
     seed_everything(t["seed"])
     device = torch.device(device_name)
     ep = epochs if epochs is not None else t["selector_epochs"]

@@ -1,0 +1,102 @@
+"""CAIT training: the CDCP gates (new) and the quantized backbone finetune together with
+ATME and CDCP active. Each step takes one MAC target from the config's Pareto budgets (so
+one set of gates serves them all): the target fixes the kept channels per group (hard
+top-k forward), and the loss pulls the gates' soft expected MACs to the same target."""
+from __future__ import annotations
+
+import math
+import random
+import sys
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from sievit.data import load_split
+from sievit.model.method_train import distill_loss, method_model, require_train
+from sievit.quant.macs import dense_macs, masked_attention_macs, masked_mlp_macs
+
+
+def soft_macs(out, cfg: dict) -> torch.Tensor:
+    """[B] MACs of the blocks with the gates' sigmoid keep probabilities in place of the
+    hard masks (gated blocks) and full widths elsewhere, plus the embedding and head."""
+    m = cfg["model"]
+    dim, heads, mlp_dim = m["dim"], m["heads"], m["mlp_dim"]
+    n_patch = (m["image_size"] // m["patch_size"]) ** 2
+    total = float(n_patch * m["patch_size"] ** 2 * m["in_chans"] * dim + dim * m["num_classes"])
+    gates = iter(out.aux["gates"])
+    gate_blocks = cfg["reduction"]["gate_blocks"]
+    for i, (n_in, n_mlp, _) in enumerate(out.aux["tokens"]):
+        n_in, n_mlp = n_in.double(), n_mlp.double()
+        if i in gate_blocks:
+            _, (qk, v, hid) = next(gates)
+            total = total + masked_attention_macs(n_in, dim, heads * qk, heads * v) \
+                + masked_mlp_macs(n_mlp, dim, hid)
+        else:
+            total = total + masked_attention_macs(n_in, dim, dim, dim) + masked_mlp_macs(n_mlp, dim, mlp_dim)
+    return total
+
+
+def train_cait(cfg: dict, state: dict, device_name: str, epochs: int | None,
+               max_steps: int | None) -> tuple[dict, dict]:
+    from sievit.config import validate
+    from sievit.model.train import augment, evaluate, seed_everything
+    t = require_train(cfg)
+    seed_everything(t["seed"])
+    device = torch.device(device_name)
+    model = method_model(cfg, state, device, t["calib_images"] if max_steps is None else 32)
+    r = model.cfg["reduction"]
+    budgets = {}
+    for target in r.get("pareto", [r["mac_target"]]):
+        budgets[target] = validate({**cfg, "reduction": {**r, "mac_target": target}})["reduction"]["channel_counts"]
+    own = (r["mac_target"], r["channel_counts"])
+    dense = dense_macs(cfg)
+    tr, val = load_split("train"), load_split("val")
+    x_all, y_all = torch.from_numpy(tr.images).to(device), torch.from_numpy(tr.labels).to(device)
+    gate_ids = {id(p) for p in model.gates.parameters()}
+    opt = torch.optim.AdamW([
+        {"params": [p for p in model.parameters() if id(p) not in gate_ids], "lr": t["qat_lr"]},
+        {"params": list(model.gates.parameters()), "lr": t["qat_lr"] * t["selector_lr_scale"]}],
+        weight_decay=t["weight_decay"])
+    ep = epochs if epochs is not None else t["selector_epochs"]
+    n = len(y_all)
+    spe = math.ceil(n / t["batch_size"])
+    total = ep * spe if max_steps is None else min(max_steps, ep * spe)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
+    gen = torch.Generator(device=device).manual_seed(t["seed"])
+    pick = random.Random(t["seed"])
+    model.train()
+    bar = tqdm(total=total, desc="cait gates + backbone", file=sys.stderr, mininterval=2.0)
+    step = 0
+    while step < total:
+        perm = torch.randperm(n, generator=gen, device=device)
+        for i in range(0, n, t["batch_size"]):
+            if step >= total:
+                break
+            target = pick.choice(sorted(budgets))
+            r["mac_target"], r["channel_counts"] = target, budgets[target]
+            idx = perm[i:i + t["batch_size"]]
+            x, y = augment(x_all[idx], gen), y_all[idx]
+            out = model(x, prune="reduce")
+            with torch.no_grad():
+                teacher = model(x, prune="none").logits
+            loss = F.cross_entropy(out.logits, y, label_smoothing=t["label_smoothing"]) \
+                + t["distill_weight"] * distill_loss(out.logits, teacher, t["distill_temperature"]) \
+                + t["ratio_loss_weight"] * ((soft_macs(out, cfg) / dense - target) ** 2).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            step += 1
+            bar.update(1)
+            if step % 25 == 0:
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    r["mac_target"], r["channel_counts"] = own
+    n_val = 256 if max_steps is not None else len(val.labels)
+    vx, vy = torch.from_numpy(val.images[:n_val]).to(device), torch.from_numpy(val.labels[:n_val]).to(device)
+    log = {"cait_train": {"epochs": ep, "steps": total, "mac_targets": sorted(budgets),
+                          "val_acc": evaluate(model, vx, vy, "reduce"),
+                          "val_acc_dense": evaluate(model, vx, vy, "none")}}
+    return {k: v.cpu() for k, v in model.state_dict().items()}, log

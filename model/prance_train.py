@@ -1,0 +1,168 @@
+"""PRANCE training in three stages (the paper's order):
+1. meta-network pretraining: the shared-weight backbone learns with a random width / token
+   configuration per image (a quarter of the images at the full configuration), distilled
+   from the full network;
+2. actors by PPO (backbone frozen): per image, Gaussian exploration around the actors' mean
+   actions, reward = correct - cost_weight * MACs / dense at the end, given to every decision
+   as its result-to-go (gamma, GAE lambda 0.9, clip 0.2); a float critic per decision (used
+   in training only); the cost weight is drawn per image from the Pareto budgets and read
+   by the actor, so one actor serves every budget;
+3. joint finetuning: the backbone trains under the actors' deterministic choices."""
+from __future__ import annotations
+
+import math
+import random
+import sys
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from sievit.data import load_split
+from sievit.model.layers import fixed_input
+from sievit.model.method_train import distill_loss, method_model, require_train
+from sievit.quant.macs import dense_macs, masked_attention_macs, masked_mlp_macs
+
+GAMMA, LAMBDA, CLIP, PPO_EPOCHS = 0.9, 0.9, 0.2, 4
+SIGMA = (0.3, 0.05)
+
+
+def block_macs(out, cfg: dict) -> torch.Tensor:
+    """[B] MACs of the encoder blocks at each image's token counts and widths (the reward's
+    cost; the golden model's count adds the actor and the merge, a near-constant)."""
+    m = cfg["model"]
+    dim, mlp_dim = m["dim"], m["mlp_dim"]
+    total = 0
+    for n_in, n_mlp, chan in out.aux["tokens"]:
+        e = chan["embed"].sum(1).double() if chan else dim
+        hid = chan["mlp"].sum(1).double() if chan else mlp_dim
+        total = total + masked_attention_macs(n_in.double(), e, dim, dim) + masked_mlp_macs(n_mlp.double(), e, hid)
+    return total
+
+
+def _steps(epochs: int, spe: int, max_steps: int | None) -> int:
+    return epochs * spe if max_steps is None else min(max_steps, epochs * spe)
+
+
+def _batches(n: int, batch: int, total: int, gen: torch.Generator, device):
+    step = 0
+    while step < total:
+        perm = torch.randperm(n, generator=gen, device=device)
+        for i in range(0, n, batch):
+            if step >= total:
+                return
+            yield step, perm[i:i + batch]
+            step += 1
+
+
+def _finetune(model, cfg, data, steps: int, control_fn, desc: str, gen) -> None:
+    """Backbone training (actors frozen) under a control; CE + distillation from the full net."""
+    from sievit.model.train import augment
+    t = cfg["train"]
+    params = [p for n, p in model.named_parameters() if not n.startswith("actors.")]
+    opt = torch.optim.AdamW(params, lr=t["qat_lr"], weight_decay=t["weight_decay"])
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / max(1, steps))))
+    model.train()
+    x_all, y_all = data
+    for _, idx in tqdm(_batches(len(y_all), t["batch_size"], steps, gen, x_all.device), total=steps,
+                       desc=desc, file=sys.stderr, mininterval=2.0):
+        x, y = augment(x_all[idx], gen), y_all[idx]
+        out = model(x, prune="reduce", control=control_fn(len(idx)))
+        with torch.no_grad():
+            teacher = model(x, prune="none").logits
+        loss = F.cross_entropy(out.logits, y, label_smoothing=t["label_smoothing"]) \
+            + t["distill_weight"] * distill_loss(out.logits, teacher, t["distill_temperature"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        sched.step()
+
+
+def _ppo(model, cfg, data, steps: int, costs: list[float], gen, device) -> dict:
+    """PPO on the actors; returns the mean reward of the first and last tenth of rollouts."""
+    t = cfg["train"]
+    n_state = model.n_patch + 2
+    critics = nn.ModuleList(nn.Sequential(nn.Linear(n_state, 128), nn.ReLU(), nn.Linear(128, 1))
+                            for _ in model.actors).to(device)
+    opt = torch.optim.Adam([{"params": model.actors.parameters(), "lr": t["qat_lr"] * t["selector_lr_scale"]},
+                            {"params": critics.parameters(), "lr": 1e-3}])
+    dense = dense_macs(cfg)
+    x_all, y_all = data
+    rewards = []
+    pick = random.Random(t["seed"])
+    model.train()
+    for step, idx in tqdm(_batches(len(y_all), t["batch_size"], steps, gen, device), total=steps,
+                          desc="prance ppo", file=sys.stderr, mininterval=2.0):
+        sigma = SIGMA[0] + (SIGMA[1] - SIGMA[0]) * step / max(1, steps - 1)
+        cost = torch.tensor([pick.choice(costs) for _ in range(len(idx))], dtype=torch.float64, device=device)
+        record: list = []
+        with torch.no_grad():
+            out = model(x_all[idx], prune="reduce",
+                        control={"mode": "sample", "sigma": sigma, "cost": cost, "record": record})
+            correct = (out.logits.argmax(-1) == y_all[idx]).double()
+            reward = correct - cost * block_macs(out, cfg) / dense
+        rewards.append(float(reward.mean()))
+        states = [fixed_input(rec["state"], rec["frac"], True) for rec in record]
+        acts = [rec["a"] for rec in record]
+
+        def policy(s: int):
+            z, _ = model.actors[s](states[s])
+            mu = (torch.tanh(z) + 1) / 2
+            return torch.distributions.Normal(mu, sigma).log_prob(acts[s]).sum(-1)
+
+        with torch.no_grad():
+            old = [policy(s) for s in range(len(states))]
+            values = [critics[s](states[s].value).squeeze(-1).double() for s in range(len(states))]
+        # result-to-go: the final reward reaches every decision, discounted by GAMMA per step
+        adv, ret, gae = [None] * len(states), [None] * len(states), torch.zeros_like(reward)
+        for s in reversed(range(len(states))):
+            nxt = reward if s == len(states) - 1 else GAMMA * values[s + 1]
+            delta = nxt - values[s]
+            gae = delta + (GAMMA * LAMBDA * gae if s < len(states) - 1 else 0)
+            adv[s], ret[s] = gae, gae + values[s]
+        for _ in range(PPO_EPOCHS):
+            loss = 0
+            for s in range(len(states)):
+                a = (adv[s] - adv[s].mean()) / (adv[s].std() + 1e-8)
+                ratio = torch.exp(policy(s) - old[s])
+                loss = loss - torch.min(ratio * a, ratio.clamp(1 - CLIP, 1 + CLIP) * a).mean() \
+                    + 0.5 * ((critics[s](states[s].value).squeeze(-1).double() - ret[s]) ** 2).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    k = max(1, len(rewards) // 10)
+    return {"reward_first": round(sum(rewards[:k]) / k, 4), "reward_last": round(sum(rewards[-k:]) / k, 4)}
+
+
+def train_prance(cfg: dict, state: dict, device_name: str, epochs: int | None,
+                 max_steps: int | None) -> tuple[dict, dict]:
+    from sievit.model.train import evaluate, seed_everything
+    t = require_train(cfg)
+    seed_everything(t["seed"])
+    device = torch.device(device_name)
+    model = method_model(cfg, state, device, t["calib_images"] if max_steps is None else 32)
+    r = model.cfg["reduction"]
+    costs = list(r.get("pareto", [r["cost_weight"]]))
+    tr, val = load_split("train"), load_split("val")
+    data = (torch.from_numpy(tr.images).to(device), torch.from_numpy(tr.labels).to(device))
+    spe = math.ceil(len(tr.labels) / t["batch_size"])
+    gen = torch.Generator(device=device).manual_seed(t["seed"])
+    pick = random.Random(t["seed"] + 1)
+    log: dict = {}
+    meta = _steps(epochs if epochs is not None else t["qat_epochs"], spe, max_steps)
+    _finetune(model, cfg, data, meta, lambda b: {"mode": "random"}, "prance meta-network", gen)
+    log["meta_pretrain"] = {"steps": meta}
+    ppo = _steps(epochs if epochs is not None else t["selector_epochs"], spe, max_steps)
+    log["ppo"] = {"steps": ppo, "cost_weights": costs, **_ppo(model, cfg, data, ppo, costs, gen, device)}
+    joint = _steps(epochs if epochs is not None else t["joint_epochs"], spe, max_steps)
+    _finetune(model, cfg, data, joint, lambda b: {
+        "mode": "deterministic",
+        "cost": torch.tensor([pick.choice(costs) for _ in range(b)], dtype=torch.float64)},
+        "prance joint finetune", gen)
+    log["joint_finetune"] = {"steps": joint}
+    n_val = 256 if max_steps is not None else len(val.labels)
+    vx, vy = torch.from_numpy(val.images[:n_val]).to(device), torch.from_numpy(val.labels[:n_val]).to(device)
+    log["val_acc"] = {"dense": evaluate(model, vx, vy, "none"), f"cost_{r['cost_weight']}": evaluate(model, vx, vy, "reduce")}
+    return {k: v.cpu() for k, v in model.state_dict().items()}, log
