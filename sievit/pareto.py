@@ -20,6 +20,8 @@ CHECKPOINTS = {
     "tome": "checkpoints/fmnist_tome",
     "ppt": "checkpoints/fmnist_ppt",
     "cpvit": "checkpoints/fmnist_cpvit",
+    "cait": "checkpoints/fmnist_cait",
+    "prance": "checkpoints/fmnist_prance",
 }
 BACKBONE = "checkpoints/fmnist_heatvit"
 RETRAIN = {
@@ -29,9 +31,11 @@ RETRAIN = {
     "tome": ["--config", "configs/fmnist_tome.yaml", "--init", BACKBONE],
     "ppt": ["--config", "configs/fmnist_ppt.yaml", "--init", BACKBONE],
     "cpvit": ["--config", "configs/fmnist_cpvit.yaml", "--init", BACKBONE],
+    "cait": ["--config", "configs/fmnist_cait.yaml", "--init", BACKBONE],
+    "prance": ["--config", "configs/fmnist_prance.yaml", "--init", BACKBONE],
 }
 LABELS = {"heatvit": "HeatViT", "evit": "EViT", "tome": "ToMe", "ppt": "PPT", "cpvit": "CP-ViT",
-          "dense": "dense int8"}
+          "cait": "CAIT", "prance": "PRANCE", "dense": "dense int8"}
 
 _BUNDLES: dict = {}
 
