@@ -112,6 +112,9 @@ def _resolve_cait(cfg: dict) -> None:
     if not 0.0 < target <= 1.0:
         raise SievitError(f"reduction.mac_target must be in (0, 1], got {target}")
     dense, dh = dense_macs(cfg), m["dim"] // m["heads"]
+    if not r["gate_blocks"]:    # no gates: every channel stays, the target has no say
+        r["channel_keep"], r["channel_counts"] = 1.0, channel_counts(1.0, dh, m["mlp_dim"])
+        return
 
     def frac(keep: float) -> float:
         return cait_macs(cfg, channel_counts(keep, dh, m["mlp_dim"])) / dense
@@ -123,8 +126,8 @@ def _resolve_cait(cfg: dict) -> None:
     for _ in range(40):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if frac(mid) <= target else (lo, mid)
-    r["channel_keep"] = round(lo, 6)
-    r["channel_counts"] = channel_counts(r["channel_keep"], dh, m["mlp_dim"])
+    r["channel_counts"] = channel_counts(lo, dh, m["mlp_dim"])
+    r["channel_keep"] = round(lo, 6)     # shown only; the counts come from the exact value
 
 
 def prance_actions(cfg: dict) -> list[int]:

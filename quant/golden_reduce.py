@@ -163,6 +163,8 @@ def _reduce_stage(g, method: str, r: dict, stage: int, t: rd.Tokens, info: dict)
             pool, tome_macs(t.n, n_a, n_b, g.dh, dim, merged, dsts), 0)
         return out, macs
     if method == "cait":
+        if r["merge_r"][stage] == 0:                 # nothing to merge: no matching either
+            return t, 0
         grid = g.grid
         out, members, merged, dsts = rd.atme_merge(t, rd.cls_attention(probs, t), u, grid,
                                                    cait_windows(g.b.config)[stage], r["merge_r"][stage])

@@ -149,7 +149,8 @@ def cait_macs(cfg: dict, counts: Sequence[int]) -> int:
             wr, wc = wins[stage]
             members = n - 1 - (-(-grid // wr)) * (-(-grid // wc))
             merged = r["merge_r"][stage]
-            total += atme_macs(n, members, dh, dim, merged, merged)
+            if merged:                       # merge_r 0: the stage is skipped
+                total += atme_macs(n, members, dh, dim, merged, merged)
             stage += 1
         n = after[i]
         total += masked_mlp_macs(n, dim, hid)

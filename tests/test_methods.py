@@ -1,5 +1,6 @@
-"""EViT, ToMe, PPT, CP-ViT: golden == model on real images with the shipped checkpoints,
-token counts, budget edge cases, the training stage of each, and the pareto bench."""
+"""EViT, ToMe, PPT, CP-ViT, CAIT, PRANCE: golden == model on real images with the shipped
+checkpoints, token counts, budget edge cases, the training stage of each, and the pareto
+bench."""
 import copy
 import json
 import math
@@ -15,7 +16,7 @@ from sievit.errors import SievitError
 from sievit.quant.evaluate import compare, model_int_outputs
 from sievit.quant.golden import Golden
 
-METHODS = ("evit", "tome", "ppt", "cpvit")
+METHODS = ("evit", "tome", "ppt", "cpvit", "cait", "prance")
 _CACHE: dict = {}
 
 
@@ -44,8 +45,17 @@ def run_both(method: str, images: np.ndarray, **knobs):
     return r, g
 
 
-def expected_tokens(method: str, cfg: dict) -> list[int]:
+def expected_tokens(method: str, cfg: dict, trace: dict) -> list[int]:
     r, n = cfg["reduction"], 50
+    if method == "cait":   # top-r merges: exactly merge_r fewer rows per stage
+        return [n - sum(r["merge_r"][:s + 1]) for s in range(len(r["blocks"]))]
+    if method == "prance":  # CLS + floor(rho M) of the M patches, rho the actor's choice
+        out, m = [], n - 1
+        for s in range(len(r["blocks"])):
+            rho = np.array(r["token_keeps"])[trace["prance_choices"][:, s, 2]]
+            m = np.floor(rho * m + 1e-9).astype(int)
+            out.append(1 + m)
+        return np.stack(out, axis=1)
     if method in ("tome", "ppt"):  # both remove r rows per stage
         return [n - r["r"] * (s + 1) for s in range(len(r["blocks"]))]
     if method == "cpvit":
@@ -63,7 +73,8 @@ def test_golden_equals_model_on_64_test_images(method):
     split = first_test_images(64)
     r, g = run_both(method, split.images)
     assert r.tokens_per_stage.shape == (64, len(g.b.config["reduction"]["blocks"]))
-    assert (r.tokens_per_stage == expected_tokens(method, g.b.config)).all()
+    trace = g.run(split.images, "reduce", trace=True).trace
+    assert (r.tokens_per_stage == expected_tokens(method, g.b.config, trace)).all()
     dense = g.run(split.images, "none")
     assert r.macs.mean() < 0.75 * dense.macs.mean()
     # every original patch is accounted for in the origin map of every stage
@@ -80,7 +91,9 @@ def test_accuracy_floor_at_the_shipped_budget(method):
 
 @pytest.mark.parametrize("method,knobs", [
     ("tome", {"r": 0}), ("ppt", {"r": 0}), ("evit", {"keep_rate": 1.0}),
-    ("cpvit", {"keep": 1.0, "heads_pruned": 0})])
+    ("cpvit", {"keep": 1.0, "heads_pruned": 0}),
+    ("cait", {"mac_target": 1.0, "merge_r": [0, 0], "gate_blocks": []}),  # gates cost MACs too
+    ("prance", {"mlp_widths": [192], "embed_widths": [96], "token_keeps": [1.0]})])
 def test_budget_one_equals_dense(method, knobs):
     split = first_test_images(16)
     r, g = run_both(method, split.images, **knobs)
@@ -92,6 +105,7 @@ def test_budget_one_equals_dense(method, knobs):
     ("evit", {"keep_rate": 0.0}, 2),      # CLS + the fused token
     ("cpvit", {"keep": 0.0}, 1),          # CLS alone
     ("tome", {"r": 100}, None),           # r capped at (n - 1) // 2 per block
+    ("prance", {"token_keeps": [0.01]}, 1),  # nothing kept: nothing to merge into, all dropped
 ])
 def test_budget_zero(method, knobs, tokens):
     split = first_test_images(16)
@@ -171,7 +185,7 @@ def test_training_stage_smoke(method, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["method"] == method
     files = {p.name for p in out.iterdir()}
-    assert ("model.pt" in files) == (method == "evit")
+    assert ("model.pt" in files) == (method in ("evit", "cait", "prance"))
     if method == "cpvit":
         assert len(metrics["calibration"]["layer_range"]) == 4
     from sievit.quant.export import export_checkpoint, load_checkpoint
@@ -208,3 +222,77 @@ def test_hls_and_rtl_reject_other_methods(tmp_path):
     g, _ = pair("tome")
     with pytest.raises(SievitError, match="HeatViT selector only; reduction.method 'tome'"):
         Layout(g.b)
+
+
+def test_cait_meets_its_mac_target_with_real_channel_masks():
+    """Every image's golden MACs (gates, merges and all) stay within the MAC target, and a
+    lower target really removes channels: fewer MACs, same tokens."""
+    split = first_test_images(32)
+    dense = pair("cait")[0].run(split.images, "none").macs[0]
+    macs = []
+    for target in (0.7, 0.4):
+        r, g = run_both("cait", split.images, mac_target=target)
+        assert (r.macs <= target * dense).all()
+        assert (r.macs >= (target - 0.05) * dense).all()
+        macs.append(r.macs)
+    assert (macs[1] < macs[0]).all()
+
+
+def test_cait_windows_of_one_token_merge_nothing():
+    split = first_test_images(8)
+    r, _ = run_both("cait", split.images, windows=[[1, 1], [1, 1]], merge_r=[0, 0])
+    assert (r.tokens_per_stage == 50).all()
+
+
+def test_atme_merges_members_into_the_most_attended_anchor():
+    from sievit.quant import reduce as rd
+    # CLS + a 2 x 2 grid; one 1 x 2 window per row: (1, 2) and (3, 4)
+    x = np.array([[[0, 0], [10, 0], [20, 4], [30, 8], [40, 2]]], np.int64)
+    t = rd.Tokens.start(x)
+    attn = np.array([[0, 5, 9, 7, 7]])              # row 2 anchors window 1; tie in window 2 -> row 3
+    u = np.array([[[0, 0], [1, 0], [1, 0], [0, 1], [1, 0]]], np.int64)
+    out, members, merged, dsts = rd.atme_merge(t, attn, u, 2, (1, 2), 1)
+    assert members.tolist() == [2] and merged.tolist() == [1] and dsts.tolist() == [1]
+    # row 1 (similarity 1 to its anchor) merges; row 4 (similarity 0) stays
+    assert out.ids[0, :out.n[0]].tolist() == [0, 2, 3, 4]
+    assert out.x[0, 1].tolist() == [15, 2] and out.size[0, 1] == 2
+    assert out.origin[0].tolist() == [0, 2, 2, 3, 4]
+
+
+def test_prance_action_thresholds_match_the_float_rule():
+    from sievit.quant.channels import action_thresholds
+    rng = np.random.default_rng(0)
+    frac = 6
+    for n in (2, 3, 4, 5):
+        th = action_thresholds(n, frac)
+        z = rng.integers(-400, 400, 2000)
+        mu = (np.tanh(z / 2.0 ** frac) + 1) / 2
+        far = np.abs(mu * n - np.round(mu * n)) > 1e-9        # away from a boundary
+        ref = np.minimum(np.floor(mu * n), n - 1)
+        got = (z[:, None] >= th[None, :]).sum(axis=1)
+        assert (got[far] == ref[far]).all()
+
+
+def test_prance_choices_follow_the_actor_per_image():
+    """The golden choices come from the actor: a different cost weight changes the state,
+    and the widths recorded per image are ones the config offers."""
+    split = first_test_images(16)
+    _, g = run_both("prance", split.images, cost_weight=0.4)
+    c = g.run(split.images, "reduce", trace=True).trace["prance_choices"]
+    assert c.shape == (16, 2, 3)
+    assert (c[..., 0] < 3).all() and (c[..., 1] < 3).all() and (c[..., 2] < 4).all()
+
+
+@pytest.mark.parametrize("method,bad,msg", [
+    ("cait", {"windows": [[2, 2], [1, 2]]}, "windows must nest"),
+    ("cait", {"merge_r": [30, 10]}, "exceeds the 21 tokens"),
+    ("cait", {"mac_target": 0.05}, "below what these merges reach"),
+    ("prance", {"embed_widths": [64, 80]}, "end at the full width 96"),
+    ("prance", {"token_action": "fold"}, "prune or merge"),
+    ("prance", {"cost_weight": 0.6}, "cost_weight must be in"),
+])
+def test_channel_method_config_errors(method, bad, msg):
+    cfg = yaml.safe_load((ROOT / f"configs/fmnist_{method}.yaml").read_text())
+    cfg["reduction"].update(bad)
+    with pytest.raises(SievitError, match=msg):
+        validate(cfg)
