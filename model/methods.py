@@ -146,11 +146,13 @@ def _prance(model, r: dict, stage: int, x: Fx, st: State, info: dict, probs: tor
         control["record"].append({"state": state.value.detach(), "frac": state.frac, "a": a})
     else:
         raise ValueError(f"unknown PRANCE control mode {mode!r}")
-    tab = lambda key, col, dt: torch.tensor(r[key], dtype=dt, device=dev)[pick[:, col]]  # noqa: E731
-    st.widths = (tab("embed_widths", 1, torch.int64), tab("mlp_widths", 0, torch.int64))
+    def chosen(key: str, col: int, dtype: torch.dtype) -> torch.Tensor:
+        return torch.tensor(r[key], dtype=dtype, device=dev)[pick[:, col]]
+
+    st.widths = (chosen("embed_widths", 1, torch.int64), chosen("mlp_widths", 0, torch.int64))
     cand = st.cand()
     attn = torch.where(cand, probs[:, :, 0, :].sum(1), torch.zeros_like(st.cum))
-    rho = tab("token_keeps", 2, torch.float64)
+    rho = chosen("token_keeps", 2, torch.float64)
     keep_n = torch.from_numpy(keep_count(rho.cpu().numpy(), cand.sum(1).cpu().numpy())).to(dev)
     keep = intfn.topk_keep(attn, cand, keep_n)
     drop = cand & ~keep
