@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from sievit.data import load_split
-from sievit.model.method_train import distill_loss, method_model, require_train
+from sievit.model.method_train import batches, capped_steps, setup, val_tensors
 from sievit.quant.macs import dense_macs, masked_attention_macs, masked_mlp_macs
 
 
@@ -39,19 +39,15 @@ def soft_macs(out, cfg: dict) -> torch.Tensor:
 
 def train_cait(cfg: dict, state: dict, device_name: str, epochs: int | None,
                max_steps: int | None) -> tuple[dict, dict]:
-    from sievit.config import validate
-    from sievit.model.train import augment, evaluate, seed_everything
-    t = require_train(cfg)
-    seed_everything(t["seed"])
-    device = torch.device(device_name)
-    model = method_model(cfg, state, device, t["calib_images"] if max_steps is None else 32)
+    from sievit.model.train import augment, distill_loss, evaluate
+    from sievit.quant.budgets import with_budget
+    t, device, model = setup(cfg, state, device_name, max_steps)
     r = model.cfg["reduction"]
-    budgets = {}
-    for target in r.get("pareto", [r["mac_target"]]):
-        budgets[target] = validate({**cfg, "reduction": {**r, "mac_target": target}})["reduction"]["channel_counts"]
+    budgets = {target: with_budget(cfg, target)["reduction"]["channel_counts"]
+               for target in r.get("pareto", [r["mac_target"]])}
     own = (r["mac_target"], r["channel_counts"])
     dense = dense_macs(cfg)
-    tr, val = load_split("train"), load_split("val")
+    tr = load_split("train")
     x_all, y_all = torch.from_numpy(tr.images).to(device), torch.from_numpy(tr.labels).to(device)
     gate_ids = {id(p) for p in model.gates.parameters()}
     opt = torch.optim.AdamW([
@@ -60,42 +56,32 @@ def train_cait(cfg: dict, state: dict, device_name: str, epochs: int | None,
         weight_decay=t["weight_decay"])
     ep = epochs if epochs is not None else t["selector_epochs"]
     n = len(y_all)
-    spe = math.ceil(n / t["batch_size"])
-    total = ep * spe if max_steps is None else min(max_steps, ep * spe)
+    total = capped_steps(ep, math.ceil(n / t["batch_size"]), max_steps)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
     gen = torch.Generator(device=device).manual_seed(t["seed"])
     pick = random.Random(t["seed"])
     model.train()
-    bar = tqdm(total=total, desc="cait gates + backbone", file=sys.stderr, mininterval=2.0)
-    step = 0
-    while step < total:
-        perm = torch.randperm(n, generator=gen, device=device)
-        for i in range(0, n, t["batch_size"]):
-            if step >= total:
-                break
-            target = pick.choice(sorted(budgets))
-            r["mac_target"], r["channel_counts"] = target, budgets[target]
-            idx = perm[i:i + t["batch_size"]]
-            x, y = augment(x_all[idx], gen), y_all[idx]
-            out = model(x, prune="reduce")
-            with torch.no_grad():
-                teacher = model(x, prune="none").logits
-            loss = F.cross_entropy(out.logits, y, label_smoothing=t["label_smoothing"]) \
-                + t["distill_weight"] * distill_loss(out.logits, teacher, t["distill_temperature"]) \
-                + t["ratio_loss_weight"] * ((soft_macs(out, cfg) / dense - target) ** 2).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            sched.step()
-            step += 1
-            bar.update(1)
-            if step % 25 == 0:
-                bar.set_postfix(loss=f"{loss.item():.3f}")
-    bar.close()
+    bar = tqdm(batches(n, t["batch_size"], total, gen, device), total=total,
+               desc="cait gates + backbone", file=sys.stderr, mininterval=2.0)
+    for step, idx in bar:
+        target = pick.choice(sorted(budgets))
+        r["mac_target"], r["channel_counts"] = target, budgets[target]
+        x, y = augment(x_all[idx], gen), y_all[idx]
+        out = model(x, prune="reduce")
+        with torch.no_grad():
+            teacher = model(x, prune="none").logits
+        loss = F.cross_entropy(out.logits, y, label_smoothing=t["label_smoothing"]) \
+            + t["distill_weight"] * distill_loss(out.logits, teacher, t["distill_temperature"]) \
+            + t["ratio_loss_weight"] * ((soft_macs(out, cfg) / dense - target) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        if (step + 1) % 25 == 0:
+            bar.set_postfix(loss=f"{loss.item():.3f}")
     r["mac_target"], r["channel_counts"] = own
-    n_val = 256 if max_steps is not None else len(val.labels)
-    vx, vy = torch.from_numpy(val.images[:n_val]).to(device), torch.from_numpy(val.labels[:n_val]).to(device)
+    vx, vy = val_tensors(device, max_steps)
     log = {"cait_train": {"epochs": ep, "steps": total, "mac_targets": sorted(budgets),
                           "val_acc": evaluate(model, vx, vy, "reduce"),
                           "val_acc_dense": evaluate(model, vx, vy, "none")}}

@@ -83,27 +83,41 @@ def method_model(cfg: dict, state: dict, device: torch.device, calib: int):
         raise SievitError(f"backbone does not fit the config: missing {new[:3]}, unexpected {unexpected[:3]}")
     if missing:
         control = {"mode": "random"} if cfg["reduction"]["method"] == "prance" else None
-        images = load_split("train").images
-        steps_model = _Calibrating(model, control)
-        calibrate(steps_model, images, calib, prune="reduce")
+        calibrate(model, load_split("train").images, calib, prune="reduce", control=control)
     return model.to(device)
 
 
-class _Calibrating(torch.nn.Module):
-    """Forwards calibration batches with a fixed control (PRANCE: random choices)."""
+def setup(cfg: dict, state: dict, device_name: str, max_steps: int | None):
+    """(train section, device, model) of a method's training run, seeded."""
+    from sievit.model.train import seed_everything
+    t = require_train(cfg)
+    seed_everything(t["seed"])
+    device = torch.device(device_name)
+    calib = t["calib_images"] if max_steps is None else 32     # smoke runs: 32
+    return t, device, method_model(cfg, state, device, calib)
 
-    def __init__(self, model, control: dict | None):
-        super().__init__()
-        self.model, self.control = model, control
 
-    def forward(self, images: torch.Tensor, prune: str):
-        return self.model(images, prune=prune, control=self.control)
+def capped_steps(epochs: int, steps_per_epoch: int, max_steps: int | None) -> int:
+    return epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
 
 
-def distill_loss(logits: torch.Tensor, teacher: torch.Tensor, temp: float) -> torch.Tensor:
-    import torch.nn.functional as F
-    return temp * temp * F.kl_div(F.log_softmax(logits / temp, -1), F.log_softmax(teacher / temp, -1),
-                                  reduction="batchmean", log_target=True)
+def batches(n: int, batch: int, total: int, gen: torch.Generator, device):
+    """(step, indices) for `total` steps of shuffled batches, reshuffled every epoch."""
+    step = 0
+    while step < total:
+        perm = torch.randperm(n, generator=gen, device=device)
+        for i in range(0, n, batch):
+            if step >= total:
+                return
+            yield step, perm[i:i + batch]
+            step += 1
+
+
+def val_tensors(device: torch.device, max_steps: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The validation split on the device (256 images in smoke runs)."""
+    val = load_split("val")
+    n = 256 if max_steps is not None else len(val.labels)
+    return torch.from_numpy(val.images[:n]).to(device), torch.from_numpy(val.labels[:n]).to(device)
 
 
 def prepare(cfg: dict, init: Path, out_dir: Path, device_name: str, epochs: int | None,
@@ -151,47 +165,30 @@ def finetune_evit(cfg: dict, state: dict, device_name: str, epochs: int | None,
     (cosine), then stays (EViT's schedule)."""
     import torch.nn.functional as F
     from tqdm import tqdm
-    from sievit.model.train import augment, evaluate, seed_everything
-    from sievit.model.vit import ViT
-    t = require_train(cfg)
-    seed_everything(t["seed"])
-    device = torch.device(device_name)
+    from sievit.model.train import augment, evaluate
+    t, device, model = setup(cfg, state, device_name, max_steps)
     ep = epochs if epochs is not None else t["selector_epochs"]
-    tr, val = load_split("train"), load_split("val")
+    tr = load_split("train")
     x_all = torch.from_numpy(tr.images).to(device)
     y_all = torch.from_numpy(tr.labels).to(device)
-    model = ViT(cfg, quant=True)
-    model.load_state_dict(state, strict=True)
-    model.to(device).train()
+    model.train()
     target = cfg["reduction"]["keep_rate"]
     opt = torch.optim.AdamW(model.parameters(), lr=t["qat_lr"], weight_decay=t["weight_decay"])
     n = len(y_all)
-    spe = math.ceil(n / t["batch_size"])
-    total = ep * spe if max_steps is None else min(max_steps, ep * spe)
+    total = capped_steps(ep, math.ceil(n / t["batch_size"]), max_steps)
     anneal = max(1, total // 2)
     gen = torch.Generator(device=device).manual_seed(t["seed"])
-    bar = tqdm(total=total, desc="evit finetune", file=sys.stderr, mininterval=2.0)
-    step = 0
-    while step < total:
-        perm = torch.randperm(n, generator=gen, device=device)
-        for i in range(0, n, t["batch_size"]):
-            if step >= total:
-                break
-            frac = min(1.0, step / anneal)
-            cfg["reduction"]["keep_rate"] = target + (1 - target) * 0.5 * (1 + math.cos(math.pi * frac))
-            idx = perm[i:i + t["batch_size"]]
-            out = model(augment(x_all[idx], gen), prune="reduce")
-            loss = F.cross_entropy(out.logits, y_all[idx], label_smoothing=t["label_smoothing"])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            step += 1
-            bar.update(1)
-    bar.close()
+    for step, idx in tqdm(batches(n, t["batch_size"], total, gen, device), total=total,
+                          desc="evit finetune", file=sys.stderr, mininterval=2.0):
+        frac = min(1.0, step / anneal)
+        cfg["reduction"]["keep_rate"] = target + (1 - target) * 0.5 * (1 + math.cos(math.pi * frac))
+        out = model(augment(x_all[idx], gen), prune="reduce")
+        loss = F.cross_entropy(out.logits, y_all[idx], label_smoothing=t["label_smoothing"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
     cfg["reduction"]["keep_rate"] = target
-    n_val = 256 if max_steps is not None else len(val.labels)
-    acc = evaluate(model, torch.from_numpy(val.images[:n_val]).to(device),
-                   torch.from_numpy(val.labels[:n_val]).to(device), "reduce")
+    acc = evaluate(model, *val_tensors(device, max_steps), "reduce")
     return {k: v.cpu() for k, v in model.state_dict().items()}, {
         "evit_finetune": {"epochs": ep, "steps": total, "val_acc": acc}}

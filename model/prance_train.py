@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from sievit.data import load_split
 from sievit.model.layers import fixed_input
-from sievit.model.method_train import distill_loss, method_model, require_train
+from sievit.model.method_train import batches, capped_steps, setup, val_tensors
 from sievit.quant.macs import dense_macs, masked_attention_macs, masked_mlp_macs
 
 GAMMA, LAMBDA, CLIP, PPO_EPOCHS = 0.9, 0.9, 0.2, 4
@@ -41,31 +41,16 @@ def block_macs(out, cfg: dict) -> torch.Tensor:
     return total
 
 
-def _steps(epochs: int, spe: int, max_steps: int | None) -> int:
-    return epochs * spe if max_steps is None else min(max_steps, epochs * spe)
-
-
-def _batches(n: int, batch: int, total: int, gen: torch.Generator, device):
-    step = 0
-    while step < total:
-        perm = torch.randperm(n, generator=gen, device=device)
-        for i in range(0, n, batch):
-            if step >= total:
-                return
-            yield step, perm[i:i + batch]
-            step += 1
-
-
 def _finetune(model, cfg, data, steps: int, control_fn, desc: str, gen) -> None:
     """Backbone training (actors frozen) under a control; CE + distillation from the full net."""
-    from sievit.model.train import augment
+    from sievit.model.train import augment, distill_loss
     t = cfg["train"]
     params = [p for n, p in model.named_parameters() if not n.startswith("actors.")]
     opt = torch.optim.AdamW(params, lr=t["qat_lr"], weight_decay=t["weight_decay"])
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / max(1, steps))))
     model.train()
     x_all, y_all = data
-    for _, idx in tqdm(_batches(len(y_all), t["batch_size"], steps, gen, x_all.device), total=steps,
+    for _, idx in tqdm(batches(len(y_all), t["batch_size"], steps, gen, x_all.device), total=steps,
                        desc=desc, file=sys.stderr, mininterval=2.0):
         x, y = augment(x_all[idx], gen), y_all[idx]
         out = model(x, prune="reduce", control=control_fn(len(idx)))
@@ -93,7 +78,7 @@ def _ppo(model, cfg, data, steps: int, costs: list[float], gen, device) -> dict:
     rewards = []
     pick = random.Random(t["seed"])
     model.train()
-    for step, idx in tqdm(_batches(len(y_all), t["batch_size"], steps, gen, device), total=steps,
+    for step, idx in tqdm(batches(len(y_all), t["batch_size"], steps, gen, device), total=steps,
                           desc="prance ppo", file=sys.stderr, mininterval=2.0):
         sigma = SIGMA[0] + (SIGMA[1] - SIGMA[0]) * step / max(1, steps - 1)
         cost = torch.tensor([pick.choice(costs) for _ in range(len(idx))], dtype=torch.float64, device=device)
@@ -138,31 +123,27 @@ def _ppo(model, cfg, data, steps: int, costs: list[float], gen, device) -> dict:
 
 def train_prance(cfg: dict, state: dict, device_name: str, epochs: int | None,
                  max_steps: int | None) -> tuple[dict, dict]:
-    from sievit.model.train import evaluate, seed_everything
-    t = require_train(cfg)
-    seed_everything(t["seed"])
-    device = torch.device(device_name)
-    model = method_model(cfg, state, device, t["calib_images"] if max_steps is None else 32)
+    from sievit.model.train import evaluate
+    t, device, model = setup(cfg, state, device_name, max_steps)
     r = model.cfg["reduction"]
     costs = list(r.get("pareto", [r["cost_weight"]]))
-    tr, val = load_split("train"), load_split("val")
+    tr = load_split("train")
     data = (torch.from_numpy(tr.images).to(device), torch.from_numpy(tr.labels).to(device))
     spe = math.ceil(len(tr.labels) / t["batch_size"])
     gen = torch.Generator(device=device).manual_seed(t["seed"])
     pick = random.Random(t["seed"] + 1)
     log: dict = {}
-    meta = _steps(epochs if epochs is not None else t["qat_epochs"], spe, max_steps)
+    meta = capped_steps(epochs if epochs is not None else t["qat_epochs"], spe, max_steps)
     _finetune(model, cfg, data, meta, lambda b: {"mode": "random"}, "prance meta-network", gen)
     log["meta_pretrain"] = {"steps": meta}
-    ppo = _steps(epochs if epochs is not None else t["selector_epochs"], spe, max_steps)
+    ppo = capped_steps(epochs if epochs is not None else t["selector_epochs"], spe, max_steps)
     log["ppo"] = {"steps": ppo, "cost_weights": costs, **_ppo(model, cfg, data, ppo, costs, gen, device)}
-    joint = _steps(epochs if epochs is not None else t["joint_epochs"], spe, max_steps)
+    joint = capped_steps(epochs if epochs is not None else t["joint_epochs"], spe, max_steps)
     _finetune(model, cfg, data, joint, lambda b: {
         "mode": "deterministic",
         "cost": torch.tensor([pick.choice(costs) for _ in range(b)], dtype=torch.float64)},
         "prance joint finetune", gen)
     log["joint_finetune"] = {"steps": joint}
-    n_val = 256 if max_steps is not None else len(val.labels)
-    vx, vy = torch.from_numpy(val.images[:n_val]).to(device), torch.from_numpy(val.labels[:n_val]).to(device)
+    vx, vy = val_tensors(device, max_steps)
     log["val_acc"] = {"dense": evaluate(model, vx, vy, "none"), f"cost_{r['cost_weight']}": evaluate(model, vx, vy, "reduce")}
     return {k: v.cpu() for k, v in model.state_dict().items()}, log

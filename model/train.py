@@ -46,6 +46,12 @@ def augment(images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return padded[bidx, rows, cols]
 
 
+def distill_loss(logits: torch.Tensor, teacher: torch.Tensor, temp: float) -> torch.Tensor:
+    """KL(student || teacher) at temperature temp, scaled by temp^2 (teacher detached)."""
+    return temp * temp * F.kl_div(F.log_softmax(logits / temp, -1), F.log_softmax(teacher / temp, -1),
+                                  reduction="batchmean", log_target=True)
+
+
 def evaluate(model: ViT, images: torch.Tensor, labels: torch.Tensor, prune: str,
              batch: int = 1000) -> float:
     model.eval()
@@ -98,11 +104,8 @@ def run_stage(model: ViT, name: str, epochs: int, lr: float, cfg: dict, data: di
                     loss = loss + t["dense_loss_weight"] * F.cross_entropy(
                         dense.logits, y, label_smoothing=t["label_smoothing"])
                 if t["distill_weight"] > 0:
-                    temp = t["distill_temperature"]
-                    loss = loss + t["distill_weight"] * temp * temp * F.kl_div(
-                        F.log_softmax(out.logits / temp, -1),
-                        F.log_softmax(dense.logits.detach() / temp, -1),
-                        reduction="batchmean", log_target=True)
+                    loss = loss + t["distill_weight"] * distill_loss(
+                        out.logits, dense.logits.detach(), t["distill_temperature"])
             for s, pol in enumerate(out.policies):
                 kept = pol[:, 1:-1].sum(dim=1) / model.n_patch
                 loss = loss + t["ratio_loss_weight"] * ((kept - targets[s]) ** 2).mean()
@@ -168,7 +171,8 @@ def _write_run(out_dir: Path, fmodel: ViT, qmodel: ViT, cfg: dict, metrics: dict
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
 
 
-def calibrate(model: ViT, images: np.ndarray, n_images: int, prune: str = "threshold") -> None:
+def calibrate(model: ViT, images: np.ndarray, n_images: int, prune: str = "threshold",
+              control: dict | None = None) -> None:
     """Run Brevitas's activation-statistics phase on the CPU (train-mode forwards, no
     gradients) for every activation, selectors included, so that all scales are learned
     parameters before training starts on any device."""
@@ -179,7 +183,7 @@ def calibrate(model: ViT, images: np.ndarray, n_images: int, prune: str = "thres
     with torch.no_grad():
         for _ in tqdm(range(steps), desc="calibrate", file=sys.stderr, mininterval=2.0):
             idx = rng.choice(len(images), size=batch, replace=False)
-            model(torch.from_numpy(images[idx]), prune=prune)
+            model(torch.from_numpy(images[idx]), prune=prune, control=control)
 
 
 def train(cfg: dict, out_dir: Path, epochs: int | None, seed: int | None, device_name: str,

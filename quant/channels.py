@@ -71,6 +71,11 @@ def leading(width: np.ndarray, full: int) -> np.ndarray:
     return (np.arange(full)[None, :] < np.asarray(width)[:, None]).astype(I64)
 
 
+def width_masks(widths: tuple[np.ndarray, np.ndarray], dim: int, mlp_dim: int) -> ChannelMasks:
+    """PRANCE: (embedding, MLP) widths per image -> leading-channel masks."""
+    return ChannelMasks(embed=leading(widths[0], dim), mlp=leading(widths[1], mlp_dim))
+
+
 def cost_code(cost_weight: float) -> int:
     """The cost weight as the actor's last int8 input."""
     return min(127, int(round(cost_weight * 256)))

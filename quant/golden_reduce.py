@@ -73,7 +73,7 @@ def run_reduce(g, images: np.ndarray, mode: str, trace: bool):
             chan = ch.cdcp_masks(logits, r["channel_counts"], heads, g.dh)
             macs += gate_macs(t.n, dim, r["gate_hidden"], logits.shape[1])
         if widths is not None:
-            chan = ch.ChannelMasks(embed=ch.leading(widths[0], dim), mlp=ch.leading(widths[1], m["mlp_dim"]))
+            chan = ch.width_masks(widths, dim, m["mlp_dim"])
         if reduce_on and method == "cpvit" and r["heads_pruned"] and i >= r["head_block"]:
             if i == r["head_block"]:
                 order = np.argsort(-head_score, axis=1, kind="stable")
@@ -99,8 +99,7 @@ def run_reduce(g, images: np.ndarray, mode: str, trace: bool):
             if stage < len(r["blocks"]) and r["blocks"][stage] == i:
                 if method == "prance":
                     t, extra_macs, widths, pick = _prance_stage(g, r, stage, t, info)
-                    chan = ch.ChannelMasks(embed=ch.leading(widths[0], dim),
-                                           mlp=ch.leading(widths[1], m["mlp_dim"]))
+                    chan = ch.width_masks(widths, dim, m["mlp_dim"])
                     choices.append(pick)
                 else:
                     t, extra_macs = _reduce_stage(g, method, r, stage, t, info)
