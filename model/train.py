@@ -65,7 +65,10 @@ def evaluate(model: ViT, images: torch.Tensor, labels: torch.Tensor, prune: str,
 
 
 def run_stage(model: ViT, name: str, epochs: int, lr: float, cfg: dict, data: dict,
-              prune: str, device: torch.device, log: dict, max_steps: int | None) -> None:
+              prune: str, device: torch.device, log: dict, max_steps: int | None,
+              teacher: ViT | None = None) -> None:
+    """teacher: a frozen dense model whose logits the pruned path is distilled toward
+    (default: the model's own dense path)."""
     t = cfg["train"]
     params = [p for p in model.parameters() if p.requires_grad]
     sel_ids = {id(p) for p in model.selectors.parameters()}
@@ -83,12 +86,14 @@ def run_stage(model: ViT, name: str, epochs: int, lr: float, cfg: dict, data: di
     gen = torch.Generator(device=device).manual_seed(t["seed"] + len(log))
     targets = model.cfg["reduction"]["keep_ratios"]
     step = 0
-    bar = tqdm(total=total, desc=name, file=sys.stderr, mininterval=2.0)
+    # stop_after_steps ends the stage early; the schedule stays planned for `total`
+    stop = min(total, t["stop_after_steps"]) if t["stop_after_steps"] > 0 else total
+    bar = tqdm(total=stop, desc=name, file=sys.stderr, mininterval=2.0)
     model.train()
-    while step < total:
+    while step < stop:
         perm = torch.randperm(n, generator=gen, device=device)
         for i in range(0, n, t["batch_size"]):
-            if step >= total:
+            if step >= stop:
                 break
             idx = perm[i:i + t["batch_size"]]
             x = augment(data["train_x"][idx], gen)
@@ -98,15 +103,19 @@ def run_stage(model: ViT, name: str, epochs: int, lr: float, cfg: dict, data: di
             if prune != "none" and (t["dense_loss_weight"] > 0 or t["distill_weight"] > 0):
                 # keep the dense path as good as before the selectors came in, and teach the
                 # pruned path to match it (DynamicViT-style distillation, teacher detached)
-                with torch.set_grad_enabled(t["dense_loss_weight"] > 0):
-                    dense = model(x, prune="none")
+                if t["dense_loss_weight"] > 0 or teacher is None:
+                    with torch.set_grad_enabled(t["dense_loss_weight"] > 0):
+                        dense = model(x, prune="none").logits
                 if t["dense_loss_weight"] > 0:
                     loss = loss + t["dense_loss_weight"] * F.cross_entropy(
-                        dense.logits, y, label_smoothing=t["label_smoothing"])
+                        dense, y, label_smoothing=t["label_smoothing"])
+                if teacher is not None:
+                    with torch.no_grad():
+                        dense = teacher(x, prune="none").logits
                 if t["distill_weight"] > 0:
                     loss = loss + t["distill_weight"] * distill_loss(
-                        out.logits, dense.logits.detach(), t["distill_temperature"])
-            for s, pol in enumerate(out.policies):
+                        out.logits, dense.detach(), t["distill_temperature"])
+            for s, pol in enumerate(out.policies if prune == "gumbel" else []):
                 kept = pol[:, 1:-1].sum(dim=1) / model.n_patch
                 loss = loss + t["ratio_loss_weight"] * ((kept - targets[s]) ** 2).mean()
             opt.zero_grad(set_to_none=True)
@@ -120,9 +129,10 @@ def run_stage(model: ViT, name: str, epochs: int, lr: float, cfg: dict, data: di
                 bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
     val_mode = {"none": "none", "topk": "topk"}.get(prune, "threshold")
-    n_val = 256 if max_steps is not None else len(data["val_y"])  # smoke runs: a quick look
+    smoke = max_steps is not None and device.type == "cpu"
+    n_val = 256 if smoke else len(data["val_y"])  # smoke runs: a quick look
     acc = evaluate(model, data["val_x"][:n_val], data["val_y"][:n_val], val_mode)
-    entry = {"stage": name, "epochs": epochs, "steps": total, "val_acc": acc}
+    entry = {"stage": name, "epochs": epochs, "steps": step, "planned_steps": total, "val_acc": acc}
     if prune != "none":
         model.eval()
         with torch.no_grad():
@@ -153,9 +163,19 @@ def _resume_selectors(cfg: dict, out_dir: Path, resume: Path, device: torch.devi
             p.requires_grad_(id(p) in sel_ids)
         t["dense_loss_weight"] = 0.0  # the backbone is frozen: the dense path cannot change
     stage = "selectors_and_backbone" if train_backbone else "selectors_frozen_backbone"
+    teacher = None
+    if t["teacher"]:
+        teacher = ViT(cfg, quant=True)
+        try:
+            teacher.load_state_dict(torch.load(Path(t["teacher"]) / "model.pt", map_location="cpu",
+                                               weights_only=True))
+        except Exception as exc:
+            raise SievitError(f"train.teacher {t['teacher']} does not load: "
+                              f"{str(exc).splitlines()[0]}") from None
+        teacher.to(device).eval().requires_grad_(False)
     # topk: finetune under the deployed fixed budget (hard top-k, reduction.topk_tokens)
     run_stage(qmodel, stage, t["selector_epochs"], t["qat_lr"], cfg, data, t["finetune_prune"],
-              device, log, max_steps)
+              device, log, max_steps, teacher)
     metrics = {"stages": log, "resumed_from": str(resume), "device": device_name,
                "torch": torch.__version__, "command": command,
                "wall_time_s": round(time.time() - start, 1)}

@@ -22,7 +22,9 @@ OPTIONAL_SECTIONS = {"train"}
 # keys a config may leave out (older resolved configs lack them): name -> (type, default)
 OPTIONAL_KEYS: dict[str, dict[str, tuple[type, Any]]] = {
     "train": {"distill_weight": (float, 0.0), "distill_temperature": (float, 1.0),
-              "finetune_prune": (str, "gumbel"), "joint_epochs": (int, 1)},
+              "finetune_prune": (str, "gumbel"), "joint_epochs": (int, 1),
+              "stop_after_steps": (int, 0),  # > 0: a stage ends there, lr schedule unchanged
+              "teacher": (str, "")},  # resume runs: a frozen dense checkpoint to distill from
 }
 MODES = ("threshold", "topk")
 # reduction keys computed by validate(), never read from a file
