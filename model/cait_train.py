@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from sievit.data import load_split
-from sievit.model.method_train import batches, capped_steps, setup, val_tensors
+from sievit.model.method_train import batches, capped_steps, frozen_teacher, setup, val_tensors
 from sievit.quant.macs import dense_macs, masked_attention_macs, masked_mlp_macs
 
 
@@ -42,6 +42,7 @@ def train_cait(cfg: dict, state: dict, device_name: str, epochs: int | None,
     from sievit.model.train import augment, distill_loss, evaluate
     from sievit.quant.budgets import with_budget
     t, device, model = setup(cfg, state, device_name, max_steps)
+    teacher_model = frozen_teacher(model)
     r = model.cfg["reduction"]
     budgets = {target: with_budget(cfg, target)["reduction"]["channel_counts"]
                for target in r.get("pareto", [r["mac_target"]])}
@@ -69,7 +70,7 @@ def train_cait(cfg: dict, state: dict, device_name: str, epochs: int | None,
         x, y = augment(x_all[idx], gen), y_all[idx]
         out = model(x, prune="reduce")
         with torch.no_grad():
-            teacher = model(x, prune="none").logits
+            teacher = teacher_model(x, prune="none").logits
         loss = F.cross_entropy(out.logits, y, label_smoothing=t["label_smoothing"]) \
             + t["distill_weight"] * distill_loss(out.logits, teacher, t["distill_temperature"]) \
             + t["ratio_loss_weight"] * ((soft_macs(out, cfg) / dense - target) ** 2).mean()

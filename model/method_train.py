@@ -97,6 +97,13 @@ def setup(cfg: dict, state: dict, device_name: str, max_steps: int | None):
     return t, device, method_model(cfg, state, device, calib)
 
 
+def frozen_teacher(model: torch.nn.Module) -> torch.nn.Module:
+    """A frozen copy of the model as it starts training: its dense path is the distillation
+    teacher (a teacher that trains along with the student drifts with it)."""
+    import copy
+    return copy.deepcopy(model).eval().requires_grad_(False)
+
+
 def capped_steps(epochs: int, steps_per_epoch: int, max_steps: int | None) -> int:
     return epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
 

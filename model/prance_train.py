@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from sievit.data import load_split
 from sievit.model.layers import fixed_input
-from sievit.model.method_train import batches, capped_steps, setup, val_tensors
+from sievit.model.method_train import batches, capped_steps, frozen_teacher, setup, val_tensors
 from sievit.quant.macs import dense_macs, masked_attention_macs, masked_mlp_macs
 
 GAMMA, LAMBDA, CLIP, PPO_EPOCHS = 0.9, 0.9, 0.2, 4
@@ -41,8 +41,9 @@ def block_macs(out, cfg: dict) -> torch.Tensor:
     return total
 
 
-def _finetune(model, cfg, data, steps: int, control_fn, desc: str, gen) -> None:
-    """Backbone training (actors frozen) under a control; CE + distillation from the full net."""
+def _finetune(model, teacher_model, cfg, data, steps: int, control_fn, desc: str, gen) -> None:
+    """Backbone training (actors frozen) under a control; CE + distillation from the frozen
+    full network."""
     from sievit.model.train import augment, distill_loss
     t = cfg["train"]
     params = [p for n, p in model.named_parameters() if not n.startswith("actors.")]
@@ -55,7 +56,7 @@ def _finetune(model, cfg, data, steps: int, control_fn, desc: str, gen) -> None:
         x, y = augment(x_all[idx], gen), y_all[idx]
         out = model(x, prune="reduce", control=control_fn(len(idx)))
         with torch.no_grad():
-            teacher = model(x, prune="none").logits
+            teacher = teacher_model(x, prune="none").logits
         loss = F.cross_entropy(out.logits, y, label_smoothing=t["label_smoothing"]) \
             + t["distill_weight"] * distill_loss(out.logits, teacher, t["distill_temperature"])
         opt.zero_grad(set_to_none=True)
@@ -125,6 +126,7 @@ def train_prance(cfg: dict, state: dict, device_name: str, epochs: int | None,
                  max_steps: int | None) -> tuple[dict, dict]:
     from sievit.model.train import evaluate
     t, device, model = setup(cfg, state, device_name, max_steps)
+    teacher_model = frozen_teacher(model)
     r = model.cfg["reduction"]
     costs = list(r.get("pareto", [r["cost_weight"]]))
     tr = load_split("train")
@@ -134,12 +136,12 @@ def train_prance(cfg: dict, state: dict, device_name: str, epochs: int | None,
     pick = random.Random(t["seed"] + 1)
     log: dict = {}
     meta = capped_steps(epochs if epochs is not None else t["qat_epochs"], spe, max_steps)
-    _finetune(model, cfg, data, meta, lambda b: {"mode": "random"}, "prance meta-network", gen)
+    _finetune(model, teacher_model, cfg, data, meta, lambda b: {"mode": "random"}, "prance meta-network", gen)
     log["meta_pretrain"] = {"steps": meta}
     ppo = capped_steps(epochs if epochs is not None else t["selector_epochs"], spe, max_steps)
     log["ppo"] = {"steps": ppo, "cost_weights": costs, **_ppo(model, cfg, data, ppo, costs, gen, device)}
     joint = capped_steps(epochs if epochs is not None else t["joint_epochs"], spe, max_steps)
-    _finetune(model, cfg, data, joint, lambda b: {
+    _finetune(model, teacher_model, cfg, data, joint, lambda b: {
         "mode": "deterministic",
         "cost": torch.tensor([pick.choice(costs) for _ in range(b)], dtype=torch.float64)},
         "prance joint finetune", gen)
