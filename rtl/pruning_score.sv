@@ -49,8 +49,6 @@ module pruning_score #(
   import sievit_pkg::*;
 
   localparam int CW = 20;
-  localparam int EI = $clog2(MAX_N * MAX_D);
-  localparam int GI = $clog2(MAX_D);
   localparam int NI = $clog2(MAX_N);
   localparam int HI = $clog2(MAXH);
 
@@ -61,8 +59,14 @@ module pruning_score #(
   state_t state;
   pass_t pass;
 
-  logic signed [7:0] nrm[MAX_N * MAX_D], loc[MAX_N * MAX_D], mid[MAX_N * MAX_D];
-  logic signed [7:0] glob[MAX_D];
+  localparam int WW = MAX_N * MAX_D / I8_PER_BEAT;   // words of an n x width int8 tensor
+  localparam int WI = $clog2(WW);
+  localparam int GW = MAX_D / I8_PER_BEAT;
+  // Tensors are held as 64-bit words (8 int8 each): every row segment a pass reads or writes
+  // starts on a word (dim and hid are multiples of 8), so a beat is one word access and the
+  // buffers map to RAM.
+  logic [BEAT_BITS-1:0] nrm[WW], loc[WW], mid[WW];
+  logic [BEAT_BITS-1:0] glob[GW];
   logic [8:0] pq[MAX_N][MAXH];
   logic [8:0] wq[MAXH];
   logic [8:0] score[MAX_N];
@@ -73,8 +77,12 @@ module pruning_score #(
   logic [47:0] den_sum;
 
   wire [CW-1:0] W = CW'(heads) * CW'(hid);          // local / mid row width
+  wire [CW-1:0] w_beats = W >> 3;                   // words per local / mid row
   wire [CW-1:0] d_beats = CW'(dim) >> 3;
   wire [CW-1:0] hid_beats = CW'(hid) >> 3;
+  wire [CW-1:0] h_hid_beats = CW'(h) * hid_beats;   // head h's first word in a local row
+  // walk of the current feed / collect: word `col` of the row starting at word `row_base`
+  logic [CW-1:0] col, row_base;
   wire [CW-1:0] cnt = (n > 16'd1) ? CW'(n) - 1'b1 : CW'(1);
   wire [CW-1:0] pair_beats = (CW'(n) + 1) >> 1;
 
@@ -149,24 +157,29 @@ module pruning_score #(
   assign mem_req_beats = ln_done ? l_req_beats : ln_req_beats;
   assign mem_rsp_ready = ln_done ? l_rsp_ready : ln_rsp_ready;
 
-  // ---- feed words: 8 elements of row t, chunk b of the current pass's input
+  // ---- feed words: word `col` of the current row of the pass's input. One read address
+  // per buffer (a single RAM read port each).
   wire [CW-1:0] in_beats = CW'(l_n_in) >> 3;
+  localparam int GWI = $clog2(GW);
+  wire [WI-1:0] loc_raddr = (state == GLOB_SUM) ? WI'(row_base + (c >> 3))
+                                                : WI'(row_base + h_hid_beats + col);
+  wire [GWI-1:0] glob_raddr = (pass == P_MLP1) ? GWI'(h_hid_beats + col - hid_beats) : GWI'(col);
+  wire [BEAT_BITS-1:0] nrm_rdata = nrm[WI'(row_base + (h_hid_beats << 1) + col)];
+  wire [BEAT_BITS-1:0] loc_rdata = loc[loc_raddr];
+  wire [BEAT_BITS-1:0] mid_rdata = mid[WI'(row_base + h_hid_beats + col)];
+  wire [BEAT_BITS-1:0] glob_rdata = glob[glob_raddr];
   always_comb begin
-    logic [CW-1:0] rt, b;
-    rt = beat / in_beats;
-    b = beat % in_beats;
-    for (int l = 0; l < I8_PER_BEAT; l++) begin
-      logic [CW-1:0] e;
-      e = (b << 3) + CW'(l);
-      unique case (pass)
-        P_LOCAL: l_s_tdata[8*l+:8] = nrm[EI'(rt * CW'(dim) + CW'(h) * (CW'(hid) << 1) + e)];
-        P_MLP1: l_s_tdata[8*l+:8] = (e < CW'(hid)) ? loc[EI'(rt * W + CW'(h) * CW'(hid) + e)]
-                                                   : glob[GI'(CW'(h) * CW'(hid) + e - CW'(hid))];
-        P_MLP2: l_s_tdata[8*l+:8] = mid[EI'(rt * W + CW'(h) * CW'(hid) + e)];
-        default: l_s_tdata[8*l+:8] = glob[GI'(e)];
-      endcase
-    end
+    unique case (pass)
+      P_LOCAL: l_s_tdata = nrm_rdata;
+      P_MLP1: l_s_tdata = (col < hid_beats) ? loc_rdata : glob_rdata;
+      P_MLP2: l_s_tdata = mid_rdata;
+      default: l_s_tdata = glob_rdata;
+    endcase
   end
+  // row stride of the feed in words: nrm rows are dim wide, local / mid rows W wide
+  wire [CW-1:0] feed_stride = (pass == P_LOCAL) ? d_beats : w_beats;
+  wire feed_row_end = (col == in_beats - 1'b1);
+  wire collect_row_end = (col == hid_beats - 1'b1);
   wire [CW-1:0] feed_beats = (pass == P_HEADW) ? in_beats : CW'(n) * in_beats;
   wire [CW-1:0] collect_beats = (pass == P_HEADW) ? ((CW'(heads) + 1) >> 1)
                               : (pass == P_MLP2) ? CW'(n) : CW'(n) * hid_beats;
@@ -211,6 +224,8 @@ module pruning_score #(
       beat <= '0;
       t <= '0;
       c <= '0;
+      col <= '0;
+      row_base <= '0;
       h <= '0;
       ln_done <= 1'b0;
       sum <= '0;
@@ -223,30 +238,31 @@ module pruning_score #(
       div_start <= 1'b0;
       unique case (state)
         LN_RUN: if (ln_m_tvalid) begin
-          for (int l = 0; l < I8_PER_BEAT; l++)
-            nrm[EI'((beat << 3) + CW'(l))] <= ln_m_tdata[8*l+:8];
+          nrm[WI'(beat)] <= ln_m_tdata;
           beat <= (beat == CW'(n) * d_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == CW'(n) * d_beats - 1'b1) begin
             state <= FEED;
             ln_done <= 1'b1;
             pass <= P_LOCAL;
             h <= '0;
+            col <= '0;
+            row_base <= '0;
           end
         end
         FEED: if (l_s_tready) begin
           beat <= (beat == feed_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == feed_beats - 1'b1) state <= COLLECT;
+          col <= feed_row_end ? '0 : col + 1'b1;
+          row_base <= feed_row_end ? row_base + feed_stride : row_base;
+          if (beat == feed_beats - 1'b1) begin
+            state <= COLLECT;
+            col <= '0;
+            row_base <= '0;
+          end
         end
         COLLECT: if (l_m_tvalid) begin
           unique case (pass)
-            P_LOCAL, P_MLP1: for (int l = 0; l < I8_PER_BEAT; l++) begin
-              /* verilator lint_off UNUSEDSIGNAL */
-              logic [CW-1:0] idx;  // element index; the buffer uses its low bits
-              /* verilator lint_on UNUSEDSIGNAL */
-              idx = (beat / hid_beats) * W + CW'(h) * CW'(hid) + ((beat % hid_beats) << 3) + CW'(l);
-              if (pass == P_LOCAL) loc[EI'(idx)] <= l_m_tdata[8*l+:8];
-              else mid[EI'(idx)] <= l_m_tdata[8*l+:8];
-            end
+            P_LOCAL: loc[WI'(row_base + h_hid_beats + col)] <= l_m_tdata;
+            P_MLP1: mid[WI'(row_base + h_hid_beats + col)] <= l_m_tdata;
             P_MLP2: pq[NI'(beat)][h] <= sigmoid_plan(64'(signed'(l_m_tdata[31:0])) -
                                                      64'(signed'(l_m_tdata[63:32])),
                                                      32'(signed'(frac_acc[h][2])));
@@ -256,7 +272,11 @@ module pruning_score #(
                                                               32'(hw_frac_acc));
           endcase
           beat <= (beat == collect_beats - 1'b1) ? '0 : beat + 1'b1;
+          col <= collect_row_end ? '0 : col + 1'b1;
+          row_base <= collect_row_end ? row_base + w_beats : row_base;
           if (beat == collect_beats - 1'b1) begin
+            col <= '0;
+            row_base <= '0;
             // next pass: local for every head, the global mean, then mlp1 + mlp2 per head,
             // then the head weights, then the fuse
             if (pass == P_LOCAL && 32'(h) != 32'(heads) - 1) begin
@@ -266,6 +286,7 @@ module pruning_score #(
               state <= GLOB_SUM;
               c <= '0;
               t <= CW'(1);
+              row_base <= w_beats;
               sum <= '0;
             end else if (pass == P_MLP1) begin
               pass <= P_MLP2;
@@ -285,8 +306,9 @@ module pruning_score #(
         end
         GLOB_SUM: begin  // channel c: sum over rows 1..n-1, one row per cycle
           if (t < CW'(n)) begin
-            sum <= sum + 48'(loc[EI'(t * W + c)]);
+            sum <= sum + 48'(signed'(loc_rdata[8*c[2:0]+:8]));
             t <= t + 1'b1;
+            row_base <= row_base + w_beats;
           end else begin
             // div_round(sum, cnt) = floor((2 sum + cnt) / (2 cnt)), floor for negatives
             logic signed [47:0] nn;
@@ -299,13 +321,15 @@ module pruning_score #(
           end
         end
         GLOB_DIV: if (div_done) begin
-          glob[GI'(c)] <= glob_neg ? -(8'(div_q)) : 8'(div_q);
+          glob[GWI'(c >> 3)][8*c[2:0]+:8] <= glob_neg ? -(8'(div_q)) : 8'(div_q);
           sum <= '0;
           t <= CW'(1);
+          row_base <= w_beats;
           if (c == W - 1'b1) begin
             state <= FEED;
             pass <= P_MLP1;
             h <= '0;
+            row_base <= '0;
           end else begin
             c <= c + 1'b1;
             state <= GLOB_SUM;
