@@ -44,17 +44,21 @@ module patch_embed #(
 
   localparam int CW = 24;
   localparam int PI = $clog2(MAX_PIX);
-  localparam int TI = $clog2(MAX_TOK * MAX_D);
-  localparam int DI = $clog2(MAX_D);
+  localparam int DW = MAX_D / I8_PER_BEAT;            // words per token row
+  localparam int TW = MAX_TOK * DW;
+  localparam int TI = $clog2(TW);
+  localparam int DI = $clog2(DW);
 
   typedef enum logic [3:0] {IN_IMG, REQ_C, GET_C, REQ_P, GET_P, FEED, OUT_ROW, GET_ACC} state_t;
   state_t state;
 
   logic [7:0] img[MAX_PIX];
-  logic signed [7:0] cls[MAX_D];
-  logic signed [7:0] pos[MAX_TOK * MAX_D];
-  logic signed [31:0] acc_row[MAX_D];
-  logic [CW-1:0] beat, row;
+  // word buffers (one access per beat, RAM-mappable): cls and pos 8 int8 per word, the
+  // accumulator row 8 int32 per word (written 2 per beat)
+  logic [BEAT_BITS-1:0] cls[DW];
+  logic [BEAT_BITS-1:0] pos[TW];
+  logic [8*32-1:0] acc_row[DW];
+  logic [CW-1:0] beat, row, row_base;   // row_base: the first pos word of row `row`
 
   wire [CW-1:0] n_pix = CW'(image_size) * CW'(image_size) * CW'(chans);
   wire [CW-1:0] img_beats = (n_pix + 7) >> 3;
@@ -116,18 +120,19 @@ module patch_embed #(
 
   // output beat: 8 channels of row `row` (0 = CLS)
   logic [BEAT_BITS-1:0] out_word;
+  wire [BEAT_BITS-1:0] cls_word = cls[DI'(beat)];
+  wire [BEAT_BITS-1:0] pos_word = pos[TI'(row_base + beat)];
+  wire [8*32-1:0] acc_word = acc_row[DI'(beat)];
   always_comb begin
     int fa, f, f2;
     fa = 32'(frac_acc);
     f = fa > 32'(frac_cls) ? fa : 32'(frac_cls);
     f2 = f > 32'(frac_pos) ? f : 32'(frac_pos);
     for (int l = 0; l < I8_PER_BEAT; l++) begin
-      logic [CW-1:0] o;
       logic signed [63:0] tok, s;
-      o = (beat << 3) + CW'(l);
-      tok = (row == 0) ? rshift_floor(64'(cls[DI'(o)]), 32'(frac_cls) - f)
-                       : rshift_floor(64'(acc_row[DI'(o)]), fa - f);
-      s = rshift_floor(tok, f - f2) + rshift_floor(64'(pos[TI'(row * CW'(dim) + o)]), 32'(frac_pos) - f2);
+      tok = (row == 0) ? rshift_floor(64'(signed'(cls_word[8*l+:8])), 32'(frac_cls) - f)
+                       : rshift_floor(64'(signed'(acc_word[32*l+:32])), fa - f);
+      s = rshift_floor(tok, f - f2) + rshift_floor(64'(signed'(pos_word[8*l+:8])), 32'(frac_pos) - f2);
       out_word[8*l+:8] = requant(s, f2, 32'(frac_out));
     end
   end
@@ -142,6 +147,7 @@ module patch_embed #(
       state <= IN_IMG;
       beat <= '0;
       row <= '0;
+      row_base <= '0;
       pgy <= '0;
       pgx <= '0;
       ppy <= '0;
@@ -157,13 +163,13 @@ module patch_embed #(
         end
         REQ_C: if (mem_req_ready) state <= GET_C;
         GET_C: if (mem_rsp_valid) begin
-          for (int l = 0; l < I8_PER_BEAT; l++) cls[DI'((beat << 3) + CW'(l))] <= mem_rsp_data[8*l+:8];
+          cls[DI'(beat)] <= mem_rsp_data;
           beat <= (beat == d_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == d_beats - 1'b1) state <= REQ_P;
         end
         REQ_P: if (mem_req_ready) state <= GET_P;
         GET_P: if (mem_rsp_valid) begin
-          for (int l = 0; l < I8_PER_BEAT; l++) pos[TI'((beat << 3) + CW'(l))] <= mem_rsp_data[8*l+:8];
+          pos[TI'(beat)] <= mem_rsp_data;
           beat <= (beat == pos_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == pos_beats - 1'b1) state <= FEED;
         end
@@ -179,6 +185,7 @@ module patch_embed #(
           if (beat == feed_beats - 1'b1) begin
             state <= OUT_ROW;  // the CLS row needs no accumulator
             row <= '0;
+            row_base <= '0;
             pgy <= '0;
             pgx <= '0;
           end
@@ -189,12 +196,13 @@ module patch_embed #(
             if (row == n_patch) state <= IN_IMG;
             else begin
               row <= row + 1'b1;
+              row_base <= row_base + d_beats;
               state <= GET_ACC;
             end
           end
         end
         GET_ACC: if (l_m_tvalid) begin
-          for (int l = 0; l < I32_PER_BEAT; l++) acc_row[DI'((beat << 1) + CW'(l))] <= l_m_tdata[32*l+:32];
+          acc_row[DI'(beat >> 2)][64*beat[1:0]+:64] <= l_m_tdata;
           beat <= (beat == acc_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == acc_beats - 1'b1) state <= OUT_ROW;
         end
