@@ -130,9 +130,9 @@ module patch_embed #(
     f2 = f > 32'(frac_pos) ? f : 32'(frac_pos);
     for (int l = 0; l < I8_PER_BEAT; l++) begin
       logic signed [63:0] tok, s;
-      tok = (row == 0) ? rshift_floor(64'(signed'(cls_word[8*l+:8])), 32'(frac_cls) - f)
-                       : rshift_floor(64'(signed'(acc_word[32*l+:32])), fa - f);
-      s = rshift_floor(tok, f - f2) + rshift_floor(64'(signed'(pos_word[8*l+:8])), 32'(frac_pos) - f2);
+      tok = (row == 0) ? rshift_floor(64'($signed(cls_word[8*l+:8])), 32'(frac_cls) - f)
+                       : rshift_floor(64'($signed(acc_word[32*l+:32])), fa - f);
+      s = rshift_floor(tok, f - f2) + rshift_floor(64'($signed(pos_word[8*l+:8])), 32'(frac_pos) - f2);
       out_word[8*l+:8] = requant(s, f2, 32'(frac_out));
     end
   end

@@ -39,7 +39,9 @@ module pruning #(
   } state_t;
   state_t state;
 
-  logic signed [7:0] x[NSZ][DSZ];
+  // token rows, one memory word per row (RAM-mappable): a beat writes one 8-byte slice; a
+  // read takes the whole row at one address (the fuse uses every channel, the output a slice)
+  logic [8*DSZ-1:0] x[NSZ];
   logic signed [31:0] ids[NSZ];
   logic [8:0] score[NSZ];
   logic keep[NSZ], fuse[NSZ];
@@ -112,15 +114,19 @@ module pruning #(
     end
   end
 
+  // the one read of the row buffer: token t while fusing, the output row's source otherwise
+  logic [8*DSZ-1:0] x_row;
+  assign x_row = x[(state == FUSE) ? t : order[brow]];
+
   // output words
-  logic [BEAT_BITS-1:0] out_word;
-  logic [NW-1:0] out_row, out_src;
+  logic [BEAT_BITS-1:0] out_word, x_word;
+  logic [NW-1:0] out_row;
   logic [DW-1:0] out_c0;
   always_comb begin
     out_word = '0;
     out_row = brow;
     out_c0 = DW'(bcol * CW'(I8_PER_BEAT));
-    out_src = order[out_row];
+    x_word = x_row[64*out_c0[DW-1:3]+:64];
     unique case (state)
       OUT_HDR: out_word = {32'(cnt), 32'(n_new)};
       OUT_S: for (int l = 0; l < 2; l++)
@@ -128,7 +134,7 @@ module pruning #(
       OUT_X:
         for (int l = 0; l < I8_PER_BEAT; l++)
           out_word[8*l+:8] = (out_row == n_kept + 1'b1) ? pkg[out_c0 + DW'(l)]
-                                                      : x[out_src][out_c0 + DW'(l)];
+                                                      : x_word[8*l+:8];
       OUT_ID: for (int l = 0; l < 2; l++) begin
         if (32'(beat) * 2 + l < 32'(n_new))
           out_word[32*l+:32] = (NW'(32'(beat) * 2 + l) == n_kept + 1'b1)
@@ -161,8 +167,7 @@ module pruning #(
       div_start <= 1'b0;
       unique case (state)
         LOAD_X: if (s_axis_tvalid) begin
-          for (int l = 0; l < I8_PER_BEAT; l++)
-            x[brow][DW'(bcol * CW'(I8_PER_BEAT)) + DW'(l)] <= s_axis_tdata[8*l+:8];
+          x[brow][64*(DW-3)'(bcol)+:64] <= s_axis_tdata;
           if (beat == x_beats - 1'b1) begin
             state <= LOAD_ID;
             beat <= '0;
@@ -208,8 +213,8 @@ module pruning #(
             wsum <= wsum + 32'(score[t]);
             cnt <= cnt + 1'b1;
             for (int c = 0; c < DSZ; c++) begin
-              num[c] <= num[c] + 48'(x[t][c]) * $signed({39'd0, score[t]});
-              plain[c] <= plain[c] + 48'(x[t][c]);
+              num[c] <= num[c] + 48'($signed(x_row[8*c+:8])) * $signed({39'd0, score[t]});
+              plain[c] <= plain[c] + 48'($signed(x_row[8*c+:8]));
             end
           end
           if (t == NW'(n) - 1'b1) begin

@@ -306,7 +306,7 @@ module pruning_score #(
         end
         GLOB_SUM: begin  // channel c: sum over rows 1..n-1, one row per cycle
           if (t < CW'(n)) begin
-            sum <= sum + 48'(signed'(loc_rdata[8*c[2:0]+:8]));
+            sum <= sum + 48'($signed(loc_rdata[8*c[2:0]+:8]));
             t <= t + 1'b1;
             row_base <= row_base + w_beats;
           end else begin
