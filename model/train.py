@@ -216,6 +216,9 @@ def train(cfg: dict, out_dir: Path, epochs: int | None, seed: int | None, device
         raise SievitError("--device cuda asked for, but torch sees no CUDA device")
     if out_dir.exists():
         raise SievitError(f"output directory {out_dir} exists; choose a new one")
+    teacher = cfg["train"].get("teacher")
+    if teacher and not (Path(teacher) / "model.pt").is_file():
+        raise SievitError(f"train.teacher {teacher}: no model.pt there")
     if seed is not None:
         cfg["train"]["seed"] = seed
     t = cfg["train"]
