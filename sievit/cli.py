@@ -207,7 +207,12 @@ def cmd_cosim(args: argparse.Namespace) -> dict:
 
 def cmd_rtl_synth(args: argparse.Namespace) -> dict:
     from sievit.yosys import synth
-    out = synth(family=args.family, timeout_s=args.timeout)
+    out = synth(family=args.family, timeout_s=args.timeout, before_luts=args.before_luts)
+    if args.before_luts:
+        print(f"[rtl-synth] sievit_top before LUT mapping: {out['gates']} generic gates "
+              f"({out['mux2']} 2-input muxes), {out['ff']} FF, {out['dsp']} DSP, "
+              f"{out['lutram']} LUTRAM, {out['bram']} BRAM ({out['wall_s']} s)", file=sys.stderr)
+        return out
     print(f"[rtl-synth] sievit_top: {out['lut']} LUT, {out['ff']} FF, {out['dsp']} DSP, "
           f"{out['bram']} BRAM ({out['wall_s']} s)", file=sys.stderr)
     return out
@@ -325,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
                                           "LUT/FF/DSP/BRAM")
     ys.add_argument("--family", default="xcup", help="synth_xilinx -family (xcup, xc7, ...)")
     ys.add_argument("--timeout", type=int, default=1800, help="seconds before giving up")
+    ys.add_argument("--before-luts", action="store_true",
+                    help="stop before LUT mapping (ABC9); count the generic gates left for it")
     ys.add_argument("--json", action="store_true")
     ys.set_defaults(func=cmd_rtl_synth)
 

