@@ -100,19 +100,18 @@ def run_stage(model: ViT, name: str, epochs: int, lr: float, cfg: dict, data: di
             y = data["train_y"][idx]
             out = model(x, prune=prune)
             loss = F.cross_entropy(out.logits, y, label_smoothing=t["label_smoothing"])
-            if prune != "none" and (t["dense_loss_weight"] > 0 or t["distill_weight"] > 0):
+            if prune != "none":
                 # keep the dense path as good as before the selectors came in, and teach the
                 # pruned path to match it (DynamicViT-style distillation, teacher detached)
-                if t["dense_loss_weight"] > 0 or teacher is None:
-                    with torch.set_grad_enabled(t["dense_loss_weight"] > 0):
-                        dense = model(x, prune="none").logits
+                dense = None
                 if t["dense_loss_weight"] > 0:
+                    dense = model(x, prune="none").logits
                     loss = loss + t["dense_loss_weight"] * F.cross_entropy(
                         dense, y, label_smoothing=t["label_smoothing"])
-                if teacher is not None:
-                    with torch.no_grad():
-                        dense = teacher(x, prune="none").logits
                 if t["distill_weight"] > 0:
+                    with torch.no_grad():
+                        if teacher is not None or dense is None:
+                            dense = (teacher if teacher is not None else model)(x, prune="none").logits
                     loss = loss + t["distill_weight"] * distill_loss(
                         out.logits, dense.detach(), t["distill_temperature"])
             for s, pol in enumerate(out.policies if prune == "gumbel" else []):
@@ -151,11 +150,8 @@ def _resume_selectors(cfg: dict, out_dir: Path, resume: Path, device: torch.devi
     model finetunes with all selectors active (dense loss and distillation as configured)."""
     t = cfg["train"]
     fmodel, qmodel = ViT(cfg, quant=False), ViT(cfg, quant=True)
-    try:
-        fmodel.load_state_dict(torch.load(resume / "float.pt", map_location="cpu", weights_only=True))
-        qmodel.load_state_dict(torch.load(resume / "model.pt", map_location="cpu", weights_only=True))
-    except Exception as exc:
-        raise SievitError(f"--resume {resume} does not load: {str(exc).splitlines()[0]}") from None
+    _load_state(fmodel, resume / "float.pt", f"--resume {resume}")
+    _load_state(qmodel, resume / "model.pt", f"--resume {resume}")
     qmodel.to(device)
     sel_ids = {id(p) for p in qmodel.selectors.parameters()}
     if not train_backbone:
@@ -166,12 +162,7 @@ def _resume_selectors(cfg: dict, out_dir: Path, resume: Path, device: torch.devi
     teacher = None
     if t["teacher"]:
         teacher = ViT(cfg, quant=True)
-        try:
-            teacher.load_state_dict(torch.load(Path(t["teacher"]) / "model.pt", map_location="cpu",
-                                               weights_only=True))
-        except Exception as exc:
-            raise SievitError(f"train.teacher {t['teacher']} does not load: "
-                              f"{str(exc).splitlines()[0]}") from None
+        _load_state(teacher, Path(t["teacher"]) / "model.pt", f"train.teacher {t['teacher']}")
         teacher.to(device).eval().requires_grad_(False)
     # topk: finetune under the deployed fixed budget (hard top-k, reduction.topk_tokens)
     run_stage(qmodel, stage, t["selector_epochs"], t["qat_lr"], cfg, data, t["finetune_prune"],
@@ -181,6 +172,15 @@ def _resume_selectors(cfg: dict, out_dir: Path, resume: Path, device: torch.devi
                "wall_time_s": round(time.time() - start, 1)}
     _write_run(out_dir, fmodel, qmodel, cfg, metrics)
     return metrics
+
+
+def _load_state(model: torch.nn.Module, file: Path, what: str,
+                map_location: torch.device | str = "cpu") -> None:
+    """Load a state dict, or a clear error naming `what` (the option that named the file)."""
+    try:
+        model.load_state_dict(torch.load(file, map_location=map_location, weights_only=True))
+    except Exception as exc:
+        raise SievitError(f"{what} does not load: {str(exc).splitlines()[0]}") from None
 
 
 def _write_run(out_dir: Path, fmodel: ViT, qmodel: ViT, cfg: dict, metrics: dict) -> None:
@@ -245,10 +245,7 @@ def train(cfg: dict, out_dir: Path, epochs: int | None, seed: int | None, device
         run_stage(fmodel, "float", t["float_epochs"], t["lr"], cfg, data, "none", device, log,
                   max_steps)
     else:  # resume after the float stage of an earlier run of the same config
-        try:
-            fmodel.load_state_dict(torch.load(init_float, map_location=device, weights_only=True))
-        except Exception as exc:
-            raise SievitError(f"--init-float {init_float} does not load: {str(exc).splitlines()[0]}") from None
+        _load_state(fmodel, init_float, f"--init-float {init_float}", device)
         log["float"] = {"stage": "float", "init": str(init_float),
                         "val_acc": evaluate(fmodel, data["val_x"], data["val_y"], "none")}
     qmodel = ViT(cfg, quant=True)

@@ -7,10 +7,7 @@ import json
 import torch
 import yaml
 
-from conftest import ROOT
-from sievit.data import first_test_images
-from sievit.quant.evaluate import compare, model_int_outputs
-from sievit.quant.golden import Golden
+from conftest import ROOT, assert_checkpoint_bit_exact
 
 B40 = ROOT / "checkpoints/fmnist_heatvit_b40"
 
@@ -25,7 +22,6 @@ def kd_config(tmp_path, **train) -> str:
 
 def test_resume_with_teacher_stops_early_and_stays_bit_exact(tmp_path):
     from sievit.cli import main
-    from sievit.quant.export import export_checkpoint, load_checkpoint
     out = tmp_path / "kd"
     assert main(["train", "--config", kd_config(tmp_path, stop_after_steps=1), "--resume", str(B40),
                  "--train-backbone", "--max-steps", "3", "--batch-size", "16",
@@ -37,11 +33,7 @@ def test_resume_with_teacher_stops_early_and_stays_bit_exact(tmp_path):
     changed = [k for k in before if not torch.equal(before[k], after[k])]
     assert any(k.startswith("selectors.") for k in changed)
     assert any(k.startswith("blocks.") for k in changed)   # the backbone trains too
-    model = load_checkpoint(out)
-    g = Golden(export_checkpoint(out, model))
-    imgs = first_test_images(16).images
-    logits, kept = model_int_outputs(model, imgs, "topk")
-    assert not compare(logits, kept, g.run(imgs, "topk")).any()
+    assert_checkpoint_bit_exact(out, "topk", 16)
 
 
 def test_missing_teacher_is_a_clear_error(tmp_path, capsys):

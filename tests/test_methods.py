@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, assert_checkpoint_bit_exact, assert_model_matches
 from sievit.config import validate
 from sievit.data import first_test_images
 from sievit.errors import SievitError
-from sievit.quant.evaluate import compare, model_int_outputs
 from sievit.quant.golden import Golden
 
 METHODS = ("evit", "tome", "ppt", "cpvit", "cait", "prance")
@@ -40,8 +39,7 @@ def pair(method: str, **knobs):
 def run_both(method: str, images: np.ndarray, **knobs):
     g, model = pair(method, **knobs)
     r = g.run(images, "reduce")
-    logits, kept = model_int_outputs(model, images, "reduce")
-    assert not compare(logits, kept, r).any(), f"{method} {knobs}: golden != model"
+    assert_model_matches(model, images, "reduce", r, f"{method} {knobs}:")
     return r, g
 
 
@@ -188,12 +186,7 @@ def test_training_stage_smoke(method, tmp_path):
     assert ("model.pt" in files) == (method in ("evit", "cait", "prance"))
     if method == "cpvit":
         assert len(metrics["calibration"]["layer_range"]) == 4
-    from sievit.quant.export import export_checkpoint, load_checkpoint
-    model = load_checkpoint(out)
-    g = Golden(export_checkpoint(out, model))
-    imgs = first_test_images(8).images
-    logits, kept = model_int_outputs(model, imgs, "reduce")
-    assert not compare(logits, kept, g.run(imgs, "reduce")).any()
+    assert_checkpoint_bit_exact(out, "reduce", 8)
 
 
 def test_train_needs_init(tmp_path, capsys):
