@@ -59,6 +59,11 @@ class PranceActor(nn.Module):
         self.fc1, self.fc1_out = Linear(n_state, hidden, quant), Act(quant)
         self.fc2, self.fc2_out = Linear(hidden, hidden, quant), Act(quant)
         self.fc3 = Linear(hidden, outs, quant)
+        # PyTorch's default init, not the backbone's std 0.02: the activation scales are
+        # calibrated on the first forwards, and from a near-zero actor they came out so fine
+        # (2^-11) that the trained actor saturated every hidden unit and ignored its input
+        for fc in (self.fc1, self.fc2, self.fc3):
+            fc.lin.reset_parameters()
 
     def forward(self, state: Fx) -> tuple[torch.Tensor, int | None]:
         h = relu(self.fc1_out(self.fc1(state)[0]))

@@ -3,7 +3,8 @@
    configuration per image (a quarter of the images at the full configuration), distilled
    from the full network;
 2. actors by PPO (backbone frozen): per image, Gaussian exploration around the actors' mean
-   actions, reward = correct - cost_weight * MACs / dense at the end, given to every decision
+   actions, reward = p(true class) - cost_weight * MACs / dense at the end, less the same
+   image's reward under the mean actions (a per-image baseline), given to every decision
    as its result-to-go (gamma, GAE lambda 0.9, clip 0.2); a float critic per decision (used
    in training only); the cost weight is drawn per image from the Pareto budgets and read
    by the actor, so one actor serves every budget;
@@ -39,6 +40,14 @@ def block_macs(out, cfg: dict) -> torch.Tensor:
         hid = chan["mlp"].sum(1).double() if chan else mlp_dim
         total = total + masked_attention_macs(n_in.double(), e, dim, dim) + masked_mlp_macs(n_mlp.double(), e, hid)
     return total
+
+
+def _reward(out, y: torch.Tensor, cost: torch.Tensor, cfg: dict, dense: float) -> torch.Tensor:
+    """[B] the probability given to the true class (a soft "correct": the 0/1 outcome
+    of one image is too noisy a signal for cost weights of a few hundredths) minus
+    cost_weight * MACs / dense MACs."""
+    p_true = torch.softmax(out.logits.double(), -1).gather(1, y[:, None]).squeeze(1)
+    return p_true - cost * block_macs(out, cfg) / dense
 
 
 def _finetune(model, teacher_model, cfg, data, steps: int, control_fn, desc: str, gen) -> None:
@@ -87,8 +96,11 @@ def _ppo(model, cfg, data, steps: int, costs: list[float], gen, device) -> dict:
         with torch.no_grad():
             out = model(x_all[idx], prune="reduce",
                         control={"mode": "sample", "sigma": sigma, "cost": cost, "record": record})
-            correct = (out.logits.argmax(-1) == y_all[idx]).double()
-            reward = correct - cost * block_macs(out, cfg) / dense
+            reward = _reward(out, y_all[idx], cost, cfg, dense)
+            greedy = model(x_all[idx], prune="reduce", control={"mode": "deterministic", "cost": cost})
+            # the same image under the actors' mean choices is the baseline: an exploration
+            # that picks the same configuration gets advantage 0, whatever the image's outcome
+            advantage_reward = reward - _reward(greedy, y_all[idx], cost, cfg, dense)
         rewards.append(float(reward.mean()))
         states = [fixed_input(rec["state"], rec["frac"], True) for rec in record]
         acts = [rec["a"] for rec in record]
@@ -104,7 +116,7 @@ def _ppo(model, cfg, data, steps: int, costs: list[float], gen, device) -> dict:
         # result-to-go: the final reward reaches every decision, discounted by GAMMA per step
         adv, ret, gae = [None] * len(states), [None] * len(states), torch.zeros_like(reward)
         for s in reversed(range(len(states))):
-            nxt = reward if s == len(states) - 1 else GAMMA * values[s + 1]
+            nxt = advantage_reward if s == len(states) - 1 else GAMMA * values[s + 1]
             delta = nxt - values[s]
             gae = delta + (GAMMA * LAMBDA * gae if s < len(states) - 1 else 0)
             adv[s], ret[s] = gae, gae + values[s]

@@ -11,7 +11,7 @@ from sievit.errors import SievitError
 # the knob `sievit bench pareto` sweeps per method (HeatViT sweeps top-k token lists)
 KNOB = {"evit": "keep_rate", "tome": "r", "ppt": "r", "cpvit": "keep", "cait": "mac_target",
         "prance": "cost_weight"}
-PRANCE_COST_MAX = 0.49   # the actor reads round(cost_weight * 256) as one int8 input
+PRANCE_COST_MAX = 0.124  # the actor reads round(cost_weight * 1024) as one int8 input
 
 
 def resolve(cfg: dict) -> None:

@@ -76,9 +76,12 @@ def width_masks(widths: tuple[np.ndarray, np.ndarray], dim: int, mlp_dim: int) -
     return ChannelMasks(embed=leading(widths[0], dim), mlp=leading(widths[1], mlp_dim))
 
 
+COST_SCALE = 1024   # useful cost weights are a few hundredths: 0.01 -> code 10
+
+
 def cost_code(cost_weight: float) -> int:
     """The cost weight as the actor's last int8 input."""
-    return min(127, int(round(cost_weight * 256)))
+    return min(127, int(round(cost_weight * COST_SCALE)))
 
 
 def actor_state(k: np.ndarray, n: np.ndarray, n_max: int, cost_weight: float) -> np.ndarray:

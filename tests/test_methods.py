@@ -270,7 +270,7 @@ def test_prance_choices_follow_the_actor_per_image():
     """The golden choices come from the actor: a different cost weight changes the state,
     and the widths recorded per image are ones the config offers."""
     split = first_test_images(16)
-    _, g = run_both("prance", split.images, cost_weight=0.4)
+    _, g = run_both("prance", split.images, cost_weight=0.04)
     c = g.run(split.images, "reduce", trace=True).trace["prance_choices"]
     assert c.shape == (16, 2, 3)
     assert (c[..., 0] < 3).all() and (c[..., 1] < 3).all() and (c[..., 2] < 4).all()
