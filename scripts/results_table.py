@@ -9,6 +9,7 @@ ve = json.loads((out / "verify.json").read_text())
 be = json.loads((out / "bench.json").read_text())
 cs = json.loads((out / "csim.json").read_text())
 co = json.loads((out / "cosim.json").read_text())
+ys = json.loads((out / "rtl_synth.json").read_text())
 co_dense, co_pruned = co["modes"]["none"], co["modes"][ev["prune_mode"]]
 engine_cases = sum(e["cases"] for e in cs["engines"].values())
 rows = [
@@ -36,6 +37,10 @@ rows = [
     ("RTL MAC utilization dense / pruned", f"{100 * co_dense['mac_utilization']:.1f} % / "
                                            f"{100 * co_pruned['mac_utilization']:.1f} % of "
                                            f"{co['lanes']} lanes"),
+    (f"RTL Yosys synth_xilinx ({ys['family']})",
+     f"{ys['lut']} LUT, {ys['ff']} FF, {ys['dsp']} DSP, {ys['bram']} BRAM, {ys['lutram']} LUTRAM "
+     f"(tokens {ys['params']['MAX_N']}, width {ys['params']['MAX_D']}, "
+     f"MLP {ys['params']['MAX_H']})"),
 ]
 width = max(len(r[0]) for r in rows)
 print(f"\nResults on {ev['images']} Fashion-MNIST test images")
