@@ -168,33 +168,46 @@ def prepare(cfg: dict, init: Path, out_dir: Path, device_name: str, epochs: int 
 
 def finetune_evit(cfg: dict, state: dict, device_name: str, epochs: int | None,
                   max_steps: int | None) -> tuple[dict, dict]:
-    """QAT finetune with EViT active; keep rate kappa goes 1 -> target over the first half
-    (cosine), then stays (EViT's schedule)."""
+    """QAT finetune with EViT active; keep rate kappa goes 1 -> the step's budget over the
+    first half (cosine), then stays (EViT's schedule). The budget is drawn per step from
+    reduction.pareto, so one checkpoint serves every keep rate it is measured at; CE plus
+    KL to a frozen copy of the starting backbone; cosine learning-rate decay."""
+    import random
     import torch.nn.functional as F
     from tqdm import tqdm
-    from sievit.model.train import augment, evaluate
+    from sievit.model.train import augment, distill_loss, evaluate
     t, device, model = setup(cfg, state, device_name, max_steps)
+    teacher = frozen_teacher(model)
     ep = epochs if epochs is not None else t["selector_epochs"]
     tr = load_split("train")
     x_all = torch.from_numpy(tr.images).to(device)
     y_all = torch.from_numpy(tr.labels).to(device)
     model.train()
     target = cfg["reduction"]["keep_rate"]
+    budgets = list(cfg["reduction"].get("pareto", [target]))
     opt = torch.optim.AdamW(model.parameters(), lr=t["qat_lr"], weight_decay=t["weight_decay"])
     n = len(y_all)
     total = capped_steps(ep, math.ceil(n / t["batch_size"]), max_steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
     anneal = max(1, total // 2)
     gen = torch.Generator(device=device).manual_seed(t["seed"])
+    pick = random.Random(t["seed"])
     for step, idx in tqdm(batches(n, t["batch_size"], total, gen, device), total=total,
                           desc="evit finetune", file=sys.stderr, mininterval=2.0):
         frac = min(1.0, step / anneal)
-        cfg["reduction"]["keep_rate"] = target + (1 - target) * 0.5 * (1 + math.cos(math.pi * frac))
-        out = model(augment(x_all[idx], gen), prune="reduce")
-        loss = F.cross_entropy(out.logits, y_all[idx], label_smoothing=t["label_smoothing"])
+        budget = pick.choice(budgets)
+        cfg["reduction"]["keep_rate"] = budget + (1 - budget) * 0.5 * (1 + math.cos(math.pi * frac))
+        x = augment(x_all[idx], gen)
+        out = model(x, prune="reduce")
+        with torch.no_grad():
+            soft = teacher(x, prune="none").logits
+        loss = F.cross_entropy(out.logits, y_all[idx], label_smoothing=t["label_smoothing"]) \
+            + t["distill_weight"] * distill_loss(out.logits, soft, t["distill_temperature"])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
+        sched.step()
     cfg["reduction"]["keep_rate"] = target
     acc = evaluate(model, *val_tensors(device, max_steps), "reduce")
     return {k: v.cpu() for k, v in model.state_dict().items()}, {
