@@ -9,11 +9,11 @@ import random
 import sys
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from sievit.data import load_split
-from sievit.model.method_train import batches, capped_steps, frozen_teacher, setup, val_tensors
+from sievit.model.method_train import (batches, capped_steps, cosine_lr, distilled_loss, frozen_teacher,
+                                       optimizer_step, setup, val_tensors)
 from sievit.quant.macs import dense_macs, masked_attention_macs, masked_mlp_macs
 
 
@@ -39,7 +39,7 @@ def soft_macs(out, cfg: dict) -> torch.Tensor:
 
 def train_cait(cfg: dict, state: dict, device_name: str, epochs: int | None,
                max_steps: int | None) -> tuple[dict, dict]:
-    from sievit.model.train import augment, distill_loss, evaluate
+    from sievit.model.train import augment, evaluate
     from sievit.quant.budgets import with_budget
     t, device, model = setup(cfg, state, device_name, max_steps)
     teacher_model = frozen_teacher(model)
@@ -58,7 +58,7 @@ def train_cait(cfg: dict, state: dict, device_name: str, epochs: int | None,
     ep = epochs if epochs is not None else t["selector_epochs"]
     n = len(y_all)
     total = capped_steps(ep, math.ceil(n / t["batch_size"]), max_steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
+    sched = cosine_lr(opt, total)
     gen = torch.Generator(device=device).manual_seed(t["seed"])
     pick = random.Random(t["seed"])
     model.train()
@@ -69,16 +69,9 @@ def train_cait(cfg: dict, state: dict, device_name: str, epochs: int | None,
         r["mac_target"], r["channel_counts"] = target, budgets[target]
         x, y = augment(x_all[idx], gen), y_all[idx]
         out = model(x, prune="reduce")
-        with torch.no_grad():
-            teacher = teacher_model(x, prune="none").logits
-        loss = F.cross_entropy(out.logits, y, label_smoothing=t["label_smoothing"]) \
-            + t["distill_weight"] * distill_loss(out.logits, teacher, t["distill_temperature"]) \
+        loss = distilled_loss(out.logits, y, teacher_model, x, t) \
             + t["ratio_loss_weight"] * ((soft_macs(out, cfg) / dense - target) ** 2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        sched.step()
+        optimizer_step(opt, sched, loss, model.parameters())
         if (step + 1) % 25 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
     r["mac_target"], r["channel_counts"] = own

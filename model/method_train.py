@@ -104,6 +104,31 @@ def frozen_teacher(model: torch.nn.Module) -> torch.nn.Module:
     return copy.deepcopy(model).eval().requires_grad_(False)
 
 
+def cosine_lr(opt: torch.optim.Optimizer, total: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Cosine decay from the optimizer's learning rates to 0 over `total` steps."""
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / max(1, total))))
+
+
+def distilled_loss(model_logits: torch.Tensor, y: torch.Tensor, teacher: torch.nn.Module,
+                   x: torch.Tensor, t: dict) -> torch.Tensor:
+    """Cross-entropy plus KL to the frozen teacher's dense logits on the same images."""
+    import torch.nn.functional as F
+    from sievit.model.train import distill_loss
+    with torch.no_grad():
+        soft = teacher(x, prune="none").logits
+    return F.cross_entropy(model_logits, y, label_smoothing=t["label_smoothing"]) \
+        + t["distill_weight"] * distill_loss(model_logits, soft, t["distill_temperature"])
+
+
+def optimizer_step(opt: torch.optim.Optimizer, sched, loss: torch.Tensor, params) -> None:
+    """Backward, clip the gradient norm at 5, step the optimizer and the schedule."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 5.0)
+    opt.step()
+    sched.step()
+
+
 def capped_steps(epochs: int, steps_per_epoch: int, max_steps: int | None) -> int:
     return epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
 
@@ -173,9 +198,8 @@ def finetune_evit(cfg: dict, state: dict, device_name: str, epochs: int | None,
     reduction.pareto, so one checkpoint serves every keep rate it is measured at; CE plus
     KL to a frozen copy of the starting backbone; cosine learning-rate decay."""
     import random
-    import torch.nn.functional as F
     from tqdm import tqdm
-    from sievit.model.train import augment, distill_loss, evaluate
+    from sievit.model.train import augment, evaluate
     t, device, model = setup(cfg, state, device_name, max_steps)
     teacher = frozen_teacher(model)
     ep = epochs if epochs is not None else t["selector_epochs"]
@@ -188,7 +212,7 @@ def finetune_evit(cfg: dict, state: dict, device_name: str, epochs: int | None,
     opt = torch.optim.AdamW(model.parameters(), lr=t["qat_lr"], weight_decay=t["weight_decay"])
     n = len(y_all)
     total = capped_steps(ep, math.ceil(n / t["batch_size"]), max_steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
+    sched = cosine_lr(opt, total)
     anneal = max(1, total // 2)
     gen = torch.Generator(device=device).manual_seed(t["seed"])
     pick = random.Random(t["seed"])
@@ -199,15 +223,8 @@ def finetune_evit(cfg: dict, state: dict, device_name: str, epochs: int | None,
         cfg["reduction"]["keep_rate"] = budget + (1 - budget) * 0.5 * (1 + math.cos(math.pi * frac))
         x = augment(x_all[idx], gen)
         out = model(x, prune="reduce")
-        with torch.no_grad():
-            soft = teacher(x, prune="none").logits
-        loss = F.cross_entropy(out.logits, y_all[idx], label_smoothing=t["label_smoothing"]) \
-            + t["distill_weight"] * distill_loss(out.logits, soft, t["distill_temperature"])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        sched.step()
+        optimizer_step(opt, sched, distilled_loss(out.logits, y_all[idx], teacher, x, t),
+                       model.parameters())
     cfg["reduction"]["keep_rate"] = target
     acc = evaluate(model, *val_tensors(device, max_steps), "reduce")
     return {k: v.cpu() for k, v in model.state_dict().items()}, {

@@ -16,13 +16,13 @@ import random
 import sys
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
 from sievit.data import load_split
 from sievit.model.layers import fixed_input
-from sievit.model.method_train import batches, capped_steps, frozen_teacher, setup, val_tensors
+from sievit.model.method_train import (batches, capped_steps, cosine_lr, distilled_loss, frozen_teacher,
+                                       optimizer_step, setup, val_tensors)
 from sievit.quant.macs import dense_macs, masked_attention_macs, masked_mlp_macs
 
 GAMMA, LAMBDA, CLIP, PPO_EPOCHS = 0.9, 0.9, 0.2, 4
@@ -53,26 +53,18 @@ def _reward(out, y: torch.Tensor, cost: torch.Tensor, cfg: dict, dense: float) -
 def _finetune(model, teacher_model, cfg, data, steps: int, control_fn, desc: str, gen) -> None:
     """Backbone training (actors frozen) under a control; CE + distillation from the frozen
     full network."""
-    from sievit.model.train import augment, distill_loss
+    from sievit.model.train import augment
     t = cfg["train"]
     params = [p for n, p in model.named_parameters() if not n.startswith("actors.")]
     opt = torch.optim.AdamW(params, lr=t["qat_lr"], weight_decay=t["weight_decay"])
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / max(1, steps))))
+    sched = cosine_lr(opt, steps)
     model.train()
     x_all, y_all = data
     for _, idx in tqdm(batches(len(y_all), t["batch_size"], steps, gen, x_all.device), total=steps,
                        desc=desc, file=sys.stderr, mininterval=2.0):
         x, y = augment(x_all[idx], gen), y_all[idx]
         out = model(x, prune="reduce", control=control_fn(len(idx)))
-        with torch.no_grad():
-            teacher = teacher_model(x, prune="none").logits
-        loss = F.cross_entropy(out.logits, y, label_smoothing=t["label_smoothing"]) \
-            + t["distill_weight"] * distill_loss(out.logits, teacher, t["distill_temperature"])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 5.0)
-        opt.step()
-        sched.step()
+        optimizer_step(opt, sched, distilled_loss(out.logits, y, teacher_model, x, t), params)
 
 
 def _ppo(model, cfg, data, steps: int, costs: list[float], gen, device) -> dict:

@@ -7,11 +7,12 @@ import math
 import numpy as np
 
 from sievit.errors import SievitError
+from sievit.quant.channels import COST_SCALE
 
 # the knob `sievit bench pareto` sweeps per method (HeatViT sweeps top-k token lists)
 KNOB = {"evit": "keep_rate", "tome": "r", "ppt": "r", "cpvit": "keep", "cait": "mac_target",
         "prance": "cost_weight"}
-PRANCE_COST_MAX = 0.124  # the actor reads round(cost_weight * 1024) as one int8 input
+PRANCE_COST_MAX = 127 / COST_SCALE  # the largest cost weight whose int8 cost code is exact
 
 
 def resolve(cfg: dict) -> None:
@@ -151,7 +152,7 @@ def _resolve_prance(cfg: dict) -> None:
     if r["actor_hidden"] <= 0:
         raise SievitError(f"reduction.actor_hidden must be positive, got {r['actor_hidden']}")
     if not 0.0 <= r["cost_weight"] <= PRANCE_COST_MAX:
-        raise SievitError(f"reduction.cost_weight must be in [0, {PRANCE_COST_MAX}], got {r['cost_weight']}")
+        raise SievitError(f"reduction.cost_weight must be in [0, {PRANCE_COST_MAX:.4g}], got {r['cost_weight']}")
 
 
 def cpvit_keep_tokens(keep: float, ranges: list[float], n_patch: int) -> list[int]:

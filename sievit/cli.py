@@ -209,18 +209,14 @@ def cmd_rtl_synth(args: argparse.Namespace) -> dict:
     from sievit.yosys import cached_report, synth
     if args.cached:
         out = cached_report(Path(args.cached))
-        print(f"[rtl-synth] sievit_top: {out['lut']} LUT, {out['ff']} FF, {out['dsp']} DSP, "
-              f"{out['bram']} BRAM, {out['lutram']} LUTRAM (report {args.cached}, sources "
-              f"unchanged since its {out['wall_s']} s run)", file=sys.stderr)
-        return out
-    out = synth(family=args.family, timeout_s=args.timeout, before_luts=args.before_luts)
-    if args.before_luts:
-        print(f"[rtl-synth] sievit_top before LUT mapping: {out['gates']} generic gates "
-              f"({out['mux2']} 2-input muxes), {out['ff']} FF, {out['dsp']} DSP, "
-              f"{out['lutram']} LUTRAM, {out['bram']} BRAM ({out['wall_s']} s)", file=sys.stderr)
-        return out
-    print(f"[rtl-synth] sievit_top: {out['lut']} LUT, {out['ff']} FF, {out['dsp']} DSP, "
-          f"{out['bram']} BRAM ({out['wall_s']} s)", file=sys.stderr)
+        where = f"report {args.cached}, sources unchanged since its {out['wall_s']} s run"
+    else:
+        out = synth(family=args.family, timeout_s=args.timeout, before_luts=args.before_luts)
+        where = f"{out['wall_s']} s"
+    logic = (f"before LUT mapping: {out['gates']} generic gates ({out['mux2']} 2-input muxes)"
+             if args.before_luts and not args.cached else f"{out['lut']} LUT")
+    print(f"[rtl-synth] sievit_top: {logic}, {out['ff']} FF, {out['dsp']} DSP, {out['bram']} BRAM, "
+          f"{out['lutram']} LUTRAM ({where})", file=sys.stderr)
     return out
 
 

@@ -62,10 +62,11 @@ def synth_script(params: dict, family: str, before_luts: bool) -> str:
             f"tee -q -o stat.json stat -tech xilinx -json\n")
 
 
-def rtl_digest(params: dict | None = None, family: str = "xcup") -> str:
-    """sha256 of what a synthesis run reads: the RTL text and the script."""
+def rtl_digest(params: dict | None = None, family: str = "xcup", flat: str | None = None) -> str:
+    """sha256 of what a synthesis run reads: the RTL text (flat: flatten_package() already
+    computed) and the script."""
     params = {**SYNTH_PARAMS, **(params or {})}
-    text = flatten_package() + synth_script(params, family, before_luts=False)
+    text = (flat if flat is not None else flatten_package()) + synth_script(params, family, before_luts=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -106,7 +107,8 @@ def synth(params: dict | None = None, family: str = "xcup", timeout_s: int = 360
     params = {**SYNTH_PARAMS, **(params or {})}
     work = ROOT / "build" / "synth"
     work.mkdir(parents=True, exist_ok=True)
-    (work / "sievit_flat.sv").write_text(flatten_package())
+    flat = flatten_package()
+    (work / "sievit_flat.sv").write_text(flat)
     t0 = time.perf_counter()
     cells = run_yosys(work, synth_script(params, family, before_luts), timeout_s)
     wall = time.perf_counter() - t0
@@ -114,7 +116,7 @@ def synth(params: dict | None = None, family: str = "xcup", timeout_s: int = 360
            "lut": _count(cells, r"LUT\d"), "ff": _count(cells, r"FD\w*"),
            "dsp": _count(cells, r"DSP48E\d"), "bram": _count(cells, r"RAMB(18|36)E\d"),
            "lutram": _count(cells, r"RAM\d+[MSX]\w*"), "carry": _count(cells, r"CARRY\d"),
-           "wall_s": round(wall, 1), "rtl_sha256": rtl_digest(params, family)}
+           "wall_s": round(wall, 1), "rtl_sha256": rtl_digest(params, family, flat)}
     if before_luts:  # generic gates still waiting for ABC9: LUT counts do not exist yet
         out.update(stage="before_luts", mux2=_count(cells, r"\$_MUX_"),
                    gates=_count(cells, r"\$_\w+_"))
