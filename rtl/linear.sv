@@ -1,15 +1,31 @@
-// Engine `linear`: int8 x int8 -> int32 GEMM of n_rows token rows on a LANES-wide MAC array,
-// bias, and the fused write-back (requantize / GELU / residual, or raw int32 accumulators).
-// Weights and biases come once per tensor through the burst read port into on-chip buffers;
-// every row then reuses them. Message layout (engine stream protocol): in = x rows
-// (n_in int8 each), then residual rows (n_out int8 each, residual epilogue only);
-// out = n_rows rows of n_out int8, or n_rows*n_out int32 (2 per beat) for EPI_RAW.
+// Engine `linear`: int8 x int8 -> int32 GEMM of n_rows token rows on a 2-D MAC array of
+// ROWS token rows x COLS output columns x LANES input elements per cycle, bias, and the fused
+// write-back (requantize / GELU / residual, or raw int32 accumulators).
+//
+// Schedule: the x rows (and residual rows) arrive on the stream while the biases and weights
+// come through the burst read port, both loaders at once. The array then walks row groups
+// (ROWS rows) x column groups (COLS outputs) x k-steps (LANES inputs); a finished column
+// group's ROWS x COLS accumulators move to a hold register and are written back one row per
+// cycle (COLS epilogue units) while the array goes on with the next column group. Finished row
+// groups land in one of two output banks, which stream out while the array fills the other.
+//
+// DSP packing: two token rows share every weight, so each pair of int8 products
+// (x[2p] * w, x[2p+1] * w) is one 27x8-bit multiply of the packed operand
+// (x[2p+1] << 18) + x[2p] (AMD WP486): one DSP48E2 for two MACs. The low 18 bits of the product
+// are the signed x[2p] * w, the rest, after subtracting it, x[2p+1] * w: exact, so packing
+// changes no bit.
+//
+// Message layout (engine stream protocol): in = x rows (n_in int8 each), then residual rows
+// (n_out int8 each, residual epilogue only); out = n_rows rows of n_out int8, or
+// n_rows*n_out int32 (2 per beat) for EPI_RAW.
 module linear
 #(
-    parameter int LANES = 8,        // MACs per cycle: a multiple of 8
+    parameter int LANES = 8,        // input elements per dot product per cycle: 8, 16, 32, ...
+    parameter int ROWS = 2,         // token rows per cycle: 1, 2, 4, ... (pairs share a DSP)
+    parameter int COLS = 8,         // output columns per cycle: 8, 16, 32, ...
     parameter int MAX_N = 64,       // token rows
     parameter int MAX_IN = 256,     // input width (multiple of LANES)
-    parameter int MAX_OUT = 320     // output width (multiple of 8)
+    parameter int MAX_OUT = 320     // output width
 ) (
     input  logic                 clk,
     input  logic                 rst_n,
@@ -42,186 +58,312 @@ module linear
 );
   import sievit_pkg::*;
 
-  localparam int CW = 24;  // counters
+  localparam int CW = 24;                       // counters
+  localparam int WPC = LANES / I8_PER_BEAT;     // words per row and k-step
+  localparam int XS = MAX_IN / I8_PER_BEAT;     // words per input row (max)
+  localparam int XD = (XS + WPC - 1) / WPC;     // k-steps per row (max)
+  localparam int NG = (MAX_N + ROWS - 1) / ROWS;      // row groups (max)
+  localparam int OG = (MAX_OUT + COLS - 1) / COLS;    // column groups (max)
+  localparam int CB = COLS / I8_PER_BEAT;       // int8 words per row and column group
+  localparam int AB = COLS / I32_PER_BEAT;      // int32 words per row and column group
+  localparam int PAIRS = ROWS / 2;
+  localparam int RI = $clog2(ROWS > 1 ? ROWS : 2);     // write-back row counter width
+  localparam int LR = $clog2(ROWS);                    // shifts: every size is a power of two
+  localparam int LC = $clog2(COLS);
+  localparam int LW = $clog2(WPC);
+  localparam int LCB = $clog2(CB);
+  localparam int OGI = $clog2(OG > 1 ? OG : 2);        // column-group index width
+  localparam int YI = $clog2(2 * ROWS * OG);           // output-bank address width
 
-  typedef enum logic [3:0] {IDLE, LOAD_X, LOAD_R, REQ_B, GET_B, REQ_W, GET_W, MAC, OUT_I8, OUT_I32} state_t;
-  state_t state;
+  // ---- buffers, banked so that every bank sees one read and one write per cycle
+  logic [BEAT_BITS-1:0] x_mem[ROWS * WPC][NG * XD];    // bank (row % ROWS, word % WPC)
+  logic [BEAT_BITS-1:0] w_mem[COLS * WPC][OG * XD];    // bank (out % COLS, word % WPC)
+  logic signed [31:0] b_mem[COLS][OG];                 // bank out % COLS
+  logic [BEAT_BITS-1:0] r_mem[CB][NG * ROWS * OG];         // residual rows, bank word % CB
+  logic [BEAT_BITS-1:0] y_mem[CB][2 * ROWS * OG];      // int8 output banks, bank word % CB
+  logic [BEAT_BITS-1:0] a_mem[AB][2 * ROWS * OG];      // int32 output banks, bank word % AB
 
-  localparam int XS = MAX_IN / I8_PER_BEAT;    // words per input row (buffer stride)
-  localparam int RS = MAX_OUT / I8_PER_BEAT;   // words per residual row
-  localparam int WPC = LANES / I8_PER_BEAT;    // words per MAC chunk
-
-  // Buffers hold whole 64-bit beats: one write per cycle at a counter address and LANES-wide
-  // reads, so they map to RAM (no per-byte scatter, no address division).
-  logic [BEAT_BITS-1:0] x_buf[MAX_N * XS];
-  logic [BEAT_BITS-1:0] r_buf[MAX_N * RS];
-  logic [BEAT_BITS-1:0] w_buf[MAX_OUT * XS];
-  logic signed [31:0] b_buf[MAX_OUT];
-  logic signed [7:0] y_buf[MAX_OUT];   // one output row (int8 write-back)
-  logic signed [31:0] a_buf[MAX_OUT];  // one output row (raw accumulators)
-
-  logic [CW-1:0] cnt;                   // beat / word counter of the current phase
-  logic [15:0] row, o, k;               // token row, output column, input chunk
-  logic [15:0] ld_row, ld_col;          // row and word of the beat being loaded
-  logic signed [31:0] acc;
-
-  wire [CW-1:0] x_beats = CW'(n_rows) * CW'(n_in / 16'(I8_PER_BEAT));
-  wire [CW-1:0] r_beats = CW'(n_rows) * CW'(n_out / 16'(I8_PER_BEAT));
-  wire [CW-1:0] w_beats = CW'(n_out) * CW'(n_in / 16'(I8_PER_BEAT));
-  wire [CW-1:0] b_beats = CW'((32'(n_out) + 32'd1) / 32'd2);
-  wire [15:0] k_steps = n_in / 16'(LANES);
+  wire raw = (epi == 2'(EPI_RAW));
+  wire [15:0] in_words = n_in / 16'(I8_PER_BEAT);
   wire [15:0] row_beats8 = n_out / 16'(I8_PER_BEAT);
   wire [15:0] raw_beats = 16'((32'(n_out) + 1) / 2);
-  wire [15:0] in_words = n_in / 16'(I8_PER_BEAT);
-  wire raw = (epi == 2'(EPI_RAW));
-  // the loaded beat's (row, word) walks rows of `ld_width` words
-  wire [15:0] ld_width = (state == LOAD_R) ? row_beats8 : in_words;
-  wire ld_row_end = (ld_col == ld_width - 1'b1);
-  wire ld_fire = ((state == LOAD_X || state == LOAD_R) && s_axis_tvalid) ||
-                 (state == GET_W && mem_rsp_valid);
-  wire [CW-1:0] ld_beats = (state == LOAD_X) ? x_beats : (state == LOAD_R) ? r_beats : w_beats;
+  wire [15:0] out_beats = raw ? raw_beats : row_beats8;
+  wire [CW-1:0] x_beats = CW'(n_rows) * CW'(in_words);
+  wire [CW-1:0] r_beats = CW'(n_rows) * CW'(row_beats8);
+  wire [CW-1:0] w_beats = CW'(n_out) * CW'(in_words);
+  wire [CW-1:0] b_beats = CW'((32'(n_out) + 32'd1) / 32'd2);
+  wire [15:0] k_steps = n_in / 16'(LANES);
+  wire [15:0] n_cg = 16'((32'(n_out) + COLS - 1) / COLS);
+  wire [15:0] n_rg = 16'((32'(n_rows) + ROWS - 1) / ROWS);
 
-  always_ff @(posedge clk) begin
-    if (!rst_n || (ld_fire && cnt == ld_beats - 1'b1)) begin
-      ld_row <= '0;
-      ld_col <= '0;
-    end else if (ld_fire) begin
-      ld_col <= ld_row_end ? '0 : ld_col + 1'b1;
-      ld_row <= ld_row_end ? ld_row + 1'b1 : ld_row;
-    end
-  end
+  // ---- loaders: the stream (x, then residual) and the read port (biases, then weights)
+  typedef enum logic [1:0] {S_IDLE, S_X, S_R, S_DONE} sload_t;
+  typedef enum logic [2:0] {M_IDLE, M_REQ_B, M_GET_B, M_REQ_W, M_GET_W, M_DONE} mload_t;
+  sload_t sl;
+  mload_t ml;
+  logic running;                     // a tensor is in flight (from its first beat to its last out)
+  logic [CW-1:0] s_cnt, m_cnt;
+  logic [15:0] s_row, s_col, m_row, m_col;
 
-  // LANES products of the current chunk
-  logic signed [31:0] dot;
-  always_comb begin
-    logic [BEAT_BITS-1:0] xw, ww;
-    dot = '0;
-    for (int j = 0; j < WPC; j++) begin
-      xw = x_buf[32'(row) * XS + 32'(k) * WPC + j];
-      ww = w_buf[32'(o) * XS + 32'(k) * WPC + j];
-      for (int l = 0; l < I8_PER_BEAT; l++)
-        dot = dot + $signed({{24{xw[8*l+7]}}, xw[8*l+:8]}) * $signed({{24{ww[8*l+7]}}, ww[8*l+:8]});
-    end
-  end
-  // residual element (row, o)
-  logic [BEAT_BITS-1:0] r_word;
-  assign r_word = r_buf[32'(row) * RS + 32'(o >> 3)];
-  wire signed [7:0] r_elem = r_word[8 * o[2:0]+:8];
+  wire start = !running && s_axis_tvalid;
+  wire s_fire = (sl == S_X || sl == S_R) && s_axis_tvalid;
+  wire m_fire = (ml == M_GET_W) && mem_rsp_valid;
+  wire [15:0] s_width = (sl == S_R) ? row_beats8 : in_words;
+  wire s_row_end = (s_col == s_width - 1'b1);
+  wire m_row_end = (m_col == in_words - 1'b1);
+  wire [CW-1:0] s_total = (sl == S_R) ? r_beats : x_beats;
 
-  logic signed [31:0] acc_next;
-  assign acc_next = acc + dot;
-
-  logic [BEAT_BITS-1:0] out_word;
-  always_comb begin
-    out_word = '0;
-    if (state == OUT_I32) begin
-      for (int l = 0; l < I32_PER_BEAT; l++) begin
-        if (32'(cnt) * I32_PER_BEAT + l < 32'(n_out))
-          out_word[32*l+:32] = a_buf[32'(cnt) * I32_PER_BEAT + l];
-      end
-    end else begin
-      for (int l = 0; l < I8_PER_BEAT; l++) out_word[8*l+:8] = y_buf[32'(cnt) * I8_PER_BEAT + l];
-    end
-  end
-
-  assign s_axis_tready = (state == LOAD_X) || (state == LOAD_R);
-  assign mem_req_valid = (state == REQ_B) || (state == REQ_W);
-  assign mem_req_addr = (state == REQ_B) ? b_addr : w_addr;
-  assign mem_req_beats = (state == REQ_B) ? 16'(b_beats) : 16'(w_beats);
-  assign mem_rsp_ready = (state == GET_B) || (state == GET_W);
-  assign m_axis_tvalid = (state == OUT_I8) || (state == OUT_I32);
-  assign m_axis_tdata = out_word;
-  assign m_axis_tlast = (row == n_rows - 1'b1) &&
-                        (((state == OUT_I8) && (cnt == CW'(row_beats8 - 1'b1))) ||
-                         ((state == OUT_I32) && (cnt == CW'(raw_beats - 1'b1))));
+  assign s_axis_tready = (sl == S_X) || (sl == S_R);
+  assign mem_req_valid = (ml == M_REQ_B) || (ml == M_REQ_W);
+  assign mem_req_addr = (ml == M_REQ_B) ? b_addr : w_addr;
+  assign mem_req_beats = (ml == M_REQ_B) ? 16'(b_beats) : 16'(w_beats);
+  assign mem_rsp_ready = (ml == M_GET_B) || (ml == M_GET_W);
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
-      state <= IDLE;
-      cnt <= '0;
-      row <= '0;
-      o <= '0;
+      sl <= S_IDLE;
+      s_cnt <= '0;
+      s_row <= '0;
+      s_col <= '0;
+    end else begin
+      if (start) begin
+        sl <= S_X;
+        s_cnt <= '0;
+        s_row <= '0;
+        s_col <= '0;
+      end else if (s_fire) begin
+        if (sl == S_X) begin
+          x_mem[32'(s_row & 16'(ROWS - 1)) * WPC + 32'(s_col & 16'(WPC - 1))]
+               [32'(s_row >> LR) * XD + 32'(s_col >> LW)] <= s_axis_tdata;
+        end else begin
+          r_mem[32'(s_col & 16'(CB - 1))][32'(s_row) * OG + 32'(s_col >> LCB)] <= s_axis_tdata;
+        end
+        s_col <= s_row_end ? '0 : s_col + 1'b1;
+        s_row <= s_row_end ? s_row + 1'b1 : s_row;
+        s_cnt <= s_cnt + 1'b1;
+        if (s_cnt == s_total - 1'b1) begin
+          s_cnt <= '0;
+          s_row <= '0;
+          s_col <= '0;
+          sl <= (sl == S_X && epi == 2'(EPI_RESIDUAL)) ? S_R : S_DONE;
+        end
+      end
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      ml <= M_IDLE;
+      m_cnt <= '0;
+      m_row <= '0;
+      m_col <= '0;
+    end else if (start) begin
+      ml <= M_REQ_B;
+    end else begin
+      unique case (ml)
+        M_IDLE: ;
+        M_REQ_B: if (mem_req_ready) begin
+          ml <= M_GET_B;
+          m_cnt <= '0;
+        end
+        M_GET_B: if (mem_rsp_valid) begin
+          for (int l = 0; l < I32_PER_BEAT; l++) begin
+            if (32'(m_cnt) * I32_PER_BEAT + l < OG * COLS)
+              b_mem[(32'(m_cnt) * I32_PER_BEAT + l) % COLS][(32'(m_cnt) * I32_PER_BEAT + l) / COLS]
+                  <= mem_rsp_data[32*l+:32];
+          end
+          m_cnt <= m_cnt + 1'b1;
+          if (m_cnt == b_beats - 1'b1) ml <= M_REQ_W;
+        end
+        M_REQ_W: if (mem_req_ready) begin
+          ml <= M_GET_W;
+          m_cnt <= '0;
+          m_row <= '0;
+          m_col <= '0;
+        end
+        M_GET_W: if (m_fire) begin
+          w_mem[32'(m_row & 16'(COLS - 1)) * WPC + 32'(m_col & 16'(WPC - 1))]
+               [32'(m_row >> LC) * XD + 32'(m_col >> LW)] <= mem_rsp_data;
+          m_col <= m_row_end ? '0 : m_col + 1'b1;
+          m_row <= m_row_end ? m_row + 1'b1 : m_row;
+          m_cnt <= m_cnt + 1'b1;
+          if (m_cnt == w_beats - 1'b1) ml <= M_DONE;
+        end
+        default: ;  // M_DONE holds until the next tensor starts
+      endcase
+    end
+  end
+
+  wire loaded = (sl == S_DONE) && (ml == M_DONE);
+
+  // ---- the array
+  logic c_on;                          // the array has column groups left to compute
+  logic [15:0] rg, cg, k;              // row group, column group, k-step
+  logic signed [31:0] acc[ROWS][COLS];
+  logic signed [31:0] acc_next[ROWS][COLS];
+  logic signed [31:0] hold[ROWS][COLS];
+  logic hold_valid;                    // hold has a column group to write back
+  logic [15:0] h_rg, h_cg;
+  logic [RI-1:0] dr;                   // write-back row within the hold
+  logic [1:0] bank_full;               // output bank holds a finished row group
+  logic o_bank;                        // the bank the output streams next
+
+  // signed product of a pair of int8 activations with one int8 weight in one 27x8 multiply
+  function automatic logic signed [31:0] pair_lo(input logic signed [17:0] p_lo);
+    pair_lo = 32'(p_lo);
+  endfunction
+  // p = hi * 2^18 + lo with lo the signed low 18 bits: hi = p[34:18] + (lo < 0)
+  function automatic logic signed [31:0] pair_hi(input logic signed [17:0] p_hi);
+    pair_hi = 32'(signed'(p_hi[17:1])) + 32'(p_hi[0]);
+  endfunction
+
+  always_comb begin
+    logic [BEAT_BITS-1:0] xw[ROWS][WPC];
+    logic [BEAT_BITS-1:0] ww[COLS][WPC];
+    logic signed [31:0] dot[ROWS][COLS];
+    for (int r = 0; r < ROWS; r++)
+      for (int j = 0; j < WPC; j++) xw[r][j] = x_mem[r * WPC + j][32'(rg) * XD + 32'(k)];
+    for (int c = 0; c < COLS; c++)
+      for (int j = 0; j < WPC; j++) ww[c][j] = w_mem[c * WPC + j][32'(cg) * XD + 32'(k)];
+    for (int r = 0; r < ROWS; r++)
+      for (int c = 0; c < COLS; c++) dot[r][c] = '0;
+    for (int c = 0; c < COLS; c++) begin
+      for (int j = 0; j < WPC; j++) begin
+        for (int l = 0; l < I8_PER_BEAT; l++) begin
+          logic signed [7:0] w8;
+          w8 = signed'(ww[c][j][8*l+:8]);
+          for (int p = 0; p < PAIRS; p++) begin
+            logic signed [26:0] a_pack;
+            logic signed [34:0] prod;
+            a_pack = (27'(signed'(xw[2*p+1][j][8*l+:8])) <<< 18) + 27'(signed'(xw[2*p][j][8*l+:8]));
+            prod = 35'(a_pack) * 35'(w8);
+            dot[2*p][c] = dot[2*p][c] + pair_lo(prod[17:0]);
+            dot[2*p+1][c] = dot[2*p+1][c] + pair_hi(prod[34:17]);
+          end
+          if (ROWS % 2 == 1)
+            dot[ROWS-1][c] = dot[ROWS-1][c] + 32'(signed'(xw[ROWS-1][j][8*l+:8])) * 32'(w8);
+        end
+      end
+    end
+    for (int r = 0; r < ROWS; r++)
+      for (int c = 0; c < COLS; c++)
+        acc_next[r][c] = ((k == 0) ? b_mem[c][OGI'(cg)] : acc[r][c]) + dot[r][c];
+  end
+
+  wire last_k = (k == k_steps - 1'b1);
+  wire hold_frees = hold_valid && (32'(dr) == ROWS - 1);
+  // stall: a new row group needs its output bank empty; a finished column group needs the hold
+  wire c_stall = ((cg == 0) && (k == 0) && bank_full[rg[0]]) ||
+                 (last_k && hold_valid && !hold_frees);
+  wire c_go = running && loaded && c_on && !c_stall;
+
+  // ---- write-back: one hold row per cycle through COLS epilogue units
+  logic [BEAT_BITS-1:0] r_word[CB];
+  logic signed [7:0] y8[COLS];
+  always_comb begin
+    for (int i = 0; i < CB; i++)
+      r_word[i] = r_mem[i][(32'(h_rg) * ROWS + 32'(dr)) * OG + 32'(h_cg)];
+    for (int c = 0; c < COLS; c++)
+      y8[c] = linear_epilogue(64'(hold[dr][c]), 32'(epi), 32'(frac_acc), 32'(frac_out),
+                              32'(frac_gelu_in), 32'(frac_res),
+                              signed'(r_word[c / I8_PER_BEAT][8*(c%I8_PER_BEAT)+:8]));
+  end
+  wire h_bank = h_rg[0];
+  wire [YI-1:0] h_addr = YI'((32'(h_bank) * ROWS + 32'(dr)) * OG + 32'(h_cg));
+
+  // ---- output: rows of the full bank, one beat per cycle
+  logic [15:0] o_rg, o_row, o_beat;
+  wire [15:0] o_rows = (n_rows - o_rg * 16'(ROWS) < 16'(ROWS)) ? n_rows - o_rg * 16'(ROWS)
+                                                                : 16'(ROWS);
+  wire [31:0] o_addr = (32'(o_bank) * ROWS + 32'(o_row)) * OG;
+  wire [BEAT_BITS-1:0] y_word = y_mem[32'(o_beat) % CB][o_addr + 32'(o_beat) / CB];
+  wire [BEAT_BITS-1:0] a_word = a_mem[32'(o_beat) % AB][o_addr + 32'(o_beat) / AB];
+  wire [BEAT_BITS-1:0] a_last_fix = (raw && o_beat == raw_beats - 1'b1 && n_out[0])
+                                    ? {32'd0, a_word[31:0]} : a_word;
+  assign m_axis_tvalid = running && bank_full[o_bank];
+  assign m_axis_tdata = raw ? a_last_fix : y_word;
+  wire o_row_end = (o_beat == out_beats - 1'b1);
+  wire o_grp_end = o_row_end && (o_row == o_rows - 1'b1);
+  assign m_axis_tlast = o_grp_end && (o_rg == n_rg - 1'b1);
+  wire o_fire = m_axis_tvalid && m_axis_tready;
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      running <= 1'b0;
+      c_on <= 1'b0;
+      rg <= '0;
+      cg <= '0;
       k <= '0;
-      acc <= '0;
+      hold_valid <= 1'b0;
+      h_rg <= '0;
+      h_cg <= '0;
+      dr <= '0;
+      bank_full <= '0;
+      o_bank <= 1'b0;
+      o_rg <= '0;
+      o_row <= '0;
+      o_beat <= '0;
       mac_cycles <= '0;
     end else begin
-      unique case (state)
-        IDLE: if (s_axis_tvalid) begin
-          state <= LOAD_X;
-          cnt <= '0;
-          mac_cycles <= '0;
-        end
-        LOAD_X: if (s_axis_tvalid) begin
-          x_buf[32'(ld_row) * XS + 32'(ld_col)] <= s_axis_tdata;
-          if (cnt == x_beats - 1'b1) begin
-            state <= (epi == 2'(EPI_RESIDUAL)) ? LOAD_R : REQ_B;
-            cnt <= '0;
-          end else cnt <= cnt + 1'b1;
-        end
-        LOAD_R: if (s_axis_tvalid) begin
-          r_buf[32'(ld_row) * RS + 32'(ld_col)] <= s_axis_tdata;
-          if (cnt == r_beats - 1'b1) begin
-            state <= REQ_B;
-            cnt <= '0;
-          end else cnt <= cnt + 1'b1;
-        end
-        REQ_B: if (mem_req_ready) state <= GET_B;
-        GET_B: if (mem_rsp_valid) begin
-          for (int l = 0; l < I32_PER_BEAT; l++) begin
-            if (32'(cnt) * I32_PER_BEAT + l < MAX_OUT)
-              b_buf[32'(cnt) * I32_PER_BEAT + l] <= mem_rsp_data[32*l+:32];
-          end
-          if (cnt == b_beats - 1'b1) begin
-            state <= REQ_W;
-            cnt <= '0;
-          end else cnt <= cnt + 1'b1;
-        end
-        REQ_W: if (mem_req_ready) state <= GET_W;
-        GET_W: if (mem_rsp_valid) begin
-          w_buf[32'(ld_row) * XS + 32'(ld_col)] <= mem_rsp_data;
-          if (cnt == w_beats - 1'b1) begin
-            state <= MAC;
-            cnt <= '0;
-            row <= '0;
-            o <= '0;
-            k <= '0;
-            acc <= b_buf[0];
-          end else cnt <= cnt + 1'b1;
-        end
-        MAC: begin
-          mac_cycles <= mac_cycles + 1'b1;
-          if (k == k_steps - 1'b1) begin
-            a_buf[32'(o)] <= acc_next;
-            y_buf[32'(o)] <= linear_epilogue(64'(acc_next), 32'(epi), 32'(frac_acc), 32'(frac_out),
-                                        32'(frac_gelu_in), 32'(frac_res), r_elem);
-            k <= '0;
-            if (o == n_out - 1'b1) begin
-              state <= raw ? OUT_I32 : OUT_I8;
-              cnt <= '0;
-            end else begin
-              o <= o + 1'b1;
-              acc <= b_buf[32'(o) + 1];
-            end
-          end else begin
-            k <= k + 1'b1;
-            acc <= acc_next;
+      if (start) begin
+        running <= 1'b1;
+        c_on <= 1'b1;
+        rg <= '0;
+        cg <= '0;
+        k <= '0;
+        bank_full <= '0;
+        o_bank <= 1'b0;
+        o_rg <= '0;
+        o_row <= '0;
+        o_beat <= '0;
+        mac_cycles <= '0;
+      end
+      // write-back of the hold
+      if (hold_valid) begin
+        for (int c = 0; c < COLS; c++) begin
+          if (32'(h_cg) * COLS + c < 32'(n_out)) begin
+            y_mem[c / I8_PER_BEAT][h_addr][8*(c%I8_PER_BEAT)+:8] <= y8[c];
+            a_mem[c / I32_PER_BEAT][h_addr][32*(c%I32_PER_BEAT)+:32] <= hold[dr][c];
           end
         end
-        OUT_I8, OUT_I32: if (m_axis_tready) begin
-          if (cnt == ((state == OUT_I8) ? CW'(row_beats8) : CW'(raw_beats)) - 1'b1) begin
-            cnt <= '0;
-            if (row == n_rows - 1'b1) begin
-              state <= IDLE;
-            end else begin
-              row <= row + 1'b1;
-              o <= '0;
-              acc <= b_buf[0];
-              state <= MAC;
-            end
-          end else cnt <= cnt + 1'b1;
+        dr <= dr + 1'b1;
+        if (hold_frees) begin
+          hold_valid <= 1'b0;
+          dr <= '0;
+          if (h_cg == n_cg - 1'b1) bank_full[h_bank] <= 1'b1;
         end
-        default: state <= IDLE;
-      endcase
+      end
+      // the array
+      if (c_go) begin
+        mac_cycles <= mac_cycles + 1'b1;
+        if (last_k) begin
+          hold <= acc_next;
+          hold_valid <= 1'b1;
+          h_rg <= rg;
+          h_cg <= cg;
+          k <= '0;
+          if (cg == n_cg - 1'b1) begin
+            cg <= '0;
+            rg <= rg + 1'b1;
+            if (rg == n_rg - 1'b1) c_on <= 1'b0;
+          end else cg <= cg + 1'b1;
+        end else begin
+          acc <= acc_next;
+          k <= k + 1'b1;
+        end
+      end
+      // the output stream
+      if (o_fire) begin
+        o_beat <= o_row_end ? '0 : o_beat + 1'b1;
+        o_row <= o_row_end ? o_row + 1'b1 : o_row;
+        if (o_grp_end) begin
+          o_row <= '0;
+          bank_full[o_bank] <= 1'b0;
+          o_bank <= !o_bank;
+          o_rg <= o_rg + 1'b1;
+          if (o_rg == n_rg - 1'b1) running <= 1'b0;
+        end
+      end
     end
   end
 

@@ -32,7 +32,9 @@ CASES = {"verilator": {e: 1000 for e in ENGINES},
 # Icarus runs the engines that are not compositions: one mlp case alone is ~10^5 cycles, over
 # two minutes under Icarus; Verilator covers the composed engines.
 RUNS = [(e, sim, PARAMS.get(e, {})) for sim in CASES for e in ENGINES if e in CASES[sim]]
-RUNS.append(("linear", "verilator", {"LANES": 16}))  # the MAC array's width is a parameter
+# the MAC array's shape is a parameter: k-lanes, token rows (odd row counts skip packing), columns
+RUNS += [("linear", "verilator", {"LANES": 16}), ("linear", "verilator", {"ROWS": 1}),
+         ("linear", "verilator", {"ROWS": 4, "COLS": 16})]
 RUN_IDS = [f"{e}-{sim}" + "".join(f"-{k}{v}" for k, v in prm.items()) for e, sim, prm in RUNS]
 
 
@@ -92,7 +94,7 @@ def test_engine(engine, sim, params, case_dir, tmp_path):
                           plusargs=[f"+mem={case_dir / 'memory.hex'}", "+stall=30"],
                           testcase=[f"{engine}_cases_bit_exact", f"{engine}_reset_mid_tensor"],
                           extra_env={"SIEVIT_CASE_DIR": str(case_dir),
-                                     "SIEVIT_MAX_CASES": str(CASES[sim][engine] // (2 if "LANES" in params else 1)),
+                                     "SIEVIT_MAX_CASES": str(CASES[sim][engine] // (4 if params and engine == "linear" else 1)),
                                      "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])},
                           results_xml=str(tmp_path / "results.xml"))
     text = Path(results).read_text()
