@@ -17,7 +17,7 @@ import yaml
 from tqdm import tqdm
 
 from sievit.atomic import atomic_dir
-from sievit.data import load_split
+from sievit.data import class_names, config_split
 from sievit.errors import SievitError
 from sievit.model.layers import ActQuant
 from sievit.model.vit import ViT
@@ -228,7 +228,10 @@ def train(cfg: dict, out_dir: Path, epochs: int | None, seed: int | None, device
     seed_everything(t["seed"])
     device = torch.device(device_name)
     start = time.time()
-    train_split, val_split = load_split("train"), load_split("val")
+    # the config's data set (Fashion-MNIST or an image folder) at its input shape
+    train_split, val_split = config_split(cfg, "train"), config_split(cfg, "val")
+    if "data" in cfg and cfg["data"]["dataset"] == "folder":
+        cfg["data"]["classes"] = list(class_names(cfg))  # predict names classes without the folder
     data = {
         "train_x": torch.from_numpy(train_split.images).to(device),
         "train_y": torch.from_numpy(train_split.labels).to(device),

@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from sievit.config import validate
-from sievit.data import load_split, resize_to
+from sievit.data import first_images_for, load_split, resize_to
 from sievit.errors import SievitError
 from sievit.model.layers import Act, Fx, LayerNorm, Linear, pot_param_frac, quant_param
 from sievit.model.vit import ViT
@@ -91,7 +91,7 @@ def export_checkpoint(ckpt: str | Path, model: ViT | None = None) -> Bundle:
     """Bundle of a checkpoint; pass `model` when it is already loaded (load_checkpoint)."""
     if model is None:
         model = load_checkpoint(ckpt)
-    sample = load_split("test").images[:8]
+    sample = first_images_for(model.cfg, 8)  # at the model's input shape and data set
     return bundle_from_model(model, sample, {"source": "checkpoint", "checkpoint": str(ckpt)})
 
 

@@ -26,6 +26,10 @@ OPTIONAL_KEYS: dict[str, dict[str, tuple[type, Any]]] = {
               "stop_after_steps": (int, 0),  # > 0: a stage ends there, lr schedule unchanged
               "teacher": (str, "")},  # resume runs: a frozen dense checkpoint to distill from
 }
+# the optional data section (absent: Fashion-MNIST); folder = torchvision ImageFolder layout
+DATA_DEFAULTS: dict[str, Any] = {"dataset": "fmnist", "train": "", "val": "", "test": "",
+                                 "val_fraction": 0.1, "classes": []}
+DATASETS = ("fmnist", "folder")
 MODES = ("threshold", "topk")
 # reduction keys computed by validate(), never read from a file
 DERIVED = ("keep_ratios", "keep_tokens", "channel_keep", "channel_counts")
@@ -80,7 +84,7 @@ def validate(cfg: dict) -> dict:
     if isinstance(cfg.get("reduction"), dict):
         for derived in DERIVED:  # derived below, never read from a file
             cfg["reduction"].pop(derived, None)
-    allowed = {"name", *SCHEMA}
+    allowed = {"name", "data", *SCHEMA}
     unknown = sorted(set(cfg) - allowed)
     if unknown:
         raise SievitError(f"unknown config section(s): {', '.join(unknown)}")
@@ -93,6 +97,8 @@ def validate(cfg: dict) -> dict:
             raise SievitError(f"missing config section '{sec}'")
         # the reduction section's method keys are checked once the method is known
         _check_section(sec, cfg[sec], keys, extra=None if sec == "reduction" else frozenset())
+    if "data" in cfg:
+        _check_data(cfg["data"])
     m, r = cfg["model"], cfg["reduction"]
     for key in ("image_size", "in_chans", "patch_size", "dim", "depth", "heads", "mlp_dim",
                 "num_classes"):
@@ -137,6 +143,24 @@ def validate(cfg: dict) -> dict:
     from sievit.quant.macs import keep_ratios_for_budget
     r["keep_ratios"] = keep_ratios_for_budget(cfg)
     return cfg
+
+
+def _check_data(d: Any) -> None:
+    """data: dataset fmnist | folder; a folder data set names its train and test folders
+    (root/<class>/*.png), optionally a val folder (else val_fraction of train)."""
+    opt = {k: (type(v), v) for k, v in DATA_DEFAULTS.items()}
+    _check_section("data", d, {}, optional=opt)
+    if d["dataset"] not in DATASETS:
+        raise SievitError(f"data.dataset must be one of {', '.join(DATASETS)}, got {d['dataset']!r}")
+    if d["dataset"] == "folder":
+        for key in ("train", "test"):
+            if not d[key]:
+                raise SievitError(f"data.dataset folder needs data.{key} (an image folder: "
+                                  f"<{key}>/<class name>/*.png)")
+    if not 0.0 < d["val_fraction"] < 1.0:
+        raise SievitError(f"data.val_fraction must be in (0, 1), got {d['val_fraction']}")
+    if not all(isinstance(c, str) for c in d["classes"]):
+        raise SievitError("data.classes must be a list of class names")
 
 
 def _check_method_keys(r: dict, method: str) -> None:

@@ -1,6 +1,9 @@
-"""Fashion-MNIST from Debian's dataset-fashion-mnist package (IDX files, no downloads)."""
+"""Data sets at a config's input shape: Fashion-MNIST from Debian's dataset-fashion-mnist
+package (IDX files, no downloads; the default) or an image folder in torchvision's
+ImageFolder layout (root/<class name>/*.png), chosen by the config's `data` section."""
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 from dataclasses import dataclass
@@ -79,17 +82,165 @@ def first_test_images(n: int | None) -> Split:
     return Split(split.images[:n], split.labels[:n])
 
 
+def _nearest(images: np.ndarray, size: int) -> np.ndarray:
+    """Nearest resize of square [N, H, H(, C)] images to size x size (index i reads pixel
+    i * H // size)."""
+    idx = (np.arange(size) * images.shape[1]) // size
+    return images[:, idx][:, :, idx]
+
+
 def resize_to(cfg: dict, images: np.ndarray) -> np.ndarray:
-    """Fashion-MNIST images at a config's input shape: nearest resize, repeated over channels
-    (identity for 28 x 28 x 1). Used for shape-only configs such as deit_tiny."""
+    """Images at a config's input shape: nearest resize, grey images repeated over channels
+    (identity for 28 x 28 x 1 Fashion-MNIST)."""
     m = cfg["model"]
-    idx = (np.arange(m["image_size"]) * images.shape[1]) // m["image_size"]
-    img = images[:, idx][:, :, idx]
-    if m["in_chans"] == 1:
-        return np.ascontiguousarray(img)
-    return np.ascontiguousarray(np.repeat(img[..., None], m["in_chans"], axis=-1))
+    img = _nearest(images, m["image_size"])
+    if img.ndim == 3 and m["in_chans"] > 1:
+        img = np.repeat(img[..., None], m["in_chans"], axis=-1)
+    return np.ascontiguousarray(img)
+
+
+# --- image files and folders -------------------------------------------------------------
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def to_model_input(img, image_size: int, in_chans: int) -> np.ndarray:
+    """A PIL image as the model's uint8 input, the way every data set is converted: grey
+    ('L') for one channel, else RGB; centre-cropped to a square; box-reduced by an integer
+    factor when at least twice the input size; then the nearest resize of `resize_to`."""
+    if in_chans not in (1, 3):
+        raise SievitError(f"image files convert to 1 or 3 channels, the model has {in_chans}")
+    img = img.convert("L" if in_chans == 1 else "RGB")
+    w, h = img.size
+    side = min(w, h)
+    if (w, h) != (side, side):
+        left, top = (w - side) // 2, (h - side) // 2
+        img = img.crop((left, top, left + side, top + side))
+    if side >= 2 * image_size:
+        img = img.reduce(side // image_size)
+    arr = np.asarray(img, dtype=np.uint8)
+    out = _nearest(arr[None], image_size)[0]
+    if in_chans > 1 and out.ndim == 2:
+        out = np.repeat(out[..., None], in_chans, axis=-1)
+    return np.ascontiguousarray(out)
+
+
+def load_image(path: str | Path, cfg: dict) -> np.ndarray:
+    """One PNG/JPEG/BMP file at the config's input shape (uint8 [H, W] or [H, W, C])."""
+    from PIL import Image, UnidentifiedImageError
+    path = Path(path)
+    if not path.is_file():
+        raise SievitError(f"image file {path} does not exist")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return to_model_input(img, cfg["model"]["image_size"], cfg["model"]["in_chans"])
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise SievitError(f"{path} is not a readable image: {exc}") from None
+
+
+def folder_classes(root: str | Path) -> list[str]:
+    """Class names of an ImageFolder tree: its sub-folders, sorted (torchvision's order)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise SievitError(f"image folder {root} does not exist")
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        raise SievitError(f"image folder {root} has no class sub-folders (root/<class>/*.png)")
+    return classes
+
+
+@functools.lru_cache(maxsize=8)
+def _load_folder(root: str, image_size: int, in_chans: int) -> tuple[Split, tuple[str, ...]]:
+    classes = folder_classes(root)
+    images, labels = [], []
+    cfg = {"model": {"image_size": image_size, "in_chans": in_chans}}
+    for label, name in enumerate(classes):
+        files = sorted(f for f in (Path(root) / name).iterdir()
+                       if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+        if not files:
+            raise SievitError(f"class folder {Path(root) / name} holds no "
+                              f"{'/'.join(IMAGE_EXTENSIONS)} images")
+        images += [load_image(f, cfg) for f in files]
+        labels += [label] * len(files)
+    split = Split(np.stack(images), np.array(labels, dtype=np.int64))
+    split.images.setflags(write=False)
+    return split, tuple(classes)
+
+
+def load_folder(root: str | Path, cfg: dict) -> tuple[Split, tuple[str, ...]]:
+    """Every image of an ImageFolder tree at the config's input shape, labels by sorted
+    class folder; returns (split, class names)."""
+    m = cfg["model"]
+    return _load_folder(str(Path(root).resolve()), m["image_size"], m["in_chans"])
+
+
+# --- the config's data set -----------------------------------------------------------------
+
+def data_section(cfg: dict) -> dict:
+    """The config's data section with its defaults (Fashion-MNIST when absent)."""
+    from sievit.config import DATA_DEFAULTS
+    return {**DATA_DEFAULTS, **cfg.get("data", {})}
+
+
+def class_names(cfg: dict) -> tuple[str, ...]:
+    """Class names of the config's data set (folder: as recorded at training, else read)."""
+    d = data_section(cfg)
+    if d["dataset"] == "fmnist":
+        return CLASSES
+    if d["classes"]:
+        return tuple(d["classes"])
+    return tuple(folder_classes(d["train"]))
+
+
+def _folder_split(cfg: dict, name: str) -> Split:
+    d = data_section(cfg)
+    if name == "test" or (name == "val" and d["val"]):
+        split, classes = load_folder(d[name], cfg)
+    else:
+        full, classes = load_folder(d["train"], cfg)
+        order = np.random.default_rng(SPLIT_SEED).permutation(len(full.labels))
+        n_val = max(1, int(round(d["val_fraction"] * len(full.labels))))
+        if d["val"]:
+            n_val = 0  # a separate val folder: the whole train folder trains
+        idx = np.sort(order[:n_val] if name == "val" else order[n_val:])
+        if not len(idx):
+            raise SievitError(f"image folder {d['train']} is too small for a {name} split")
+        split = Split(full.images[idx], full.labels[idx])
+    expected = class_names(cfg)
+    if tuple(classes) != tuple(expected):
+        raise SievitError(f"image folder {d['test' if name == 'test' else 'train']} has classes "
+                          f"{list(classes)}, the config expects {list(expected)}")
+    return split
+
+
+def config_split(cfg: dict, name: str, n: int | None = None) -> Split:
+    """'train', 'val' or 'test' of the config's data set at its input shape (the first n
+    images when n is given). Fashion-MNIST: 55k / 5k (fixed split) / 10k; folder:
+    data.val_fraction of data.train (fixed seed) is validation unless data.val names a
+    folder, data.test is the test folder."""
+    if name not in ("train", "val", "test"):
+        raise SievitError(f"unknown split {name!r}: use train, val or test")
+    if n is not None and n <= 0:
+        raise SievitError(f"--images must be positive, got {n}")
+    d = data_section(cfg)
+    n_cls = cfg["model"]["num_classes"]
+    if d["dataset"] == "fmnist":
+        split = load_split(name)
+        split = Split(split.images[:n], split.labels[:n])
+        return Split(resize_to(cfg, split.images), split.labels)  # resize only what is used
+    split = _folder_split(cfg, name)
+    if len(class_names(cfg)) != n_cls:
+        raise SievitError(f"image folder {d['train']} has {len(class_names(cfg))} classes, "
+                          f"model.num_classes is {n_cls}")
+    return Split(split.images[:n], split.labels[:n])
+
+
+def config_test_images(cfg: dict, n: int | None) -> Split:
+    """The first n test images (all when n is None) of the config's data set at its shape."""
+    return config_split(cfg, "test", n)
 
 
 def first_images_for(cfg: dict, n: int | None) -> np.ndarray:
-    """The first n test images at the config's input shape."""
-    return resize_to(cfg, first_test_images(n).images)
+    """The first n test images of the config's data set at its input shape."""
+    return config_test_images(cfg, n).images
