@@ -1,10 +1,15 @@
 // Engine `attention`: Q, K, V projections and the output projection on one `linear` engine,
-// per-head Q.K^T (LANES products per cycle), integer softmax (`softmax` engine) over the
-// live keys, A.V, head concat, and the residual fused into the projection's write-back
-// (docs/numerics.md). In: h rows (LN1 output), then x rows (the block input), `dim` int8
+// per-head Q.K^T (QK_KEYS keys x LANES channels per cycle), integer softmax (`softmax` engine)
+// over the live keys, A.V (AV_KEYS keys x 8 channels per cycle), head concat, and the residual
+// fused into the projection's write-back (docs/numerics.md). K and V rows are banked by key so
+// that each bank serves one read per cycle. In: h rows (LN1 output), then x rows (the block input), `dim` int8
 // each. Out: n rows of `dim` int8 (res1).
 module attention #(
-    parameter int LANES = 8,
+    parameter int LANES = 8,          // linear and Q.K^T: input elements per dot product per cycle
+    parameter int ROWS = 2,           // linear: token rows per cycle
+    parameter int COLS = 8,           // linear: output columns per cycle
+    parameter int QK_KEYS = 8,        // Q.K^T: keys per cycle (a power of two)
+    parameter int AV_KEYS = 8,        // A.V: keys per cycle, eight channels each (a power of two)
     parameter int MAX_N = 64,
     parameter int MAX_D = 128
 ) (
@@ -45,21 +50,30 @@ module attention #(
   localparam int RB = MAX_D / I8_PER_BEAT;        // beats per row (max)
   localparam int WB = MAX_N * RB;                 // beats per tensor (max)
   localparam int BI = $clog2(WB);
-  localparam int NI = $clog2(MAX_N);
-  localparam int EI = $clog2(MAX_N * MAX_D);
+  localparam int WPC = LANES / I8_PER_BEAT;       // words per Q.K^T step
+  localparam int KG = (MAX_N + QK_KEYS - 1) / QK_KEYS;   // key blocks of Q.K^T
+  localparam int VG = (MAX_N + AV_KEYS - 1) / AV_KEYS;   // key blocks of A.V
+  localparam int KI = $clog2(KG * RB);
+  localparam int VI = $clog2(VG * RB);
+  localparam int LQ = $clog2(QK_KEYS);
+  localparam int LV = $clog2(AV_KEYS);
+  localparam int KGI = $clog2(KG > 1 ? KG : 2);
+  localparam int VGI = $clog2(VG > 1 ? VG : 2);
 
   typedef enum logic [3:0] {
     IN_H, IN_X, LIN_FEED, LIN_COLLECT, QK, SM_FEED, SM_COLLECT, AV, PROJ_A, PROJ_X, PROJ_OUT
   } state_t;
   state_t state;
 
-  logic [BEAT_BITS-1:0] h_buf[WB], x_buf[WB], q_buf[WB], k_buf[WB], v_buf[WB];
-  logic signed [7:0] a_buf[MAX_N * MAX_D];
-  logic signed [31:0] logit[MAX_N];
-  logic [7:0] prob[MAX_N];
+  logic [BEAT_BITS-1:0] h_buf[WB], x_buf[WB], q_buf[WB], a_buf[WB];
+  logic [BEAT_BITS-1:0] k_mem[QK_KEYS][KG * RB];   // key j, word w: bank j % QK_KEYS
+  logic [BEAT_BITS-1:0] v_mem[AV_KEYS][VG * RB];   // key j, word w: bank j % AV_KEYS
+  logic signed [31:0] logit[QK_KEYS][KG];           // key j: bank j % QK_KEYS
+  logic [7:0] prob[AV_KEYS][VG];                    // key j: bank j % AV_KEYS
   logic [1:0] proj_sel;                 // which projection runs on the linear engine (0 q, 1 k, 2 v)
-  logic [CW-1:0] beat, t, j, kk, c, hd;
-  logic signed [31:0] acc;
+  logic [CW-1:0] beat, t, jb, kk, cw, hd, lrow, lcol;
+  logic signed [31:0] acc_qk[QK_KEYS];
+  logic signed [31:0] acc_av[I8_PER_BEAT];
 
   wire [CW-1:0] row_beats = CW'(dim / 16'(I8_PER_BEAT));
   wire [CW-1:0] tensor_beats = CW'(n) * row_beats;
@@ -67,6 +81,8 @@ module attention #(
   wire [CW-1:0] pair_beats = CW'((32'(n) + 1) / 2);
   wire [CW-1:0] prob_beats = CW'((32'(n) + 7) / 8);
   wire [CW-1:0] c0 = hd * CW'(head_dim);    // first channel of head hd
+  wire [CW-1:0] w0 = c0 >> 3;                // its first word
+  wire [CW-1:0] hd_words = CW'(head_dim / 16'(I8_PER_BEAT));
 
   // ---- engines
   logic [BEAT_BITS-1:0] l_s_tdata, l_m_tdata, sm_s_tdata, sm_m_tdata;
@@ -76,7 +92,8 @@ module attention #(
   wire proj = (state == PROJ_A) || (state == PROJ_X) || (state == PROJ_OUT);
   wire [1:0] sel = proj ? 2'd3 : proj_sel;
 
-  linear #(.LANES(LANES), .MAX_N(MAX_N), .MAX_IN(MAX_D), .MAX_OUT(MAX_D)) u_linear (
+  linear #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_N), .MAX_IN(MAX_D),
+           .MAX_OUT(MAX_D)) u_linear (
       .clk, .rst_n,
       .n_in(dim), .n_out(dim), .n_rows(n),
       .w_addr(w_addr[sel]), .b_addr(b_addr[sel]),
@@ -98,36 +115,42 @@ module attention #(
       .m_axis_tlast(sm_m_tlast));
 
   // ---- datapath
-  // Q.K^T: LANES products of query t and key j, chunk kk of head hd
-  logic signed [31:0] qk;
+  // Q.K^T: QK_KEYS keys of block jb against query t, LANES channels (step kk) of head hd
+  logic signed [31:0] qk[QK_KEYS];
   always_comb begin
-    logic [BEAT_BITS-1:0] qw, kw;
-    qk = '0;
-    qw = q_buf[BI'(t * row_beats + ((c0 + kk * CW'(LANES)) >> 3))];
-    kw = k_buf[BI'(j * row_beats + ((c0 + kk * CW'(LANES)) >> 3))];
-    for (int l = 0; l < I8_PER_BEAT; l++)
-      qk = qk + 32'(signed'(qw[8*l+:8])) * 32'(signed'(kw[8*l+:8]));
-  end
-  // A.V: eight keys per cycle for channel c0 + c
-  logic signed [31:0] av;
-  always_comb begin
-    av = '0;
-    for (int l = 0; l < I8_PER_BEAT; l++) begin
-      logic [CW-1:0] jj, ch;
-      logic [BEAT_BITS-1:0] vw;
-      jj = j + CW'(l);
-      ch = c0 + c;
-      vw = v_buf[BI'(jj * row_beats + (ch >> 3))];
-      if (jj < CW'(n))
-        av = av + 32'(prob[NI'(jj)]) * 32'(signed'(vw[8*ch[2:0]+:8]));
+    for (int i = 0; i < QK_KEYS; i++) qk[i] = '0;
+    for (int wj = 0; wj < WPC; wj++) begin
+      logic [BEAT_BITS-1:0] qw;
+      qw = q_buf[BI'(t * row_beats + w0 + kk * CW'(WPC) + CW'(wj))];
+      for (int i = 0; i < QK_KEYS; i++) begin
+        logic [BEAT_BITS-1:0] kw;
+        kw = k_mem[i][KI'(jb * CW'(RB) + w0 + kk * CW'(WPC) + CW'(wj))];
+        for (int l = 0; l < I8_PER_BEAT; l++)
+          qk[i] = qk[i] + 32'($signed(qw[8*l+:8])) * 32'($signed(kw[8*l+:8]));
+      end
     end
   end
-  // a rows assembled into beats for the projection
-  logic [BEAT_BITS-1:0] a_word;
+  // A.V: AV_KEYS keys of block jb, the eight channels of word cw of head hd
+  logic signed [31:0] av[I8_PER_BEAT];
   always_comb begin
-    for (int l = 0; l < I8_PER_BEAT; l++)
-      a_word[8*l+:8] = a_buf[EI'(beat * CW'(I8_PER_BEAT) + CW'(l))];
+    for (int ch = 0; ch < I8_PER_BEAT; ch++) av[ch] = '0;
+    for (int i = 0; i < AV_KEYS; i++) begin
+      logic [BEAT_BITS-1:0] vw;
+      logic [31:0] p;
+      vw = v_mem[i][VI'(jb * CW'(RB) + w0 + cw)];
+      p = ((jb << LV) + CW'(i) < CW'(n)) ? 32'(prob[i][VGI'(jb)]) : 32'd0;
+      for (int ch = 0; ch < I8_PER_BEAT; ch++)
+        av[ch] = av[ch] + p * 32'($signed(vw[8*ch+:8]));
+    end
   end
+  logic [BEAT_BITS-1:0] av_word;   // the requantized channels of word cw
+  always_comb begin
+    for (int ch = 0; ch < I8_PER_BEAT; ch++)
+      av_word[8*ch+:8] = requant(64'(acc_av[ch] + av[ch]), 8 + 32'(frac_v), 32'(frac_attn_out));
+  end
+  wire [BEAT_BITS-1:0] a_word = a_buf[BI'(beat)];
+  wire qk_last_blk = ((jb + 1'b1) << LQ) >= CW'(n);
+  wire av_last_blk = ((jb + 1'b1) << LV) >= CW'(n);
 
   assign s_axis_tready = (state == IN_H) || (state == IN_X);
   always_comb begin
@@ -156,21 +179,26 @@ module attention #(
   assign sm_s_tvalid = (state == SM_FEED);
   always_comb begin
     sm_s_tdata = '0;
-    for (int l = 0; l < 2; l++)
-      if (beat * 2 + CW'(l) < CW'(n)) sm_s_tdata[32*l+:32] = logit[NI'(beat * 2 + CW'(l))];
+    for (int l = 0; l < 2; l++) begin
+      logic [CW-1:0] key;
+      key = beat * 2 + CW'(l);
+      if (key < CW'(n)) sm_s_tdata[32*l+:32] = logit[32'(key) % QK_KEYS][KGI'(key >> LQ)];
+    end
   end
   assign sm_m_tready = (state == SM_COLLECT);
 
+  wire lrow_end = (lcol == row_beats - 1'b1);
   always_ff @(posedge clk) begin
     if (!rst_n) begin
       state <= IN_H;
       beat <= '0;
       t <= '0;
-      j <= '0;
+      jb <= '0;
       kk <= '0;
-      c <= '0;
+      cw <= '0;
       hd <= '0;
-      acc <= '0;
+      lrow <= '0;
+      lcol <= '0;
       proj_sel <= '0;
     end else begin
       unique case (state)
@@ -191,40 +219,48 @@ module attention #(
         end
         LIN_FEED: if (l_s_tready) begin
           beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == tensor_beats - 1'b1) state <= LIN_COLLECT;
+          if (beat == tensor_beats - 1'b1) begin
+            state <= LIN_COLLECT;
+            lrow <= '0;
+            lcol <= '0;
+          end
         end
         LIN_COLLECT: if (l_m_tvalid) begin
           unique case (proj_sel)
             2'd0: q_buf[BI'(beat)] <= l_m_tdata;
-            2'd1: k_buf[BI'(beat)] <= l_m_tdata;
-            default: v_buf[BI'(beat)] <= l_m_tdata;
+            2'd1: k_mem[32'(lrow) % QK_KEYS][KI'((lrow >> LQ) * CW'(RB) + lcol)] <= l_m_tdata;
+            default: v_mem[32'(lrow) % AV_KEYS][VI'((lrow >> LV) * CW'(RB) + lcol)] <= l_m_tdata;
           endcase
+          lcol <= lrow_end ? '0 : lcol + 1'b1;
+          lrow <= lrow_end ? lrow + 1'b1 : lrow;
           beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == tensor_beats - 1'b1) begin
             if (proj_sel == 2'd2) begin
               state <= QK;
               hd <= '0;
               t <= '0;
-              j <= '0;
+              jb <= '0;
               kk <= '0;
-              acc <= '0;
             end else begin
               proj_sel <= proj_sel + 1'b1;
               state <= LIN_FEED;
             end
           end
         end
-        QK: begin  // logit[j] of query t, head hd: hd_steps cycles per key
+        QK: begin  // logits of query t, head hd: hd_steps cycles per block of QK_KEYS keys
           if (kk == hd_steps - 1'b1) begin
-            logit[NI'(j)] <= acc + qk;
-            acc <= '0;
+            for (int i = 0; i < QK_KEYS; i++) begin
+              if ((jb << LQ) + CW'(i) < CW'(n)) logit[i][KGI'(jb)] <= acc_qk[i] + qk[i];
+              acc_qk[i] <= '0;
+            end
             kk <= '0;
-            if (j == CW'(n) - 1'b1) begin
+            if (qk_last_blk) begin
               state <= SM_FEED;
               beat <= '0;
-            end else j <= j + 1'b1;
+              jb <= '0;
+            end else jb <= jb + 1'b1;
           end else begin
-            acc <= acc + qk;
+            for (int i = 0; i < QK_KEYS; i++) acc_qk[i] <= ((kk == 0) ? 32'sd0 : acc_qk[i]) + qk[i];
             kk <= kk + 1'b1;
           end
         end
@@ -233,24 +269,24 @@ module attention #(
           if (beat == pair_beats - 1'b1) state <= SM_COLLECT;
         end
         SM_COLLECT: if (sm_m_tvalid) begin
-          for (int l = 0; l < I8_PER_BEAT; l++)
-            if (beat * 8 + CW'(l) < CW'(n)) prob[NI'(beat * 8 + CW'(l))] <= sm_m_tdata[8*l+:8];
+          for (int l = 0; l < I8_PER_BEAT; l++) begin
+            if (beat * 8 + CW'(l) < CW'(n))
+              prob[((32'(beat) << 3) + 32'(l)) % AV_KEYS][VGI'(((beat << 3) + CW'(l)) >> LV)]
+                  <= sm_m_tdata[8*l+:8];
+          end
           beat <= (beat == prob_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == prob_beats - 1'b1) begin
             state <= AV;
-            c <= '0;
-            j <= '0;
-            acc <= '0;
+            cw <= '0;
+            jb <= '0;
           end
         end
-        AV: begin  // channel c of query t: eight keys per cycle
-          if (j + 8 >= CW'(n)) begin
-            a_buf[EI'(t * CW'(dim) + c0 + c)] <= requant(64'(acc + av), 8 + 32'(frac_v),
-                                                          32'(frac_attn_out));
-            acc <= '0;
-            j <= '0;
-            if (c == CW'(head_dim) - 1'b1) begin
-              c <= '0;
+        AV: begin  // word cw (8 channels) of query t: AV_KEYS keys per cycle
+          if (av_last_blk) begin
+            a_buf[BI'(t * row_beats + w0 + cw)] <= av_word;
+            jb <= '0;
+            if (cw == hd_words - 1'b1) begin
+              cw <= '0;
               if (t == CW'(n) - 1'b1) begin
                 t <= '0;
                 if (hd == CW'(heads) - 1'b1) begin
@@ -264,11 +300,10 @@ module attention #(
                 t <= t + 1'b1;
                 state <= QK;
               end
-            end else c <= c + 1'b1;
-          end else begin
-            acc <= acc + av;
-            j <= j + 8;
-          end
+            end else cw <= cw + 1'b1;
+          end else jb <= jb + 1'b1;
+          for (int ch = 0; ch < I8_PER_BEAT; ch++)
+            acc_av[ch] <= av_last_blk ? 32'sd0 : ((jb == 0) ? 32'sd0 : acc_av[ch]) + av[ch];
         end
         PROJ_A: if (l_s_tready) begin
           beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;

@@ -214,7 +214,7 @@ module linear
   endfunction
   // p = hi * 2^18 + lo with lo the signed low 18 bits: hi = p[34:18] + (lo < 0)
   function automatic logic signed [31:0] pair_hi(input logic signed [17:0] p_hi);
-    pair_hi = 32'(signed'(p_hi[17:1])) + 32'(p_hi[0]);
+    pair_hi = 32'($signed(p_hi[17:1])) + 32'(p_hi[0]);
   endfunction
 
   always_comb begin
@@ -231,17 +231,17 @@ module linear
       for (int j = 0; j < WPC; j++) begin
         for (int l = 0; l < I8_PER_BEAT; l++) begin
           logic signed [7:0] w8;
-          w8 = signed'(ww[c][j][8*l+:8]);
+          w8 = $signed(ww[c][j][8*l+:8]);
           for (int p = 0; p < PAIRS; p++) begin
             logic signed [26:0] a_pack;
             logic signed [34:0] prod;
-            a_pack = (27'(signed'(xw[2*p+1][j][8*l+:8])) <<< 18) + 27'(signed'(xw[2*p][j][8*l+:8]));
+            a_pack = (27'($signed(xw[2*p+1][j][8*l+:8])) <<< 18) + 27'($signed(xw[2*p][j][8*l+:8]));
             prod = 35'(a_pack) * 35'(w8);
             dot[2*p][c] = dot[2*p][c] + pair_lo(prod[17:0]);
             dot[2*p+1][c] = dot[2*p+1][c] + pair_hi(prod[34:17]);
           end
           if (ROWS % 2 == 1)
-            dot[ROWS-1][c] = dot[ROWS-1][c] + 32'(signed'(xw[ROWS-1][j][8*l+:8])) * 32'(w8);
+            dot[ROWS-1][c] = dot[ROWS-1][c] + 32'($signed(xw[ROWS-1][j][8*l+:8])) * 32'(w8);
         end
       end
     end
@@ -266,7 +266,7 @@ module linear
     for (int c = 0; c < COLS; c++)
       y8[c] = linear_epilogue(64'(hold[dr][c]), 32'(epi), 32'(frac_acc), 32'(frac_out),
                               32'(frac_gelu_in), 32'(frac_res),
-                              signed'(r_word[c / I8_PER_BEAT][8*(c%I8_PER_BEAT)+:8]));
+                              $signed(r_word[c / I8_PER_BEAT][8*(c%I8_PER_BEAT)+:8]));
   end
   wire h_bank = h_rg[0];
   wire [YI-1:0] h_addr = YI'((32'(h_bank) * ROWS + 32'(dr)) * OG + 32'(h_cg));
@@ -337,7 +337,8 @@ module linear
       if (c_go) begin
         mac_cycles <= mac_cycles + 1'b1;
         if (last_k) begin
-          hold <= acc_next;
+          for (int r = 0; r < ROWS; r++)
+            for (int c = 0; c < COLS; c++) hold[r][c] <= acc_next[r][c];
           hold_valid <= 1'b1;
           h_rg <= rg;
           h_cg <= cg;
@@ -348,7 +349,8 @@ module linear
             if (rg == n_rg - 1'b1) c_on <= 1'b0;
           end else cg <= cg + 1'b1;
         end else begin
-          acc <= acc_next;
+          for (int r = 0; r < ROWS; r++)
+            for (int c = 0; c < COLS; c++) acc[r][c] <= acc_next[r][c];
           k <= k + 1'b1;
         end
       end
