@@ -20,6 +20,7 @@ SRC = Path(__file__).parent
 DEFAULT_PART = "xczu9eg-ffvb1156-2-e"   # ZCU102
 DEFAULT_CLOCK_MHZ = 300.0
 TB_IMAGES = 10
+PROJECT_MARKER = ".sievit-project"   # export-hls --force replaces only directories holding it
 MODES = {"none": 0, "threshold": 1, "topk": 2}
 ENGINE_TOPS = ("linear", "layernorm", "softmax", "gelu", "attention", "mlp", "pruning",
                "patch_embed", "head")
@@ -241,6 +242,10 @@ def export_hls(bundle_dir: Path, out: Path, lanes: int = 8, part: str = DEFAULT_
         raise SievitError(f"--tb-images must be positive, got {tb_images}")
     if out.exists() and not force:
         raise SievitError(f"output directory {out} exists; choose a new one or pass --force")
+    if out.exists() and not (out / PROJECT_MARKER).is_file():
+        raise SievitError(f"--force replaces only a project written by `sievit export-hls` "
+                          f"(one holding {PROJECT_MARKER}); {out} is not one, so it is left "
+                          f"as it is: remove it yourself or choose a new --out")
     with atomic_dir(out, replace=force) as tmp:
         fw = tmp / "firmware"
         shutil.copytree(SRC / "include" / "sievit", fw / "sievit")
@@ -265,4 +270,6 @@ def export_hls(bundle_dir: Path, out: Path, lanes: int = 8, part: str = DEFAULT_
                    "linears": len(layout.names), "layernorms": len(layout.lns),
                    "max_tokens": layout.hw.max_n, "max_width": layout.hw.max_w}
         (tmp / "project.json").write_text(json.dumps(summary, indent=1))
+        (tmp / PROJECT_MARKER).write_text("written by sievit export-hls; --force may replace "
+                                          "this directory\n")
     return summary

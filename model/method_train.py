@@ -36,7 +36,8 @@ def backbone_state(init: Path) -> dict:
     path = init / "model.pt" if init.is_dir() else init
     if not path.is_file():
         raise SievitError(f"--init {init} has no model.pt")
-    return backbone_only(torch.load(path, map_location="cpu", weights_only=True))
+    from sievit.checkpoint import read_state
+    return backbone_only(read_state(path))
 
 
 def attention_range(cfg: dict, state: dict, images: np.ndarray) -> list[float]:

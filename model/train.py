@@ -17,6 +17,7 @@ import yaml
 from tqdm import tqdm
 
 from sievit.atomic import atomic_dir
+from sievit.checkpoint import read_state
 from sievit.data import class_names, config_split
 from sievit.errors import SievitError
 from sievit.model.layers import ActQuant
@@ -178,7 +179,11 @@ def _load_state(model: torch.nn.Module, file: Path, what: str,
                 map_location: torch.device | str = "cpu") -> None:
     """Load a state dict, or a clear error naming `what` (the option that named the file)."""
     try:
-        model.load_state_dict(torch.load(file, map_location=map_location, weights_only=True))
+        state = read_state(file, map_location)
+    except SievitError as exc:
+        raise SievitError(f"{what}: {exc}") from None
+    try:
+        model.load_state_dict(state)
     except Exception as exc:
         raise SievitError(f"{what} does not load: {str(exc).splitlines()[0]}") from None
 

@@ -64,9 +64,9 @@ def load_bundle(path: str | Path) -> Bundle:
         raise SievitError(f"{path} is not a bundle (needs manifest.json and weights.npz)")
     try:
         manifest = json.loads(man_path.read_text())
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SievitError(f"{man_path} is not valid JSON: {exc}") from None
-    if manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise SievitError(f"{man_path} is not a sievit bundle manifest")
     version = manifest.get("schema_version")
     if version != SCHEMA_VERSION:
@@ -75,17 +75,25 @@ def load_bundle(path: str | Path) -> Bundle:
     try:
         with np.load(w_path) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise SievitError(f"{w_path} is corrupt: {exc}") from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise SievitError(f"{w_path} is not a NumPy .npz archive (truncated or another kind "
+                          f"of file): {exc}") from None
     index = manifest.get("arrays", {})
+    fracs = manifest.get("fracs")
+    if not isinstance(index, dict) or not isinstance(fracs, dict) or "config" not in manifest:
+        raise SievitError(f"{man_path} lacks its config, fracs or arrays index (a damaged manifest)")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in fracs.values()):
+        raise SievitError(f"{man_path}: fractional-bit counts must be integers")
     if set(index) != set(arrays):
         raise SievitError(f"{path}: weights.npz and manifest disagree on the array names")
     for name, spec in index.items():
+        if not isinstance(spec, dict) or not {"shape", "dtype"} <= set(spec):
+            raise SievitError(f"{man_path}: array {name} has no shape/dtype entry")
         if list(arrays[name].shape) != spec["shape"] or str(arrays[name].dtype) != spec["dtype"]:
             raise SievitError(f"{path}: array {name} has shape {list(arrays[name].shape)} "
                               f"{arrays[name].dtype}, manifest says {spec['shape']} {spec['dtype']}")
     config = validate(manifest["config"])
-    bundle = Bundle(config, {k: int(v) for k, v in manifest["fracs"].items()}, arrays,
+    bundle = Bundle(config, {k: int(v) for k, v in fracs.items()}, arrays,
                     manifest.get("meta", {}))
     check_shapes(bundle)
     return bundle

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import yaml
 
+from sievit.checkpoint import read_state
 from sievit.config import validate
 from sievit.data import first_images_for, load_split, resize_to
 from sievit.errors import SievitError
@@ -28,14 +29,17 @@ def load_checkpoint(ckpt: str | Path, quant: bool = True, which: str = "model.pt
         w_path = (ckpt / json.loads(ref.read_text())["backbone"]).resolve()  # training-free
     if not cfg_path.is_file() or not w_path.is_file():
         raise SievitError(f"{ckpt} is not a checkpoint (needs config.yaml and {which})")
-    cfg = validate(yaml.safe_load(cfg_path.read_text()))
+    from sievit.config import load_config
+    cfg = load_config(cfg_path)  # names a file that is not YAML
     model = ViT(cfg, quant=quant)
     try:
-        state = torch.load(w_path, map_location="cpu", weights_only=True)
+        state = read_state(w_path)
         if cfg["reduction"]["method"] != "heatvit":
             state = backbone_only(state)
         model.load_state_dict(state, strict=True)
-    except Exception as exc:  # torch raises several types for corrupt/mismatched files
+    except SievitError:
+        raise
+    except Exception as exc:  # torch raises several types for mismatched state dicts
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SievitError(f"checkpoint {w_path} does not load into its config: {first}") from None
     model.eval()

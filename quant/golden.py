@@ -51,15 +51,16 @@ class Golden:
     def ln(self, name: str, x: np.ndarray, out_act: str) -> tuple[np.ndarray, int]:
         y = op.layernorm(x, self.b.w(f"{name}.gamma"), self.b.w(f"{name}.beta"))
         f = C.LN_NORM_FRAC + self.b.f(f"{name}.gamma_frac")
-        return op.requant(y, f, self.b.f(out_act)), self.b.f(out_act)
+        return op.requant(y, f, self.b.f(out_act), name=out_act), self.b.f(out_act)
 
     def gelu_act(self, acc: np.ndarray, frac: int, act_in: str, act_out: str) -> np.ndarray:
-        g = op.requant(acc, frac, self.b.f(act_in))
-        return op.requant(op.gelu(g, self.b.f(act_in)), C.GELU_OUT_FRAC, self.b.f(act_out))
+        g = op.requant(acc, frac, self.b.f(act_in), name=act_in)
+        return op.requant(op.gelu(g, self.b.f(act_in)), C.GELU_OUT_FRAC, self.b.f(act_out),
+                          name=act_out)
 
     def add(self, x: np.ndarray, fx: int, acc: np.ndarray, fa: int, act: str) -> np.ndarray:
         s, f = op.align_add(x, fx, acc, fa)
-        return op.requant(s, f, self.b.f(act))
+        return op.requant(s, f, self.b.f(act), name=act)
 
     # -- stages ----------------------------------------------------------------------------
     def patches(self, images: np.ndarray) -> np.ndarray:
@@ -83,7 +84,7 @@ class Golden:
         f = max(fa, fc)
         tok = np.concatenate([cls << I64(f - fc), acc << I64(f - fa)], axis=1)
         tok, f = op.align_add(tok, f, self.b.w("pos").astype(I64), self.b.f("pos"))
-        return op.requant(tok, f, self.b.f("embed_out")), self.b.f("embed_out")
+        return op.requant(tok, f, self.b.f("embed_out"), name="embed_out"), self.b.f("embed_out")
 
     def attention(self, i: int, h: np.ndarray, x: np.ndarray, valid: np.ndarray,
                   trace: dict | None = None, key_bias: np.ndarray | None = None,
@@ -102,9 +103,9 @@ class Golden:
         if chan is not None:
             h = apply(h, chan.embed)
         qkv, fq = self.lin(p + "qkv", h, self.b.f(p + "ln1_out"))
-        q = op.requant(qkv[..., :D], fq, self.b.f(p + "q_act"))
-        k = op.requant(qkv[..., D:2 * D], fq, self.b.f(p + "k_act"))
-        v = op.requant(qkv[..., 2 * D:], fq, self.b.f(p + "v_act"))
+        q = op.requant(qkv[..., :D], fq, self.b.f(p + "q_act"), name=p + "q_act")
+        k = op.requant(qkv[..., D:2 * D], fq, self.b.f(p + "k_act"), name=p + "k_act")
+        v = op.requant(qkv[..., 2 * D:], fq, self.b.f(p + "v_act"), name=p + "v_act")
         if chan is not None:
             q, k, v = apply(q, chan.qk), apply(k, chan.qk), apply(v, chan.v)
 
@@ -115,14 +116,16 @@ class Golden:
                          .transpose(0, 1, 3, 2)).astype(I64)
         if key_bias is not None:
             logits = logits + key_bias[:, None, None, :]
-        probs = op.softmax(logits, self.softmax_frac(i), valid[:, None, None, :])
+        probs = op.softmax(logits, self.softmax_frac(i), valid[:, None, None, :],
+                           name=p + "attn_probs")
         if head_mask is not None:
             probs = probs * head_mask[:, :, None, None]
         if info is not None:
             info.update(probs=probs, k=k, v=v)
         av = np.rint(probs.astype(np.float64) @ split(v).astype(np.float64)).astype(I64)
         av = av.transpose(0, 2, 1, 3).reshape(B, N, D)
-        a = op.requant(av, C.SOFTMAX_OUT_FRAC + self.b.f(p + "v_act"), self.b.f(p + "attn_out"))
+        a = op.requant(av, C.SOFTMAX_OUT_FRAC + self.b.f(p + "v_act"), self.b.f(p + "attn_out"),
+                       name=p + "attn_out")
         acc, fa = self.lin(p + "proj", a, self.b.f(p + "attn_out"))
         if chan is not None:
             acc = apply(acc, chan.embed)
@@ -172,9 +175,10 @@ class Golden:
         n, fn = self.ln(p + "ln", x, p + "ln_out")
         accs = [self.lin(f"{p}local.{h}", n[..., h * self.dh:(h + 1) * self.dh], fn)
                 for h in range(self.heads)]
-        loc = np.concatenate([op.requant(a, fa, self.b.f(p + "local_in")) for a, fa in accs], axis=-1)
+        loc = np.concatenate([op.requant(a, fa, self.b.f(p + "local_in"), name=p + "local_in")
+                              for a, fa in accs], axis=-1)
         loc = op.requant(op.gelu(loc, self.b.f(p + "local_in")), C.GELU_OUT_FRAC,
-                         self.b.f(p + "local_out"))
+                         self.b.f(p + "local_out"), name=p + "local_out")
         fl = self.b.f(p + "local_out")
         cnt = np.maximum(alive.sum(axis=1, keepdims=True), 1)
         glob = op.div_round((loc * alive[..., None]).sum(axis=1), cnt)        # [B, H*hid]
@@ -183,18 +187,18 @@ class Golden:
             lh = loc[..., h * self.hid:(h + 1) * self.hid]
             gh = np.broadcast_to(glob[:, None, h * self.hid:(h + 1) * self.hid], lh.shape)
             acc, fa = self.lin(f"{p}mlp1.{h}", np.concatenate([lh, gh], axis=-1), fl)
-            mids.append(op.requant(acc, fa, self.b.f(p + "mlp1_in")))
+            mids.append(op.requant(acc, fa, self.b.f(p + "mlp1_in"), name=p + "mlp1_in"))
         mid = np.concatenate(mids, axis=-1)
         mid = op.requant(op.gelu(mid, self.b.f(p + "mlp1_in")), C.GELU_OUT_FRAC,
-                         self.b.f(p + "mlp1_out"))
+                         self.b.f(p + "mlp1_out"), name=p + "mlp1_out")
         fm = self.b.f(p + "mlp1_out")
         probs = []
         for h in range(self.heads):
             acc, fa = self.lin(f"{p}mlp2.{h}", mid[..., h * self.hid:(h + 1) * self.hid], fm)
-            probs.append(op.sigmoid(acc[..., 0] - acc[..., 1], fa))
+            probs.append(op.sigmoid(acc[..., 0] - acc[..., 1], fa, name=p + "keep_prob"))
         pq = np.stack(probs, axis=-1)                                        # [B, N, H]
         wacc, fw = self.lin(p + "head_w", glob, fl)
-        wq = op.sigmoid(wacc, fw)                                            # [B, H]
+        wq = op.sigmoid(wacc, fw, name=p + "head_weight", per_row=False)    # [B, H]
         num = (pq * wq[:, None, :]).sum(-1)
         den = wq.sum(-1, keepdims=True)
         plain = pq.sum(-1) // self.heads
@@ -206,6 +210,7 @@ class Golden:
         token is the live row with id PKG_ID."""
         N = x.shape[1]
         alive = (np.arange(N)[None, :] < n_valid[:, None]) & (np.arange(N)[None, :] > 0)
+        op.set_live_rows(np.arange(N)[None, :] < n_valid[:, None])  # saturation counters only
         score = self.pruning_score(s, x, alive)
         return self.pruning_select(x, ids, n_valid, score, mode, self.topk_tokens[s] - 2) + (score,)
 
@@ -289,7 +294,9 @@ class Golden:
                 stage += 1
             valid = np.arange(x.shape[1])[None, :] < n_valid[:, None]
             macs += block_macs(n_valid, self.dim, m["mlp_dim"])
+            op.set_live_rows(valid)  # saturation counters only
             x = self.block(i, x, valid, tr)
+        op.set_live_rows(None)
         logits = self.head(x[:, 0])
         if np.abs(logits).max(initial=0) >= 2 ** 31:
             raise SievitError("logits overflow int32")

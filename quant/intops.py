@@ -5,11 +5,71 @@ binary point is (value = q * 2^-frac).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import numpy as np
 
 from sievit.quant import contract as C
 
 I64 = np.int64
+
+
+class SaturationCounter:
+    """Per tensor name: how many values a saturating step clipped, out of how many it saw.
+    `rows` ([B, N] bool, set by the golden model per block) restricts counting to live
+    token rows of arrays shaped [B, N, ...] (attention [B, H, N, N]: live queries and keys)."""
+
+    def __init__(self) -> None:
+        self.saturated: dict[str, int] = {}
+        self.elements: dict[str, int] = {}
+        self.rows: np.ndarray | None = None
+
+    def add(self, name: str, clipped: np.ndarray, per_row: bool = True) -> None:
+        rows = self.rows if per_row else None
+        if rows is not None and clipped.ndim == 4 and clipped.shape[0] == rows.shape[0] \
+                and clipped.shape[2] == clipped.shape[3] == rows.shape[1]:
+            live = np.broadcast_to(rows[:, None, :, None] & rows[:, None, None, :], clipped.shape)
+        elif rows is not None and clipped.ndim >= 2 and clipped.shape[:2] == rows.shape:
+            live = np.broadcast_to(rows.reshape(rows.shape + (1,) * (clipped.ndim - 2)), clipped.shape)
+        else:
+            live = np.ones(clipped.shape, dtype=bool)
+        self.saturated[name] = self.saturated.get(name, 0) + int((clipped & live).sum())
+        self.elements[name] = self.elements.get(name, 0) + int(live.sum())
+
+    def report(self) -> dict:
+        """{saturated, elements, tensors: {name: {saturated, elements}}} in call order."""
+        return {"saturated": sum(self.saturated.values()), "elements": sum(self.elements.values()),
+                "tensors": {k: {"saturated": self.saturated[k], "elements": self.elements[k]}
+                            for k in self.saturated}}
+
+
+_COUNTER: ContextVar[SaturationCounter | None] = ContextVar("sievit_saturation", default=None)
+
+
+@contextmanager
+def count_saturation() -> Iterator[SaturationCounter]:
+    """Count the saturations of every named requant / softmax / sigmoid inside the block."""
+    counter = SaturationCounter()
+    token = _COUNTER.set(counter)
+    try:
+        yield counter
+    finally:
+        _COUNTER.reset(token)
+
+
+def set_live_rows(rows: np.ndarray | None) -> None:
+    """Golden model hook: the live token rows [B, N] of the arrays counted next."""
+    counter = _COUNTER.get()
+    if counter is not None:
+        counter.rows = rows
+
+
+def _note(name: str | None, clipped_fn, per_row: bool = True) -> None:
+    counter = _COUNTER.get()
+    if counter is not None and name is not None:
+        counter.add(name, clipped_fn(), per_row)
 
 
 def rshift_rne(x: np.ndarray, shift: int) -> np.ndarray:
@@ -34,9 +94,13 @@ def saturate(x: np.ndarray, bits: int = C.ACT_BITS) -> np.ndarray:
     return np.clip(x, lo, hi).astype(I64)
 
 
-def requant(acc: np.ndarray, frac_in: int, frac_out: int, bits: int = C.ACT_BITS) -> np.ndarray:
-    """Round-half-even from frac_in to frac_out fractional bits, then saturate to bits."""
-    return saturate(rshift_rne(acc, frac_in - frac_out), bits)
+def requant(acc: np.ndarray, frac_in: int, frac_out: int, bits: int = C.ACT_BITS,
+            name: str | None = None, per_row: bool = True) -> np.ndarray:
+    """Round-half-even from frac_in to frac_out fractional bits, then saturate to bits.
+    `name`: the tensor whose clipped values a count_saturation() block counts."""
+    r = rshift_rne(acc, frac_in - frac_out)
+    _note(name, lambda: (r < -(1 << (bits - 1))) | (r > (1 << (bits - 1)) - 1), per_row)
+    return saturate(r, bits)
 
 
 def align_add(a: np.ndarray, fa: int, b: np.ndarray, fb: int) -> tuple[np.ndarray, int]:
@@ -75,9 +139,11 @@ def isqrt(v: np.ndarray) -> np.ndarray:
     return r
 
 
-def softmax(x: np.ndarray, frac: int, valid: np.ndarray | None = None) -> np.ndarray:
+def softmax(x: np.ndarray, frac: int, valid: np.ndarray | None = None,
+            name: str | None = None) -> np.ndarray:
     """Integer softmax over the last axis. x: int logits at `frac`; valid: bool mask of the
-    columns that take part (others get 0). Output uint8-range probabilities at 2^-8."""
+    columns that take part (others get 0). Output uint8-range probabilities at 2^-8;
+    `name`: count the probabilities clamped to SOFTMAX_OUT_MAX."""
     x = np.asarray(x, I64)
     if valid is None:
         valid = np.ones(x.shape, dtype=bool)
@@ -93,6 +159,7 @@ def softmax(x: np.ndarray, frac: int, valid: np.ndarray | None = None) -> np.nda
     recip = np.floor_divide(I64(1) << I64(C.SOFTMAX_RECIP_BITS), np.maximum(total, 1))
     shift = C.SOFTMAX_RECIP_BITS - C.SOFTMAX_OUT_FRAC
     out = (e * recip + (I64(1) << I64(shift - 1))) >> I64(shift)
+    _note(name, lambda: out > C.SOFTMAX_OUT_MAX)
     return np.minimum(out, C.SOFTMAX_OUT_MAX)
 
 
@@ -120,11 +187,13 @@ def layernorm(q: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
     return n * np.asarray(gamma, I64) + np.asarray(beta, I64)
 
 
-def sigmoid(d: np.ndarray, frac: int) -> np.ndarray:
-    """Piecewise-linear sigmoid (PLAN) of int d at `frac`; output Q0.8 in [0, 256]."""
+def sigmoid(d: np.ndarray, frac: int, name: str | None = None, per_row: bool = True) -> np.ndarray:
+    """Piecewise-linear sigmoid (PLAN) of int d at `frac`; output Q0.8 in [0, 256].
+    `name`: count the inputs in the flat tails (|d| >= 5, output 0 or 256)."""
     d = np.asarray(d, I64)
     t = np.abs(d)
     one = I64(1) << I64(frac)
+    _note(name, lambda: t >= 5 * one, per_row)
     v = np.where(t < one, 8 * t + 16 * one,
         np.where(8 * t < 19 * one, 4 * t + 20 * one,
         np.where(t < 5 * one, t + 27 * one, 32 * one)))

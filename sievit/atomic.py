@@ -23,3 +23,14 @@ def atomic_dir(out_dir: Path, replace: bool = False) -> Iterator[Path]:
         os.replace(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def move_files(files: list[Path], out_dir: Path) -> None:
+    """Move finished files into `out_dir` (created if missing), each by an atomic rename of
+    a temporary sibling, so a reader never sees half a file."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for src in files:
+        tmp = out_dir / f".{src.name}.tmp"
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, out_dir / src.name)

@@ -9,31 +9,12 @@ import sys
 import warnings
 from pathlib import Path
 
-from sievit.errors import SievitError
+from sievit import cli_args as A
+from sievit.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, SievitError
+from sievit.summary import failed_checks, summary
 
-
-def _images_arg(value: str) -> int | None:
-    if value == "all":
-        return None
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--images must be a positive integer or 'all', got {value!r}")
-    if n <= 0:
-        raise argparse.ArgumentTypeError(f"--images must be positive, got {n}")
-    return n
-
-
-def _images_or_zero(value: str) -> int | str:
-    if value == "all":
-        return "all"
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--images must be a non-negative integer or 'all', got {value!r}")
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"--images must be non-negative, got {n}")
-    return n
+_images_arg = A.images()                      # N >= 1 or 'all' (None)
+_images_or_zero = A.images(allow_zero=True)   # N >= 0 or 'all'
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
@@ -81,18 +62,23 @@ def cmd_export(args: argparse.Namespace) -> dict:
 
 
 def cmd_eval(args: argparse.Namespace) -> dict:
-    from sievit.data import first_test_images
+    from sievit.data import config_test_images
     from sievit.quant.evaluate import float_accuracy, golden_metrics
     from sievit.quant.export import export_checkpoint, load_checkpoint
     from sievit.quant.golden import Golden
-    split = first_test_images(args.images)
     golden = Golden(export_checkpoint(args.ckpt))
+    split = config_test_images(golden.b.config, args.images)  # the model's data set and shape
     fmodel = load_checkpoint(args.ckpt, quant=False, which="float.pt")
-    dense = golden_metrics(golden, split, "none")
     mode = golden.b.config["reduction"]["mode"]
-    pruned = golden_metrics(golden, split, mode)
-    other_mode = "threshold" if mode == "topk" else "topk"
-    other = golden_metrics(golden, split, other_mode)
+    from sievit.quant.intops import count_saturation
+    modes = [mode, "threshold" if mode == "topk" else "topk"]
+    saturation, res = {}, {}
+    for m in ["none", *modes]:  # saturations per tensor of the golden model, per mode
+        with count_saturation() as sat:
+            res[m] = golden_metrics(golden, split, m)
+        saturation[m] = sat.report()
+    dense, pruned, other_mode = res["none"], res[mode], modes[1]
+    other = res[other_mode]
     return {"images": len(split.labels), "float_acc": float_accuracy(fmodel, split),
             "int_dense_acc": dense["acc"], "int_pruned_acc": pruned["acc"],
             "macs_dense": dense["macs"], "macs_pruned": pruned["macs"],
@@ -101,15 +87,16 @@ def cmd_eval(args: argparse.Namespace) -> dict:
             "other_mode": {"prune_mode": other_mode, "int_pruned_acc": other["acc"],
                            "macs_pruned": other["macs"],
                            "mac_reduction": round(1 - other["macs"] / dense["macs"], 4),
-                           "tokens_per_stage": other["tokens_per_stage"]}}
+                           "tokens_per_stage": other["tokens_per_stage"]},
+            "saturation": saturation}
 
 
 def cmd_verify(args: argparse.Namespace) -> dict:
-    from sievit.data import first_test_images
+    from sievit.data import config_test_images
     from sievit.quant.evaluate import verify
     golden, model = _golden_and_model(args)
     modes = ["none", golden.b.config["reduction"]["mode"]] if args.modes == "both" else [args.modes]
-    return verify(model, golden, first_test_images(args.images), modes)
+    return verify(model, golden, config_test_images(golden.b.config, args.images), modes)
 
 
 def cmd_bench(args: argparse.Namespace) -> dict:
@@ -120,6 +107,9 @@ def cmd_bench(args: argparse.Namespace) -> dict:
         if args.retrain:
             retrain(methods, args.device)
         return pareto(methods, args.images, args.jobs, Path(args.out))
+    if args.what == "fuzz":
+        from sievit.fuzz import fuzz
+        return fuzz(args.draws, args.seed, rtl=args.rtl, images=args.images or 2)
     if not args.bundle:
         raise SievitError("bench golden needs --bundle DIR")
     from sievit.data import first_test_images
@@ -138,22 +128,34 @@ def cmd_bench(args: argparse.Namespace) -> dict:
 
 
 def cmd_plot(args: argparse.Namespace) -> dict:
+    import tempfile
+    from sievit.atomic import move_files
+    from sievit.config import require_heatvit
     from sievit.data import first_test_images, load_split
+    from sievit.quant.budgets import with_budget
     from sievit.quant.bundle import load_bundle
     from sievit.quant.golden import Golden
     from sievit.quant.plots import plot_kept_tokens, plot_tradeoff, tradeoff
     golden = Golden(load_bundle(args.bundle))
+    require_heatvit(golden.b.config, "sievit plot's token pictures and top-k budgets")
+    for tk in args.budgets:  # every budget fits the bundle before any work
+        try:
+            with_budget(golden.b.config, tk)
+        except SievitError as exc:
+            raise SievitError(f"--budgets {','.join(map(str, tk))} does not fit the bundle: {exc}") from None
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise SievitError(f"--out {out} exists and is not a directory")
     mode = golden.b.config["reduction"]["mode"]
-    plot_kept_tokens(golden, first_test_images(16), mode, out / "kept_tokens.png")
-    budgets = [[int(t) for t in b.split(",")] for b in args.budgets]
-    split = load_split(args.split)
-    rows = tradeoff(golden, split, budgets)
-    plot_tradeoff(rows, out / "tradeoff.png",
-                  f"golden int8 model, Fashion-MNIST {args.split} split ({len(split.labels)} images)")
-    return {"split": args.split, "rows": rows, "pngs": [str(out / "kept_tokens.png"),
-                                                        str(out / "tradeoff.png")]}
+    names = ("kept_tokens.png", "tradeoff.png")
+    with tempfile.TemporaryDirectory(prefix="sievit_plot_") as tmp:  # nothing left on failure
+        plot_kept_tokens(golden, first_test_images(16), mode, Path(tmp) / names[0])
+        split = load_split(args.split)
+        rows = tradeoff(golden, split, args.budgets)
+        plot_tradeoff(rows, Path(tmp) / names[1],
+                      f"golden int8 model, Fashion-MNIST {args.split} split ({len(split.labels)} images)")
+        move_files([Path(tmp) / n for n in names], out)
+    return {"split": args.split, "rows": rows, "pngs": [str(out / n) for n in names]}
 
 
 def cmd_export_hls(args: argparse.Namespace) -> dict:
@@ -198,10 +200,6 @@ def cmd_cosim(args: argparse.Namespace) -> dict:
     print(f"[cosim] {out['images']} images, {out['mismatches']} mismatches, "
           f"{out['cycles_per_image']:.0f} cycles/image, MAC utilization "
           f"{100 * out['mac_utilization']:.1f} %", file=sys.stderr)
-    if out["mismatches"]:
-        raise SievitError(f"RTL differs from the golden model on {out['mismatches']} image runs: "
-                          + json.dumps({m: r["first_mismatching_images"]
-                                        for m, r in out["modes"].items()}), code=1)
     return out
 
 
@@ -227,12 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a checkpoint from a config")
     t.add_argument("--config", required=True)
     t.add_argument("--out", required=True)
-    t.add_argument("--epochs", type=int, help="epochs for every stage (overrides the config)")
-    t.add_argument("--seed", type=int)
+    t.add_argument("--epochs", type=A.int_in("--epochs", 1, 10_000), help="epochs for every stage (overrides the config)")
+    t.add_argument("--seed", type=A.int_in("--seed", 0, 2**32 - 1))
     t.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    t.add_argument("--max-steps", type=int, help="cap the steps of every stage (smoke runs)")
+    t.add_argument("--max-steps", type=A.int_in("--max-steps", 1), help="cap the steps of every stage (smoke runs)")
     t.add_argument("--init-float", help="float.pt of an earlier run: skip the float stage")
-    t.add_argument("--batch-size", type=int, help="override train.batch_size")
+    t.add_argument("--batch-size", type=A.int_in("--batch-size", 1, 65_536), help="override train.batch_size")
     t.add_argument("--init", help="reduction methods: the checkpoint whose dense backbone they use")
     t.add_argument("--resume", help="a finished run: continue its selectors, backbone frozen")
     t.add_argument("--train-backbone", action="store_true",
@@ -244,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ckpt")
     e.add_argument("--config")
     e.add_argument("--random", action="store_true")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=A.int_in("--seed", 0, 2**32 - 1), default=0)
     e.add_argument("--out", required=True)
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_export)
@@ -264,16 +262,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_verify)
 
     b = sub.add_parser("bench", help="benchmarks")
-    b.add_argument("what", choices=("golden", "pareto"))
+    b.add_argument("what", choices=("golden", "pareto", "fuzz"))
     b.add_argument("--bundle", help="golden: the bundle to time")
     b.add_argument("--images", type=_images_arg, default=None,
                    help="golden: 2000 by default; pareto: the whole test set by default")
     b.add_argument("--methods", nargs="*", help="pareto: methods (default: all)")
-    b.add_argument("--jobs", type=int, default=2, help="pareto: worker processes")
+    b.add_argument("--jobs", type=A.int_in("--jobs", 1, 64), default=2, help="pareto: worker processes")
     b.add_argument("--out", default="docs", help="pareto: folder of pareto.md / pareto.png")
     b.add_argument("--retrain", action="store_true", help="pareto: rebuild the checkpoints first")
     b.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="pareto --retrain")
-    b.add_argument("--batch", type=int, default=250)
+    b.add_argument("--batch", type=A.int_in("--batch", 1, 10_000), default=250,
+                   help="golden: images per golden-model call")
+    b.add_argument("--draws", type=A.int_in("--draws", 1, 10_000), default=40,
+                   help="fuzz: random model shapes to draw")
+    b.add_argument("--seed", type=A.int_in("--seed", 0, 2**32 - 1), default=0,
+                   help="fuzz: seed of the shape draw")
+    b.add_argument("--rtl", type=A.int_in("--rtl", 0, 100), default=0,
+                   help="fuzz: of the draws the fmnist RTL preset holds, co-simulate this many")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)
 
@@ -281,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--bundle", required=True)
     pl.add_argument("--out", required=True)
     pl.add_argument("--split", choices=("val", "test"), default="val")
-    pl.add_argument("--budgets", nargs="*", default=["27,18", "25,16", "25,13", "23,15"],
+    pl.add_argument("--budgets", nargs="*", type=A.budget,
+                    default=[[27, 18], [25, 16], [25, 13], [23, 15]],
                     help="top-k token budgets per stage, e.g. 25,13")
     pl.add_argument("--json", action="store_true")
     pl.set_defaults(func=cmd_plot)
@@ -289,11 +295,12 @@ def build_parser() -> argparse.ArgumentParser:
     xh = sub.add_parser("export-hls", help="write a Vitis HLS project from a bundle")
     xh.add_argument("--bundle", required=True)
     xh.add_argument("--out", required=True)
-    xh.add_argument("--lanes", type=int, default=8, help="parallel MACs per linear engine")
-    xh.add_argument("--part", default="xczu9eg-ffvb1156-2-e")
-    xh.add_argument("--clock-mhz", type=float, default=300.0)
-    xh.add_argument("--force", action="store_true", help="replace an existing project")
-    xh.add_argument("--tb-images", type=int, default=10,
+    xh.add_argument("--lanes", type=A.lanes, default=8, help="parallel MACs per linear engine")
+    xh.add_argument("--part", type=A.part, default="xczu9eg-ffvb1156-2-e")
+    xh.add_argument("--clock-mhz", type=A.float_in("--clock-mhz", 1.0, 1000.0), default=300.0)
+    xh.add_argument("--force", action="store_true",
+                    help="replace an existing project written by export-hls (never another directory)")
+    xh.add_argument("--tb-images", type=A.int_in("--tb-images", 1, 10_000), default=10,
                     help="test images whose golden vectors go into tb_data/ for Vitis csim")
     xh.add_argument("--json", action="store_true")
     xh.set_defaults(func=cmd_export_hls)
@@ -302,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("project")
     cs.add_argument("--images", type=_images_or_zero, default=100)
     cs.add_argument("--engines", action="store_true", help="also test every engine alone")
-    cs.add_argument("--cases", type=int, default=1000, help="engine cases per engine")
+    cs.add_argument("--cases", type=A.int_in("--cases", 1, 100_000), default=1000, help="engine cases per engine")
     cs.add_argument("--modes", choices=("both", "none", "threshold", "topk"), default="both")
     cs.add_argument("--hls4ml", metavar="CKPT",
                     help="cross-check the linear engine against hls4ml's C-simulation of the "
@@ -317,13 +324,14 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
     co.add_argument("--modes", choices=("both", "none", "threshold", "topk"), default="both",
                     help="both = dense and the bundle's deployment mode")
-    co.add_argument("--hw", default="fmnist", help="RTL parameter preset: fmnist | deit_tiny")
-    co.add_argument("--jobs", type=int, default=1, help="simulator processes, images split")
-    co.add_argument("--watchdog-cycles", type=int, default=50_000_000,
+    co.add_argument("--hw", choices=("fmnist", "deit_tiny"), default="fmnist", help="RTL parameter preset: fmnist | deit_tiny")
+    co.add_argument("--jobs", type=A.int_in("--jobs", 1, 64), default=1, help="simulator processes, images split")
+    co.add_argument("--watchdog-cycles", type=A.int_in("--watchdog-cycles", 1000, 10**12),
+                    default=50_000_000,
                     help="fail when no image finishes within this many cycles")
-    co.add_argument("--stall", type=int, default=0,
+    co.add_argument("--stall", type=A.int_in("--stall", 0, 90), default=0,
                     help="percent of cycles each stream / memory handshake is stalled")
-    co.add_argument("--mem-latency", type=int, default=0,
+    co.add_argument("--mem-latency", type=A.int_in("--mem-latency", 0, 1024), default=0,
                     help="cycles from a memory request to its first word")
     co.add_argument("--json", action="store_true")
     co.set_defaults(func=cmd_cosim)
@@ -331,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     ys = sub.add_parser("rtl-synth", help="Yosys synth_xilinx of the whole-model RTL top: "
                                           "LUT/FF/DSP/BRAM")
     ys.add_argument("--family", default="xcup", help="synth_xilinx -family (xcup, xc7, ...)")
-    ys.add_argument("--timeout", type=int, default=3600, help="seconds before giving up")
+    ys.add_argument("--timeout", type=A.int_in("--timeout", 1, 7 * 24 * 3600), default=3600, help="seconds before giving up")
     ys.add_argument("--cached", metavar="REPORT",
                     help="print a report of an earlier `rtl-synth --json` run; an error unless "
                          "it was made from the current RTL sources")
@@ -348,18 +356,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+    """One error line on stderr (and, with --json, an error object on stdout)."""
+    print(f"sievit: error: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print(json.dumps({"error": message, "exit_code": code}, indent=2))
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Exit status: 0 every check passed, 1 a check failed (the JSON and
+    summary are still printed), 2 usage error or bad input, 3 a required tool is missing."""
     warnings.filterwarnings("ignore")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         result = args.func(args)
     except SievitError as exc:
-        print(f"sievit: error: {exc}", file=sys.stderr)
-        return exc.code
+        return _fail(args, str(exc), exc.code)
+    except OSError as exc:  # unreadable / unwritable paths, a full disk
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        return _fail(args, f"cannot access{where}: {exc.strerror or exc}", EXIT_BAD_INPUT)
+    lines = summary(args.cmd, result)
     if getattr(args, "json", False):
         print(json.dumps(result, indent=2))
-    return 0
+        print("\n".join(lines), file=sys.stderr)
+    else:
+        print("\n".join(lines))
+    return EXIT_CHECK_FAILED if failed_checks(result) else EXIT_OK
 
 
 if __name__ == "__main__":
