@@ -150,29 +150,38 @@ def folder_classes(root: str | Path) -> list[str]:
     return classes
 
 
-@functools.lru_cache(maxsize=8)
-def _load_folder(root: str, image_size: int, in_chans: int) -> tuple[Split, tuple[str, ...]]:
+def _folder_files(root: Path) -> tuple[tuple[str, ...], tuple[tuple[str, int, int, int], ...]]:
+    """Class names and (path, label, mtime, size) of every image file, in label/name order."""
     classes = folder_classes(root)
-    images, labels = [], []
-    cfg = {"model": {"image_size": image_size, "in_chans": in_chans}}
+    files = []
     for label, name in enumerate(classes):
-        files = sorted(f for f in (Path(root) / name).iterdir()
+        found = sorted(f for f in (root / name).iterdir()
                        if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
-        if not files:
-            raise SievitError(f"class folder {Path(root) / name} holds no "
+        if not found:
+            raise SievitError(f"class folder {root / name} holds no "
                               f"{'/'.join(IMAGE_EXTENSIONS)} images")
-        images += [load_image(f, cfg) for f in files]
-        labels += [label] * len(files)
-    split = Split(np.stack(images), np.array(labels, dtype=np.int64))
-    split.images.setflags(write=False)
-    return split, tuple(classes)
+        for f in found:
+            st = f.stat()
+            files.append((str(f), label, st.st_mtime_ns, st.st_size))
+    return tuple(classes), tuple(files)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_files(files: tuple[tuple[str, int, int, int], ...], image_size: int,
+                in_chans: int) -> Split:
+    """Decoded once per file list (changed files have a new mtime / size, so a new key)."""
+    cfg = {"model": {"image_size": image_size, "in_chans": in_chans}}
+    images = np.stack([load_image(f, cfg) for f, _, _, _ in files])
+    images.setflags(write=False)
+    return Split(images, np.array([label for _, label, _, _ in files], dtype=np.int64))
 
 
 def load_folder(root: str | Path, cfg: dict) -> tuple[Split, tuple[str, ...]]:
     """Every image of an ImageFolder tree at the config's input shape, labels by sorted
     class folder; returns (split, class names)."""
     m = cfg["model"]
-    return _load_folder(str(Path(root).resolve()), m["image_size"], m["in_chans"])
+    classes, files = _folder_files(Path(root))
+    return _load_files(files, m["image_size"], m["in_chans"]), classes
 
 
 # --- the config's data set -----------------------------------------------------------------
