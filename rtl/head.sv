@@ -55,7 +55,7 @@ module head #(
       .m_axis_tdata(mid_tdata), .m_axis_tvalid(mid_tvalid), .m_axis_tready(mid_tready),
       .m_axis_tlast(mid_tlast));
 
-  linear #(.LANES(8), .MAX_N(1), .MAX_IN(MAX_D), .MAX_OUT(MAX_CLASSES)) u_linear (
+  linear #(.LANES(8), .ROWS(1), .COLS(8), .MAX_N(1), .MAX_IN(MAX_D), .MAX_OUT(MAX_CLASSES)) u_linear (
       .clk, .rst_n, .n_in(dim), .n_out(n_classes), .n_rows(16'd1), .w_addr, .b_addr,
       .epi(2'(EPI_RAW)), .frac_acc, .frac_out(8'sd0), .frac_gelu_in(8'sd0), .frac_res(8'sd0),
       .mem_req_valid(lin_req_valid), .mem_req_ready(mem_req_ready && owner_lin),

@@ -4,6 +4,8 @@
 // buffered while fc1 computes; the GELU rows stay on chip between the two layers.
 module mlp #(
     parameter int LANES = 8,
+    parameter int ROWS = 2,           // linear: token rows per cycle
+    parameter int COLS = 8,           // linear: output columns per cycle
     parameter int MAX_N = 64,
     parameter int MAX_D = 128,     // model width
     parameter int MAX_H = 256      // MLP hidden width
@@ -69,6 +71,8 @@ module mlp #(
 
   linear #(
       .LANES(LANES),
+      .ROWS(ROWS),
+      .COLS(COLS),
       .MAX_N(MAX_N),
       .MAX_IN(MAX_H > MAX_D ? MAX_H : MAX_D),
       .MAX_OUT(MAX_H > MAX_D ? MAX_H : MAX_D)

@@ -4,6 +4,8 @@
 // read port before the patches stream into the linear engine (which fetches its weights
 // afterwards). In: image_size^2 * chans bytes, 8 per beat. Out: grid^2 + 1 rows of `dim` int8.
 module patch_embed #(
+    parameter int ROWS = 2,           // linear: token rows per cycle
+    parameter int COLS = 8,           // linear: output columns per cycle
     parameter int MAX_PIX = 1024,   // image bytes
     parameter int MAX_TOK = 64,     // grid^2 + 1
     parameter int MAX_D = 128,
@@ -76,7 +78,7 @@ module patch_embed #(
   logic [15:0] l_req_beats;
   wire mine = (state == REQ_C) || (state == GET_C) || (state == REQ_P) || (state == GET_P);
 
-  linear #(.LANES(8), .MAX_N(MAX_TOK), .MAX_IN(MAX_IN), .MAX_OUT(MAX_D)) u_linear (
+  linear #(.LANES(8), .ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_TOK), .MAX_IN(MAX_IN), .MAX_OUT(MAX_D)) u_linear (
       .clk, .rst_n, .n_in(16'(row_in)), .n_out(dim), .n_rows(16'(n_patch)), .w_addr, .b_addr,
       .epi(2'(EPI_RAW)), .frac_acc, .frac_out(8'sd0), .frac_gelu_in(8'sd0), .frac_res(8'sd0),
       .mem_req_valid(l_req_valid), .mem_req_ready(mem_req_ready && !mine),

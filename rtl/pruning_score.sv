@@ -5,6 +5,8 @@
 // vector, head-weighted fuse. All layers run on one `linear` engine, one pass per layer and
 // head. In: n rows of `dim` int8. Out: n scores as int32, two per beat.
 module pruning_score #(
+    parameter int ROWS = 2,           // linear: token rows per cycle
+    parameter int COLS = 8,           // linear: output columns per cycle
     parameter int MAX_N = 64,
     parameter int MAX_D = 128,
     parameter int MAXH = 4
@@ -107,12 +109,18 @@ module pruning_score #(
   logic [31:0] l_w, l_b;
   logic [1:0] l_epi;
   logic [7:0] l_frac_acc, l_frac_out, l_frac_gelu_in;
+  // head h's row of the per-layer tables (one variable index per select: Icarus 11 rejects two)
+  logic [2:0][31:0] w_addr_h, b_addr_h;
+  logic [2:0][7:0] frac_acc_h;
+  assign w_addr_h = w_addr[h];
+  assign b_addr_h = b_addr[h];
+  assign frac_acc_h = frac_acc[h];
   always_comb begin
     l_rows = n;
     l_epi = 2'(EPI_GELU);
-    l_w = w_addr[h][32'(pass)];
-    l_b = b_addr[h][32'(pass)];
-    l_frac_acc = frac_acc[h][32'(pass)];
+    l_w = w_addr_h[32'(pass)];
+    l_b = b_addr_h[32'(pass)];
+    l_frac_acc = frac_acc_h[32'(pass)];
     l_frac_out = local_out;
     l_frac_gelu_in = local_in;
     l_n_in = 16'(CW'(hid) << 1);
@@ -140,7 +148,7 @@ module pruning_score #(
     endcase
   end
 
-  linear #(.LANES(8), .MAX_N(MAX_N), .MAX_IN(MAX_D), .MAX_OUT(MAX_D)) u_linear (
+  linear #(.LANES(8), .ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_N), .MAX_IN(MAX_D), .MAX_OUT(MAX_D)) u_linear (
       .clk, .rst_n, .n_in(l_n_in), .n_out(l_n_out), .n_rows(l_rows), .w_addr(l_w), .b_addr(l_b),
       .epi(l_epi), .frac_acc(l_frac_acc), .frac_out(l_frac_out), .frac_gelu_in(l_frac_gelu_in),
       .frac_res(8'sd0),
@@ -263,12 +271,12 @@ module pruning_score #(
           unique case (pass)
             P_LOCAL: loc[WI'(row_base + h_hid_beats + col)] <= l_m_tdata;
             P_MLP1: mid[WI'(row_base + h_hid_beats + col)] <= l_m_tdata;
-            P_MLP2: pq[NI'(beat)][h] <= sigmoid_plan(64'(signed'(l_m_tdata[31:0])) -
-                                                     64'(signed'(l_m_tdata[63:32])),
-                                                     32'(signed'(frac_acc[h][2])));
+            P_MLP2: pq[NI'(beat)][h] <= sigmoid_plan(64'($signed(l_m_tdata[31:0])) -
+                                                     64'($signed(l_m_tdata[63:32])),
+                                                     32'($signed(frac_acc_h[2])));
             default: for (int l = 0; l < 2; l++)
               if ((beat << 1) + CW'(l) < CW'(heads))
-                wq[HI'((beat << 1) + CW'(l))] <= sigmoid_plan(64'(signed'(l_m_tdata[32*l+:32])),
+                wq[HI'((beat << 1) + CW'(l))] <= sigmoid_plan(64'($signed(l_m_tdata[32*l+:32])),
                                                               32'(hw_frac_acc));
           endcase
           beat <= (beat == collect_beats - 1'b1) ? '0 : beat + 1'b1;

@@ -18,12 +18,16 @@ DESC_WORDS = 64
 OP = {"end": 0, "embed": 1, "ln": 2, "attn": 3, "mlp": 4, "score": 5, "prune": 6, "head": 7}
 MODES = {"threshold": 1, "topk": 2}
 MAXH = 4          # selector heads a descriptor holds (sievit_top's MAXH)
-RTL_LANES = 8     # MAC lanes of the engines inside sievit_top
+RTL_LANES = 8     # k-lanes of the MAC arrays: widths must be multiples of this (8-byte beats)
 
 
 @dataclass(frozen=True)
 class RtlParams:
-    """Compile-time sizes of sievit_top (Verilog parameters)."""
+    """Compile-time sizes of sievit_top (Verilog parameters): buffers and the MAC arrays.
+
+    The linear array does rows x cols x lanes int8 MACs per cycle (token rows x output
+    columns x input elements; row pairs share one DSP); attention's Q.K^T does qk_keys x lanes
+    and A.V av_keys x 8."""
     max_n: int = 64
     max_d: int = 128
     max_h: int = 256
@@ -31,17 +35,33 @@ class RtlParams:
     max_pix: int = 1024
     max_classes: int = 16
     mem_words: int = 1 << 20
+    rows: int = 2
+    cols: int = 8
+    qk_keys: int = 8
+    av_keys: int = 8
+
+    @property
+    def mac_lanes(self) -> int:
+        """Peak int8 MACs per cycle: the linear array, the largest array of the top."""
+        return self.rows * self.cols * RTL_LANES
 
     def verilog(self) -> dict[str, int]:
         return {"MAX_N": self.max_n, "MAX_D": self.max_d, "MAX_H": self.max_h,
                 "MAX_IN": self.max_in, "MAX_PIX": self.max_pix,
-                "MAX_CLASSES": self.max_classes, "MEM_WORDS": self.mem_words}
+                "MAX_CLASSES": self.max_classes, "MEM_WORDS": self.mem_words,
+                "ROWS": self.rows, "COLS": self.cols, "QK_KEYS": self.qk_keys,
+                "AV_KEYS": self.av_keys}
 
 
+_DEIT_BUFFERS = dict(max_n=200, max_d=192, max_h=768, max_in=768, max_pix=224 * 224 * 3,
+                     max_classes=1000, mem_words=1 << 21)
 PRESETS = {
+    # the shipped Fashion-MNIST model's buffers; 128 MACs/cycle (CI simulates it quickly)
     "fmnist": RtlParams(),
-    "deit_tiny": RtlParams(max_n=200, max_d=192, max_h=768, max_in=768, max_pix=224 * 224 * 3,
-                           max_classes=1000, mem_words=1 << 21),
+    # DeiT-Tiny buffers, 512 MACs/cycle: the array size the 64-bit engine streams keep busy
+    "deit_tiny": RtlParams(**_DEIT_BUFFERS, rows=4, cols=16, qk_keys=16, av_keys=16),
+    # DeiT-Tiny buffers, 2048 MACs/cycle (1024 DSP48E2 for the array): the ZCU102 target
+    "zcu102": RtlParams(**_DEIT_BUFFERS, rows=8, cols=32, qk_keys=32, av_keys=32),
 }
 
 
