@@ -83,11 +83,13 @@ def ids_of(kept: np.ndarray, n: int) -> np.ndarray:
     return ids
 
 
-def write_cases(bundle: Bundle, out_dir: Path, per_engine: int, seed: int) -> dict[str, int]:
-    """Write <engine>.bin for every engine; returns the case count per engine."""
+def write_cases(bundle: Bundle, out_dir: Path, per_engine: int, seed: int,
+                layout: Layout | None = None) -> dict[str, int]:
+    """Write <engine>.bin for every engine; returns the case count per engine. `layout` is the
+    project's (its lanes and memory word: the offsets the engines read); default 8 lanes."""
     out_dir.mkdir(parents=True, exist_ok=True)
     g = Golden(bundle)
-    layout = Layout(bundle)
+    layout = layout if layout is not None else Layout(bundle)
     rng = np.random.default_rng(seed)
     depth, D, n_tok = g.m["depth"], g.dim, g.n_patch + 1
     files = {name: CaseFile() for name in ("linear", "layernorm", "softmax", "gelu", "attention",

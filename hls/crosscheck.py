@@ -53,7 +53,8 @@ def crosscheck_head(ckpt: Path, prj: Path, n_cases: int = 1000, seed: int = 0) -
     from sievit.data import first_images_for
     from sievit.quant.golden import Golden
     bundle = load_bundle(prj / "bundle")
-    layout = Layout(bundle)
+    from sievit.hls.project import project_layout
+    layout = project_layout(prj, bundle)
     index = [name for name, _ in layout.names].index("head")
     d = layout.names[index][1]
     f_in, f_acc = bundle.f("ln_f_out"), d["frac_acc"]

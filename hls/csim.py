@@ -18,7 +18,9 @@ import numpy as np
 from sievit.errors import CheckFailed, SievitError, ToolMissing
 
 CXX = "g++"
-CXXFLAGS = ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror"]
+CXX_STD = "c++14"   # the one C++ standard: g++ C-sim, build_prj.tcl and hls_config.cfg
+# The sources carry plain `#pragma HLS` lines; g++ ignores them, without the warning.
+CXXFLAGS = [f"-std={CXX_STD}", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas"]
 TARGETS = {"tb_model": ["tb/tb_model.cpp", "firmware/sievit_top.cpp"],
            "tb_engines": ["tb/tb_engines.cpp", "firmware/engine_tops.cpp"]}
 
@@ -125,7 +127,8 @@ def run_engines(prj: Path, cases_per_engine: int, seed: int) -> dict:
     bundle = load_bundle(prj / "bundle")
     case_dir = prj / "tb_data" / "engines"
     t0 = time.time()
-    write_cases(bundle, case_dir, cases_per_engine, seed)
+    from sievit.hls.project import project_layout
+    write_cases(bundle, case_dir, cases_per_engine, seed, project_layout(prj, bundle))
     gen_s = time.time() - t0
     fw = prj / "firmware" / "weights"
     t0 = time.time()

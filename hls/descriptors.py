@@ -20,17 +20,20 @@ LN_FIELDS = ("dim", "g_off", "b_off", "gamma_frac", "frac_out")
 
 @dataclass
 class Memories:
+    """int8 weight and int32 bias memories; every array starts on a `word_bytes` boundary
+    (8 bytes for the RTL's 64-bit beats, the m_axi word for the HLS engines)."""
     weights: list[np.ndarray] = field(default_factory=list)
     biases: list[np.ndarray] = field(default_factory=list)
     n_w: int = 0
     n_b: int = 0
+    word_bytes: int = 8
 
     def add_w(self, name: str, a: np.ndarray) -> int:
         a = np.asarray(a).reshape(-1)
         if a.size and (a.min() < -128 or a.max() > 127):
             raise SievitError(f"bundle array {name} does not fit int8")
         off = self.n_w
-        pad = (-a.size) % 8  # every array starts on a 64-bit word: whole-beat bursts
+        pad = (-a.size) % self.word_bytes  # every array starts on a word: whole-word bursts
         self.weights.append(np.concatenate([a.astype(np.int8), np.zeros(pad, np.int8)]))
         self.n_w += a.size + pad
         return off
@@ -40,7 +43,7 @@ class Memories:
         if a.size and (a.min() < -(2 ** 31) or a.max() >= 2 ** 31):
             raise SievitError(f"bundle array {name} does not fit int32")
         off = self.n_b
-        pad = a.size % 2
+        pad = (-a.size) % (self.word_bytes // 4)
         self.biases.append(np.concatenate([a.astype(np.int32), np.zeros(pad, np.int32)]))
         self.n_b += a.size + pad
         return off
@@ -63,13 +66,31 @@ class HwConfig:
     stages: int
     max_classes: int
     image_pixels: int
+    word_bits: int = 64      # m_axi word of the weight / bias memories
+    max_out: int = 0         # widest linear output (bias / raw buffers)
+    w_tile_rows: int = 0     # output rows per on-chip weight tile (a multiple of the word)
+    acc_bits: int = 32       # linear accumulator: bias + n_in x 128 x max|w|, any int8 input
+    epi_bits: int = 33       # epilogue sums aligned to the larger frac
+
+
+WEIGHT_TILE_BYTES = 64 * 1024   # on-chip weight tile budget of the linear engine
+
+
+def hls_word_bits(lanes: int) -> int:
+    """m_axi word of the HLS engines: at least 128 bits, one LANES-byte chunk at least."""
+    return min(512, max(128, 8 * lanes))
+
+
+def sbits(bound: int) -> int:
+    """Bits of a signed integer holding [-bound, bound]."""
+    return int(bound).bit_length() + 1
 
 
 class Layout:
     """Descriptors and memories of one bundle. Raises SievitError when the engines' shape
     cannot hold the bundle (schema, widths not a multiple of lanes, negative fracs...)."""
 
-    def __init__(self, bundle: Bundle, lanes: int = 8):
+    def __init__(self, bundle: Bundle, lanes: int = 8, word_bits: int = 64):
         if bundle.meta.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
             raise SievitError("bundle schema version is not supported by the HLS engines")
         require_heatvit(bundle.config, "the HLS and RTL engines")
@@ -82,7 +103,8 @@ class Layout:
         self.hid = self.dh // 2
         self.grid = m["image_size"] // m["patch_size"]
         self.n_tok = self.grid * self.grid + 1
-        self.mem = Memories()
+        self.word_bits = word_bits
+        self.mem = Memories(word_bytes=word_bits // 8)
         self.names: list[tuple[str, dict]] = []  # every linear, for the engine testbench
         self.lns: list[tuple[str, dict]] = []
         self.desc = self._build()
@@ -93,6 +115,7 @@ class Layout:
                            max_classes=m["num_classes"],
                            image_pixels=m["image_size"] ** 2 * m["in_chans"])
         self._check()
+        self._size()
 
     # -- builders --------------------------------------------------------------------------
     def linear(self, name: str, frac_in: int, epi: str, frac_out: int = 0, rows: slice | None = None,
@@ -122,7 +145,7 @@ class Layout:
         lin = self.linear("patch_embed", C_INPUT_FRAC, "raw")
         embed = {"lin": lin, "image_size": m["image_size"], "patch": m["patch_size"],
                  "chans": m["in_chans"], "grid": self.grid,
-                 "cls_off": self.mem.add_w("cls", b.w("cls")), "pos_off": self.mem.add_w("pos", b.w("pos")),
+                 "cls_off": self.mem.add_w("cls", b.w("cls")), **self._pos_rows(b.w("pos")),
                  "frac_cls": b.f("cls"), "frac_pos": b.f("pos"), "frac_out": b.f("embed_out")}
         ln1, attn, ln2, mlp = [], [], [], []
         for i in range(m["depth"]):
@@ -168,17 +191,62 @@ class Layout:
                 "sel_block": list(red["blocks"]), "topk_keep": [t - 2 for t in red["topk_tokens"]],
                 "head": head}
 
+    def _pos_rows(self, pos: np.ndarray) -> dict:
+        """Position rows, each padded to a whole word (contiguous when dim fills words)."""
+        pos = np.asarray(pos).reshape(self.n_tok, -1)
+        stride = -(-pos.shape[1] // self.mem.word_bytes) * self.mem.word_bytes
+        padded = np.zeros((self.n_tok, stride), dtype=np.int64)
+        padded[:, :pos.shape[1]] = pos
+        return {"pos_off": self.mem.add_w("pos", padded), "pos_stride": stride}
+
+    def _size(self) -> None:
+        """Widths and tile shape from the contract: the bounds every input can reach."""
+        hw, wb = self.hw, self.word_bits // 8
+        acc = 0
+        wmem, bmem = self.mem.weight_bytes(), self.mem.bias_words()
+        for name, d in self.names:
+            w = wmem[d["w_off"]: d["w_off"] + d["n_in"] * d["n_out"]]
+            bias = bmem[d["b_off"]: d["b_off"] + d["n_out"]]
+            bound = int(np.abs(bias.astype(np.int64)).max(initial=0)) + d["n_in"] * 128 * int(
+                np.abs(w.astype(np.int64)).max(initial=0))
+            acc = max(acc, sbits(bound))
+        epi = acc + 1
+        for name, d in self.names:
+            if d["epi"] == EPI["residual"]:
+                f = max(d["frac_acc"], d["frac_res"])
+                epi = max(epi, acc + f - d["frac_acc"] + 1, 8 + f - d["frac_res"] + 1)
+        e = self.desc["embed"]
+        f2 = max(e["lin"]["frac_acc"], e["frac_cls"], e["frac_pos"])
+        epi = max(epi, acc + f2 - e["lin"]["frac_acc"] + 1, 8 + f2 - e["frac_pos"] + 1,
+                  8 + f2 - e["frac_cls"] + 1)
+        if epi > 96:
+            raise SievitError(f"fractional bits too far apart: the epilogue would need {epi} bits")
+        hw.word_bits, hw.acc_bits, hw.epi_bits = self.word_bits, acc, epi
+        hw.max_out = max([d["n_out"] for _, d in self.names] + [hw.max_classes])
+        rows = max(wb, WEIGHT_TILE_BYTES // hw.max_w // wb * wb)
+        hw.w_tile_rows = min(rows, -(-hw.max_out // wb) * wb)
+
     def _check(self) -> None:
         for name, d in self.names:
             if d["n_in"] % self.lanes:
                 raise SievitError(f"layer {name}: input width {d['n_in']} is not a multiple of "
                                   f"the engine's {self.lanes} MAC lanes")
         for name, d in self.names:
-            if (".mlp2." in name or name.endswith("head_w")) and d["frac_acc"] < 0:
-                raise SievitError(f"layer {name}: negative sigmoid input frac {d['frac_acc']}")
+            if (".mlp2." in name or name.endswith("head_w")) and not 0 <= d["frac_acc"] <= 40:
+                raise SievitError(f"layer {name}: sigmoid input frac {d['frac_acc']} is outside "
+                                  "the engine's 0..40")
+            if d["epi"] == EPI["gelu"] and d["frac_gelu_in"] < GELU_MIN_FRAC:
+                raise SievitError(f"layer {name}: GELU input frac {d['frac_gelu_in']} is below "
+                                  f"the engine's {GELU_MIN_FRAC}")
+        if self.dh % self.lanes:
+            raise SievitError(f"head width {self.dh} is not a multiple of the engine's "
+                              f"{self.lanes} MAC lanes")
+        if self.m["image_size"] % self.m["patch_size"]:
+            raise SievitError("image size is not a multiple of the patch size")
 
 
 C_INPUT_FRAC = 7  # uint8 pixel p becomes p - 128 at frac 7 (docs/numerics.md)
+GELU_MIN_FRAC = -13  # gelu.h kGeluMinFrac
 
 
 # -- C++ emission ------------------------------------------------------------------------------
@@ -195,7 +263,7 @@ def c_model(desc: dict) -> str:
     e = desc["embed"]
     embed = "{" + ", ".join([c_linear(e["lin"])] + [str(e[k]) for k in (
         "image_size", "patch", "chans", "grid", "cls_off", "pos_off", "frac_cls", "frac_pos",
-        "frac_out")]) + "}"
+        "frac_out", "pos_stride")]) + "}"
 
     def arr(items: list[str]) -> str:
         return "{" + ",\n   ".join(items) + "}"

@@ -1,190 +1,306 @@
+// Each top is a DATAFLOW region of three processes: read the input message from the stream,
+// compute, write the output message. The buffers between them become ping-pong memories,
+// so consecutive calls overlap (the next message is read while this one is computed). The
+// buffers are locals of the region (not static), as DATAFLOW channels must be.
 #include "engine_tops.h"
 
 using namespace sievit;
 
-#define SIEVIT_STREAM_PORTS                  \
-  SIEVIT_HLS(HLS INTERFACE axis port = in)   \
-  SIEVIT_HLS(HLS INTERFACE axis port = out)
-
-#define SIEVIT_MEM_PORTS                                              \
-  SIEVIT_HLS(HLS INTERFACE m_axi port = weights offset = slave bundle = gmem_w) \
-  SIEVIT_HLS(HLS INTERFACE m_axi port = biases offset = slave bundle = gmem_b)  \
-  SIEVIT_HLS(HLS INTERFACE s_axilite port = return)
+typedef act_t rows_t[cfg::max_n][cfg::max_w];
 
 namespace {
 
+const int kDim = kModel.embed.lin.n_out;
+
 // int32 row, 2 per beat, padded to a whole beat.
 template <int MAX>
-void write_i32(axis_t& out, const i64 v[MAX], int count, bool last) {
+void write_i32(axis_t& out, const ap_int<32> v[MAX], int count, bool last) {
   for (int i = 0; i < count; i += kI32PerBeat) {
-SIEVIT_HLS(HLS LOOP_TRIPCOUNT min = 1 max = MAX / 2)
-    axis_write_i32_pair(out, v[i], i + 1 < count ? v[i + 1] : 0, last && i + kI32PerBeat >= count);
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = (MAX + 1) / 2
+#pragma HLS PIPELINE II = 1
+    axis_write_i32_pair(out, v[i], i + 1 < count ? v[i + 1] : ap_int<32>(0),
+                        last && i + kI32PerBeat >= count);
   }
 }
 
 template <int MAX>
-void read_i32(axis_t& in, i64 v[MAX], int count) {
+void read_i32(axis_t& in, ap_int<32> v[MAX], int count) {
   for (int i = 0; i < count; i += kI32PerBeat) {
-SIEVIT_HLS(HLS LOOP_TRIPCOUNT min = 1 max = MAX / 2)
-    i64 second = 0;
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = (MAX + 1) / 2
+#pragma HLS PIPELINE II = 1
+    ap_int<32> second = 0;
     v[i] = axis_read_i32_pair(in, second);
     if (i + 1 < count) v[i + 1] = second;
   }
 }
 
-// attention / mlp message: the LN output rows, then the residual rows.
-void read_block_inputs(axis_t& in, act_t h[cfg::max_n][cfg::max_w],
-                       act_t x[cfg::max_n][cfg::max_w], int n) {
-  axis_read_rows<cfg::max_n, cfg::max_w>(in, h, n, kModel.embed.lin.n_out, 0);
-  axis_read_rows<cfg::max_n, cfg::max_w>(in, x, n, kModel.embed.lin.n_out, 0);
+// -- linear ----------------------------------------------------------------------------------
+void linear_read(axis_t& in, int layer, int n, rows_t x, rows_t res) {
+  const linear_desc& d = kLinears[layer];
+  axis_read_rows<cfg::max_n, cfg::max_w>(in, x, n, d.n_in, d.in_off);
+  if (d.epi == kResidual) axis_read_rows<cfg::max_n, cfg::max_w>(in, res, n, d.n_out, d.out_off);
+}
+
+void linear_compute(int layer, int n, const rows_t x, const rows_t res, const word_t* weights,
+                    const word_t* biases, rows_t y, acc_t raw[cfg::max_n][cfg::max_out]) {
+  const linear_desc& d = kLinears[layer];
+  if (d.epi == kRaw) {
+    linear_raw<cfg, cfg::max_out>(d, x, n, weights, biases, raw);
+  } else {
+    linear<cfg>(d, x, n, weights, biases, res, y);
+  }
+}
+
+void linear_write(axis_t& out, int layer, int n, const rows_t y,
+                  const acc_t raw[cfg::max_n][cfg::max_out]) {
+  const linear_desc& d = kLinears[layer];
+  if (d.epi != kRaw) {
+    axis_write_rows<cfg::max_n, cfg::max_w>(out, y, n, d.n_out, d.out_off, true);
+    return;
+  }
+  for (int t = 0; t < n; ++t) {  // int32 rows, each padded to whole beats
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_n
+    write_i32<cfg::max_out>(out, raw[t], d.n_out, t == n - 1);
+  }
+}
+
+// -- attention / mlp: the LN output rows, then the residual rows -----------------------------
+void block_read(axis_t& in, int n, rows_t h, rows_t x) {
+  axis_read_rows<cfg::max_n, cfg::max_w>(in, h, n, kDim, 0);
+  axis_read_rows<cfg::max_n, cfg::max_w>(in, x, n, kDim, 0);
+}
+
+void rows_write(axis_t& out, int n, const rows_t y) {
+  axis_write_rows<cfg::max_n, cfg::max_w>(out, y, n, kDim, 0, true);
+}
+
+// -- pruning -------------------------------------------------------------------------------
+void pruning_read(axis_t& in, int n, int score_in, rows_t x, tok_id_t ids[cfg::max_n],
+                  ap_int<32> score_buf[cfg::max_n]) {
+  ap_int<32> buf[cfg::max_n];
+  axis_read_rows<cfg::max_n, cfg::max_w>(in, x, n, kDim, 0);
+  read_i32<cfg::max_n>(in, buf, n);
+  for (int t = 0; t < cfg::max_n; ++t) {
+#pragma HLS PIPELINE II = 1
+    ids[t] = t < n ? tok_id_t(buf[t]) : tok_id_t(kEmptyId);
+  }
+  if (score_in) read_i32<cfg::max_n>(in, score_buf, n);
+}
+
+void pruning_compute(int stage, int n, int mode, int k, int score_in, const rows_t x,
+                     const tok_id_t ids[cfg::max_n], const ap_int<32> score_buf[cfg::max_n],
+                     const word_t* weights, const word_t* biases, rows_t x_new,
+                     tok_id_t ids_new[cfg::max_n], prob_t score[cfg::max_n], int counts[2]) {
+  if (score_in) {
+    for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_n
+#pragma HLS PIPELINE II = 1
+      score[t] = prob_t(score_buf[t]);
+    }
+  } else {
+    pruning_score<cfg>(kModel.sel[stage], x, n, weights, biases, score);
+  }
+  int fused = 0;
+  counts[0] = pruning_select<cfg>(x, ids, n, score, mode, k, kDim, x_new, ids_new, fused);
+  counts[1] = fused;
+}
+
+// out: (n_new, n_fused), scores (int32), new rows, new ids (int32).
+void pruning_write(axis_t& out, int n, const rows_t x_new, const tok_id_t ids_new[cfg::max_n],
+                   const prob_t score[cfg::max_n], const int counts[2]) {
+  ap_int<32> buf[cfg::max_n];
+  const int n_new = counts[0];
+  axis_write_i32_pair(out, n_new, counts[1], false);
+  for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_n
+#pragma HLS PIPELINE II = 1
+    buf[t] = score[t];
+  }
+  write_i32<cfg::max_n>(out, buf, n, false);
+  axis_write_rows<cfg::max_n, cfg::max_w>(out, x_new, n_new, kDim, 0, false);
+  for (int t = 0; t < n_new; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_n
+#pragma HLS PIPELINE II = 1
+    buf[t] = ids_new[t];
+  }
+  write_i32<cfg::max_n>(out, buf, n_new, true);
+}
+
+// -- small engines --------------------------------------------------------------------------
+void softmax_compute(const ap_int<32> logits[cfg::max_n], int n, int frac,
+                     act_t row[1][cfg::max_n]) {
+  attn_prob_t probs[cfg::max_n];
+  softmax<cfg::max_n>(logits, n, frac, probs);
+  for (int j = 0; j < n; ++j) {  // raw bits of the unsigned probabilities
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_n
+#pragma HLS PIPELINE II = 1
+    row[0][j] = act_t(ap_int<8>(probs[j].range(7, 0)));
+  }
+}
+
+void image_read(axis_t& in, pixel_t image[kImagePixels]) {
+  act_t raw[1][kImagePixels];
+  axis_read_rows<1, kImagePixels>(in, raw, 1, kImagePixels, 0);
+  for (int p = 0; p < kImagePixels; ++p) {
+#pragma HLS PIPELINE II = 1
+    image[p] = pixel_t(raw[0][p].range(7, 0));
+  }
+}
+
+void logits_write(axis_t& out, const acc_t logits[cfg::max_classes]) {
+  write_i32<cfg::max_classes>(out, logits, kClasses, true);
 }
 
 }  // namespace
 
-void linear_top(axis_t& in, axis_t& out, int layer, int n, const wgt_t weights[kNumWeights],
-                const bias_t biases[kNumBiases]) {
-  SIEVIT_STREAM_PORTS
-SIEVIT_HLS(HLS INTERFACE s_axilite port = layer)
-SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
-  SIEVIT_MEM_PORTS
-  static act_t x[cfg::max_n][cfg::max_w], res[cfg::max_n][cfg::max_w], y[cfg::max_n][cfg::max_w];
-  static acc_t raw[cfg::max_n][cfg::max_w];
-  static i64 flat[cfg::max_w];
-  const linear_desc& d = kLinears[layer];
-  axis_read_rows<cfg::max_n, cfg::max_w>(in, x, n, d.n_in, d.in_off);
-  if (d.epi == kRaw) {
-    linear_raw<cfg, cfg::max_w>(d, x, n, weights, biases, raw);
-    for (int t = 0; t < n; ++t) {  // int32 rows, each padded to whole beats
-      for (int o = 0; o < d.n_out; ++o) flat[o] = raw[t][o];
-      write_i32<cfg::max_w>(out, flat, d.n_out, t == n - 1);
-    }
-    return;
-  }
-  if (d.epi == kResidual) axis_read_rows<cfg::max_n, cfg::max_w>(in, res, n, d.n_out, d.out_off);
-  linear<cfg>(d, x, n, weights, biases, res, y);
-  axis_write_rows<cfg::max_n, cfg::max_w>(out, y, n, d.n_out, d.out_off, true);
+void linear_top(axis_t& in, axis_t& out, int layer, int n, const word_t weights[kNumWeightWords],
+                const word_t biases[kNumBiasWords]) {
+#pragma HLS INTERFACE axis port = in
+#pragma HLS INTERFACE axis port = out
+#pragma HLS INTERFACE s_axilite port = layer
+#pragma HLS INTERFACE s_axilite port = n
+#pragma HLS INTERFACE m_axi port = weights offset = slave bundle = gmem_w depth = kNumWeightWords
+#pragma HLS INTERFACE m_axi port = biases offset = slave bundle = gmem_b depth = kNumBiasWords
+#pragma HLS INTERFACE s_axilite port = return
+#pragma HLS DATAFLOW
+  act_t x[cfg::max_n][cfg::max_w], res[cfg::max_n][cfg::max_w], y[cfg::max_n][cfg::max_w];
+  acc_t raw[cfg::max_n][cfg::max_out];
+#pragma HLS ARRAY_PARTITION variable = x cyclic factor = cfg::lanes dim = 2
+  linear_read(in, layer, n, x, res);
+  linear_compute(layer, n, x, res, weights, biases, y, raw);
+  linear_write(out, layer, n, y, raw);
 }
 
-void layernorm_top(axis_t& in, axis_t& out, int layer, int n, const wgt_t weights[kNumWeights],
-                   const bias_t biases[kNumBiases]) {
-  SIEVIT_STREAM_PORTS
-SIEVIT_HLS(HLS INTERFACE s_axilite port = layer)
-SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
-  SIEVIT_MEM_PORTS
-  static act_t x[cfg::max_n][cfg::max_w], y[cfg::max_n][cfg::max_w];
-  const layernorm_desc& d = kLayerNorms[layer];
-  axis_read_rows<cfg::max_n, cfg::max_w>(in, x, n, d.dim, 0);
-  layernorm<cfg>(d, x, n, weights, biases, y);
-  axis_write_rows<cfg::max_n, cfg::max_w>(out, y, n, d.dim, 0, true);
+void layernorm_top(axis_t& in, axis_t& out, int layer, int n, const word_t weights[kNumWeightWords],
+                   const word_t biases[kNumBiasWords]) {
+#pragma HLS INTERFACE axis port = in
+#pragma HLS INTERFACE axis port = out
+#pragma HLS INTERFACE s_axilite port = layer
+#pragma HLS INTERFACE s_axilite port = n
+#pragma HLS INTERFACE m_axi port = weights offset = slave bundle = gmem_w depth = kNumWeightWords
+#pragma HLS INTERFACE m_axi port = biases offset = slave bundle = gmem_b depth = kNumBiasWords
+#pragma HLS INTERFACE s_axilite port = return
+#pragma HLS DATAFLOW
+  act_t x[cfg::max_n][cfg::max_w], y[cfg::max_n][cfg::max_w];
+  axis_read_rows<cfg::max_n, cfg::max_w>(in, x, n, kLayerNorms[layer].dim, 0);
+  layernorm<cfg>(kLayerNorms[layer], x, n, weights, biases, y);
+  axis_write_rows<cfg::max_n, cfg::max_w>(out, y, n, kLayerNorms[layer].dim, 0, true);
 }
 
 void softmax_top(axis_t& in, axis_t& out, int n, int frac) {
-  SIEVIT_STREAM_PORTS
-SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
-SIEVIT_HLS(HLS INTERFACE s_axilite port = frac)
-SIEVIT_HLS(HLS INTERFACE s_axilite port = return)
-  static i64 logits[cfg::max_n];
-  static attn_prob_t probs[cfg::max_n];
-  static act_t row[1][cfg::max_n];
+#pragma HLS INTERFACE axis port = in
+#pragma HLS INTERFACE axis port = out
+#pragma HLS INTERFACE s_axilite port = n
+#pragma HLS INTERFACE s_axilite port = frac
+#pragma HLS INTERFACE s_axilite port = return
+#pragma HLS DATAFLOW
+  ap_int<32> logits[cfg::max_n];
+  act_t row[1][cfg::max_n];
   read_i32<cfg::max_n>(in, logits, n);
-  softmax<cfg::max_n>(logits, n, frac, probs);
-  for (int j = 0; j < n; ++j) row[0][j] = act_t(ap_int<8>(probs[j].range(7, 0)));  // raw bits
+  softmax_compute(logits, n, frac, row);
   axis_write_rows<1, cfg::max_n>(out, row, 1, n, 0, true);
 }
 
 void gelu_top(axis_t& in, axis_t& out, int n, int frac_in, int frac_out) {
-  SIEVIT_STREAM_PORTS
-SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
-SIEVIT_HLS(HLS INTERFACE s_axilite port = frac_in)
-SIEVIT_HLS(HLS INTERFACE s_axilite port = frac_out)
-SIEVIT_HLS(HLS INTERFACE s_axilite port = return)
-  static act_t x[1][cfg::max_n * cfg::max_w], y[1][cfg::max_n * cfg::max_w];
+#pragma HLS INTERFACE axis port = in
+#pragma HLS INTERFACE axis port = out
+#pragma HLS INTERFACE s_axilite port = n
+#pragma HLS INTERFACE s_axilite port = frac_in
+#pragma HLS INTERFACE s_axilite port = frac_out
+#pragma HLS INTERFACE s_axilite port = return
+#pragma HLS DATAFLOW
+  act_t x[1][cfg::max_n * cfg::max_w], y[1][cfg::max_n * cfg::max_w];
   axis_read_rows<1, cfg::max_n * cfg::max_w>(in, x, 1, n, 0);
   gelu_vec<cfg::max_n * cfg::max_w>(x[0], n, frac_in, frac_out, y[0]);
   axis_write_rows<1, cfg::max_n * cfg::max_w>(out, y, 1, n, 0, true);
 }
 
-void attention_top(axis_t& in, axis_t& out, int block, int n, const wgt_t weights[kNumWeights],
-                   const bias_t biases[kNumBiases]) {
-  SIEVIT_STREAM_PORTS
-SIEVIT_HLS(HLS INTERFACE s_axilite port = block)
-SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
-  SIEVIT_MEM_PORTS
-  static act_t h[cfg::max_n][cfg::max_w], x[cfg::max_n][cfg::max_w];
-  read_block_inputs(in, h, x, n);
-  attention<cfg>(kModel.attn[block], h, x, n, weights, biases, x);
-  axis_write_rows<cfg::max_n, cfg::max_w>(out, x, n, kModel.embed.lin.n_out, 0, true);
+void attention_top(axis_t& in, axis_t& out, int block, int n, const word_t weights[kNumWeightWords],
+                   const word_t biases[kNumBiasWords]) {
+#pragma HLS INTERFACE axis port = in
+#pragma HLS INTERFACE axis port = out
+#pragma HLS INTERFACE s_axilite port = block
+#pragma HLS INTERFACE s_axilite port = n
+#pragma HLS INTERFACE m_axi port = weights offset = slave bundle = gmem_w depth = kNumWeightWords
+#pragma HLS INTERFACE m_axi port = biases offset = slave bundle = gmem_b depth = kNumBiasWords
+#pragma HLS INTERFACE s_axilite port = return
+#pragma HLS DATAFLOW
+  act_t h[cfg::max_n][cfg::max_w], x[cfg::max_n][cfg::max_w], y[cfg::max_n][cfg::max_w];
+#pragma HLS ARRAY_PARTITION variable = h cyclic factor = cfg::lanes dim = 2
+  block_read(in, n, h, x);
+  attention<cfg>(kModel.attn[block], h, x, n, weights, biases, y);
+  rows_write(out, n, y);
 }
 
-void mlp_top(axis_t& in, axis_t& out, int block, int n, const wgt_t weights[kNumWeights],
-             const bias_t biases[kNumBiases]) {
-  SIEVIT_STREAM_PORTS
-SIEVIT_HLS(HLS INTERFACE s_axilite port = block)
-SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
-  SIEVIT_MEM_PORTS
-  static act_t h[cfg::max_n][cfg::max_w], x[cfg::max_n][cfg::max_w];
-  read_block_inputs(in, h, x, n);
-  mlp<cfg>(kModel.mlp[block], h, x, n, weights, biases, x);
-  axis_write_rows<cfg::max_n, cfg::max_w>(out, x, n, kModel.embed.lin.n_out, 0, true);
+void mlp_top(axis_t& in, axis_t& out, int block, int n, const word_t weights[kNumWeightWords],
+             const word_t biases[kNumBiasWords]) {
+#pragma HLS INTERFACE axis port = in
+#pragma HLS INTERFACE axis port = out
+#pragma HLS INTERFACE s_axilite port = block
+#pragma HLS INTERFACE s_axilite port = n
+#pragma HLS INTERFACE m_axi port = weights offset = slave bundle = gmem_w depth = kNumWeightWords
+#pragma HLS INTERFACE m_axi port = biases offset = slave bundle = gmem_b depth = kNumBiasWords
+#pragma HLS INTERFACE s_axilite port = return
+#pragma HLS DATAFLOW
+  act_t h[cfg::max_n][cfg::max_w], x[cfg::max_n][cfg::max_w], y[cfg::max_n][cfg::max_w];
+#pragma HLS ARRAY_PARTITION variable = h cyclic factor = cfg::lanes dim = 2
+  block_read(in, n, h, x);
+  mlp<cfg>(kModel.mlp[block], h, x, n, weights, biases, y);
+  rows_write(out, n, y);
 }
 
 // in: x rows, ids (int32), and scores (int32) when score_in != 0 (decision only).
 // out: (n_new, n_fused), scores (int32), new rows, new ids (int32).
 void pruning_top(axis_t& in, axis_t& out, int stage, int n, int mode, int k, int score_in,
-                 const wgt_t weights[kNumWeights], const bias_t biases[kNumBiases]) {
-  SIEVIT_STREAM_PORTS
-SIEVIT_HLS(HLS INTERFACE s_axilite port = stage)
-SIEVIT_HLS(HLS INTERFACE s_axilite port = n)
-SIEVIT_HLS(HLS INTERFACE s_axilite port = mode)
-SIEVIT_HLS(HLS INTERFACE s_axilite port = k)
-SIEVIT_HLS(HLS INTERFACE s_axilite port = score_in)
-  SIEVIT_MEM_PORTS
-  static act_t x[cfg::max_n][cfg::max_w], x_new[cfg::max_n][cfg::max_w];
-  static tok_id_t ids[cfg::max_n], ids_new[cfg::max_n];
-  static prob_t score[cfg::max_n];
-  static i64 buf[cfg::max_n];
-  const int dim = kModel.embed.lin.n_out;
-  axis_read_rows<cfg::max_n, cfg::max_w>(in, x, n, dim, 0);
-  read_i32<cfg::max_n>(in, buf, n);
-  for (int t = 0; t < cfg::max_n; ++t) ids[t] = t < n ? tok_id_t(buf[t]) : tok_id_t(kEmptyId);
-  if (score_in) {
-    read_i32<cfg::max_n>(in, buf, n);
-    for (int t = 0; t < n; ++t) score[t] = prob_t(buf[t]);
-  } else {
-    pruning_score<cfg>(kModel.sel[stage], x, n, weights, biases, score);
-  }
-  int fused = 0;
-  const int n_new = pruning_select<cfg>(x, ids, n, score, mode, k, dim, x_new, ids_new, fused);
-  axis_write_i32_pair(out, n_new, fused, false);
-  for (int t = 0; t < n; ++t) buf[t] = score[t];
-  write_i32<cfg::max_n>(out, buf, n, false);
-  axis_write_rows<cfg::max_n, cfg::max_w>(out, x_new, n_new, dim, 0, false);
-  for (int t = 0; t < n_new; ++t) buf[t] = ids_new[t];
-  write_i32<cfg::max_n>(out, buf, n_new, true);
+                 const word_t weights[kNumWeightWords], const word_t biases[kNumBiasWords]) {
+#pragma HLS INTERFACE axis port = in
+#pragma HLS INTERFACE axis port = out
+#pragma HLS INTERFACE s_axilite port = stage
+#pragma HLS INTERFACE s_axilite port = n
+#pragma HLS INTERFACE s_axilite port = mode
+#pragma HLS INTERFACE s_axilite port = k
+#pragma HLS INTERFACE s_axilite port = score_in
+#pragma HLS INTERFACE m_axi port = weights offset = slave bundle = gmem_w depth = kNumWeightWords
+#pragma HLS INTERFACE m_axi port = biases offset = slave bundle = gmem_b depth = kNumBiasWords
+#pragma HLS INTERFACE s_axilite port = return
+#pragma HLS DATAFLOW
+  act_t x[cfg::max_n][cfg::max_w], x_new[cfg::max_n][cfg::max_w];
+  tok_id_t ids[cfg::max_n], ids_new[cfg::max_n];
+  ap_int<32> score_buf[cfg::max_n];
+  prob_t score[cfg::max_n];
+  int counts[2];
+  pruning_read(in, n, score_in, x, ids, score_buf);
+  pruning_compute(stage, n, mode, k, score_in, x, ids, score_buf, weights, biases, x_new, ids_new,
+                  score, counts);
+  pruning_write(out, n, x_new, ids_new, score, counts);
 }
 
-void patch_embed_top(axis_t& in, axis_t& out, const wgt_t weights[kNumWeights],
-                     const bias_t biases[kNumBiases]) {
-  SIEVIT_STREAM_PORTS
-  SIEVIT_MEM_PORTS
-  static act_t raw[1][kImagePixels];
-  static pixel_t image[kImagePixels];
-  static act_t x[cfg::max_n][cfg::max_w];
-  axis_read_rows<1, kImagePixels>(in, raw, 1, kImagePixels, 0);
-  for (int p = 0; p < kImagePixels; ++p) image[p] = pixel_t(raw[0][p].range(7, 0));
+void patch_embed_top(axis_t& in, axis_t& out, const word_t weights[kNumWeightWords],
+                     const word_t biases[kNumBiasWords]) {
+#pragma HLS INTERFACE axis port = in
+#pragma HLS INTERFACE axis port = out
+#pragma HLS INTERFACE m_axi port = weights offset = slave bundle = gmem_w depth = kNumWeightWords
+#pragma HLS INTERFACE m_axi port = biases offset = slave bundle = gmem_b depth = kNumBiasWords
+#pragma HLS INTERFACE s_axilite port = return
+#pragma HLS DATAFLOW
+  pixel_t image[kImagePixels];
+  act_t x[cfg::max_n][cfg::max_w];
+  image_read(in, image);
   patch_embed<cfg>(kModel.embed, image, weights, biases, x);
-  axis_write_rows<cfg::max_n, cfg::max_w>(out, x, kMaxTokens, kModel.embed.lin.n_out, 0, true);
+  axis_write_rows<cfg::max_n, cfg::max_w>(out, x, kMaxTokens, kDim, 0, true);
 }
 
-void head_top(axis_t& in, axis_t& out, const wgt_t weights[kNumWeights],
-              const bias_t biases[kNumBiases]) {
-  SIEVIT_STREAM_PORTS
-  SIEVIT_MEM_PORTS
-  static act_t x[cfg::max_n][cfg::max_w];
-  static acc_t logits[cfg::max_classes];
-  static i64 flat[cfg::max_classes];
-  axis_read_rows<cfg::max_n, cfg::max_w>(in, x, 1, kModel.embed.lin.n_out, 0);
+void head_top(axis_t& in, axis_t& out, const word_t weights[kNumWeightWords],
+              const word_t biases[kNumBiasWords]) {
+#pragma HLS INTERFACE axis port = in
+#pragma HLS INTERFACE axis port = out
+#pragma HLS INTERFACE m_axi port = weights offset = slave bundle = gmem_w depth = kNumWeightWords
+#pragma HLS INTERFACE m_axi port = biases offset = slave bundle = gmem_b depth = kNumBiasWords
+#pragma HLS INTERFACE s_axilite port = return
+#pragma HLS DATAFLOW
+  act_t x[cfg::max_n][cfg::max_w];
+  acc_t logits[cfg::max_classes];
+  axis_read_rows<cfg::max_n, cfg::max_w>(in, x, 1, kDim, 0);
   head<cfg>(kModel.head, x, weights, biases, logits);
-  for (int c = 0; c < kClasses; ++c) flat[c] = logits[c];
-  write_i32<cfg::max_classes>(out, flat, kClasses, true);
+  logits_write(out, logits);
 }

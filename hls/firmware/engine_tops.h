@@ -1,6 +1,7 @@
 // Stand-alone engine tops: each engine behind AXI4-Stream ports (axis.h protocol) so that it
 // synthesizes alone and the RTL testbenches can drive the Verilog Vitis HLS exports from it.
-// Layer-specific descriptors come from the tables in parameters.h (kLinears, kLayerNorms).
+// Weights and biases are wide m_axi words (sievit::word_t); layer-specific descriptors come
+// from the tables in parameters.h (kLinears, kLayerNorms, kModel).
 #ifndef SIEVIT_ENGINE_TOPS_H_
 #define SIEVIT_ENGINE_TOPS_H_
 
@@ -8,27 +9,27 @@
 #include "sievit/axis.h"
 
 void linear_top(sievit::axis_t& in, sievit::axis_t& out, int layer, int n,
-                const sievit::wgt_t weights[sievit::kNumWeights],
-                const sievit::bias_t biases[sievit::kNumBiases]);
+                const sievit::word_t weights[sievit::kNumWeightWords],
+                const sievit::word_t biases[sievit::kNumBiasWords]);
 void layernorm_top(sievit::axis_t& in, sievit::axis_t& out, int layer, int n,
-                   const sievit::wgt_t weights[sievit::kNumWeights],
-                   const sievit::bias_t biases[sievit::kNumBiases]);
+                   const sievit::word_t weights[sievit::kNumWeightWords],
+                   const sievit::word_t biases[sievit::kNumBiasWords]);
 void softmax_top(sievit::axis_t& in, sievit::axis_t& out, int n, int frac);
 void gelu_top(sievit::axis_t& in, sievit::axis_t& out, int n, int frac_in, int frac_out);
 void attention_top(sievit::axis_t& in, sievit::axis_t& out, int block, int n,
-                   const sievit::wgt_t weights[sievit::kNumWeights],
-                   const sievit::bias_t biases[sievit::kNumBiases]);
+                   const sievit::word_t weights[sievit::kNumWeightWords],
+                   const sievit::word_t biases[sievit::kNumBiasWords]);
 void mlp_top(sievit::axis_t& in, sievit::axis_t& out, int block, int n,
-             const sievit::wgt_t weights[sievit::kNumWeights],
-             const sievit::bias_t biases[sievit::kNumBiases]);
+             const sievit::word_t weights[sievit::kNumWeightWords],
+             const sievit::word_t biases[sievit::kNumBiasWords]);
 void pruning_top(sievit::axis_t& in, sievit::axis_t& out, int stage, int n, int mode, int k,
-                 int score_in, const sievit::wgt_t weights[sievit::kNumWeights],
-                 const sievit::bias_t biases[sievit::kNumBiases]);
+                 int score_in, const sievit::word_t weights[sievit::kNumWeightWords],
+                 const sievit::word_t biases[sievit::kNumBiasWords]);
 void patch_embed_top(sievit::axis_t& in, sievit::axis_t& out,
-                     const sievit::wgt_t weights[sievit::kNumWeights],
-                     const sievit::bias_t biases[sievit::kNumBiases]);
+                     const sievit::word_t weights[sievit::kNumWeightWords],
+                     const sievit::word_t biases[sievit::kNumBiasWords]);
 void head_top(sievit::axis_t& in, sievit::axis_t& out,
-              const sievit::wgt_t weights[sievit::kNumWeights],
-              const sievit::bias_t biases[sievit::kNumBiases]);
+              const sievit::word_t weights[sievit::kNumWeightWords],
+              const sievit::word_t biases[sievit::kNumBiasWords]);
 
 #endif  // SIEVIT_ENGINE_TOPS_H_

@@ -12,8 +12,8 @@
 using namespace sievit;
 typedef std::vector<int> ivec;
 
-static wgt_t weights[kNumWeights];
-static bias_t biases[kNumBiases];
+static word_t weights[kNumWeightWords];
+static word_t biases[kNumBiasWords];
 
 namespace {
 
@@ -62,13 +62,11 @@ ivec pop_i8(axis_t& s, int rows, int cols, bool expect_last, bool is_unsigned, b
 ivec pop_i32(axis_t& s, int count, bool expect_last, bool* bad_last) {
   ivec v(count);
   for (int i = 0; i < count; i += 2) {
-    i64 second = 0;
     const bool final_beat = i + 2 >= count;
     const axis_word w = s.read();
     if (bool(w.last) != (expect_last && final_beat)) *bad_last = true;
     v[i] = int(ap_int<32>(w.data.range(31, 0)));
-    second = int(ap_int<32>(w.data.range(63, 32)));
-    if (i + 1 < count) v[i + 1] = int(second);
+    if (i + 1 < count) v[i + 1] = int(ap_int<32>(w.data.range(63, 32)));
   }
   return v;
 }
@@ -165,7 +163,7 @@ Tally run_gelu(sievit_tb::Reader& r) {
   return tally;
 }
 
-template <void (*TOP)(axis_t&, axis_t&, int, int, const wgt_t*, const bias_t*)>
+template <void (*TOP)(axis_t&, axis_t&, int, int, const word_t*, const word_t*)>
 Tally run_block_engine(sievit_tb::Reader& r, const char* name) {
   Tally tally;
   const int cases = r.i32();
@@ -246,14 +244,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s WEIGHTS BIASES CASE_DIR\n", argv[0]);
     return 2;
   }
-  const std::vector<signed char> wbytes = sievit_tb::read_blob<signed char>(argv[1]);
-  const std::vector<int> bwords = sievit_tb::read_blob<int>(argv[2]);
-  if (long(wbytes.size()) != kNumWeights || long(bwords.size()) != kNumBiases) {
+  if (!sievit_tb::pack_memories(argv[1], argv[2], weights, kNumWeightWords, biases, kNumBiasWords)) {
     std::fprintf(stderr, "tb: weight/bias files do not match parameters.h\n");
     return 3;
   }
-  for (long i = 0; i < kNumWeights; ++i) weights[i] = wbytes[i];
-  for (long i = 0; i < kNumBiases; ++i) biases[i] = bwords[i];
   const std::string dir = argv[3];
   struct Entry {
     const char* name;

@@ -58,6 +58,26 @@ std::vector<T> read_blob(const char* path) {
   return v;
 }
 
+// Pack the byte / int32 memory files into the engines' wide m_axi words (little endian:
+// byte j of a word in bits [8j+7 : 8j], int32 j in bits [32j+31 : 32j]). false: size mismatch.
+template <class WORD>
+bool pack_memories(const char* wpath, const char* bpath, WORD* weights, long n_wwords,
+                   WORD* biases, long n_bwords) {
+  const std::vector<signed char> wbytes = read_blob<signed char>(wpath);
+  const std::vector<int> bwords = read_blob<int>(bpath);
+  const int wb = WORD::width / 8, bw = WORD::width / 32;
+  if (long(wbytes.size()) != n_wwords * wb || long(bwords.size()) != n_bwords * bw) return false;
+  for (long i = 0; i < n_wwords; ++i) {
+    weights[i] = 0;
+    for (int j = 0; j < wb; ++j) weights[i].range(8 * j + 7, 8 * j) = (unsigned char)wbytes[i * wb + j];
+  }
+  for (long i = 0; i < n_bwords; ++i) {
+    biases[i] = 0;
+    for (int j = 0; j < bw; ++j) biases[i].range(32 * j + 31, 32 * j) = (unsigned)bwords[i * bw + j];
+  }
+  return true;
+}
+
 }  // namespace sievit_tb
 
 #endif  // SIEVIT_TB_IO_H_

@@ -15,17 +15,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   using namespace sievit;
-  const std::vector<signed char> wbytes = sievit_tb::read_blob<signed char>(argv[1]);
-  const std::vector<int> bwords = sievit_tb::read_blob<int>(argv[2]);
-  const std::vector<unsigned char> pixels = sievit_tb::read_blob<unsigned char>(argv[3]);
-  if (long(wbytes.size()) != kNumWeights || long(bwords.size()) != kNumBiases) {
+  static word_t weights[kNumWeightWords];
+  static word_t biases[kNumBiasWords];
+  if (!sievit_tb::pack_memories(argv[1], argv[2], weights, kNumWeightWords, biases, kNumBiasWords)) {
     std::fprintf(stderr, "tb: weight/bias files do not match parameters.h\n");
     return 3;
   }
-  static wgt_t weights[kNumWeights];
-  static bias_t biases[kNumBiases];
-  for (long i = 0; i < kNumWeights; ++i) weights[i] = wbytes[i];
-  for (long i = 0; i < kNumBiases; ++i) biases[i] = bwords[i];
+  const std::vector<unsigned char> pixels = sievit_tb::read_blob<unsigned char>(argv[3]);
   const int mode = std::atoi(argv[5]);
   const long n_images = long(pixels.size()) / kImagePixels;
   const long first = argc > 6 ? std::atol(argv[6]) : 0;

@@ -1,6 +1,8 @@
 // Engine `attention`: Q, K, V projections (linear engine), per-head Q.K^T over the live
 // tokens, integer softmax, A.V, head concat, output projection with the residual fused
 // into its write-back (docs/numerics.md). The 1/sqrt(d_h) is folded into W_q.
+// Q.K^T is flattened over (key, chunk) and A.V over (chunk, key), both pipelined at II = 1
+// with CFG::lanes MACs per cycle on buffers partitioned by CFG::lanes along the channels.
 #ifndef SIEVIT_ATTENTION_H_
 #define SIEVIT_ATTENTION_H_
 
@@ -17,48 +19,75 @@ struct attention_desc {
   int frac_v, frac_attn_out;
 };
 
-// h: LN1 output; x: block input (the residual). y may alias x.
+// h: LN1 output; x: block input (the residual); y: the block's attention output.
 template <class CFG>
 void attention(const attention_desc& d, const act_t h[CFG::max_n][CFG::max_w],
-               const act_t x[CFG::max_n][CFG::max_w], int n, const wgt_t* wmem,
-               const bias_t* bmem, act_t y[CFG::max_n][CFG::max_w]) {
+               const act_t x[CFG::max_n][CFG::max_w], int n, const ap_uint<CFG::word_bits>* wmem,
+               const ap_uint<CFG::word_bits>* bmem, act_t y[CFG::max_n][CFG::max_w]) {
   static act_t q[CFG::max_n][CFG::max_w], k[CFG::max_n][CFG::max_w];
   static act_t v[CFG::max_n][CFG::max_w], a[CFG::max_n][CFG::max_w];
-SIEVIT_HLS(HLS ARRAY_PARTITION variable = q cyclic factor = CFG::lanes dim = 2)
-SIEVIT_HLS(HLS ARRAY_PARTITION variable = k cyclic factor = CFG::lanes dim = 2)
-SIEVIT_HLS(HLS ARRAY_PARTITION variable = a cyclic factor = CFG::lanes dim = 2)
+#pragma HLS ARRAY_PARTITION variable = q cyclic factor = CFG::lanes dim = 2
+#pragma HLS ARRAY_PARTITION variable = k cyclic factor = CFG::lanes dim = 2
+#pragma HLS ARRAY_PARTITION variable = v cyclic factor = CFG::lanes dim = 2
+#pragma HLS ARRAY_PARTITION variable = a cyclic factor = CFG::lanes dim = 2
+  typedef ap_int<16 + ubits(CFG::lanes)> part_t;
+  typedef ap_int<17 + ubits(CFG::max_n) + 1> av_t;  // sum of n (prob x int8)
   linear<CFG>(d.q, h, n, wmem, bmem, q, q);
   linear<CFG>(d.k, h, n, wmem, bmem, k, k);
   linear<CFG>(d.v, h, n, wmem, bmem, v, v);
-  i64 logits[CFG::max_n];
+  logit_t logits[CFG::max_n];
   attn_prob_t probs[CFG::max_n];
+  av_t acc[CFG::lanes];
+#pragma HLS ARRAY_PARTITION variable = acc complete
+  const int cpr = d.head_dim / CFG::lanes;  // chunks per head
   for (int hd = 0; hd < d.heads; ++hd) {
-SIEVIT_HLS(HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_heads)
-    const int c0 = hd * d.head_dim;
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_heads
+    const int cb = hd * cpr;
     for (int t = 0; t < n; ++t) {
-SIEVIT_HLS(HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n)
-      for (int j = 0; j < n; ++j) {
-SIEVIT_HLS(HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n)
-        i64 s = 0;
-        for (int c = 0; c < d.head_dim; c += CFG::lanes) {
-SIEVIT_HLS(HLS PIPELINE II = 1)
-          for (int l = 0; l < CFG::lanes; ++l) {
-SIEVIT_HLS(HLS UNROLL)
-            s += i64(q[t][c0 + c + l]) * i64(k[j][c0 + c + l]);
-          }
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
+      logit_t s = 0;
+      int j = 0, c = 0;
+      for (int it = 0; it < n * cpr; ++it) {  // Q.K^T: (key j, chunk c)
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n * CFG::max_w / CFG::lanes
+#pragma HLS PIPELINE II = 1
+        int psum = 0;  // LANES 8 x 8-bit products: part_t bits
+        for (int l = 0; l < CFG::lanes; ++l) {
+#pragma HLS UNROLL
+          psum += q[t][(cb + c) * CFG::lanes + l].to_int() * k[j][(cb + c) * CFG::lanes + l].to_int();
         }
-        logits[j] = s;
+        const part_t part = psum;
+        const logit_t sum = (c == 0 ? logit_t(0) : s) + part;
+        s = sum;
+        if (c == cpr - 1) {
+          logits[j] = sum;
+          c = 0;
+          ++j;
+        } else {
+          ++c;
+        }
       }
       softmax<CFG::max_n>(logits, n, d.frac_s, probs);
-      for (int c = 0; c < d.head_dim; ++c) {
-SIEVIT_HLS(HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_w)
-        i64 s = 0;
-        for (int j = 0; j < n; ++j) {
-SIEVIT_HLS(HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n)
-SIEVIT_HLS(HLS PIPELINE II = 1)
-          s += i64(probs[j]) * i64(v[j][c0 + c]);
+      j = 0;
+      c = 0;
+      for (int it = 0; it < n * cpr; ++it) {  // A.V: (chunk c, key j), LANES channels
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n * CFG::max_w / CFG::lanes
+#pragma HLS PIPELINE II = 1
+        for (int l = 0; l < CFG::lanes; ++l) {
+#pragma HLS UNROLL
+          const av_t p = av_t(ap_int<18>(probs[j] * v[j][(cb + c) * CFG::lanes + l]));
+          acc[l] = (j == 0 ? av_t(0) : acc[l]) + p;
         }
-        a[t][c0 + c] = requant(s, kSoftmaxOutFrac + d.frac_v, d.frac_attn_out);
+        if (j == n - 1) {
+          for (int l = 0; l < CFG::lanes; ++l) {
+#pragma HLS UNROLL
+            a[t][(cb + c) * CFG::lanes + l] =
+                requant<av_t::width>(acc[l], kSoftmaxOutFrac + d.frac_v, d.frac_attn_out);
+          }
+          j = 0;
+          ++c;
+        } else {
+          ++j;
+        }
       }
     }
   }

@@ -38,13 +38,15 @@ inline int beats_i8(int cols) { return (cols + kI8PerBeat - 1) / kI8PerBeat; }
 // Read n rows of `cols` int8 values into x[t][off ...].
 template <int MAX_N, int MAX_W>
 void axis_read_rows(axis_t& in, act_t x[MAX_N][MAX_W], int n, int cols, int off) {
+  const int beats = beats_i8(cols);
   for (int t = 0; t < n; ++t) {
-SIEVIT_HLS(HLS LOOP_TRIPCOUNT min = 1 max = MAX_N)
-    for (int b = 0; b < beats_i8(cols); ++b) {
-SIEVIT_HLS(HLS LOOP_TRIPCOUNT min = 1 max = MAX_W / 8)
-SIEVIT_HLS(HLS PIPELINE II = 1)
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_N
+    for (int b = 0; b < beats; ++b) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = (MAX_W + 7) / 8
+#pragma HLS PIPELINE II = 1
       const axis_word w = in.read();
       for (int l = 0; l < kI8PerBeat; ++l) {
+#pragma HLS UNROLL
         const int c = b * kI8PerBeat + l;
         if (c < cols) x[t][off + c] = act_t(ap_int<8>(w.data.range(8 * l + 7, 8 * l)));
       }
@@ -55,35 +57,37 @@ SIEVIT_HLS(HLS PIPELINE II = 1)
 template <int MAX_N, int MAX_W>
 void axis_write_rows(axis_t& out, const act_t x[MAX_N][MAX_W], int n, int cols, int off,
                      bool last) {
+  const int beats = beats_i8(cols);
   for (int t = 0; t < n; ++t) {
-SIEVIT_HLS(HLS LOOP_TRIPCOUNT min = 1 max = MAX_N)
-    for (int b = 0; b < beats_i8(cols); ++b) {
-SIEVIT_HLS(HLS LOOP_TRIPCOUNT min = 1 max = MAX_W / 8)
-SIEVIT_HLS(HLS PIPELINE II = 1)
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_N
+    for (int b = 0; b < beats; ++b) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = (MAX_W + 7) / 8
+#pragma HLS PIPELINE II = 1
       axis_word w;
       w.data = 0;
       for (int l = 0; l < kI8PerBeat; ++l) {
+#pragma HLS UNROLL
         const int c = b * kI8PerBeat + l;
         if (c < cols) w.data.range(8 * l + 7, 8 * l) = ap_uint<8>(x[t][off + c].range(7, 0));
       }
       w.keep = 0xFF;
       w.strb = 0xFF;
-      w.last = last && t == n - 1 && b == beats_i8(cols) - 1;
+      w.last = last && t == n - 1 && b == beats - 1;
       out.write(w);
     }
   }
 }
 
-inline i64 axis_read_i32_pair(axis_t& in, i64& second) {
+inline ap_int<32> axis_read_i32_pair(axis_t& in, ap_int<32>& second) {
   const axis_word w = in.read();
   second = ap_int<32>(w.data.range(63, 32));
   return ap_int<32>(w.data.range(31, 0));
 }
 
-inline void axis_write_i32_pair(axis_t& out, i64 a, i64 b, bool last) {
+inline void axis_write_i32_pair(axis_t& out, ap_int<32> a, ap_int<32> b, bool last) {
   axis_word w;
-  w.data.range(31, 0) = ap_uint<32>(ap_int<32>(a).range(31, 0));
-  w.data.range(63, 32) = ap_uint<32>(ap_int<32>(b).range(31, 0));
+  w.data.range(31, 0) = ap_uint<32>(a.range(31, 0));
+  w.data.range(63, 32) = ap_uint<32>(b.range(31, 0));
   w.keep = 0xFF;
   w.strb = 0xFF;
   w.last = last;

@@ -13,14 +13,18 @@ struct head_desc {
 };
 
 template <class CFG>
-void head(const head_desc& d, const act_t x[CFG::max_n][CFG::max_w], const wgt_t* wmem,
-          const bias_t* bmem, acc_t logits[CFG::max_classes]) {
+void head(const head_desc& d, const act_t x[CFG::max_n][CFG::max_w],
+          const ap_uint<CFG::word_bits>* wmem, const ap_uint<CFG::word_bits>* bmem,
+          acc_t logits[CFG::max_classes]) {
   static act_t h[CFG::max_n][CFG::max_w];
-  static acc_t raw[CFG::max_n][CFG::max_classes];
+  static acc_t raw[1][CFG::max_classes];
+#pragma HLS ARRAY_PARTITION variable = h cyclic factor = CFG::lanes dim = 2
   layernorm<CFG>(d.ln, x, 1, wmem, bmem, h);
-  linear_raw<CFG, CFG::max_classes>(d.fc, h, 1, wmem, bmem, raw);
+  raw_sink<CFG, CFG::max_classes> sink = {raw};
+  linear_core<CFG>(d.fc, h, 1, wmem, bmem, sink);
   for (int o = 0; o < d.fc.n_out; ++o) {
-SIEVIT_HLS(HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_classes)
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_classes
+#pragma HLS PIPELINE II = 1
     logits[o] = raw[0][o];
   }
 }

@@ -1,5 +1,5 @@
 // Engine `mlp`: fc1 with GELU fused into its write-back, fc2 with the residual fused
-// (docs/numerics.md).
+// (docs/numerics.md). Each linear reads its weights once per call (weight tiles).
 #ifndef SIEVIT_MLP_H_
 #define SIEVIT_MLP_H_
 
@@ -12,13 +12,13 @@ struct mlp_desc {
   linear_desc fc2;  // kResidual with the MLP input's residual (res1)
 };
 
-// h2: LN2 output; x1: residual (attention output). y may alias x1.
+// h2: LN2 output; x1: residual (attention output); y: block output (not aliased).
 template <class CFG>
 void mlp(const mlp_desc& d, const act_t h2[CFG::max_n][CFG::max_w],
-         const act_t x1[CFG::max_n][CFG::max_w], int n, const wgt_t* wmem, const bias_t* bmem,
-         act_t y[CFG::max_n][CFG::max_w]) {
+         const act_t x1[CFG::max_n][CFG::max_w], int n, const ap_uint<CFG::word_bits>* wmem,
+         const ap_uint<CFG::word_bits>* bmem, act_t y[CFG::max_n][CFG::max_w]) {
   static act_t g[CFG::max_n][CFG::max_w];
-SIEVIT_HLS(HLS ARRAY_PARTITION variable = g cyclic factor = CFG::lanes dim = 2)
+#pragma HLS ARRAY_PARTITION variable = g cyclic factor = CFG::lanes dim = 2
   linear<CFG>(d.fc1, h2, n, wmem, bmem, g, g);
   linear<CFG>(d.fc2, g, n, wmem, bmem, x1, y);
 }

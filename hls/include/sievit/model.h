@@ -28,16 +28,21 @@ struct model_desc {
 
 // mode: kModeNone, kModeThreshold or kModeTopk. kept[s]: original ids of the tokens kept at
 // stage s (package excluded), padded with kEmptyId; n_tokens[s]: tokens after stage s.
+// No DATAFLOW here: every stage reads the whole output of the one before (attention needs
+// all keys, the selector all scores) and the token count it leaves sets the next trip
+// counts; the overlap is inside the engines (II = 1 loops) and in the stand-alone tops.
 template <class CFG>
-void model(const model_desc<CFG>& d, const pixel_t* image, const wgt_t* wmem,
-           const bias_t* bmem, int mode, acc_t logits[CFG::max_classes],
+void model(const model_desc<CFG>& d, const pixel_t* image, const ap_uint<CFG::word_bits>* wmem,
+           const ap_uint<CFG::word_bits>* bmem, int mode, acc_t logits[CFG::max_classes],
            tok_id_t kept[CFG::stages][CFG::max_n], tok_id_t n_tokens[CFG::stages]) {
   static act_t x[CFG::max_n][CFG::max_w], h[CFG::max_n][CFG::max_w];
-  static act_t x2[CFG::max_n][CFG::max_w];
+  static act_t x1[CFG::max_n][CFG::max_w], x2[CFG::max_n][CFG::max_w];
   static tok_id_t ids[CFG::max_n], ids2[CFG::max_n];
   static prob_t score[CFG::max_n];
-SIEVIT_HLS(HLS ARRAY_PARTITION variable = x cyclic factor = CFG::lanes dim = 2)
-SIEVIT_HLS(HLS ARRAY_PARTITION variable = h cyclic factor = CFG::lanes dim = 2)
+#pragma HLS ARRAY_PARTITION variable = x cyclic factor = CFG::lanes dim = 2
+#pragma HLS ARRAY_PARTITION variable = h cyclic factor = CFG::lanes dim = 2
+#pragma HLS ARRAY_PARTITION variable = x1 cyclic factor = CFG::lanes dim = 2
+#pragma HLS ARRAY_PARTITION variable = x2 cyclic factor = CFG::lanes dim = 2
   patch_embed<CFG>(d.embed, image, wmem, bmem, x);
   int n = d.embed.grid * d.embed.grid + 1;
   for (int t = 0; t < CFG::max_n; ++t) ids[t] = t < n ? tok_id_t(t) : tok_id_t(kEmptyId);
@@ -56,7 +61,11 @@ SIEVIT_HLS(HLS ARRAY_PARTITION variable = h cyclic factor = CFG::lanes dim = 2)
       for (int t = 0; t < CFG::max_n; ++t) {
         ids[t] = ids2[t];
         if (t < n) {
-          for (int c = 0; c < d.embed.lin.n_out; ++c) x[t][c] = x2[t][c];
+          for (int c = 0; c < d.embed.lin.n_out; ++c) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_w
+#pragma HLS PIPELINE II = 1
+            x[t][c] = x2[t][c];
+          }
           if (ids2[t] >= 0) kept[stage][m++] = ids2[t];
         }
       }
@@ -64,9 +73,9 @@ SIEVIT_HLS(HLS ARRAY_PARTITION variable = h cyclic factor = CFG::lanes dim = 2)
       ++stage;
     }
     layernorm<CFG>(d.ln1[i], x, n, wmem, bmem, h);
-    attention<CFG>(d.attn[i], h, x, n, wmem, bmem, x);
-    layernorm<CFG>(d.ln2[i], x, n, wmem, bmem, h);
-    mlp<CFG>(d.mlp[i], h, x, n, wmem, bmem, x);
+    attention<CFG>(d.attn[i], h, x, n, wmem, bmem, x1);
+    layernorm<CFG>(d.ln2[i], x1, n, wmem, bmem, h);
+    mlp<CFG>(d.mlp[i], h, x1, n, wmem, bmem, x);
   }
   head<CFG>(d.head, x, wmem, bmem, logits);
 }
