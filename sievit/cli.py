@@ -186,8 +186,13 @@ def cmd_csim(args: argparse.Namespace) -> dict:
 
 
 def cmd_synth(args: argparse.Namespace) -> dict:
-    from sievit.hls.synth import synth
-    return synth(Path(args.project), args.engine)
+    from sievit.hls import synth as S
+    if args.report:
+        return S.parse_report(Path(args.report))
+    if args.estimate:
+        return S.estimate_project(Path(args.project))
+    return S.synth(Path(args.project), args.engine, args.flow,
+                   Path(args.work_dir) if args.work_dir else None)
 
 
 def cmd_cosim(args: argparse.Namespace) -> dict:
@@ -324,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
     co.add_argument("--modes", choices=("both", "none", "threshold", "topk"), default="both",
                     help="both = dense and the bundle's deployment mode")
-    co.add_argument("--hw", choices=("fmnist", "deit_tiny"), default="fmnist", help="RTL parameter preset: fmnist | deit_tiny")
+    co.add_argument("--hw", choices=("fmnist", "deit_tiny", "zcu102"), default="fmnist", help="RTL parameter preset (sievit/rtl_program.py PRESETS): fmnist (128 MACs/cycle), deit_tiny (512), zcu102 (2048)")
     co.add_argument("--jobs", type=A.int_in("--jobs", 1, 64), default=1, help="simulator processes, images split")
     co.add_argument("--watchdog-cycles", type=A.int_in("--watchdog-cycles", 1000, 10**12),
                     default=50_000_000,
@@ -351,8 +356,16 @@ def build_parser() -> argparse.ArgumentParser:
     sy = sub.add_parser("synth", help="run Vitis HLS on a project and report latency/resources")
     sy.add_argument("project")
     sy.add_argument("--engine", help="synthesize one engine's stand-alone top")
+    sy.add_argument("--flow", choices=("tcl", "vitis"), default="tcl",
+                    help="tcl: vitis_hls -f build_prj.tcl; vitis: v++ -c --mode hls --config hls_config*.cfg")
+    sy.add_argument("--work-dir", help="where Vitis builds (default: PRJ/hls_prj or PRJ/vitis_<top>)")
+    sy.add_argument("--report", metavar="FILE", help="only parse an existing csynth.xml / csynth.rpt")
+    sy.add_argument("--estimate", action="store_true",
+                    help="print the analytic latency estimate (loop trip counts x II; no Vitis)")
     sy.add_argument("--json", action="store_true")
     sy.set_defaults(func=cmd_synth)
+    from sievit.cli_groups import add_user_commands  # --version, predict, hls/rtl groups, help
+    add_user_commands(p, sub)
     return p
 
 
