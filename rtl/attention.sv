@@ -10,6 +10,7 @@ module attention #(
     parameter int COLS = 8,           // linear: output columns per cycle
     parameter int QK_KEYS = 8,        // Q.K^T: keys per cycle (a power of two)
     parameter int AV_KEYS = 8,        // A.V: keys per cycle, eight channels each (a power of two)
+    parameter int EXP_LANES = 8,      // softmax: exponentials per cycle
     parameter int MAX_N = 64,
     parameter int MAX_D = 128
 ) (
@@ -107,7 +108,7 @@ module attention #(
       .m_axis_tdata(l_m_tdata), .m_axis_tvalid(l_m_tvalid), .m_axis_tready(l_m_tready),
       .m_axis_tlast(l_m_tlast), .mac_cycles(l_mac));
 
-  softmax #(.MAX_N(MAX_N)) u_softmax (
+  softmax #(.MAX_N(MAX_N), .EXP_LANES(EXP_LANES)) u_softmax (
       .clk, .rst_n, .n(n), .frac(frac_s),
       .s_axis_tdata(sm_s_tdata), .s_axis_tvalid(sm_s_tvalid), .s_axis_tready(sm_s_tready),
       .s_axis_tlast(1'b0),
@@ -176,7 +177,9 @@ module attention #(
   assign m_axis_tdata = l_m_tdata;
   assign m_axis_tvalid = (state == PROJ_OUT) && l_m_tvalid;
   assign m_axis_tlast = (state == PROJ_OUT) && l_m_tlast;
-  assign sm_s_tvalid = (state == SM_FEED);
+  // logit pairs go to the softmax as soon as Q.K^T has produced both (overlapping the two)
+  wire [CW-1:0] keys_done = (jb << LQ);
+  assign sm_s_tvalid = (state == SM_FEED) || ((state == QK) && ((beat << 1) + 2 <= keys_done));
   always_comb begin
     sm_s_tdata = '0;
     for (int l = 0; l < 2; l++) begin
@@ -248,6 +251,7 @@ module attention #(
           end
         end
         QK: begin  // logits of query t, head hd: hd_steps cycles per block of QK_KEYS keys
+          if (sm_s_tvalid && sm_s_tready) beat <= beat + 1'b1;
           if (kk == hd_steps - 1'b1) begin
             for (int i = 0; i < QK_KEYS; i++) begin
               if ((jb << LQ) + CW'(i) < CW'(n)) logit[i][KGI'(jb)] <= acc_qk[i] + qk[i];
@@ -255,8 +259,7 @@ module attention #(
             end
             kk <= '0;
             if (qk_last_blk) begin
-              state <= SM_FEED;
-              beat <= '0;
+              state <= SM_FEED;  // beat: the pairs fed so far
               jb <= '0;
             end else jb <= jb + 1'b1;
           end else begin

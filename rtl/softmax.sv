@@ -1,11 +1,12 @@
 // Engine `softmax`: I-BERT integer softmax of one row of n int32 logits (docs/numerics.md).
 // In: ceil(n/2) beats of two int32 logits. Out: ceil(n/8) beats of eight uint8
 // probabilities at frac 8 (zero padded), TLAST on the last. Phases: load (track the max),
-// exp (one element per cycle, running sum), reciprocal (the sequential `udiv`),
+// exp (EXP_LANES elements per cycle, running sum), reciprocal (the sequential `udiv`),
 // normalise (eight elements per cycle).
 module softmax
 #(
-    parameter int MAX_N = 256
+    parameter int MAX_N = 256,
+    parameter int EXP_LANES = 8      // exponentials per cycle
 ) (
     input  logic                 clk,
     input  logic                 rst_n,
@@ -22,7 +23,7 @@ module softmax
 );
   import sievit_pkg::*;
 
-  localparam int IW = $clog2(MAX_N + 8);
+  localparam int IW = $clog2(MAX_N + 8 + EXP_LANES);
   localparam logic signed [63:0] LN2 = 64'sd710;
   localparam logic signed [63:0] EXP_B = 64'sd1385;
   localparam logic signed [63:0] EXP_C = 64'sd1006151;
@@ -48,17 +49,25 @@ module softmax
   wire [IW-1:0] in_beats = IW'((32'(n) + 1) / 2);
   wire [IW-1:0] out_beats = IW'((32'(n) + 7) / 8);
 
-  // exp of element idx (e < 2^23: only the low bits are kept)
-  /* verilator lint_off UNUSEDSIGNAL */
-  logic signed [63:0] d, z, p, poly, e_val;
-  /* verilator lint_on UNUSEDSIGNAL */
+  // exp of elements idx .. idx + EXP_LANES - 1 (e < 2^23: only the low bits are kept)
+  logic [31:0] e_val[EXP_LANES];
+  logic [39:0] e_sum;          // their sum over the live elements
   always_comb begin
-    d = rshift_floor(64'(logit_mem[idx[$clog2(MAX_N)-1:0]]) - 64'(max_v),
-                     32'(frac) - 10);
-    z = (-d) / LN2;
-    p = d + z * LN2;
-    poly = (p + EXP_B) * (p + EXP_B) + EXP_C;
-    e_val = poly >>> (z < 64'sd31 ? z[4:0] : 5'd31);
+    e_sum = '0;
+    for (int l = 0; l < EXP_LANES; l++) begin
+      /* verilator lint_off UNUSEDSIGNAL */
+      logic signed [63:0] d, z, p, poly, e;
+      /* verilator lint_on UNUSEDSIGNAL */
+      logic [IW-1:0] j;
+      j = idx + IW'(l);
+      d = rshift_floor(64'(logit_mem[j[$clog2(MAX_N)-1:0]]) - 64'(max_v), 32'(frac) - 10);
+      z = (-d) / LN2;
+      p = d + z * LN2;
+      poly = (p + EXP_B) * (p + EXP_B) + EXP_C;
+      e = poly >>> (z < 64'sd31 ? z[4:0] : 5'd31);
+      e_val[l] = e[31:0];
+      if (j < n_i) e_sum = e_sum + 40'(e[31:0]);
+    end
   end
 
   // eight normalised outputs of beat idx
@@ -115,13 +124,17 @@ module softmax
           end
         end
         EXP: begin
-          e_mem[idx[$clog2(MAX_N)-1:0]] <= 32'(e_val);
-          total <= total + 40'(e_val);
-          if (idx == n_i - 1'b1) begin
+          for (int l = 0; l < EXP_LANES; l++) begin
+            logic [IW-1:0] j;
+            j = idx + IW'(l);
+            if (j < n_i) e_mem[j[$clog2(MAX_N)-1:0]] <= e_val[l];
+          end
+          total <= total + e_sum;
+          if (32'(idx) + EXP_LANES >= 32'(n_i)) begin
             state <= DIV;
             div_start <= 1'b1;  // total holds its final value from the next cycle on
           end else begin
-            idx <= idx + 1'b1;
+            idx <= idx + IW'(EXP_LANES);
           end
         end
         DIV: if (div_done) begin
