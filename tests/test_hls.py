@@ -3,6 +3,7 @@
 wrong engine, hls4ml agrees, and bad input fails cleanly. (The deit_tiny shape's C-simulation
 is in test_train_and_shapes.py, next to the bundle it needs.)"""
 import json
+import re
 import shutil
 
 import numpy as np
@@ -55,13 +56,37 @@ def test_testbench_catches_a_wrong_engine(project, tmp_path):
 
 
 def test_vitis_project_files(project):
+    from sievit.hls.csim import CXX_STD, CXXFLAGS
     tcl = (project / "build_prj.tcl").read_text()
     assert "xczu9eg-ffvb1156-2-e" in tcl and "csynth_design" in tcl and "cosim_design" in tcl
+    # the project directory is an option, cosim runs on cosim_images (default 1) images
+    assert "prj_dir {}" in tcl and "cd $opt(prj_dir)" in tcl
+    assert "cosim_images 1" in tcl and "0 $opt(cosim_images)" in tcl
     top = (project / "firmware" / "sievit_top.cpp").read_text()
     assert "m_axi port = weights" in top and "s_axilite port = return" in top
     meta = json.loads((project / "project.json").read_text())
     weights = np.fromfile(project / "firmware" / "weights" / "weights.bin", dtype=np.int8)
     assert weights.size == meta["weights"]
+    # one C++ standard for g++ C-sim, the Tcl and the v++ configs
+    assert f"-std={CXX_STD}" in CXXFLAGS and f"-std={CXX_STD}" in tcl
+    cfgs = sorted(project.glob("hls_config*.cfg"))
+    assert len(cfgs) == 1 + 9
+    for c in cfgs:
+        text = c.read_text()
+        assert f"-std={CXX_STD}" in text and "[hls]" in text and "part=xczu9eg-ffvb1156-2-e" in text
+        top_name = re.search(r"^syn\.top=(\w+)$", text, re.M).group(1)
+        assert c.name == ("hls_config.cfg" if top_name == "sievit_top" else f"hls_config_{top_name}.cfg")
+        for f in re.findall(r"^(?:syn|tb)\.file=(\S+)$", text, re.M):
+            assert (project / f).is_file(), f
+    whole = (project / "hls_config.cfg").read_text()
+    assert re.search(r"^cosim\.argv=.* 0 1$", whole, re.M)  # one image by default
+    assert "clock=3.3333ns" in whole
+    readme = (project / "README.md").read_text()
+    for cmd in ("vitis_hls -f build_prj.tcl", "v++ -c --mode hls --config hls_config.cfg",
+                "vitis-run --mode hls --cosim", "csynth.rpt", "ESTIMATE"):
+        assert cmd in readme
+    # the weight memory holds whole m_axi words
+    assert meta["word_bits"] >= 128 and weights.size % (meta["word_bits"] // 8) == 0
     # the tb_data written at export holds golden vectors for the first test images
     assert (project / "tb_data" / "expected_mode1.bin").stat().st_size > 0
 
@@ -95,16 +120,40 @@ def test_compile_failure_shows_the_first_compiler_error(project, tmp_path):
 def test_export_hls_force_replaces(project, tmp_path):
     from sievit.hls.project import export_hls
     out = tmp_path / "p"
-    out.mkdir()
+    export_hls(BUNDLE, out, tb_images=1)
     (out / "stale.txt").write_text("old")
-    export_hls(BUNDLE, out, force=True)
+    export_hls(BUNDLE, out, force=True, tb_images=1)
     assert not (out / "stale.txt").exists() and (out / "build_prj.tcl").is_file()
 
 
-def test_synth_without_vitis_exits_2_and_names_the_tool(project):
+def test_synth_without_vitis_exits_3_and_names_the_tool(project):
     res = run("synth", project)
-    assert res.returncode == 2
-    assert "vitis_hls" in fail_line(res)
+    assert res.returncode == 3
+    assert "`vitis_hls` is not on PATH" in fail_line(res)
+    res = run("synth", project, "--flow", "vitis")
+    assert res.returncode == 3
+    assert "`v++` is not on PATH" in fail_line(res)
+
+
+def test_synth_estimate_is_labelled_and_follows_the_loops(project):
+    """The estimate prints without Vitis, says it is one, and scales as the loop nest does."""
+    res = run("synth", project, "--estimate", "--json")
+    assert res.returncode == 0, res.stderr
+    est = json.loads(res.stdout)
+    assert "ESTIMATE" in est["label"] and "ESTIMATE" in est["top"]
+    dense, topk = est["per_image"]["none"]["cycles"], est["per_image"]["topk"]["cycles"]
+    assert 0 < topk < dense
+    # fewer live tokens never cost more: the linear engine's cycles grow with n
+    from sievit.hls.estimate import Estimator
+    from sievit.hls.project import project_layout
+    from sievit.quant.bundle import load_bundle
+    lay = project_layout(project, load_bundle(project / "bundle"))
+    e, d = Estimator(lay), lay.desc["mlp"][0]["fc1"]
+    cpr = d["n_in"] // lay.hw.lanes
+    assert e.linear(d, 11) - e.linear(d, 10) == d["n_out"] * cpr + 6 * -(-d["n_out"] // lay.hw.w_tile_rows)
+    # the MAC-bound part of the dense estimate: every MAC at LANES per cycle, plus overheads
+    macs = lay.hw.lanes * dense
+    assert macs > 25_000_000  # the model's dense MACs per image (README: 25.07 M)
 
 
 def test_linear_engine_equals_hls4ml_on_the_classifier_head(project):
