@@ -117,10 +117,19 @@ def test_compile_failure_shows_the_first_compiler_error(project, tmp_path):
     assert "g++ failed to compile tb_model" in res.stderr and "broken engine header" in res.stderr
 
 
-def test_export_hls_force_replaces(project, tmp_path):
-    from sievit.hls.project import export_hls
+def test_export_hls_force_replaces_only_a_project(project, tmp_path):
+    from sievit.hls.project import PROJECT_MARKER, export_hls
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    res = run("export-hls", "--bundle", BUNDLE, "--out", other, "--force")
+    assert res.returncode == 2
+    assert (f"--force replaces only a project written by `sievit export-hls` (one holding "
+            f"{PROJECT_MARKER})") in fail_line(res)
+    assert [p.name for p in other.iterdir()] == ["notes.txt"]
     out = tmp_path / "p"
     export_hls(BUNDLE, out, tb_images=1)
+    assert (out / PROJECT_MARKER).is_file()
     (out / "stale.txt").write_text("old")
     export_hls(BUNDLE, out, force=True, tb_images=1)
     assert not (out / "stale.txt").exists() and (out / "build_prj.tcl").is_file()
