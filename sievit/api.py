@@ -2,7 +2,7 @@
 
     from sievit import api
     bundle = api.export("checkpoints/fmnist_heatvit")          # integer bundle (in memory)
-    images = api.dataset_images(bundle, 8)                         # uint8 [8, 28, 28]
+    images = api.dataset_images(bundle, 8)                      # uint8 [8, 28, 28]
     result = api.golden_run(bundle, images, mode="threshold")   # logits, kept tokens, MACs
     api.save(bundle, "out/api/bundle")
     api.hls_export("out/api/bundle", "out/api/hls")
