@@ -10,14 +10,19 @@
 // {n_fused, n_new} and ceil(n_new/2) beats of ids (int32 pairs), then the logits
 // (int32 pairs); TLAST on the last logits beat.
 module sievit_top #(
-    parameter int LANES = 8,
+    parameter int LANES = 8,          // MAC array: input elements per dot product per cycle
+    parameter int ROWS = 2,           // MAC array: token rows per cycle (pairs share a DSP)
+    parameter int COLS = 8,           // MAC array: output columns per cycle
+    parameter int QK_KEYS = 8,        // attention Q.K^T: keys per cycle
+    parameter int AV_KEYS = 8,        // attention A.V: keys per cycle (8 channels each)
     parameter int MAX_N = 64,         // tokens: grid^2 + 1
     parameter int MAX_D = 128,        // model width
     parameter int MAX_H = 256,        // MLP hidden width
     parameter int MAX_IN = 64,        // patch^2 * channels
     parameter int MAX_PIX = 1024,     // image bytes
     parameter int MAX_CLASSES = 16,
-    parameter int MAXH = 4            // selector heads held by a descriptor
+    parameter int MAXH = 4,           // selector heads held by a descriptor
+    parameter int SIM_STALL = 0       // 1: stall_internal stalls the buffer <-> engine streams
 ) (
     input  logic                             clk,
     input  logic                             rst_n,
@@ -41,7 +46,11 @@ module sievit_top #(
     input  logic                             m_axis_tready,
     output logic                             m_axis_tlast,
     output logic [31:0]                      cycles_total,   // start -> done
-    output logic [4:0][31:0]                 cycles_phase    // attention, mlp, pruning, layernorm, other
+    output logic [4:0][31:0]                 cycles_phase,   // attention, mlp, pruning, layernorm, other
+    // simulation only (SIM_STALL = 1, rtl/sim/sievit_top_tb.sv): [0] holds the buffers'
+    // TVALID to the engine low, [1] the buffers' TREADY from the engine; ignored (tie to 0)
+    // at the default SIM_STALL = 0
+    input  logic [1:0]                       stall_internal
 );
   import sievit_pkg::*;
 
@@ -81,19 +90,26 @@ module sievit_top #(
   logic [CW-1:0] src_len[3], snk_len[4];
   logic [1:0] src_segs;
   logic [2:0] snk_segs;
+  // (element by element: Icarus 11 cannot assign an array pattern to an unpacked array)
   always_comb begin
-    src_buf = '{B_X, B_X, B_X};
-    src_len = '{tok_beats, 0, 0};
+    for (int i = 0; i < 3; i++) begin
+      src_buf[i] = B_X;
+      src_len[i] = '0;
+    end
+    for (int i = 0; i < 4; i++) begin
+      snk_buf[i] = B_X;
+      snk_len[i] = '0;
+    end
+    src_len[0] = tok_beats;
     src_segs = 2'd1;
-    snk_buf = '{B_X, B_X, B_X, B_X};
-    snk_len = '{tok_beats, 0, 0, 0};
+    snk_len[0] = tok_beats;
     snk_segs = 3'd1;
     unique case (op)
       OP_EMBED: snk_len[0] = CW'(d[6]) * row_beats;
       OP_LN: snk_buf[0] = B_H;
       OP_ATTN, OP_MLP: begin
-        src_buf = '{B_H, B_X, B_X};
-        src_len = '{tok_beats, tok_beats, 0};
+        src_buf[0] = B_H;
+        src_len[1] = tok_beats;
         src_segs = 2'd2;
       end
       OP_SCORE: begin
@@ -101,11 +117,18 @@ module sievit_top #(
         snk_len[0] = pairs;
       end
       OP_PRUNE: begin
-        src_buf = '{B_X, B_IDS, B_SC};
-        src_len = '{tok_beats, pairs, pairs};
+        src_buf[1] = B_IDS;
+        src_buf[2] = B_SC;
+        src_len[1] = pairs;
+        src_len[2] = pairs;
         src_segs = 2'd3;
-        snk_buf = '{B_HDR, B_DROP, B_X, B_IDS};
-        snk_len = '{1, pairs, CW'(n_new) * row_beats, new_pairs};
+        snk_buf[0] = B_HDR;
+        snk_buf[1] = B_DROP;
+        snk_buf[3] = B_IDS;
+        snk_len[0] = CW'(1);
+        snk_len[1] = pairs;
+        snk_len[2] = CW'(n_new) * row_beats;
+        snk_len[3] = new_pairs;
         snk_segs = 3'd4;
       end
       OP_HEAD: begin
@@ -121,7 +144,9 @@ module sievit_top #(
   logic [2:0] snk_seg;
   logic [CW-1:0] src_cnt, snk_cnt;
   wire running = (state == S_RUN);
-  wire src_active = running && (op != OP_EMBED) && (src_seg < src_segs);
+  wire stall_src = (SIM_STALL != 0) && stall_internal[0];
+  wire stall_snk = (SIM_STALL != 0) && stall_internal[1];
+  wire src_active = running && (op != OP_EMBED) && (src_seg < src_segs) && !stall_src;
   wire snk_active = running && (snk_seg < snk_segs);
   wire [2:0] cur_src = src_buf[src_seg];
   wire [2:0] cur_snk = snk_buf[snk_seg[1:0]];
@@ -155,12 +180,15 @@ module sievit_top #(
   wire src_fire = src_active && e_s_tready[e];
   wire e_out_valid = e_m_tvalid[e] && snk_active;
   wire snk_to_out = (cur_snk == B_HDR) || (cur_snk == B_OUT) || (op == OP_PRUNE && cur_snk == B_IDS);
-  assign e_m_tready = snk_active && (!snk_to_out || m_axis_tready);
+  // beats to the result stream wait for m_axis_tready alone (the harness stalls it), so the
+  // top's own TVALID never drops before its handshake
+  assign e_m_tready = snk_active && (snk_to_out ? m_axis_tready : !stall_snk);
   wire snk_fire = e_out_valid && e_m_tready;
   wire snk_last = (snk_seg == snk_segs - 1'b1) && (snk_cnt == snk_len[snk_seg[1:0]] - 1'b1);
 
   assign m_axis_tvalid = e_out_valid && snk_to_out;
-  assign m_axis_tdata = e_m_tdata[e];
+  wire [BEAT_BITS-1:0] e_out_data = e_m_tdata[e];
+  assign m_axis_tdata = e_out_data;
   assign m_axis_tlast = (op == OP_HEAD) && snk_last;
 
   // memory port: the controller while fetching, otherwise the op's engine
@@ -180,7 +208,7 @@ module sievit_top #(
       .m_axis_tdata(e_m_tdata[K]), .m_axis_tvalid(e_m_tvalid[K]), \
       .m_axis_tready(e_m_tready && e == 3'(K)), .m_axis_tlast(e_m_tlast[K])
 
-  patch_embed #(.MAX_PIX(MAX_PIX), .MAX_TOK(MAX_N), .MAX_D(MAX_D), .MAX_IN(MAX_IN)) u_embed (
+  patch_embed #(.ROWS(ROWS), .COLS(COLS), .MAX_PIX(MAX_PIX), .MAX_TOK(MAX_N), .MAX_D(MAX_D), .MAX_IN(MAX_IN)) u_embed (
       .clk, .rst_n, .image_size(d[2][15:0]), .patch(d[3][15:0]), .chans(d[4][15:0]),
       .grid(d[5][15:0]), .dim, .cls_addr(d[7]), .pos_addr(d[8]), .w_addr(d[9]), .b_addr(d[10]),
       .frac_acc(d[11][7:0]), .frac_cls(d[12][7:0]), .frac_pos(d[13][7:0]), .frac_out(d[14][7:0]),
@@ -192,7 +220,8 @@ module sievit_top #(
       `SIEVIT_ENGINE_PORTS(2));
 
   logic [31:0] mlp_mac;
-  attention #(.LANES(LANES), .MAX_N(MAX_N), .MAX_D(MAX_D)) u_attn (
+  attention #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .QK_KEYS(QK_KEYS), .AV_KEYS(AV_KEYS),
+              .MAX_N(MAX_N), .MAX_D(MAX_D)) u_attn (
       .clk, .rst_n, .n, .dim, .heads(d[2][15:0]), .head_dim(d[3][15:0]),
       .w_addr({d[7], d[6], d[5], d[4]}), .b_addr({d[11], d[10], d[9], d[8]}),
       .frac_acc({d[15][7:0], d[14][7:0], d[13][7:0], d[12][7:0]}),
@@ -200,25 +229,24 @@ module sievit_top #(
       .frac_res(d[20][7:0]), .frac_s(d[21][7:0]), .frac_v(d[22][7:0]), .frac_attn_out(d[23][7:0]),
       `SIEVIT_ENGINE_PORTS(3));
 
-  mlp #(.LANES(LANES), .MAX_N(MAX_N), .MAX_D(MAX_D), .MAX_H(MAX_H)) u_mlp (
+  mlp #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_N), .MAX_D(MAX_D), .MAX_H(MAX_H)) u_mlp (
       .clk, .rst_n, .n, .dim, .hidden(d[2][15:0]),
       .fc1_w_addr(d[3]), .fc1_b_addr(d[4]), .fc1_frac_acc(d[5][7:0]), .fc1_frac_gelu_in(d[6][7:0]),
       .fc1_frac_out(d[7][7:0]), .fc2_w_addr(d[8]), .fc2_b_addr(d[9]), .fc2_frac_acc(d[10][7:0]),
       .fc2_frac_res(d[11][7:0]), .fc2_frac_out(d[12][7:0]),
       `SIEVIT_ENGINE_PORTS(4), .mac_cycles(mlp_mac));
 
-  logic [MAXH-1:0][2:0][31:0] sc_w, sc_b;
-  logic [MAXH-1:0][2:0][7:0] sc_f;
-  always_comb begin
-    for (int h = 0; h < MAXH; h++) begin
-      for (int l = 0; l < 3; l++) begin
-        sc_w[h][l] = d[16 + 3 * h + l];
-        sc_b[h][l] = d[16 + 3 * MAXH + 3 * h + l];
-        sc_f[h][l] = d[16 + 6 * MAXH + 3 * h + l][7:0];
-      end
+  // (generate loops: Icarus 11 needs constant indices for a two-dimensional packed select)
+  wire [MAXH-1:0][2:0][31:0] sc_w, sc_b;
+  wire [MAXH-1:0][2:0][7:0] sc_f;
+  for (genvar h = 0; h < MAXH; h++) begin : g_sc_head
+    for (genvar l = 0; l < 3; l++) begin : g_sc_layer
+      assign sc_w[h][l] = d[16 + 3 * h + l];
+      assign sc_b[h][l] = d[16 + 3 * MAXH + 3 * h + l];
+      assign sc_f[h][l] = d[16 + 6 * MAXH + 3 * h + l][7:0];
     end
   end
-  pruning_score #(.MAX_N(MAX_N), .MAX_D(MAX_D), .MAXH(MAXH)) u_score (
+  pruning_score #(.ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_N), .MAX_D(MAX_D), .MAXH(MAXH)) u_score (
       .clk, .rst_n, .n, .dim, .heads(d[2][15:0]), .hid(d[3][15:0]),
       .ln_g_addr(d[4]), .ln_b_addr(d[5]), .ln_gamma_frac(d[6][7:0]), .ln_frac_out(d[7][7:0]),
       .w_addr(sc_w), .b_addr(sc_b), .frac_acc(sc_f),
@@ -324,11 +352,11 @@ module sievit_top #(
           end
           if (snk_fire) begin
             unique case (cur_snk)
-              B_X: x_buf[XI'(snk_cnt)] <= e_m_tdata[e];
-              B_H: h_buf[XI'(snk_cnt)] <= e_m_tdata[e];
-              B_IDS: ids_buf[PI'(snk_cnt)] <= e_m_tdata[e];
-              B_SC: sc_buf[PI'(snk_cnt)] <= e_m_tdata[e];
-              B_HDR: n_new <= e_m_tdata[e][15:0];
+              B_X: x_buf[XI'(snk_cnt)] <= e_out_data;
+              B_H: h_buf[XI'(snk_cnt)] <= e_out_data;
+              B_IDS: ids_buf[PI'(snk_cnt)] <= e_out_data;
+              B_SC: sc_buf[PI'(snk_cnt)] <= e_out_data;
+              B_HDR: n_new <= e_out_data[15:0];
               default: ;
             endcase
             if (snk_cnt == snk_len[snk_seg[1:0]] - 1'b1) begin

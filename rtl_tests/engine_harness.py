@@ -53,7 +53,7 @@ def harness(engine: str, rtl: Path) -> str:
   logic [15:0] mem_req_beats;
   logic [63:0] mem_rsp_data;
   sim_memory #(.WORDS({MEM_WORDS})) u_mem (
-      .clk, .rst_n, .stall_req(stall[2]), .stall_rsp(stall[3]), .latency(16'd0),
+      .clk, .rst_n, .stall_req(stall[2]), .stall_rsp(stall[3]), .latency(32'd0),
       .mem_req_valid, .mem_req_ready, .mem_req_addr, .mem_req_beats,
       .mem_rsp_valid, .mem_rsp_ready, .mem_rsp_data);
 """

@@ -1,19 +1,24 @@
 """The whole-model RTL top (rtl/sievit_top.sv) under cocotb on Verilator: real Fashion-MNIST
 test images with the shipped checkpoint, logits and kept-token ids equal to the golden
 model's; with stalled handshakes and memory latency; and its error paths (a bundle the RTL
-cannot hold, a missing simulator, a hung simulation)."""
+cannot hold, a missing simulator, a hung simulation). Harsher conditions: every handshake
+(the streams between the top's buffers and engines included) stalled up to 90 % of cycles,
+256 cycles of memory latency, a reset in the middle of an image; out-of-range conditions
+are refused by name; the memory model carries 32-bit latencies."""
 from __future__ import annotations
 
 import copy
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from sievit.cli import build_parser
 from sievit.cli import main as sievit_main
 from sievit.config import load_config
-from sievit.cosim import cosim, rtl_sources, verilator_bin_dir
+from sievit.cosim import MAX_MEM_LATENCY, MAX_STALL_PCT, cosim, rtl_sources, verilator_bin_dir
 from sievit.errors import SievitError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +77,7 @@ def test_bundle_with_too_many_tokens(tmp_path, capsys):
     cfg = _small_cfg()
     cfg["model"]["image_size"] = 32           # 8 x 8 + 1 = 65 tokens > max_n 64
     code = sievit_main(["cosim", "--bundle", str(_random_bundle(tmp_path, cfg)), "--images", "1"])
-    assert code == 1
+    assert code == 2  # bad input
     assert "bundle needs 65 tokens but the RTL is built for max_n=64" in capsys.readouterr().err
 
 
@@ -86,7 +91,7 @@ def test_bundle_width_not_multiple_of_lanes(tmp_path):
 def test_missing_simulator_says_how_to_install(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("PATH", str(tmp_path))      # no iverilog / vvp anywhere
     code = sievit_main(["cosim", "--bundle", str(BUNDLE), "--sim", "icarus", "--images", "1"])
-    assert code == 2
+    assert code == 3  # a required tool is missing
     assert "iverilog not found: apt-get install iverilog" in capsys.readouterr().err
 
 
@@ -112,3 +117,96 @@ def test_program_follows_the_bundle():
         if d[0] == OP["mlp"]:
             assert d[3] + int(d[1]) * int(d[2]) <= prog.bias_base      # fc1 weights in range
             assert prog.bias_base <= d[4] < prog.prog_base               # fc1 bias in range
+
+
+# ---- harsher hardware conditions (issue 17) and harness robustness (issue 19)
+
+@pytest.mark.parametrize("kw,msg", [
+    ({"stall_pct": 91}, "--stall must be an integer 0..90, got 91"),
+    ({"stall_pct": -1}, "--stall must be an integer 0..90, got -1"),
+    ({"latency": -3}, "--mem-latency must be an integer 0..1024, got -3"),
+    ({"latency": 65536}, "--mem-latency must be an integer 0..1024, got 65536"),
+    ({"stall_internal": 100}, "stall_internal must be an integer 0..90, got 100"),
+])
+def test_out_of_range_conditions_are_refused(kw, msg):
+    """Refused before anything is built or simulated (a 100 % stall used to hang until the
+    watchdog; latency 65536 was truncated to 0 by a 16-bit port)."""
+    with pytest.raises(SievitError, match=re.escape(msg)) as exc:
+        cosim(BUNDLE, 1, **kw)
+    assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("opt,bad", [("--stall", "150"), ("--stall", "-1"),
+                                     ("--mem-latency", "65536"), ("--mem-latency", "-3")])
+def test_cli_refuses_out_of_range_conditions(opt, bad, capsys):
+    with pytest.raises(SystemExit) as exc:
+        sievit_main(["cosim", "--bundle", str(BUNDLE), opt, bad])
+    assert exc.value.code == 2
+    assert opt in capsys.readouterr().err
+
+
+def test_cli_and_harness_agree_on_the_limits():
+    parse = build_parser().parse_args
+    args = parse(["cosim", "--bundle", "b", "--stall", str(MAX_STALL_PCT),
+                  "--mem-latency", str(MAX_MEM_LATENCY)])
+    assert (args.stall, args.mem_latency) == (MAX_STALL_PCT, MAX_MEM_LATENCY)
+    for opt, limit in (("--stall", MAX_STALL_PCT), ("--mem-latency", MAX_MEM_LATENCY)):
+        with pytest.raises(SystemExit):
+            parse(["cosim", "--bundle", "b", opt, str(limit + 1)])
+
+
+@pytest.mark.parametrize("latency", [0, 7, 65_541])
+def test_memory_model_carries_32_bit_latency(tmp_path, latency):
+    """sim_memory alone on Icarus: the first word of a burst arrives exactly `latency`
+    cycles after the request (a 16-bit port made 65 541 into 5) and the words are the file's."""
+    words = [0x0123456789ABCDEF, 0x1111111111111111, 0x2222222222222222, 0xFEDCBA9876543210]
+    (tmp_path / "m.hex").write_text("".join(f"{w:016x}\n" for w in words))
+    sim = ROOT / "rtl" / "sim"
+    subprocess.run(["iverilog", "-g2012", "-o", str(tmp_path / "t.vvp"), "-s", "sim_memory_tb",
+                    str(sim / "sim_memory.sv"), str(sim / "sim_memory_tb.sv")],
+                   check=True, capture_output=True)
+    out = subprocess.run(["vvp", "-n", str(tmp_path / "t.vvp"), f"+mem={tmp_path / 'm.hex'}",
+                          f"+latency={latency}", "+beats=3", "+addr=8"],
+                         check=True, capture_output=True, text=True, timeout=120).stdout
+    first = [int(x) for x in re.findall(r"^FIRST (\d+)$", out, re.M)]
+    data = [int(x, 16) for x in re.findall(r"^DATA ([0-9a-f]+)$", out, re.M)]
+    assert first == [latency]
+    assert data == words[1:4]
+
+
+def test_internal_streams_stall_bit_exact():
+    """Only the streams between the top's buffers and its engines stalled (60 %): bit-exact,
+    and slower than the unstalled run (so the stall reaches those handshakes)."""
+    base = cosim(BUNDLE, 1, modes=["threshold"])
+    st = cosim(BUNDLE, 1, modes=["threshold"], stall_pct=0, stall_internal=60)
+    assert base["mismatches"] == 0 and st["mismatches"] == 0, (base, st)
+    assert st["stall_internal_pct"] == 60 and st["stall_pct"] == 0
+    b, s = base["modes"]["threshold"], st["modes"]["threshold"]
+    assert s["cycles_per_image"] > b["cycles_per_image"]
+    assert s["cycles_by_phase"]["layernorm"] > b["cycles_by_phase"]["layernorm"]
+
+
+def test_whole_model_bit_exact_at_90_percent_stalls_and_256_latency():
+    """Every handshake (memory request and response, image and result streams, the streams
+    between buffers and engines) stalled 90 % of cycles, 256 cycles to each burst's first word."""
+    base = cosim(BUNDLE, 1, modes=["threshold"])
+    out = cosim(BUNDLE, 1, modes=["threshold"], stall_pct=MAX_STALL_PCT, latency=256)
+    assert out["mismatches"] == 0, out
+    assert (out["stall_pct"], out["stall_internal_pct"], out["mem_latency"]) == (90, 90, 256)
+    r = out["modes"]["threshold"]
+    assert r["cycles_per_image"] > 3 * base["modes"]["threshold"]["cycles_per_image"]
+    assert r["cycles_by_phase"]["pruning"] > 0
+
+
+def test_reset_in_the_middle_of_an_image_then_next_image_exact():
+    """The harness resets the top (and the memory model) halfway through image 0, after its
+    first pruning stage has streamed out; image 1 then runs bit-exactly, stalled and with latency."""
+    cond = dict(modes=["threshold"], stall_pct=30, latency=20)
+    whole = cosim(BUNDLE, 1, **cond)["modes"]["threshold"]["cycles_per_image"]
+    out = cosim(BUNDLE, 2, reset_at=(0, int(whole) // 2), **cond)
+    r = out["modes"]["threshold"]
+    assert r["aborted_images"] == [0]
+    assert r["aborted_result_beats"][0] > 0     # the reset fell after results began
+    assert out["mismatches"] == 0 and r["mismatches"] == 0, out
+    with pytest.raises(SievitError, match="finished in .* cycles, before the reset"):
+        cosim(BUNDLE, 2, reset_at=(0, 10 ** 9), modes=["threshold"])

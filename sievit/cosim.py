@@ -19,16 +19,22 @@ import numpy as np
 from filelock import FileLock
 from tqdm import tqdm
 
+from sievit.paths import build_root, rtl_dir
 from sievit.errors import CheckFailed, SievitError
 from sievit.quant.golden import Golden, GoldenResult
 from sievit.rtl_program import PRESETS, RTL_LANES, Program, RtlParams, images_hex
 
 ROOT = Path(__file__).resolve().parents[1]
-RTL = ROOT / "rtl"
+RTL = rtl_dir()  # package data when installed, else the checkout's rtl/
 ENGINE_FILES = ("sievit_pkg", "udiv", "linear", "layernorm", "softmax", "gelu", "attention", "mlp",
                 "pruning", "pruning_score", "head", "patch_embed", "sievit_top")
 PHASES = ("attention", "mlp", "pruning", "layernorm", "other")
 IMG_WORDS = 1 << 20
+# Harness conditions (rtl/sim/sievit_top_tb.sv): stall percent of every handshake (100 would
+# never hand a beat over, and the harness refuses more than 90), and memory latency in cycles
+# (the harness carries 32 bits; the bound keeps a run within the default watchdog)
+MAX_STALL_PCT = 90
+MAX_MEM_LATENCY = 1024
 # Verilator build: optimized, and without the blanket --public-flat-rw that cocotb's runner
 # adds (3x slower); harnesses mark the few signals cocotb touches public themselves
 VERILATOR_ARGS = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast",
@@ -88,7 +94,7 @@ def build(sim: str, hw: RtlParams, quiet: bool = True):
     params = {**hw.verilog(), "IMG_WORDS": IMG_WORDS}
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()
                          + b"".join(p.read_bytes() for p in srcs)).hexdigest()[:12]
-    build_dir = ROOT / "build" / "cosim" / f"{sim}-{key}"
+    build_dir = build_root("cosim") / f"{sim}-{key}"  # under the output directory
     stamp = build_dir / "built.ok"
     build_dir.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(build_dir) + ".lock"):  # parallel test workers build it once
@@ -116,8 +122,28 @@ def _build_locked(sim: str, srcs: list[Path], params: dict, build_dir: Path, sta
     return runner
 
 
+def check_conditions(stall_pct: int, latency: int, reset_at: tuple[int, int] | None = None,
+                     n_images: int | None = None, stall_internal: int | None = None) -> None:
+    """Raise SievitError (exit 2) naming the option when a harness condition is out of range."""
+    for name, value, hi in (("--stall", stall_pct, MAX_STALL_PCT),
+                            ("--mem-latency", latency, MAX_MEM_LATENCY),
+                            ("stall_internal", 0 if stall_internal is None else stall_internal,
+                             MAX_STALL_PCT)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                or not 0 <= value <= hi:
+            raise SievitError(f"{name} must be an integer 0..{hi}, got {value!r}")
+    if reset_at is not None:
+        image, cycle = reset_at
+        if not (0 <= image < (n_images - 1 if n_images is not None else image + 1)) or cycle < 0:
+            raise SievitError(f"reset_at={reset_at!r}: the image must be one of the {n_images} "
+                              f"images run, not the last (a run follows the reset), and the "
+                              f"cycle >= 0")
+
+
 def parse_results(text: str, n_images: int, stages: int, classes: int) -> list[dict]:
-    """Split the harness output into per-image results: ids per stage, logits, counters."""
+    """Split the harness output into per-image results: ids per stage, logits, counters.
+    An image the harness reset in the middle ("X <cycle>") is {"aborted": True, "cycles",
+    "beats"}: the `beats` result beats it wrote before the reset are dropped."""
     out, words = [], []
     for line in text.splitlines():
         tag, *rest = line.split()
@@ -127,9 +153,14 @@ def parse_results(text: str, n_images: int, stages: int, classes: int) -> list[d
             v = [int(x) for x in rest]
             out.append({"words": words, "cycles": v[0], "phases": dict(zip(PHASES, v[1:]))})
             words = []
+        elif tag == "X":
+            out.append({"aborted": True, "cycles": int(rest[0]), "beats": len(words)})
+            words = []
     if len(out) != n_images:
         raise CheckFailed(f"RTL produced results for {len(out)} of {n_images} images")
     for r in out:
+        if r.get("aborted"):
+            continue
         w, pos = r.pop("words"), 0
         halves = [x for word in w for x in (word & 0xFFFFFFFF, word >> 32)]
         i32 = [(x ^ 0x80000000) - 0x80000000 for x in halves]
@@ -170,7 +201,8 @@ class _Job:
 
 
 def _start(runner, prog: Program, images: np.ndarray, mode: str, watchdog_cycles: int,
-           stall_pct: int, latency: int, work: Path) -> _Job:
+           stall_pct: int, latency: int, work: Path,
+           reset_at: tuple[int, int] | None = None, stall_internal: int | None = None) -> _Job:
     text, beats = images_hex(images)
     if len(images) * beats > IMG_WORDS:
         raise SievitError(f"{len(images)} images do not fit the harness's image memory "
@@ -180,10 +212,15 @@ def _start(runner, prog: Program, images: np.ndarray, mode: str, watchdog_cycles
     mem = work.parent / "mem.hex"
     out, status, cfg = work / "results.txt", work / "status.json", work / "cfg.json"
     out.write_text("")
-    cfg.write_text(json.dumps({"status": str(status), "watchdog_cycles": watchdog_cycles}))
+    cfg.write_text(json.dumps({"status": str(status), "watchdog_cycles": watchdog_cycles,
+                               "stall_pct": stall_pct, "mem_latency": latency}))
     plusargs = [f"+mem={mem}", f"+images={work / 'images.hex'}", f"+out={out}",
                 f"+n_images={len(images)}", f"+img_beats={beats}",
                 f"+prog_addr={prog.prog_addr[mode]}", f"+stall={stall_pct}", f"+latency={latency}"]
+    if reset_at is not None:
+        plusargs += [f"+reset_image={reset_at[0]}", f"+reset_cycle={reset_at[1]}"]
+    if stall_internal is not None:
+        plusargs.append(f"+stall_internal={stall_internal}")
     err: list[BaseException] = []
 
     def target() -> None:
@@ -202,7 +239,7 @@ def _start(runner, prog: Program, images: np.ndarray, mode: str, watchdog_cycles
 
 
 def _images_done(job: _Job) -> int:
-    return sum(1 for line in job.out.read_text().splitlines() if line.startswith("P "))
+    return sum(1 for line in job.out.read_text().splitlines() if line[:2] in ("P ", "X "))
 
 
 def _finish(job: _Job, sim: str, mode: str) -> str:
@@ -220,16 +257,24 @@ def _finish(job: _Job, sim: str, mode: str) -> str:
 
 def run_images(runners: list, sim: str, prog: Program, images: np.ndarray, mode: str,
                watchdog_cycles: int, stall_pct: int, latency: int, work: Path,
-               progress: bool = True) -> tuple[str, float]:
+               progress: bool = True, reset_at: tuple[int, int] | None = None,
+               stall_internal: int | None = None) -> tuple[str, float]:
     """Run the harness on `images` in `mode`, split over one process per runner; returns
-    (harness output in image order, wall seconds)."""
+    (harness output in image order, wall seconds). `reset_at` = (image, cycle): the
+    harness resets the top that many cycles into that image (its run is aborted);
+    `stall_internal`: stall percent of the top's buffer <-> engine streams (None: stall_pct)."""
+    check_conditions(stall_pct, latency, reset_at, len(images), stall_internal)
     mem = work / "mem.hex"
     if not mem.exists():
         mem.write_text(prog.memory_hex())
     chunks = [c for c in np.array_split(np.arange(len(images)), len(runners)) if len(c)]
     t0 = time.perf_counter()
+    if reset_at is not None and reset_at[0] >= len(chunks[0]):
+        raise SievitError(f"reset_at image {reset_at[0]} is not in the first job's "
+                          f"{len(chunks[0])} images (use fewer --jobs)")
     jobs = [_start(r, prog, images[c], mode, watchdog_cycles, stall_pct, latency,
-                   work / f"{mode}_{j}") for j, (r, c) in enumerate(zip(runners, chunks))]
+                   work / f"{mode}_{j}", reset_at if j == 0 else None, stall_internal)
+            for j, (r, c) in enumerate(zip(runners, chunks))]
     with tqdm(total=len(images), desc=f"cosim {sim} {mode}", disable=not progress,
               file=sys.stderr) as bar:
         while any(j.thread.is_alive() for j in jobs):
@@ -242,10 +287,17 @@ def run_images(runners: list, sim: str, prog: Program, images: np.ndarray, mode:
 
 def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[str] | None = None,
           hw_name: str = "fmnist", watchdog_cycles: int = 50_000_000, stall_pct: int = 0,
-          latency: int = 0, images: np.ndarray | None = None, jobs: int = 1) -> dict:
-    """Run `n_images` first test images (or `images`) through the RTL in each mode."""
+          latency: int = 0, images: np.ndarray | None = None, jobs: int = 1,
+          reset_at: tuple[int, int] | None = None, stall_internal: int | None = None) -> dict:
+    """Run `n_images` first test images (or `images`) through the RTL in each mode, every
+    handshake stalled `stall_pct` % of cycles, `latency` cycles to a burst's first word;
+    `reset_at` = (image, cycle) resets the top in the middle of that image, whose run is
+    then left out of the comparison (reported under `aborted_images`); `stall_internal`
+    stalls the streams between the top's buffers and engines by its own percent (None: the
+    same `stall_pct` as every other handshake)."""
     from sievit.data import first_images_for
     from sievit.quant.bundle import load_bundle
+    check_conditions(stall_pct, latency, stall_internal=stall_internal)
     if hw_name not in PRESETS:
         raise SievitError(f"unknown --hw {hw_name!r}; choose from {', '.join(PRESETS)}")
     hw = PRESETS[hw_name]
@@ -260,7 +312,12 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
     runners = [build(sim, hw) for _ in range(max(1, min(jobs, len(images))))]
     build_s = time.perf_counter() - t0
     result = {"images": int(len(images)), "sim": sim, "hw": hw_name, "lanes": RTL_LANES,
+              "mac_lanes": hw.mac_lanes, "array": {"rows": hw.rows, "cols": hw.cols,
+                                                   "lanes": RTL_LANES, "qk_keys": hw.qk_keys,
+                                                   "av_keys": hw.av_keys},
+              "mem_bytes_per_cycle": 8,
               "jobs": len(runners), "stall_pct": stall_pct, "mem_latency": latency,
+              "stall_internal_pct": stall_pct if stall_internal is None else stall_internal,
               "build_s": round(build_s, 1), "mismatches": 0, "modes": {}}
     stages = len(bundle.config["reduction"]["blocks"])
     classes = bundle.config["model"]["num_classes"]
@@ -268,9 +325,17 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
         work = Path(tmp)
         for mode in modes:
             text, wall = run_images(runners, sim, prog, images, mode, watchdog_cycles,
-                                    stall_pct, latency, work)
+                                    stall_pct, latency, work, reset_at=reset_at,
+                                    stall_internal=stall_internal)
             res = parse_results(text, len(images), stages if mode != "none" else 0, classes)
-            gold = golden.run(images, mode)
+            aborted = [i for i, r in enumerate(res) if r.get("aborted")]
+            aborted_beats = {i: res[i]["beats"] for i in aborted}
+            if reset_at is not None and aborted != [reset_at[0]]:
+                raise SievitError(f"reset_at={reset_at}: image {reset_at[0]} finished in "
+                                  f"{res[reset_at[0]]['cycles']} cycles, before the reset")
+            keep = [i for i in range(len(res)) if i not in aborted]
+            res = [res[i] for i in keep]
+            gold = golden.run(images[keep], mode)
             bad = mismatches(res, gold)
             cycles = np.array([r["cycles"] for r in res], dtype=np.float64)
             result["modes"][mode] = {
@@ -278,8 +343,11 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
                 "cycles_per_image": float(cycles.mean()),
                 "cycles_by_phase": {p: float(np.mean([r["phases"][p] for r in res])) for p in PHASES},
                 "macs_per_image": float(gold.macs.mean()),
-                "mac_utilization": float(gold.macs.sum() / (cycles.sum() * RTL_LANES)),
-                "first_mismatching_images": np.flatnonzero(bad)[:10].tolist(),
+                "mac_utilization": float(gold.macs.sum() / (cycles.sum() * hw.mac_lanes)),
+                "images_per_s_at_300mhz": float(300e6 / cycles.mean()),
+                "first_mismatching_images": [keep[i] for i in np.flatnonzero(bad)[:10]],
+                "aborted_images": aborted,
+                "aborted_result_beats": [aborted_beats[i] for i in aborted],
                 "wall_s": round(wall, 2), "wall_s_per_image": round(wall / len(images), 3),
                 "process_s_per_image": round(wall * len(runners) / len(images), 3)}
             result["mismatches"] += int(bad.sum())

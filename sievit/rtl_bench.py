@@ -27,7 +27,8 @@ async def run_images(dut):
         last_done = done
         if idle >= cfg["watchdog_cycles"] and not int(dut.finished.value):
             msg = (f"watchdog: image {done} produced no result within {idle} cycles "
-                   f"(limit --watchdog-cycles {cfg['watchdog_cycles']})")
+                   f"(limit --watchdog-cycles {cfg['watchdog_cycles']}; run with --stall "
+                   f"{cfg.get('stall_pct', 0)}, --mem-latency {cfg.get('mem_latency', 0)})")
             status.write_text(json.dumps({"error": msg}))
             raise AssertionError(msg)
     status.write_text(json.dumps({"finished": int(dut.images_done.value)}))

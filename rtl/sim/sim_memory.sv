@@ -1,7 +1,8 @@
 // Simulation model of the burst read port (not synthesizable): 64-bit words loaded from the
 // $readmemh file named by +mem=, one burst at a time, `latency` cycles to its first word,
 // request and response handshakes held off while `stall_req` / `stall_rsp` are high. A
-// reset forgets the burst in flight. Used by the whole-model and the engine harnesses.
+// reset forgets the burst in flight. `latency` is 32 bits wide: it carries the full range of
+// the +latency plusarg (sievit/cosim.py bounds it at MAX_MEM_LATENCY). Used by the whole-model and the engine harnesses.
 module sim_memory #(
     parameter int WORDS = 1 << 20
 ) (
@@ -9,7 +10,7 @@ module sim_memory #(
     input  logic        rst_n,
     input  logic        stall_req,
     input  logic        stall_rsp,
-    input  logic [15:0] latency,
+    input  logic [31:0] latency,
     input  logic        mem_req_valid,
     output logic        mem_req_ready,
     input  logic [31:0] mem_req_addr,
@@ -25,7 +26,8 @@ module sim_memory #(
   initial if ($value$plusargs("mem=%s", mem_file)) $readmemh(mem_file, mem);
 
   logic [MI-1:0] raddr;
-  logic [15:0] remaining, wait_cycles;
+  logic [15:0] remaining;
+  logic [31:0] wait_cycles;
   assign mem_req_ready = (remaining == 0) && !stall_req;
   assign mem_rsp_valid = (remaining != 0) && (wait_cycles == 0) && !stall_rsp;
   assign mem_rsp_data = mem[raddr];
