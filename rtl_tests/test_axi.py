@@ -25,8 +25,8 @@ BASE = 0x10000          # memory image's bus address (MEM_BASE): not 0, so offse
 
 
 def axi_sources() -> list[Path]:
-    from sievit.cosim import rtl_sources
-    return [*rtl_sources(), ROOT / "rtl" / "sievit_regs_pkg.sv", ROOT / "rtl" / "sievit_axi.sv"]
+    from sievit.ip_package import sources
+    return sources()
 
 
 def build(params: dict):
@@ -38,7 +38,8 @@ def build(params: dict):
     srcs = axi_sources()
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()
                          + b"".join(p.read_bytes() for p in srcs)).hexdigest()[:12]
-    build_dir = ROOT / "build" / "axi" / key
+    from sievit.paths import build_root
+    build_dir = build_root("axi") / key
     build_dir.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(build_dir) + ".lock"):
         stamp = build_dir / "built.ok"
@@ -204,3 +205,305 @@ def test_whole_model_through_axi(tmp_path):
             assert sum(r["phases"].values()) == r["cycles"]
             assert (r["phases"]["pruning"] > 0) == (b["mode"] != "none")
         assert o["irq"] == int(bool(b.get("irq")))
+
+
+def _verilator_env() -> dict:
+    from sievit.cosim import verilator_bin_dir
+    return {**os.environ, "PATH": f"{verilator_bin_dir()}:{os.environ['PATH']}"}
+
+
+@pytest.mark.parametrize("data_width", [64, 256])
+def test_axi_lint_clean(data_width):
+    res = subprocess.run(["verilator", "--lint-only", "-Wall", *map(str, axi_sources()),
+                          "--top-module", "sievit_axi", f"-GDATA_WIDTH={data_width}"],
+                         capture_output=True, text=True, env=_verilator_env())
+    assert res.returncode == 0, res.stderr
+
+
+def test_register_package_and_docs_are_generated_from_regmap(tmp_path):
+    from sievit import regmap as rm
+    assert rm.stale_files() == [], "run `sievit regmap` and commit rtl/sievit_regs_pkg.sv, docs/ip.md"
+    # a changed definition makes both copies stale
+    pkg, doc = tmp_path / "p.sv", tmp_path / "ip.md"
+    pkg.write_text(rm.PKG_PATH.read_text())
+    doc.write_text(rm.DOC_PATH.read_text())
+    assert rm.stale_files(pkg, doc) == []
+    old = rm.REGISTERS
+    try:
+        rm.REGISTERS = (*old, rm.Register("SPARE", 0xFC, "rw", "spare"))
+        assert rm.stale_files(pkg, doc) == [str(pkg), str(doc)]
+        assert sorted(rm.write_files(pkg, doc)) == sorted([str(pkg), str(doc)])
+        assert "REG_SPARE" in pkg.read_text() and "`SPARE`" in doc.read_text()
+        assert rm.stale_files(pkg, doc) == []
+    finally:
+        rm.REGISTERS = old
+    doc.write_text("no markers here\n")
+    from sievit.errors import SievitError
+    with pytest.raises(SievitError, match="lacks the regmap markers"):
+        rm.stale_files(pkg, doc)
+
+
+def test_every_register_is_decoded_by_the_rtl():
+    """Each register is in the read decoder, each rw register in the write decoder, and the
+    package's offsets are the definition's."""
+    import re
+
+    from sievit import regmap as rm
+    rtl = (ROOT / "rtl" / "sievit_axi.sv").read_text()
+    read_dec = rtl[rtl.index("// AXI4-Lite read"):rtl.index("assign s_axi_ctrl_arready")]
+    write_dec = rtl[rtl.index("if (!busy) begin"):rtl.index("end else begin", rtl.index("if (!busy) begin"))]
+    pkg = rm.PKG_PATH.read_text()
+    for r in rm.REGISTERS:
+        assert f"REG_{r.name}:" in read_dec, r.name
+        assert (f"REG_{r.name}:" in write_dec) == (r.access == "rw"), r.name
+        m = re.search(rf"REG_{r.name}\s*=\s*8'h([0-9A-F]+);", pkg)
+        assert m and int(m.group(1), 16) == r.offset
+
+
+def test_memory_layout_regions_do_not_overlap():
+    from sievit import regmap as rm
+    from sievit.data import first_test_images
+    from sievit.errors import SievitError
+    session, golden = _session_and_golden()
+    images = first_test_images(3).images
+    lay, image = session.memory_image(images)
+    assert lay.image_addr >= lay.program_bytes and lay.image_addr % 4096 == 0
+    assert lay.result_addr >= lay.image_addr + 3 * 784 and lay.result_addr % 4096 == 0
+    assert len(image) == lay.total_bytes >= lay.result_addr + 3 * lay.result_stride
+    assert image[:lay.program_bytes] == session.program.image
+    assert image[lay.image_addr + 784:lay.image_addr + 2 * 784] == images[1].tobytes()
+    # the longest result stream (every token kept) fits a slot
+    n_tok = session.n_tok
+    longest = 2 * (1 + (n_tok + 1) // 2) + (session.classes + 1) // 2
+    assert rm.HDR_BYTES + 8 * longest <= lay.result_stride
+    with pytest.raises(SievitError, match="images have 100 bytes each; the bundle's program reads 784"):
+        session.memory_image(np.zeros((1, 100), np.uint8))
+    with pytest.raises(SievitError, match="not 4096-byte aligned"):
+        session.register_writes(lay, 0x1234, "none")
+    with pytest.raises(SievitError, match="unknown mode 'fast'"):
+        session.register_writes(lay, 0, "fast")
+
+
+# ---------------------------------------------------------------- board path (fake PYNQ)
+class FakeBuffer(np.ndarray):
+    """pynq.allocate's buffer: a host view and a device copy, synced only by flush() and
+    invalidate() (a host that forgets either sees stale data, as on a board)."""
+
+    def __new__(cls, shape, dtype, phys: int):
+        obj = np.zeros(shape, dtype).view(cls)
+        obj.physical_address = phys
+        obj.dev_mem = np.zeros(shape, dtype)
+        return obj
+
+    def flush(self):
+        self.dev_mem[:] = np.asarray(self)
+
+    def invalidate(self):
+        np.asarray(self)[:] = self.dev_mem
+
+
+class FakeIP:
+    """The IP's register behaviour as docs/ip.md states it, with the golden model as the
+    core: on START it reads images from the device memory where the registers point and
+    writes result slots (header + stream, encoded here from the documented format)."""
+
+    def __init__(self, session, golden, id_value=None, hang=False):
+        from sievit import regmap as rm
+        self.rm, self.s, self.g, self.hang = rm, session, golden, hang
+        self.regs = {r.offset: 0 for r in rm.REGISTERS}
+        self.regs[rm.OFFSET["ID"]] = rm.ID_VALUE if id_value is None else id_value
+        self.regs[rm.OFFSET["VERSION"]] = rm.VERSION_VALUE
+        self.regs[rm.OFFSET["CONFIG"]] = 64 | 8 << 16 | rm.HDR_BEATS << 24
+        self.buffers, self.writes = [], []
+
+    def allocate(self, shape, dtype):
+        buf = FakeBuffer(shape, dtype, phys=0x4000_0000 + 0x100_0000 * len(self.buffers))
+        self.buffers.append(buf)
+        return buf
+
+    def read(self, off):
+        return self.regs[off]
+
+    def write(self, off, val):
+        rm = self.rm
+        self.writes.append((off, val))
+        if off == rm.OFFSET["CTRL"]:
+            self.regs[off] = val & (1 << rm.BIT["CTRL.IRQ_EN"])
+            if val >> rm.BIT["CTRL.SOFT_RESET"] & 1:
+                self.regs[rm.OFFSET["STATUS"]] = 0
+            elif val >> rm.BIT["CTRL.START"] & 1:
+                self._run()
+        else:
+            self.regs[off] = val
+
+    def _run(self):
+        rm, r = self.rm, lambda name: self.regs[self.rm.OFFSET[name]]
+        if self.hang:
+            self.regs[rm.OFFSET["STATUS"]] = 1 << rm.BIT["STATUS.BUSY"]
+            return
+        base = r("MEM_BASE_LO") | r("MEM_BASE_HI") << 32
+        mem = next(b.dev_mem for b in self.buffers if b.physical_address == base)
+        mode = {a: m for m, a in self.s.program.prog_addr.items()}[r("PROG_ADDR")]
+        n, nb = max(1, r("NUM_IMAGES")), r("IMAGE_BYTES")
+        for i in range(n):
+            at = r("IMAGE_ADDR") + i * nb
+            img = mem[at:at + nb].reshape(1, 28, 28)
+            gold = self.g.run(img, mode)
+            words = []
+            for s in range(len(gold.kept) if mode != "none" else 0):
+                kept = [int(x) for x in gold.kept[s][0]]
+                n_new = int(gold.tokens_per_stage[0, s])
+                ids = kept + [-1] * (n_new - len(kept))
+                ids += [-1] * (len(ids) % 2)
+                words.append(n_new | int(n_new > len(kept)) << 32)
+                words += [(ids[k] & 0xFFFFFFFF) | (ids[k + 1] & 0xFFFFFFFF) << 32
+                          for k in range(0, len(ids), 2)]
+            lg = [int(v) & 0xFFFFFFFF for v in gold.logits[0]] + [0]
+            words += [lg[k] | lg[k + 1] << 32 for k in range(0, len(gold.logits[0]), 2)]
+            hdr = [len(words), i, 1000 + i, 100, 200, 300, 400, 0]
+            slot = r("RESULT_ADDR") + i * r("RESULT_STRIDE")
+            blob = np.array(hdr, "<u4").tobytes() + np.array(words, "<u8").tobytes()
+            mem[slot:slot + len(blob)] = np.frombuffer(blob, np.uint8)
+        self.regs[rm.OFFSET["IMAGES_DONE"]] = n
+        self.regs[rm.OFFSET["BATCH_CYCLES_LO"]] = 5000
+        self.regs[rm.OFFSET["STATUS"]] = 1 << rm.BIT["STATUS.DONE"]
+
+
+def test_board_driver_with_fake_pynq():
+    """Board.run on a fake MMIO/allocate: the registers it writes lead the fake IP to the
+    right images, program and slots, and the parsed results equal the golden model's."""
+    from sievit import regmap as rm
+    from sievit.cosim import mismatches
+    from sievit.data import first_test_images
+    from sievit.host import Board
+    session, golden = _session_and_golden()
+    images = first_test_images(3).images
+    for mode in ("threshold", "none"):
+        ip = FakeIP(session, golden)
+        board = Board(session, mmio=ip, allocate=ip.allocate)
+        assert board.info == {"data_width": 64, "lanes": 8, "hdr_beats": 4}
+        out = board.run(images, mode)
+        assert not mismatches(out["results"], golden.run(images, mode)).any()
+        assert [r["cycles"] for r in out["results"]] == [1000, 1001, 1002]
+        assert out["results"][0]["phases"] == {"attention": 100, "mlp": 200, "pruning": 300,
+                                               "layernorm": 400, "other": 0}
+        assert out["images_done"] == 3 and out["batch_cycles"] == 5000
+        assert ip.writes[-1] == (rm.OFFSET["CTRL"], 1 << rm.BIT["CTRL.START"])
+        assert ip.regs[rm.OFFSET["MEM_BASE_LO"]] == ip.buffers[0].physical_address
+
+
+def test_board_driver_errors(monkeypatch):
+    import builtins
+
+    from sievit import regmap as rm
+    from sievit.data import first_test_images
+    from sievit.errors import SievitError
+    from sievit.host import Board
+    session, golden = _session_and_golden()
+    ip = FakeIP(session, golden, id_value=0xDEADBEEF)
+    with pytest.raises(SievitError, match="no sievit IP at this address: ID reads 0xdeadbeef") as e:
+        Board(session, mmio=ip, allocate=ip.allocate)
+    assert e.value.code == 1
+    ip = FakeIP(session, golden, hang=True)
+    board = Board(session, mmio=ip, allocate=ip.allocate, timeout_s=0.05)
+    with pytest.raises(SievitError, match="did not finish 1 images within 0.05 s") as e:
+        board.run(first_test_images(1).images, "none")
+    assert e.value.code == 1
+    assert ip.writes[-1] == (rm.OFFSET["CTRL"], 1 << rm.BIT["CTRL.SOFT_RESET"])
+    real_import = builtins.__import__
+
+    def no_pynq(name, *a, **k):
+        if name == "pynq":
+            raise ImportError("No module named 'pynq'")
+        return real_import(name, *a, **k)
+    monkeypatch.setattr(builtins, "__import__", no_pynq)
+    with pytest.raises(SievitError, match="the board driver needs PYNQ") as e:
+        Board(session, ctrl_addr=0xA000_0000)
+    assert e.value.code == 3
+
+
+# ---------------------------------------------------------------- IP packaging Tcl
+def _sv_ports() -> list[str]:
+    """Port names of sievit_axi read straight from its header (independent of ip_package)."""
+    import re
+    text = (ROOT / "rtl" / "sievit_axi.sv").read_text()
+    header = text[text.index("module sievit_axi"):text.index(");", text.index("module sievit_axi"))]
+    header = header[header.index(") (") + 3:]
+    return re.findall(r"^\s*(?:input|output)\s+logic\s*(?:\[[^\]]*\])?\s*(\w+)", header, re.M)
+
+
+def _run_tcl(script: Path, refuse: str | None = None) -> list[tuple[str, ...]]:
+    """Source `script` in a Tcl interpreter where every Vivado command is recorded; a fake
+    ipx::infer_bus_interface names the interface after its ports' common prefix."""
+    import tkinter
+    tcl = tkinter.Tcl()
+    calls, inferred = [], set()
+
+    def record(*args):
+        calls.append(args)
+        if args[0] == "ipx::infer_bus_interface":
+            ports = tcl.splitlist(args[1])
+            name = os.path.commonprefix(list(ports)).rstrip("_") if len(ports) > 1 else ports[0]
+            if name != refuse:
+                inferred.add(name)
+        if args[0] == "ipx::get_bus_interfaces":
+            return args[1] if args[1] in inferred else ""
+        return ""
+    tcl.createcommand("vivado_record", record)
+    tcl.eval("proc unknown {args} { return [vivado_record {*}$args] }")
+    tcl.eval("set argc 0; set argv {}")
+    tcl.eval(f"source {{{script}}}")
+    return calls
+
+
+def test_ip_package_tcl_names_every_source_port_and_register(tmp_path):
+    from sievit import regmap as rm
+    from sievit.cli import main as sievit_main
+    out = tmp_path / "ip"
+    assert sievit_main(["rtl", "ip", "--out", str(out), "--data-width", "128"]) == 0
+    srcs = axi_sources()
+    assert (out / "sources.f").read_text().split() == [f"src/{p.name}" for p in srcs]
+    for p in srcs:
+        assert (out / "src" / p.name).read_bytes() == p.read_bytes()
+    calls = _run_tcl(out / "package_ip.tcl")
+    by = {}
+    for c in calls:
+        by.setdefault(c[0], []).append(c[1:])
+    added = [Path(f) for f in __import__("tkinter").Tcl().splitlist(by["add_files"][0][1])]
+    assert added == [(out / "src" / p.name).resolve() for p in srcs]
+    assert all(f.is_file() for f in added)
+    assert ("top", "sievit_axi", "") in by["set_property"]
+    assert by["ipx::package_project"][0][:2] == ("-root_dir", str((out / "ip_repo" / "sievit_axi").resolve()))
+    # every port belongs to exactly one inferred interface
+    tcl = __import__("tkinter").Tcl()
+    groups = [tcl.splitlist(c[0]) for c in by["ipx::infer_bus_interface"]]
+    flat = [p for g in groups for p in g]
+    assert sorted(flat) == sorted(_sv_ports()) and len(flat) == len(set(flat))
+    assert [c[1] for c in by["ipx::infer_bus_interface"]] == \
+        ["xilinx.com:interface:aximm_rtl:1.0"] * 2 + \
+        [f"xilinx.com:signal:{k}_rtl:1.0" for k in ("clock", "reset", "interrupt")]
+    assert [c[0] for c in by["ipx::add_register"]] == [r.name for r in rm.REGISTERS]
+    offsets = [c[1] for c in by["set_property"] if c[0] == "address_offset"]
+    assert [int(o, 16) for o in offsets] == [r.offset for r in rm.REGISTERS]
+    assert ("value", "128", "") in by["set_property"]
+    assert ("value", "ACTIVE_LOW", "") in by["set_property"]
+    assert ("-busif", "m_axi", "-clock", "aclk", "") in by["ipx::associate_bus_interfaces"]
+    assert calls[-1][0] == "close_project" and "ipx::save_core" in by
+    # an interface Vivado does not infer stops the script
+    import tkinter
+    with pytest.raises(tkinter.TclError, match="bus interface m_axi was not inferred"):
+        _run_tcl(out / "package_ip.tcl", refuse="m_axi")
+
+
+def test_ip_package_bad_input_leaves_nothing(tmp_path, capsys):
+    from sievit.cli import main as sievit_main
+    out = tmp_path / "ip"
+    assert sievit_main(["ip-package", "--out", str(out), "--data-width", "96"]) == 2
+    assert "--data-width 96 is not one of (64, 128, 256, 512)" in capsys.readouterr().err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    out.mkdir()
+    assert sievit_main(["ip-package", "--out", str(out)]) == 2
+    assert f"output directory {out} exists (use --force to replace it)" in capsys.readouterr().err
+    assert sievit_main(["ip-package", "--out", str(out), "--force"]) == 0
+    assert (out / "package_ip.tcl").is_file()
+    assert sievit_main(["regmap", "--check"]) == 0

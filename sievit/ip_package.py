@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 from pathlib import Path
 
 from sievit import regmap as rm
 from sievit.atomic import atomic_dir
 from sievit.errors import SievitError
+from sievit.paths import rtl_dir
 
-ROOT = Path(__file__).resolve().parents[1]
-TOP = ROOT / "rtl" / "sievit_axi.sv"
+TOP = rtl_dir() / "sievit_axi.sv"
 DATA_WIDTHS = (64, 128, 256, 512)
 VENDOR = "sievit.org"
 AXI_PREFIXES = {"s_axi_ctrl": "s_axi_ctrl_", "m_axi": "m_axi_"}
@@ -25,7 +26,7 @@ AXI_PREFIXES = {"s_axi_ctrl": "s_axi_ctrl_", "m_axi": "m_axi_"}
 def sources() -> list[Path]:
     """The IP's sources in compile order: packages first, the wrapper last."""
     from sievit.cosim import rtl_sources
-    return [*rtl_sources(), ROOT / "rtl" / "sievit_regs_pkg.sv", TOP]
+    return [*rtl_sources(), rtl_dir() / "sievit_regs_pkg.sv", TOP]
 
 
 def top_ports(text: str | None = None) -> list[str]:
@@ -79,7 +80,7 @@ def package_tcl(files: list[str], part: str, data_width: int) -> str:
         "set_property supported_families {zynquplus Production virtexuplus Production "
         "kintexuplus Production zynq Production kintex7 Production artix7 Production} $core",
         "",
-        "# bus interfaces: inferred from the port names; named here so that a renamed port fails",
+        "# bus interfaces: inferred from the port names, else named here; a missing one is an error",
     ]
     for bus, plist in axi.items():
         lines += [f"if {{[llength [ipx::get_bus_interfaces {bus} -of_objects $core]] == 0}} {{",
@@ -89,6 +90,11 @@ def package_tcl(files: list[str], part: str, data_width: int) -> str:
         lines += [f"if {{[llength [ipx::get_bus_interfaces {port} -of_objects $core]] == 0}} {{",
                   f"  ipx::infer_bus_interface {port} xilinx.com:signal:{vlnv}:1.0 $core", "}"]
     lines += [
+        "foreach busif {s_axi_ctrl m_axi aclk aresetn irq} {",
+        "  if {[llength [ipx::get_bus_interfaces $busif -of_objects $core]] == 0} {",
+        "    error \"sievit_axi: bus interface $busif was not inferred (renamed ports?)\"",
+        "  }",
+        "}",
         "proc bus_param {core busif name value} {",
         "  set bi [ipx::get_bus_interfaces $busif -of_objects $core]",
         "  if {[llength [ipx::get_bus_parameters $name -of_objects $bi]] == 0} {",
@@ -176,3 +182,42 @@ def ip_package(out: Path, part: str = "xczu9eg-ffvb1156-2-e", data_width: int = 
             "part": part, "data_width": data_width,
             "interfaces": ["s_axi_ctrl", "m_axi", "aclk", "aresetn", "irq"],
             "registers": len(rm.REGISTERS)}
+
+
+def cmd_ip_package(args) -> dict:
+    out = ip_package(Path(args.out), part=args.part, data_width=args.data_width,
+                     force=args.force)
+    print(f"[ip-package] wrote {out['tcl']} and {len(out['sources'])} sources; run "
+          f"vivado -mode batch -source {out['tcl']}", file=sys.stderr)
+    return out
+
+
+def cmd_regmap(args) -> dict:
+    if args.check:
+        stale = rm.stale_files()
+        if stale:
+            raise SievitError(f"generated from sievit/regmap.py but stale: {', '.join(stale)} "
+                              "(run `sievit regmap`)", code=1)
+        return {"stale": [], "registers": len(rm.REGISTERS)}
+    written = rm.write_files()
+    print(f"[regmap] {'rewrote ' + ', '.join(written) if written else 'up to date'}",
+          file=sys.stderr)
+    return {"written": written, "registers": len(rm.REGISTERS)}
+
+
+def add_parsers(sub) -> None:
+    """Register `sievit ip-package` and `sievit regmap` on the CLI's subparsers."""
+    ip = sub.add_parser("ip-package", help="write a Vivado IP-packaging project (Tcl + "
+                                           "sources) for the AXI IP rtl/sievit_axi.sv")
+    ip.add_argument("--out", required=True)
+    ip.add_argument("--part", default="xczu9eg-ffvb1156-2-e")
+    ip.add_argument("--data-width", type=int, default=64, help="m_axi data width: "
+                    + ", ".join(map(str, DATA_WIDTHS)))
+    ip.add_argument("--force", action="store_true", help="replace an existing --out")
+    ip.add_argument("--json", action="store_true")
+    ip.set_defaults(func=cmd_ip_package)
+    rg = sub.add_parser("regmap", help="regenerate rtl/sievit_regs_pkg.sv and the register "
+                                       "table of docs/ip.md from sievit/regmap.py")
+    rg.add_argument("--check", action="store_true", help="only check; exit 1 when stale")
+    rg.add_argument("--json", action="store_true")
+    rg.set_defaults(func=cmd_regmap)
