@@ -364,6 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="print the analytic latency estimate (loop trip counts x II; no Vitis)")
     sy.add_argument("--json", action="store_true")
     sy.set_defaults(func=cmd_synth)
+    from sievit.ip_package import add_parsers as add_ip_parsers  # ip-package, regmap
+    add_ip_parsers(sub)
     from sievit.cli_groups import add_user_commands  # --version, predict, hls/rtl groups, help
     add_user_commands(p, sub)
     return p

@@ -10,9 +10,10 @@ from sievit import __version__
 
 # grouped command -> {sub-command: the flat command it runs}
 GROUPS = {"hls": {"export": "export-hls", "csim": "csim", "synth": "synth"},
-          "rtl": {"cosim": "cosim", "synth": "rtl-synth"}}
+          "rtl": {"cosim": "cosim", "synth": "rtl-synth", "ip": "ip-package", "regmap": "regmap"}}
 GROUP_HELP = {"hls": "Vitis HLS project: export, C-simulate (g++), synthesize (vitis_hls)",
-              "rtl": "SystemVerilog RTL: co-simulate (cocotb), synthesize (Yosys)"}
+              "rtl": "SystemVerilog RTL: co-simulate (cocotb), synthesize (Yosys), package the "
+                     "AXI IP for Vivado (ip), regenerate its register map (regmap)"}
 
 # help for options the command definitions leave without one
 DEFAULT_HELP = {
