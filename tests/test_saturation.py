@@ -1,0 +1,100 @@
+"""Saturation counters of the golden model: exact at the limits of requant (round half to
+even, then clip to int8), softmax (probability 256 clamped to 255) and the PLAN sigmoid
+(flat for |d| >= 5); counting changes no result; `sievit eval --json` reports them."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from conftest import CKPT, ROOT
+from sievit.quant import contract as C
+from sievit.quant import intops as op
+
+
+def test_requant_counts_exactly_the_values_rounded_past_the_int8_limits():
+    # at frac 1 -> 0: 127.5 rounds (half to even) to 128: clipped; 126.5 -> 126: not;
+    # -128.5 -> -128 (even): not clipped; -129.5 -> -130: clipped
+    acc = np.array([254, 255, 253, 256, -257, -259, -256, 0])   # x 2^-1
+    with op.count_saturation() as sat:
+        out = op.requant(acc, 1, 0, name="t")
+    assert out.tolist() == [127, 127, 126, 127, -128, -128, -128, 0]
+    assert sat.report()["tensors"]["t"] == {"saturated": 3, "elements": 8}   # 255, 256, -259
+    assert np.array_equal(out, op.requant(acc, 1, 0))                        # same without counting
+
+
+def test_counting_is_off_outside_the_block_and_needs_a_name():
+    with op.count_saturation() as sat:
+        op.requant(np.array([1000]), 0, 0)          # unnamed: not counted
+    op.requant(np.array([1000]), 0, 0, name="x")    # outside the block: not counted
+    assert sat.report() == {"saturated": 0, "elements": 0, "tensors": {}}
+
+
+def test_live_rows_restrict_the_count():
+    x = np.full((2, 3, 4), 1000)                    # every value saturates
+    rows = np.array([[True, True, False], [True, False, False]])
+    with op.count_saturation() as sat:
+        op.set_live_rows(rows)
+        op.requant(x, 0, 0, name="r")
+        op.requant(x[:, 0], 0, 0, name="cls", per_row=False)
+    t = sat.report()["tensors"]
+    assert t["r"] == {"saturated": 3 * 4, "elements": 3 * 4}
+    assert t["cls"] == {"saturated": 2 * 4, "elements": 2 * 4}
+
+
+def test_softmax_clamp_counted_when_one_key_takes_everything():
+    frac = 4
+    logits = np.array([[0, -4000, -4000], [0, 0, 0]])  # one dominant key; uniform
+    with op.count_saturation() as sat:
+        p = op.softmax(logits, frac, name="sm")
+    assert p[0, 0] == C.SOFTMAX_OUT_MAX and p[0, 1:].tolist() == [0, 0]
+    assert sat.report()["tensors"]["sm"]["saturated"] == 1
+
+
+def test_sigmoid_tails_counted_from_five():
+    frac = 3
+    one = 1 << frac
+    d = np.array([5 * one - 1, 5 * one, -5 * one, -(5 * one - 1), 0, 40 * one])
+    with op.count_saturation() as sat:
+        s = op.sigmoid(d, frac, name="sg")
+    assert s[1] == s[5] == 1 << C.SIGMOID_OUT_FRAC and s[2] == 0
+    assert s[0] < s[1] and s[3] > s[2]                 # just inside the tails: not flat yet
+    assert sat.report()["tensors"]["sg"] == {"saturated": 3, "elements": 6}
+
+
+def test_golden_counts_are_bounded_by_the_values_at_the_limits(golden):
+    """Every counted saturation left a value at -128 or 127 in the traced tensor (live rows),
+    and results are the same with and without counting."""
+    from sievit.data import first_test_images
+    imgs = first_test_images(6).images
+    plain = golden.run(imgs, "threshold", trace=True)
+    with op.count_saturation() as sat:
+        counted = golden.run(imgs, "threshold", trace=True)
+    assert np.array_equal(plain.logits, counted.logits)
+    t = sat.report()["tensors"]
+    assert sum(v["saturated"] for v in t.values()) > 0
+    traced_as = {"blocks.0.ln1_out": "blocks.0.ln1_out", "blocks.0.res1": "blocks.0.res1",
+                 "blocks.5.res2": "blocks.5.out", "blocks.2.gelu_out": "blocks.2.gelu_out"}
+    for name, key in traced_as.items():
+        traced = counted.trace[key]
+        at_limit = int(((traced == 127) | (traced == -128)).sum())
+        assert t[name]["saturated"] <= at_limit, name
+        assert t[name]["elements"] <= traced.size
+
+
+def test_eval_json_reports_saturation_per_mode_and_tensor():
+    res = subprocess.run([sys.executable, "-m", "sievit.cli", "eval", "--ckpt", str(CKPT),
+                          "--images", "4", "--json"], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    sat = json.loads(res.stdout)["saturation"]
+    assert set(sat) == {"none", "threshold", "topk"}
+    dense = sat["none"]["tensors"]
+    assert "blocks.0.q_act" in dense and "blocks.5.attn_probs" in dense
+    assert not any(k.startswith("selectors.") for k in dense)          # no selector when dense
+    assert "selectors.0.score.keep_prob" in sat["threshold"]["tensors"]
+    for mode in sat.values():
+        assert mode["saturated"] == sum(v["saturated"] for v in mode["tensors"].values())
+        assert all(0 <= v["saturated"] <= v["elements"] for v in mode["tensors"].values())
+    # 4 images x 50 tokens x 96 channels: the dense model's q of block 0 sees every value once
+    assert dense["blocks.0.q_act"]["elements"] == 4 * 50 * 96
+    assert "golden saturations:" in res.stderr
