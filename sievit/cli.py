@@ -79,7 +79,7 @@ def cmd_eval(args: argparse.Namespace) -> dict:
         saturation[m] = sat.report()
     dense, pruned, other_mode = res["none"], res[mode], modes[1]
     other = res[other_mode]
-    return {"images": len(split.labels), "float_acc": float_accuracy(fmodel, split),
+    out = {"images": len(split.labels), "float_acc": float_accuracy(fmodel, split),
             "int_dense_acc": dense["acc"], "int_pruned_acc": pruned["acc"],
             "macs_dense": dense["macs"], "macs_pruned": pruned["macs"],
             "mac_reduction": round(1 - pruned["macs"] / dense["macs"], 4),
@@ -89,6 +89,11 @@ def cmd_eval(args: argparse.Namespace) -> dict:
                            "mac_reduction": round(1 - other["macs"] / dense["macs"], 4),
                            "tokens_per_stage": other["tokens_per_stage"]},
             "saturation": saturation}
+    if args.min_acc is not None:  # an accuracy floor is a check: exit 1 below it
+        out["min_acc"] = args.min_acc
+        out["checks_failed"] = [f"{k} {out[k]:.4f} < --min-acc {args.min_acc}"
+                                for k in ("int_dense_acc", "int_pruned_acc") if out[k] < args.min_acc]
+    return out
 
 
 def cmd_verify(args: argparse.Namespace) -> dict:
@@ -255,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("eval", help="float / int8 dense / int8 pruned accuracy and MACs")
     v.add_argument("--ckpt", required=True)
     v.add_argument("--images", type=_images_arg, default=None)
+    v.add_argument("--min-acc", type=A.float_in("--min-acc", 0.0, 1.0),
+                   help="accuracy floor (0..1) of the int8 dense and pruned golden model: exit 1 below")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_eval)
 

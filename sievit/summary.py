@@ -31,8 +31,9 @@ def _modes(result: dict, what: str) -> str:
 
 def _train(r: dict) -> list[str]:
     stages = r.get("stages", {})
-    return [f"trained {r.get('out', 'the run')}: {len(stages)} stages "
-            f"({', '.join(stages)})" if stages else f"training done: {_generic(r)}"]
+    wall = f" in {r['wall_time_s']} s" if "wall_time_s" in r else ""
+    return [f"trained {len(stages)} stages ({', '.join(stages)}){wall} on {r.get('device', '?')}"
+            if stages else f"training done: {_generic(r)}"]
 
 
 def _export(r: dict) -> list[str]:
