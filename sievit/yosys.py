@@ -132,7 +132,12 @@ def cached_report(path: Path) -> dict:
     if not path.is_file():
         raise SievitError(f"{path}: no synthesis report; make one with "
                           f"`sievit rtl-synth --json > {path}` (about 20 minutes)")
-    report = json.loads(path.read_text())
+    try:
+        report = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SievitError(f"{path} is not a synthesis report (not JSON: {exc})") from None
+    if not isinstance(report, dict):
+        raise SievitError(f"{path} is not a synthesis report (JSON {type(report).__name__})")
     now = rtl_digest(report.get("params"), report.get("family", "xcup"))
     if report.get("rtl_sha256") != now or report.get("stage") == "before_luts":
         raise SievitError(f"{path} was synthesized from other RTL sources or script "
