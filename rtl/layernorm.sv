@@ -58,7 +58,7 @@ module layernorm
   /* verilator lint_on UNUSEDSIGNAL */
   wire [32:0] recip = div_q[32:0];
 
-  udiv #(.W(48)) u_div (.clk, .rst_n, .start(div_start), .num(div_num), .den(div_den),
+  udiv #(.W(48), .BITS(4)) u_div (.clk, .rst_n, .start(div_start), .num(div_num), .den(div_den),
                         .quot(div_q), .busy(div_busy), .done(div_done));
 
   wire [DW-1:0] row_beats = DW'(dim / 16'(I8_PER_BEAT));

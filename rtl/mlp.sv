@@ -6,10 +6,31 @@ module mlp #(
     parameter int LANES = 8,
     parameter int ROWS = 2,           // linear: token rows per cycle
     parameter int COLS = 8,           // linear: output columns per cycle
+    parameter int EXT_LINEAR = 0,     // 1: use the lin_* port instead of a private linear
     parameter int MAX_N = 64,
     parameter int MAX_D = 128,     // model width
     parameter int MAX_H = 256      // MLP hidden width
 ) (
+    // the linear engine's port, used when EXT_LINEAR = 1 (sievit_top shares one array
+    // between attention and mlp); outputs are 0 and inputs ignored otherwise
+    output logic [15:0]                      lin_n_in,
+    output logic [15:0]                      lin_n_out,
+    output logic [15:0]                      lin_n_rows,
+    output logic [31:0]                      lin_w_addr,
+    output logic [31:0]                      lin_b_addr,
+    output logic [1:0]                       lin_epi,
+    output logic signed [7:0]                lin_frac_acc,
+    output logic signed [7:0]                lin_frac_out,
+    output logic signed [7:0]                lin_frac_gelu_in,
+    output logic signed [7:0]                lin_frac_res,
+    output logic [sievit_pkg::BEAT_BITS-1:0] lin_s_tdata,
+    output logic                             lin_s_tvalid,
+    input  logic                             lin_s_tready,
+    input  logic [sievit_pkg::BEAT_BITS-1:0] lin_m_tdata,
+    input  logic                             lin_m_tvalid,
+    output logic                             lin_m_tready,
+    input  logic                             lin_m_tlast,
+    input  logic [31:0]                      lin_mac_cycles,
     input  logic                             clk,
     input  logic                             rst_n,
     input  logic [15:0]                      n,
@@ -69,33 +90,61 @@ module mlp #(
   logic [31:0] l_mac;
   wire fc2 = (phase == FC2_G) || (phase == FC2_X) || (phase == FC2_OUT);
 
-  linear #(
-      .LANES(LANES),
-      .ROWS(ROWS),
-      .COLS(COLS),
-      .MAX_N(MAX_N),
-      .MAX_IN(MAX_H > MAX_D ? MAX_H : MAX_D),
-      .MAX_OUT(MAX_H > MAX_D ? MAX_H : MAX_D)
-  ) u_linear (
-      .clk, .rst_n,
-      .n_in(fc2 ? hidden : dim),
-      .n_out(fc2 ? dim : hidden),
-      .n_rows(n),
-      .w_addr(fc2 ? fc2_w_addr : fc1_w_addr),
-      .b_addr(fc2 ? fc2_b_addr : fc1_b_addr),
-      .epi(fc2 ? 2'(EPI_RESIDUAL) : 2'(EPI_GELU)),
-      .frac_acc(fc2 ? fc2_frac_acc : fc1_frac_acc),
-      .frac_out(fc2 ? fc2_frac_out : fc1_frac_out),
-      .frac_gelu_in(fc1_frac_gelu_in),
-      .frac_res(fc2_frac_res),
-      .mem_req_valid, .mem_req_ready, .mem_req_addr, .mem_req_beats,
-      .mem_rsp_valid, .mem_rsp_ready, .mem_rsp_data,
-      .s_axis_tdata(l_s_tdata), .s_axis_tvalid(l_s_tvalid), .s_axis_tready(l_s_tready),
-      .s_axis_tlast(1'b0),
-      .m_axis_tdata(l_m_tdata), .m_axis_tvalid(l_m_tvalid), .m_axis_tready(l_m_tready),
-      .m_axis_tlast(l_m_tlast),
-      .mac_cycles(l_mac)
-  );
+  wire [15:0] l_n_in = fc2 ? hidden : dim;
+  wire [15:0] l_n_out = fc2 ? dim : hidden;
+  wire [31:0] l_w_addr = fc2 ? fc2_w_addr : fc1_w_addr;
+  wire [31:0] l_b_addr = fc2 ? fc2_b_addr : fc1_b_addr;
+  wire [1:0] l_epi = fc2 ? 2'(EPI_RESIDUAL) : 2'(EPI_GELU);
+  wire signed [7:0] l_frac_acc = fc2 ? fc2_frac_acc : fc1_frac_acc;
+  wire signed [7:0] l_frac_out = fc2 ? fc2_frac_out : fc1_frac_out;
+  wire signed [7:0] l_frac_gelu_in = fc1_frac_gelu_in;
+  wire signed [7:0] l_frac_res = fc2_frac_res;
+  // the linear engine: inside, or (EXT_LINEAR = 1) the top's shared array behind lin_*
+  if (EXT_LINEAR != 0) begin : g_ext_linear
+    assign lin_n_in = l_n_in;
+    assign lin_n_out = l_n_out;
+    assign lin_n_rows = n;
+    assign lin_w_addr = l_w_addr;
+    assign lin_b_addr = l_b_addr;
+    assign lin_epi = l_epi;
+    assign lin_frac_acc = l_frac_acc;
+    assign lin_frac_out = l_frac_out;
+    assign lin_frac_gelu_in = l_frac_gelu_in;
+    assign lin_frac_res = l_frac_res;
+    assign lin_s_tdata = l_s_tdata;
+    assign lin_s_tvalid = l_s_tvalid;
+    assign l_s_tready = lin_s_tready;
+    assign l_m_tdata = lin_m_tdata;
+    assign l_m_tvalid = lin_m_tvalid;
+    assign lin_m_tready = l_m_tready;
+    assign l_m_tlast = lin_m_tlast;
+    assign l_mac = lin_mac_cycles;
+    assign mem_req_valid = 1'b0;
+    assign mem_req_addr = '0;
+    assign mem_req_beats = '0;
+    assign mem_rsp_ready = 1'b0;
+    logic unused_mem;
+    assign unused_mem = ^{mem_req_ready, mem_rsp_valid, mem_rsp_data};
+  end else begin : g_int_linear
+    linear #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_N),
+              .MAX_IN(MAX_H > MAX_D ? MAX_H : MAX_D), .MAX_OUT(MAX_H > MAX_D ? MAX_H : MAX_D)) u_linear (
+        .clk, .rst_n,
+        .n_in(l_n_in), .n_out(l_n_out), .n_rows(n),
+        .w_addr(l_w_addr), .b_addr(l_b_addr), .epi(l_epi),
+        .frac_acc(l_frac_acc), .frac_out(l_frac_out), .frac_gelu_in(l_frac_gelu_in),
+        .frac_res(l_frac_res),
+        .mem_req_valid, .mem_req_ready, .mem_req_addr, .mem_req_beats,
+        .mem_rsp_valid, .mem_rsp_ready, .mem_rsp_data,
+        .s_axis_tdata(l_s_tdata), .s_axis_tvalid(l_s_tvalid), .s_axis_tready(l_s_tready),
+        .s_axis_tlast(1'b0),
+        .m_axis_tdata(l_m_tdata), .m_axis_tvalid(l_m_tvalid), .m_axis_tready(l_m_tready),
+        .m_axis_tlast(l_m_tlast), .mac_cycles(l_mac));
+    assign {lin_n_in, lin_n_out, lin_n_rows, lin_w_addr, lin_b_addr, lin_epi} = '0;
+    assign {lin_frac_acc, lin_frac_out, lin_frac_gelu_in, lin_frac_res} = '0;
+    assign {lin_s_tdata, lin_s_tvalid, lin_m_tready} = '0;
+    logic unused_lin;
+    assign unused_lin = ^{lin_s_tready, lin_m_tdata, lin_m_tvalid, lin_m_tlast, lin_mac_cycles};
+  end
 
   // inputs: h2 rows go straight to fc1; then x1 rows are buffered (during fc1's compute)
   wire take_h = (phase == FC1_IN);

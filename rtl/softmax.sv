@@ -42,7 +42,7 @@ module softmax
   /* verilator lint_on UNUSEDSIGNAL */
   wire [32:0] recip = div_q[32:0];
 
-  udiv #(.W(48)) u_div (.clk, .rst_n, .start(div_start), .num(48'd1 << 32), .den(48'(total)),
+  udiv #(.W(48), .BITS(4)) u_div (.clk, .rst_n, .start(div_start), .num(48'd1 << 32), .den(48'(total)),
                         .quot(div_q), .busy(div_busy), .done(div_done));
 
   wire [IW-1:0] n_i = IW'(n);

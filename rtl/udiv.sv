@@ -1,7 +1,9 @@
-// Sequential unsigned divider: quotient = floor(num / den) for den > 0, one bit per cycle
-// (W cycles after `start`). `done` pulses with the result held in `quot` until the next start.
+// Sequential unsigned divider: quotient = floor(num / den) for den > 0, BITS quotient bits
+// per cycle (restoring division, W / BITS cycles after `start`). `done` pulses with the
+// result held in `quot` until the next start.
 module udiv #(
-    parameter int W = 48
+    parameter int W = 48,
+    parameter int BITS = 1      // quotient bits per cycle; divides W
 ) (
     input  logic         clk,
     input  logic         rst_n,
@@ -12,8 +14,30 @@ module udiv #(
     output logic         busy,
     output logic         done
 );
+  localparam int STEPS = W / BITS;
+  localparam int SW = $clog2(STEPS + 1);
   logic [W-1:0] n_sh, d, rem;
-  logic [$clog2(W+1)-1:0] step;
+  logic [SW-1:0] step;
+
+  // BITS restoring steps of the current cycle
+  logic [W-1:0] rem_next, quot_next, n_next;
+  always_comb begin
+    rem_next = rem;
+    quot_next = quot;
+    n_next = n_sh;
+    for (int b = 0; b < BITS; b++) begin
+      logic [W:0] trial;
+      trial = {rem_next, n_next[W-1]};
+      n_next = n_next << 1;
+      if (trial >= {1'b0, d}) begin
+        rem_next = W'(trial - {1'b0, d});
+        quot_next = {quot_next[W-2:0], 1'b1};
+      end else begin
+        rem_next = trial[W-1:0];
+        quot_next = {quot_next[W-2:0], 1'b0};
+      end
+    end
+  end
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
@@ -34,17 +58,10 @@ module udiv #(
         quot <= '0;
         step <= '0;
       end else if (busy) begin
-        logic [W:0] trial;
-        trial = {rem, n_sh[W-1]};
-        n_sh <= n_sh << 1;
-        if (trial >= {1'b0, d}) begin
-          rem <= W'(trial - {1'b0, d});
-          quot <= {quot[W-2:0], 1'b1};
-        end else begin
-          rem <= trial[W-1:0];
-          quot <= {quot[W-2:0], 1'b0};
-        end
-        if (step == ($clog2(W+1))'(W - 1)) begin
+        n_sh <= n_next;
+        rem <= rem_next;
+        quot <= quot_next;
+        if (step == SW'(STEPS - 1)) begin
           busy <= 1'b0;
           done <= 1'b1;
         end
