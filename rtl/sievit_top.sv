@@ -193,10 +193,17 @@ module sievit_top #(
 
   // memory port: the controller while fetching, otherwise the op's engine
   wire ctrl_mem = (state == S_REQ) || (state == S_FETCH);
-  assign mem_req_valid = ctrl_mem ? (state == S_REQ) : (running && e_req_valid[e]);
-  assign mem_req_addr = ctrl_mem ? pc : e_req_addr[e];
-  assign mem_req_beats = ctrl_mem ? 16'(DESC_BEATS) : e_req_beats[e];
-  assign mem_rsp_ready = ctrl_mem ? (state == S_FETCH) : (running && e_rsp_ready[e]);
+  // (attention and mlp reach it through the shared linear array)
+  wire lin_op = (op == OP_ATTN) || (op == OP_MLP);
+  logic sl_req_valid, sl_rsp_ready;
+  logic [31:0] sl_req_addr;
+  logic [15:0] sl_req_beats;
+  assign mem_req_valid = ctrl_mem ? (state == S_REQ) :
+                         (running && (lin_op ? sl_req_valid : e_req_valid[e]));
+  assign mem_req_addr = ctrl_mem ? pc : (lin_op ? sl_req_addr : e_req_addr[e]);
+  assign mem_req_beats = ctrl_mem ? 16'(DESC_BEATS) : (lin_op ? sl_req_beats : e_req_beats[e]);
+  assign mem_rsp_ready = ctrl_mem ? (state == S_FETCH) :
+                         (running && (lin_op ? sl_rsp_ready : e_rsp_ready[e]));
 
   `define SIEVIT_ENGINE_PORTS(K) \
       .mem_req_valid(e_req_valid[K]), .mem_req_ready(mem_req_ready && running && e == 3'(K)), \
@@ -219,22 +226,65 @@ module sievit_top #(
       .gamma_frac(d[4][7:0]), .frac_out(d[5][7:0]),
       `SIEVIT_ENGINE_PORTS(2));
 
+  // ---- the shared MAC array: one `linear` engine serves attention (Q, K, V, projection) and
+  // mlp (fc1, fc2); index 0 attention, 1 mlp
+  logic [1:0][15:0] u_n_in, u_n_out, u_n_rows;
+  logic [1:0][31:0] u_w_addr, u_b_addr;
+  logic [1:0][1:0] u_epi;
+  logic [1:0][7:0] u_frac_acc, u_frac_out, u_frac_gelu_in, u_frac_res;
+  logic [1:0][BEAT_BITS-1:0] u_s_tdata;
+  logic [1:0] u_s_tvalid, u_m_tready;
+  logic sl_s_tready, sl_m_tvalid, sl_m_tlast;
+  logic [BEAT_BITS-1:0] sl_m_tdata;
+  logic [31:0] sl_mac;
+  wire us = (op == OP_MLP);   // which engine drives the array
+  localparam int MAX_W = MAX_H > MAX_D ? MAX_H : MAX_D;
+
+  linear #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_N), .MAX_IN(MAX_W),
+           .MAX_OUT(MAX_W)) u_array (
+      .clk, .rst_n,
+      .n_in(u_n_in[us]), .n_out(u_n_out[us]), .n_rows(u_n_rows[us]),
+      .w_addr(u_w_addr[us]), .b_addr(u_b_addr[us]), .epi(u_epi[us]),
+      .frac_acc(u_frac_acc[us]), .frac_out(u_frac_out[us]),
+      .frac_gelu_in(u_frac_gelu_in[us]), .frac_res(u_frac_res[us]),
+      .mem_req_valid(sl_req_valid), .mem_req_ready(mem_req_ready && running && lin_op),
+      .mem_req_addr(sl_req_addr), .mem_req_beats(sl_req_beats),
+      .mem_rsp_valid(mem_rsp_valid && running && lin_op), .mem_rsp_ready(sl_rsp_ready),
+      .mem_rsp_data,
+      .s_axis_tdata(u_s_tdata[us]), .s_axis_tvalid(u_s_tvalid[us] && running && lin_op),
+      .s_axis_tready(sl_s_tready), .s_axis_tlast(1'b0),
+      .m_axis_tdata(sl_m_tdata), .m_axis_tvalid(sl_m_tvalid),
+      .m_axis_tready(u_m_tready[us] && running && lin_op), .m_axis_tlast(sl_m_tlast),
+      .mac_cycles(sl_mac));
+
+  `define SIEVIT_ARRAY_PORTS(K, U) \
+      .lin_n_in(u_n_in[U]), .lin_n_out(u_n_out[U]), .lin_n_rows(u_n_rows[U]), \
+      .lin_w_addr(u_w_addr[U]), .lin_b_addr(u_b_addr[U]), .lin_epi(u_epi[U]), \
+      .lin_frac_acc(u_frac_acc[U]), .lin_frac_out(u_frac_out[U]), \
+      .lin_frac_gelu_in(u_frac_gelu_in[U]), .lin_frac_res(u_frac_res[U]), \
+      .lin_s_tdata(u_s_tdata[U]), .lin_s_tvalid(u_s_tvalid[U]), \
+      .lin_s_tready(sl_s_tready && running && e == 3'(K)), \
+      .lin_m_tdata(sl_m_tdata), .lin_m_tvalid(sl_m_tvalid && running && e == 3'(K)), \
+      .lin_m_tready(u_m_tready[U]), .lin_m_tlast(sl_m_tlast), .lin_mac_cycles(sl_mac)
+
   logic [31:0] mlp_mac;
   attention #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .QK_KEYS(QK_KEYS), .AV_KEYS(AV_KEYS),
-              .MAX_N(MAX_N), .MAX_D(MAX_D)) u_attn (
+              .EXT_LINEAR(1), .MAX_N(MAX_N), .MAX_D(MAX_D)) u_attn (
       .clk, .rst_n, .n, .dim, .heads(d[2][15:0]), .head_dim(d[3][15:0]),
       .w_addr({d[7], d[6], d[5], d[4]}), .b_addr({d[11], d[10], d[9], d[8]}),
       .frac_acc({d[15][7:0], d[14][7:0], d[13][7:0], d[12][7:0]}),
       .frac_out({d[19][7:0], d[18][7:0], d[17][7:0], d[16][7:0]}),
       .frac_res(d[20][7:0]), .frac_s(d[21][7:0]), .frac_v(d[22][7:0]), .frac_attn_out(d[23][7:0]),
-      `SIEVIT_ENGINE_PORTS(3));
+      `SIEVIT_ENGINE_PORTS(3), `SIEVIT_ARRAY_PORTS(3, 0));
 
-  mlp #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_N), .MAX_D(MAX_D), .MAX_H(MAX_H)) u_mlp (
+  mlp #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .EXT_LINEAR(1), .MAX_N(MAX_N), .MAX_D(MAX_D),
+        .MAX_H(MAX_H)) u_mlp (
       .clk, .rst_n, .n, .dim, .hidden(d[2][15:0]),
       .fc1_w_addr(d[3]), .fc1_b_addr(d[4]), .fc1_frac_acc(d[5][7:0]), .fc1_frac_gelu_in(d[6][7:0]),
       .fc1_frac_out(d[7][7:0]), .fc2_w_addr(d[8]), .fc2_b_addr(d[9]), .fc2_frac_acc(d[10][7:0]),
       .fc2_frac_res(d[11][7:0]), .fc2_frac_out(d[12][7:0]),
-      `SIEVIT_ENGINE_PORTS(4), .mac_cycles(mlp_mac));
+      `SIEVIT_ENGINE_PORTS(4), `SIEVIT_ARRAY_PORTS(4, 1), .mac_cycles(mlp_mac));
+  `undef SIEVIT_ARRAY_PORTS
 
   // (generate loops: Icarus 11 needs constant indices for a two-dimensional packed select)
   wire [MAXH-1:0][2:0][31:0] sc_w, sc_b;
