@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 import yaml
 from tqdm import tqdm
@@ -65,6 +66,72 @@ def evaluate(model: ViT, images: torch.Tensor, labels: torch.Tensor, prune: str,
     return correct / len(labels)
 
 
+def rank_and_world() -> tuple[int, int]:
+    """This process's rank and the number of data-parallel processes (0, 1 without torchrun)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _step_loss(model: ViT, x: torch.Tensor, y: torch.Tensor, prune: str, t: dict,
+               teacher: ViT | None, targets: list[float]) -> torch.Tensor:
+    """The training loss of one batch (mean over its images)."""
+    out = model(x, prune=prune)
+    loss = F.cross_entropy(out.logits, y, label_smoothing=t["label_smoothing"])
+    if prune != "none":
+        # keep the dense path as good as before the selectors came in, and teach the
+        # pruned path to match it (DynamicViT-style distillation, teacher detached)
+        dense = None
+        if t["dense_loss_weight"] > 0:
+            dense = model(x, prune="none").logits
+            loss = loss + t["dense_loss_weight"] * F.cross_entropy(
+                dense, y, label_smoothing=t["label_smoothing"])
+        if t["distill_weight"] > 0:
+            with torch.no_grad():
+                if teacher is not None or dense is None:
+                    dense = (teacher if teacher is not None else model)(x, prune="none").logits
+            loss = loss + t["distill_weight"] * distill_loss(
+                out.logits, dense.detach(), t["distill_temperature"])
+    for s, pol in enumerate(out.policies if prune == "gumbel" else []):
+        kept = pol[:, 1:-1].sum(dim=1) / model.n_patch
+        loss = loss + t["ratio_loss_weight"] * ((kept - targets[s]) ** 2).mean()
+    return loss
+
+
+def _shard_backward(model: ViT, x: torch.Tensor, y: torch.Tensor, prune: str, t: dict,
+                    teacher: ViT | None, targets: list[float], params: list,
+                    step_key: int = 0) -> torch.Tensor:
+    """Gradient of the batch's mean loss, the batch cut into max(train.grad_shards, world)
+    contiguous shards: each process backpropagates its shards (loss scaled by shard size
+    / batch size, so the sum over shards is the batch mean), then the gradients are summed
+    over the processes (all-reduce, as DistributedDataParallel does). The same shards
+    accumulated in one process give the same sums; with two processes, bit for bit (a + b
+    == b + a). Returns the batch loss (this process's shards)."""
+    rank, world = rank_and_world()
+    shards = max(t["grad_shards"], world)
+    parts = torch.tensor_split(torch.arange(len(y), device=y.device), shards)
+    total = x.new_zeros((), dtype=torch.float32)
+    for k in range(rank, shards, world):
+        if len(parts[k]) == 0:
+            continue
+        if shards > 1:  # the shard's random draws (Gumbel noise) depend on it alone, not on
+            torch.manual_seed(t["seed"] * 1_000_003 + step_key * 1024 + k)  # which process
+        part = parts[k]
+        loss = _step_loss(model, x[part], y[part], prune, t, teacher, targets) * (len(part) / len(y))
+        loss.backward()
+        total = total + loss.detach()
+    if world > 1:
+        # parameters no shard reached keep no gradient (AdamW then leaves them alone)
+        used = torch.tensor([p.grad is not None for p in params], dtype=torch.int32)
+        dist.all_reduce(used, op=dist.ReduceOp.MAX)
+        for p, u in zip(params, used.tolist()):
+            if u:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+                dist.all_reduce(p.grad)
+    return total
+
+
 def run_stage(model: ViT, name: str, epochs: int, lr: float, cfg: dict, data: dict,
               prune: str, device: torch.device, log: dict, max_steps: int | None,
               teacher: ViT | None = None) -> None:
@@ -89,7 +156,8 @@ def run_stage(model: ViT, name: str, epochs: int, lr: float, cfg: dict, data: di
     step = 0
     # stop_after_steps ends the stage early; the schedule stays planned for `total`
     stop = min(total, t["stop_after_steps"]) if t["stop_after_steps"] > 0 else total
-    bar = tqdm(total=stop, desc=name, file=sys.stderr, mininterval=2.0)
+    bar = tqdm(total=stop, desc=name, file=sys.stderr, mininterval=2.0,
+               disable=rank_and_world()[0] != 0)
     model.train()
     while step < stop:
         perm = torch.randperm(n, generator=gen, device=device)
@@ -99,27 +167,9 @@ def run_stage(model: ViT, name: str, epochs: int, lr: float, cfg: dict, data: di
             idx = perm[i:i + t["batch_size"]]
             x = augment(data["train_x"][idx], gen)
             y = data["train_y"][idx]
-            out = model(x, prune=prune)
-            loss = F.cross_entropy(out.logits, y, label_smoothing=t["label_smoothing"])
-            if prune != "none":
-                # keep the dense path as good as before the selectors came in, and teach the
-                # pruned path to match it (DynamicViT-style distillation, teacher detached)
-                dense = None
-                if t["dense_loss_weight"] > 0:
-                    dense = model(x, prune="none").logits
-                    loss = loss + t["dense_loss_weight"] * F.cross_entropy(
-                        dense, y, label_smoothing=t["label_smoothing"])
-                if t["distill_weight"] > 0:
-                    with torch.no_grad():
-                        if teacher is not None or dense is None:
-                            dense = (teacher if teacher is not None else model)(x, prune="none").logits
-                    loss = loss + t["distill_weight"] * distill_loss(
-                        out.logits, dense.detach(), t["distill_temperature"])
-            for s, pol in enumerate(out.policies if prune == "gumbel" else []):
-                kept = pol[:, 1:-1].sum(dim=1) / model.n_patch
-                loss = loss + t["ratio_loss_weight"] * ((kept - targets[s]) ** 2).mean()
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss = _shard_backward(model, x, y, prune, t, teacher, targets, params,
+                                   step_key=len(log) * 10_000_000 + step)
             torch.nn.utils.clip_grad_norm_(params, 5.0)
             opt.step()
             sched.step()
@@ -189,11 +239,19 @@ def _load_state(model: torch.nn.Module, file: Path, what: str,
 
 
 def _write_run(out_dir: Path, fmodel: ViT, qmodel: ViT, cfg: dict, metrics: dict) -> None:
+    """Rank 0 writes the run (data-parallel ranks hold the same weights); the others wait."""
+    rank, world = rank_and_world()
+    metrics["world_size"] = world
+    if rank != 0:
+        dist.barrier()
+        return
     with atomic_dir(out_dir) as tmp:
         torch.save(fmodel.cpu().state_dict(), tmp / "float.pt")
         torch.save(qmodel.cpu().state_dict(), tmp / "model.pt")
         (tmp / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if world > 1:
+        dist.barrier()
 
 
 def calibrate(model: ViT, images: np.ndarray, n_images: int, prune: str = "threshold",
@@ -211,6 +269,21 @@ def calibrate(model: ViT, images: np.ndarray, n_images: int, prune: str = "thres
             model(torch.from_numpy(images[idx]), prune=prune, control=control)
 
 
+def init_distributed(device_name: str) -> str:
+    """Under torchrun (WORLD_SIZE > 1): join the process group (gloo on the CPU, NCCL on
+    GPUs, one GPU per local rank); returns the device to train on."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or dist.is_initialized():
+        return device_name
+    if device_name == "cuda":
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        dist.init_process_group("nccl")
+        return f"cuda:{local}"
+    dist.init_process_group("gloo")
+    return device_name
+
+
 def train(cfg: dict, out_dir: Path, epochs: int | None, seed: int | None, device_name: str,
           max_steps: int | None = None, command: str = "", init_float: Path | None = None,
           resume: Path | None = None, train_backbone: bool = False) -> dict:
@@ -221,6 +294,7 @@ def train(cfg: dict, out_dir: Path, epochs: int | None, seed: int | None, device
         raise SievitError("--device cuda asked for, but torch sees no CUDA device")
     if out_dir.exists():
         raise SievitError(f"output directory {out_dir} exists; choose a new one")
+    device_name = init_distributed(device_name)
     teacher = cfg["train"].get("teacher")
     if teacher and not (Path(teacher) / "model.pt").is_file():
         raise SievitError(f"train.teacher {teacher}: no model.pt there")

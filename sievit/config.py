@@ -24,7 +24,10 @@ OPTIONAL_KEYS: dict[str, dict[str, tuple[type, Any]]] = {
     "train": {"distill_weight": (float, 0.0), "distill_temperature": (float, 1.0),
               "finetune_prune": (str, "gumbel"), "joint_epochs": (int, 1),
               "stop_after_steps": (int, 0),  # > 0: a stage ends there, lr schedule unchanged
-              "teacher": (str, "")},  # resume runs: a frozen dense checkpoint to distill from
+              "teacher": (str, ""),  # resume runs: a frozen dense checkpoint to distill from
+              # each batch's gradient as the sum over this many contiguous shards (at least
+              # the torchrun world size): a one-process run equal to a data-parallel one
+              "grad_shards": (int, 1)},
 }
 # the optional data section (absent: Fashion-MNIST); folder = torchvision ImageFolder layout
 DATA_DEFAULTS: dict[str, Any] = {"dataset": "fmnist", "train": "", "val": "", "test": "",
@@ -122,6 +125,8 @@ def validate(cfg: dict) -> dict:
     if blocks[0] < lowest or blocks[-1] >= m["depth"]:
         raise SievitError(f"reduction.blocks must lie in {lowest}..{m['depth'] - 1}, got {blocks}")
     _check_method_keys(r, method)
+    if "train" in cfg and cfg["train"]["grad_shards"] < 1:
+        raise SievitError(f"train.grad_shards must be >= 1, got {cfg['train']['grad_shards']}")
     if "train" in cfg and cfg["train"]["finetune_prune"] not in ("gumbel", "topk"):
         raise SievitError("train.finetune_prune must be gumbel or topk, got "
                           f"{cfg['train']['finetune_prune']!r}")
