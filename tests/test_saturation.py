@@ -103,3 +103,29 @@ def test_eval_json_reports_saturation_per_mode_and_tensor():
     # 24 images x 50 tokens x 96 channels: the dense model's q of block 0 sees every value once
     assert dense["blocks.0.q_act"]["elements"] == 24 * 50 * 96
     assert "golden saturations:" in res.stderr
+
+
+def test_hls_engines_equal_golden_on_cases_that_saturate(tmp_path, monkeypatch):
+    """The engine cases (extreme int8 inputs, 1-token and full-length rows) drive every
+    saturating step past its limit, and the C-simulated engines still equal the golden
+    functions there: requant clipping, the softmax clamp, the sigmoid tails."""
+    from sievit.hls.csim import csim
+    from sievit.hls.project import export_hls
+    prj = tmp_path / "prj"
+    export_hls(CKPT / "bundle", prj, tb_images=1)
+    real = {f: getattr(op, f) for f in ("requant", "softmax", "sigmoid")}
+    monkeypatch.setattr(op, "requant", lambda *a, name=None, **k: real["requant"](*a, name=name or "requant", **k))
+    monkeypatch.setattr(op, "softmax", lambda *a, name=None, **k: real["softmax"](*a, name=name or "softmax", **k))
+    monkeypatch.setattr(op, "sigmoid", lambda *a, name=None, **k: real["sigmoid"](*a, name=name or "sigmoid", **k))
+    with op.count_saturation() as sat:
+        res = csim(prj, 0, True, [], cases_per_engine=60)
+    assert res["mismatches"] == 0, res["engines"]
+    t = sat.report()["tensors"]
+
+    def clipped(*ends: str) -> int:
+        return sum(v["saturated"] for k, v in t.items() if k.endswith(ends))
+
+    assert clipped("requant") > 0                      # linear / gelu / layernorm epilogues
+    assert clipped("softmax", "attn_probs") > 0        # 256 -> 255 (1-token rows, peaked rows)
+    assert clipped("keep_prob", "head_weight", "sigmoid") > 0   # the selector's sigmoid tails
+    assert all(r["cases"] >= 60 for r in res["engines"].values())
