@@ -745,6 +745,7 @@ module sievit_axi_writer #(
   wire [8:0] blen = bur_len + 1'b1;
   wire [AW-1:0] bstart = (bur_len == '0) ? beat_addr : bur_start;
   wire blast = in_last || (blen == 9'(MAX_BURST)) || (next_beat == 12'h000);
+  wire [7:0] awlen_new = blen[7:0] - 8'd1;   // 1..256 beats -> AWLEN 0..255
   wire wf_push = in_fire && beat_done;
   wire af_push = wf_push && blast;
 
@@ -788,7 +789,7 @@ module sievit_axi_writer #(
   logic [2:0] af_level;
   sievit_axi_fifo #(.W(AW + 8), .DEPTH(4), .SYNC_READ(0)) u_aw (
       .clk, .rst_n, .in_valid(af_push), .in_ready(af_in_ready),
-      .in_data({bstart, 8'(blen - 1'b1)}),
+      .in_data({bstart, awlen_new}),
       .out_valid(af_valid), .out_ready(aw_valid && aw_ready), .out_data(af_out), .level(af_level));
 
   assign aw_valid = af_valid;
