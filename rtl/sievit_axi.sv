@@ -21,6 +21,9 @@ module sievit_axi #(
     parameter int COLS = 8,
     parameter int QK_KEYS = 8,
     parameter int AV_KEYS = 8,
+    parameter int EXP_LANES = 8,
+    parameter int AUX_ROWS = 2,
+    parameter int AUX_COLS = 8,
     parameter int MAX_N = 64,
     parameter int MAX_D = 128,
     parameter int MAX_H = 256,
@@ -246,7 +249,7 @@ module sievit_axi #(
   logic img_valid, img_ready, img_last, res_valid, res_ready, res_last;
 
   sievit_top #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .QK_KEYS(QK_KEYS), .AV_KEYS(AV_KEYS),
-               .MAX_N(MAX_N), .MAX_D(MAX_D), .MAX_H(MAX_H), .MAX_IN(MAX_IN),
+               .EXP_LANES(EXP_LANES), .AUX_ROWS(AUX_ROWS), .AUX_COLS(AUX_COLS), .MAX_N(MAX_N), .MAX_D(MAX_D), .MAX_H(MAX_H), .MAX_IN(MAX_IN),
                .MAX_PIX(MAX_PIX), .MAX_CLASSES(MAX_CLASSES), .MAXH(MAXH)) u_core (
       .clk(aclk), .rst_n(core_rst_n), .start(core_start), .prog_addr, .busy(core_busy),
       .done(core_done),

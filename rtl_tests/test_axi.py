@@ -62,6 +62,12 @@ def build(params: dict):
     return runner
 
 
+def _axi_params() -> list[str]:
+    import re
+    text = (ROOT / "rtl" / "sievit_axi.sv").read_text()
+    return re.findall(r"parameter\s+int\s+(\w+)", text[:text.index(") (")])
+
+
 def _pause_generator(seed: int, pct: int):
     """A factory of pause generators for AxiRam: each channel its own random stream."""
     count = [0]
@@ -141,6 +147,8 @@ def run_axi_sim(tmp: Path, batches: list[dict], params: dict | None = None, paus
     from sievit.rtl_program import PRESETS
     hw = PRESETS["fmnist"]
     prm = {k: v for k, v in hw.verilog().items() if k != "MEM_WORDS"}
+    missing = sorted(set(prm) - set(_axi_params()))
+    assert not missing, f"sievit_axi does not pass sievit_top's parameters {missing} through"
     prm.update(params or {})
     runner = build(prm)
     n = 1 + max(i for b in batches for i in b["images"])
@@ -316,6 +324,9 @@ class FakeBuffer(np.ndarray):
     def invalidate(self):
         np.asarray(self)[:] = self.dev_mem
 
+    def freebuffer(self):
+        self.freed = True
+
 
 class FakeIP:
     """The IP's register behaviour as docs/ip.md states it, with the golden model as the
@@ -405,6 +416,7 @@ def test_board_driver_with_fake_pynq():
         assert out["images_done"] == 3 and out["batch_cycles"] == 5000
         assert ip.writes[-1] == (rm.OFFSET["CTRL"], 1 << rm.BIT["CTRL.START"])
         assert ip.regs[rm.OFFSET["MEM_BASE_LO"]] == ip.buffers[0].physical_address
+        assert getattr(ip.buffers[0], "freed", False)
 
 
 def test_board_driver_errors(monkeypatch):

@@ -181,6 +181,12 @@ class Board:
         """Run one batch; returns {"results": [...], "batch_cycles", "status", "wall_s"}."""
         lay, image = self.s.memory_image(images)
         buf = self.allocate(shape=(lay.total_bytes,), dtype=np.uint8)
+        try:
+            return self._run(buf, lay, image, mode)
+        finally:
+            getattr(buf, "freebuffer", lambda: None)()   # pynq buffers hold CMA memory
+
+    def _run(self, buf, lay: MemoryLayout, image: bytes, mode: str) -> dict:
         buf[:] = np.frombuffer(image, dtype=np.uint8)
         buf.flush()
         for off, val in self.s.register_writes(lay, int(buf.physical_address), mode):
@@ -202,7 +208,8 @@ class Board:
         if st["error"]:
             raise SievitError("IP reported an AXI error response (STATUS.ERROR)", code=1)
         buf.invalidate()
-        res = bytes(np.asarray(buf[lay.result_addr:lay.result_addr + lay.n_images * lay.result_stride]))
+        end = lay.result_addr + lay.n_images * lay.result_stride
+        res = bytes(np.asarray(buf[lay.result_addr:end]))
         cycles = self.mmio.read(rm.OFFSET["BATCH_CYCLES_LO"]) | \
             self.mmio.read(rm.OFFSET["BATCH_CYCLES_HI"]) << 32
         return {"results": self.s.parse_results(lay, res, mode), "batch_cycles": cycles,
