@@ -1,22 +1,23 @@
 // Engine `attention`: Q, K, V projections and the output projection on one `linear` engine,
-// per-head Q.K^T (QK_KEYS keys x LANES channels per cycle), integer softmax (`softmax` engine)
-// over the live keys, A.V (AV_KEYS keys x 8 channels per cycle), head concat, and the residual
-// fused into the projection's write-back (docs/numerics.md). K and V rows are banked by key so
-// that each bank serves one read per cycle. In: h rows (LN1 output), then x rows (the block input), `dim` int8
-// each. Out: n rows of `dim` int8 (res1).
+// per-head Q.K^T (QK_KEYS keys x LANES channels per cycle, key pairs packed per DSP), integer
+// softmax (`softmax` engine) over the live keys, A.V (AV_KEYS keys x 8 channels per cycle,
+// channel pairs packed), head concat, and the residual fused into the projection's write-back
+// (docs/numerics.md). K and V rows are banked by key so that each bank serves one read per
+// cycle. In: h rows (LN1 output), then x rows (the block input), `dim` int8 each. Out: n rows
+// of `dim` int8 (res1).
 module attention #(
     parameter int LANES = 8,          // linear and Q.K^T: input elements per dot product per cycle
     parameter int ROWS = 2,           // linear: token rows per cycle
     parameter int COLS = 8,           // linear: output columns per cycle
-    parameter int QK_KEYS = 8,        // Q.K^T: keys per cycle (a power of two)
+    parameter int QK_KEYS = 8,        // Q.K^T: keys per cycle (a power of two, >= 2)
     parameter int AV_KEYS = 8,        // A.V: keys per cycle, eight channels each (a power of two)
     parameter int EXP_LANES = 8,      // softmax: exponentials per cycle
     parameter int EXT_LINEAR = 0,     // 1: use the lin_* port instead of a private linear
     parameter int MAX_N = 64,
     parameter int MAX_D = 128
 ) (
-    // the linear engine's port, used when EXT_LINEAR = 1 (sievit_top shares one array
-    // between attention and mlp); outputs are 0 and inputs ignored otherwise
+    // the linear engine's port, used when EXT_LINEAR = 1: sievit_top shares one array
+    // between attention and mlp. Outputs are 0 and inputs ignored otherwise
     output logic [15:0]                      lin_n_in,
     output logic [15:0]                      lin_n_out,
     output logic [15:0]                      lin_n_rows,
@@ -100,14 +101,15 @@ module attention #(
   wire [CW-1:0] row_beats = CW'(dim / 16'(I8_PER_BEAT));
   wire [CW-1:0] tensor_beats = CW'(n) * row_beats;
   wire [CW-1:0] hd_steps = CW'(head_dim / 16'(LANES));
-  wire [CW-1:0] pair_beats = CW'((32'(n) + 1) / 2);
+  wire [CW-1:0] blk_beats = CW'((32'(n) + QK_KEYS - 1) / QK_KEYS);  // logit beats to the softmax
   wire [CW-1:0] prob_beats = CW'((32'(n) + 7) / 8);
   wire [CW-1:0] c0 = hd * CW'(head_dim);    // first channel of head hd
   wire [CW-1:0] w0 = c0 >> 3;                // its first word
   wire [CW-1:0] hd_words = CW'(head_dim / 16'(I8_PER_BEAT));
 
   // ---- engines
-  logic [BEAT_BITS-1:0] l_s_tdata, l_m_tdata, sm_s_tdata, sm_m_tdata;
+  logic [BEAT_BITS-1:0] l_s_tdata, l_m_tdata, sm_m_tdata;
+  logic [32*QK_KEYS-1:0] sm_s_tdata;   // one block of QK_KEYS logits per beat
   logic l_s_tvalid, l_s_tready, l_m_tvalid, l_m_tready, l_m_tlast;
   logic sm_s_tvalid, sm_s_tready, sm_m_tvalid, sm_m_tready, sm_m_tlast;
   logic [31:0] l_mac;
@@ -170,7 +172,7 @@ module attention #(
     assign unused_lin = ^{lin_s_tready, lin_m_tdata, lin_m_tvalid, lin_m_tlast, lin_mac_cycles};
   end
 
-  softmax #(.MAX_N(MAX_N), .EXP_LANES(EXP_LANES)) u_softmax (
+  softmax #(.MAX_N(MAX_N), .EXP_LANES(EXP_LANES), .IN_LANES(QK_KEYS)) u_softmax (
       .clk, .rst_n, .n(n), .frac(frac_s),
       .s_axis_tdata(sm_s_tdata), .s_axis_tvalid(sm_s_tvalid), .s_axis_tready(sm_s_tready),
       .s_axis_tlast(1'b0),
@@ -185,11 +187,17 @@ module attention #(
     for (int wj = 0; wj < WPC; wj++) begin
       logic [BEAT_BITS-1:0] qw;
       qw = q_buf[BI'(t * row_beats + w0 + kk * CW'(WPC) + CW'(wj))];
-      for (int i = 0; i < QK_KEYS; i++) begin
-        logic [BEAT_BITS-1:0] kw;
-        kw = k_mem[i][KI'(jb * CW'(RB) + w0 + kk * CW'(WPC) + CW'(wj))];
-        for (int l = 0; l < I8_PER_BEAT; l++)
-          qk[i] = qk[i] + 32'($signed(qw[8*l+:8])) * 32'($signed(kw[8*l+:8]));
+      // key pairs share each query value: one packed multiply per pair
+      for (int i = 0; i < QK_KEYS; i += 2) begin
+        logic [BEAT_BITS-1:0] kw0, kw1;
+        kw0 = k_mem[i][KI'(jb * CW'(RB) + w0 + kk * CW'(WPC) + CW'(wj))];
+        kw1 = k_mem[i + 1][KI'(jb * CW'(RB) + w0 + kk * CW'(WPC) + CW'(wj))];
+        for (int l = 0; l < I8_PER_BEAT; l++) begin
+          logic signed [34:0] prod;
+          prod = pack_mul2($signed(kw0[8*l+:8]), $signed(kw1[8*l+:8]), 9'($signed(qw[8*l+:8])));
+          qk[i] = qk[i] + pack_lo(prod[17:0]);
+          qk[i + 1] = qk[i + 1] + pack_hi(prod[34:17]);
+        end
       end
     end
   end
@@ -199,11 +207,16 @@ module attention #(
     for (int ch = 0; ch < I8_PER_BEAT; ch++) av[ch] = '0;
     for (int i = 0; i < AV_KEYS; i++) begin
       logic [BEAT_BITS-1:0] vw;
-      logic [31:0] p;
+      logic [7:0] p;
       vw = v_mem[i][VI'(jb * CW'(RB) + w0 + cw)];
-      p = ((jb << LV) + CW'(i) < CW'(n)) ? 32'(prob[i][VGI'(jb)]) : 32'd0;
-      for (int ch = 0; ch < I8_PER_BEAT; ch++)
-        av[ch] = av[ch] + p * 32'($signed(vw[8*ch+:8]));
+      p = ((jb << LV) + CW'(i) < CW'(n)) ? prob[i][VGI'(jb)] : 8'd0;
+      // channel pairs share the probability: one packed multiply per pair
+      for (int ch = 0; ch < I8_PER_BEAT; ch += 2) begin
+        logic signed [34:0] prod;
+        prod = pack_mul2($signed(vw[8*ch+:8]), $signed(vw[8*ch+8+:8]), $signed({1'b0, p}));
+        av[ch] = av[ch] + pack_lo(prod[17:0]);
+        av[ch + 1] = av[ch + 1] + pack_hi(prod[34:17]);
+      end
     end
   end
   logic [BEAT_BITS-1:0] av_word;   // the requantized channels of word cw
@@ -239,16 +252,11 @@ module attention #(
   assign m_axis_tdata = l_m_tdata;
   assign m_axis_tvalid = (state == PROJ_OUT) && l_m_tvalid;
   assign m_axis_tlast = (state == PROJ_OUT) && l_m_tlast;
-  // logit pairs go to the softmax as soon as Q.K^T has produced both (overlapping the two)
-  wire [CW-1:0] keys_done = (jb << LQ);
-  assign sm_s_tvalid = (state == SM_FEED) || ((state == QK) && ((beat << 1) + 2 <= keys_done));
+  // each block of QK_KEYS logits goes to the softmax as soon as Q.K^T has written it
+  assign sm_s_tvalid = (state == SM_FEED) || ((state == QK) && (beat < jb));
   always_comb begin
-    sm_s_tdata = '0;
-    for (int l = 0; l < 2; l++) begin
-      logic [CW-1:0] key;
-      key = beat * 2 + CW'(l);
-      if (key < CW'(n)) sm_s_tdata[32*l+:32] = logit[32'(key) % QK_KEYS][KGI'(key >> LQ)];
-    end
+    for (int i = 0; i < QK_KEYS; i++)
+      sm_s_tdata[32*i+:32] = ((beat << LQ) + CW'(i) < CW'(n)) ? logit[i][KGI'(beat)] : 32'sd0;
   end
   assign sm_m_tready = (state == SM_COLLECT);
 
@@ -321,7 +329,7 @@ module attention #(
             end
             kk <= '0;
             if (qk_last_blk) begin
-              state <= SM_FEED;  // beat: the pairs fed so far
+              state <= SM_FEED;  // beat: the blocks fed so far
               jb <= '0;
             end else jb <= jb + 1'b1;
           end else begin
@@ -330,8 +338,8 @@ module attention #(
           end
         end
         SM_FEED: if (sm_s_tready) begin
-          beat <= (beat == pair_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == pair_beats - 1'b1) state <= SM_COLLECT;
+          beat <= (beat == blk_beats - 1'b1) ? '0 : beat + 1'b1;
+          if (beat == blk_beats - 1'b1) state <= SM_COLLECT;
         end
         SM_COLLECT: if (sm_m_tvalid) begin
           for (int l = 0; l < I8_PER_BEAT; l++) begin

@@ -208,15 +208,6 @@ module linear
   logic [1:0] bank_full;               // output bank holds a finished row group
   logic o_bank;                        // the bank the output streams next
 
-  // signed product of a pair of int8 activations with one int8 weight in one 27x8 multiply
-  function automatic logic signed [31:0] pair_lo(input logic signed [17:0] p_lo);
-    pair_lo = 32'(p_lo);
-  endfunction
-  // p = hi * 2^18 + lo with lo the signed low 18 bits: hi = p[34:18] + (lo < 0)
-  function automatic logic signed [31:0] pair_hi(input logic signed [17:0] p_hi);
-    pair_hi = 32'($signed(p_hi[17:1])) + 32'(p_hi[0]);
-  endfunction
-
   always_comb begin
     logic [BEAT_BITS-1:0] xw[ROWS][WPC];
     logic [BEAT_BITS-1:0] ww[COLS][WPC];
@@ -233,12 +224,10 @@ module linear
           logic signed [7:0] w8;
           w8 = $signed(ww[c][j][8*l+:8]);
           for (int p = 0; p < PAIRS; p++) begin
-            logic signed [26:0] a_pack;
             logic signed [34:0] prod;
-            a_pack = (27'($signed(xw[2*p+1][j][8*l+:8])) <<< 18) + 27'($signed(xw[2*p][j][8*l+:8]));
-            prod = 35'(a_pack) * 35'(w8);
-            dot[2*p][c] = dot[2*p][c] + pair_lo(prod[17:0]);
-            dot[2*p+1][c] = dot[2*p+1][c] + pair_hi(prod[34:17]);
+            prod = pack_mul2($signed(xw[2*p][j][8*l+:8]), $signed(xw[2*p+1][j][8*l+:8]), 9'(w8));
+            dot[2*p][c] = dot[2*p][c] + pack_lo(prod[17:0]);
+            dot[2*p+1][c] = dot[2*p+1][c] + pack_hi(prod[34:17]);
           end
           if (ROWS % 2 == 1)
             dot[ROWS-1][c] = dot[ROWS-1][c] + 32'($signed(xw[ROWS-1][j][8*l+:8])) * 32'(w8);

@@ -11,8 +11,8 @@ module mlp #(
     parameter int MAX_D = 128,     // model width
     parameter int MAX_H = 256      // MLP hidden width
 ) (
-    // the linear engine's port, used when EXT_LINEAR = 1 (sievit_top shares one array
-    // between attention and mlp); outputs are 0 and inputs ignored otherwise
+    // the linear engine's port, used when EXT_LINEAR = 1: sievit_top shares one array
+    // between attention and mlp. Outputs are 0 and inputs ignored otherwise
     output logic [15:0]                      lin_n_in,
     output logic [15:0]                      lin_n_out,
     output logic [15:0]                      lin_n_rows,

@@ -74,6 +74,23 @@ package sievit_pkg;
     sigmoid_plan = (d >= 0) ? p[8:0] : 9'(64'sd256 - p);
   endfunction
 
+  // DSP packing (AMD WP486): two int8 values a0, a1 that multiply one shared operand b
+  // (|a * b| < 2^17) are one 27x18 multiply p = ((a1 << 18) + a0) * b. The low 18 bits of p
+  // are the signed a0 * b; a1 * b = p[34:18] + p[17] (the borrow of a negative low part).
+  function automatic logic signed [34:0] pack_mul2(input logic signed [7:0] a0,
+                                                   input logic signed [7:0] a1,
+                                                   input logic signed [8:0] b);
+    logic signed [26:0] a_pack;
+    a_pack = (27'($signed(a1)) <<< 18) + 27'($signed(a0));
+    pack_mul2 = 35'(a_pack) * 35'(b);
+  endfunction
+  function automatic logic signed [31:0] pack_lo(input logic signed [17:0] p_lo);
+    pack_lo = 32'(p_lo);
+  endfunction
+  function automatic logic signed [31:0] pack_hi(input logic signed [17:0] p_hi);  // p[34:17]
+    pack_hi = 32'($signed(p_hi[17:1])) + 32'(p_hi[0]);
+  endfunction
+
   // Write-back of the linear engine: requantize, GELU, or residual add (docs/numerics.md).
   /* verilator lint_off UNUSEDPARAM */
   localparam int EPI_REQUANT = 0;

@@ -15,6 +15,9 @@ module sievit_top #(
     parameter int COLS = 8,           // MAC array: output columns per cycle
     parameter int QK_KEYS = 8,        // attention Q.K^T: keys per cycle
     parameter int AV_KEYS = 8,        // attention A.V: keys per cycle (8 channels each)
+    parameter int EXP_LANES = 8,      // attention softmax: exponentials per cycle
+    parameter int AUX_ROWS = 2,       // the patch embedding's and selector's own linear arrays:
+    parameter int AUX_COLS = 8,       //   token rows and output columns per cycle
     parameter int MAX_N = 64,         // tokens: grid^2 + 1
     parameter int MAX_D = 128,        // model width
     parameter int MAX_H = 256,        // MLP hidden width
@@ -215,7 +218,7 @@ module sievit_top #(
       .m_axis_tdata(e_m_tdata[K]), .m_axis_tvalid(e_m_tvalid[K]), \
       .m_axis_tready(e_m_tready && e == 3'(K)), .m_axis_tlast(e_m_tlast[K])
 
-  patch_embed #(.ROWS(ROWS), .COLS(COLS), .MAX_PIX(MAX_PIX), .MAX_TOK(MAX_N), .MAX_D(MAX_D), .MAX_IN(MAX_IN)) u_embed (
+  patch_embed #(.ROWS(AUX_ROWS), .COLS(AUX_COLS), .MAX_PIX(MAX_PIX), .MAX_TOK(MAX_N), .MAX_D(MAX_D), .MAX_IN(MAX_IN)) u_embed (
       .clk, .rst_n, .image_size(d[2][15:0]), .patch(d[3][15:0]), .chans(d[4][15:0]),
       .grid(d[5][15:0]), .dim, .cls_addr(d[7]), .pos_addr(d[8]), .w_addr(d[9]), .b_addr(d[10]),
       .frac_acc(d[11][7:0]), .frac_cls(d[12][7:0]), .frac_pos(d[13][7:0]), .frac_out(d[14][7:0]),
@@ -269,7 +272,7 @@ module sievit_top #(
 
   logic [31:0] mlp_mac;
   attention #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .QK_KEYS(QK_KEYS), .AV_KEYS(AV_KEYS),
-              .EXT_LINEAR(1), .MAX_N(MAX_N), .MAX_D(MAX_D)) u_attn (
+              .EXP_LANES(EXP_LANES), .EXT_LINEAR(1), .MAX_N(MAX_N), .MAX_D(MAX_D)) u_attn (
       .clk, .rst_n, .n, .dim, .heads(d[2][15:0]), .head_dim(d[3][15:0]),
       .w_addr({d[7], d[6], d[5], d[4]}), .b_addr({d[11], d[10], d[9], d[8]}),
       .frac_acc({d[15][7:0], d[14][7:0], d[13][7:0], d[12][7:0]}),
@@ -296,7 +299,7 @@ module sievit_top #(
       assign sc_f[h][l] = d[16 + 6 * MAXH + 3 * h + l][7:0];
     end
   end
-  pruning_score #(.ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_N), .MAX_D(MAX_D), .MAXH(MAXH)) u_score (
+  pruning_score #(.ROWS(AUX_ROWS), .COLS(AUX_COLS), .MAX_N(MAX_N), .MAX_D(MAX_D), .MAXH(MAXH)) u_score (
       .clk, .rst_n, .n, .dim, .heads(d[2][15:0]), .hid(d[3][15:0]),
       .ln_g_addr(d[4]), .ln_b_addr(d[5]), .ln_gamma_frac(d[6][7:0]), .ln_frac_out(d[7][7:0]),
       .w_addr(sc_w), .b_addr(sc_b), .frac_acc(sc_f),

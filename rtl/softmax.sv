@@ -6,13 +6,14 @@
 module softmax
 #(
     parameter int MAX_N = 256,
-    parameter int EXP_LANES = 8      // exponentials per cycle
+    parameter int EXP_LANES = 8,     // exponentials per cycle
+    parameter int IN_LANES = 2       // int32 logits per input beat (2: the 64-bit engine stream)
 ) (
     input  logic                 clk,
     input  logic                 rst_n,
     input  logic [15:0]          n,      // live keys in the row, 1..MAX_N; stable per row
     input  logic signed [7:0]    frac,   // logits' fractional bits
-    input  logic [sievit_pkg::BEAT_BITS-1:0] s_axis_tdata,
+    input  logic [32*IN_LANES-1:0] s_axis_tdata,
     input  logic                 s_axis_tvalid,
     output logic                 s_axis_tready,
     input  logic                 s_axis_tlast,
@@ -46,7 +47,7 @@ module softmax
                         .quot(div_q), .busy(div_busy), .done(div_done));
 
   wire [IW-1:0] n_i = IW'(n);
-  wire [IW-1:0] in_beats = IW'((32'(n) + 1) / 2);
+  wire [IW-1:0] in_beats = IW'((32'(n) + IN_LANES - 1) / IN_LANES);
   wire [IW-1:0] out_beats = IW'((32'(n) + 7) / 8);
 
   // exp of elements idx .. idx + EXP_LANES - 1 (e < 2^23: only the low bits are kept)
@@ -104,10 +105,10 @@ module softmax
         LOAD: if (s_axis_tvalid) begin
           logic signed [31:0] m;
           m = max_v;
-          for (int l = 0; l < I32_PER_BEAT; l++) begin
+          for (int l = 0; l < IN_LANES; l++) begin
             logic [IW-1:0] j;
             logic signed [31:0] v;
-            j = IW'(idx * I32_PER_BEAT + IW'(l));
+            j = IW'(32'(idx) * IN_LANES + l);
             v = s_axis_tdata[32*l+:32];
             if (j < n_i) begin
               logit_mem[j[$clog2(MAX_N)-1:0]] <= v;

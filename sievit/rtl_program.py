@@ -25,9 +25,10 @@ RTL_LANES = 8     # k-lanes of the MAC arrays: widths must be multiples of this 
 class RtlParams:
     """Compile-time sizes of sievit_top (Verilog parameters): buffers and the MAC arrays.
 
-    The linear array does rows x cols x lanes int8 MACs per cycle (token rows x output
-    columns x input elements; row pairs share one DSP); attention's Q.K^T does qk_keys x lanes
-    and A.V av_keys x 8."""
+    The shared linear array (attention's and the MLP's GEMMs) does rows x cols x lanes int8
+    MACs per cycle (token rows x output columns x input elements; row pairs share one DSP);
+    attention's Q.K^T does qk_keys x lanes and A.V av_keys x 8; the patch embedding and the
+    selector keep arrays of aux_rows x aux_cols x lanes."""
     max_n: int = 64
     max_d: int = 128
     max_h: int = 256
@@ -39,6 +40,9 @@ class RtlParams:
     cols: int = 8
     qk_keys: int = 8
     av_keys: int = 8
+    exp_lanes: int = 8    # softmax exponentials per cycle
+    aux_rows: int = 2     # the patch embedding's and selector's own (smaller) linear arrays
+    aux_cols: int = 8
 
     @property
     def mac_lanes(self) -> int:
@@ -50,7 +54,8 @@ class RtlParams:
                 "MAX_IN": self.max_in, "MAX_PIX": self.max_pix,
                 "MAX_CLASSES": self.max_classes, "MEM_WORDS": self.mem_words,
                 "ROWS": self.rows, "COLS": self.cols, "QK_KEYS": self.qk_keys,
-                "AV_KEYS": self.av_keys}
+                "AV_KEYS": self.av_keys, "EXP_LANES": self.exp_lanes,
+                "AUX_ROWS": self.aux_rows, "AUX_COLS": self.aux_cols}
 
 
 _DEIT_BUFFERS = dict(max_n=200, max_d=192, max_h=768, max_in=768, max_pix=224 * 224 * 3,
@@ -59,9 +64,11 @@ PRESETS = {
     # the shipped Fashion-MNIST model's buffers; 128 MACs/cycle (CI simulates it quickly)
     "fmnist": RtlParams(),
     # DeiT-Tiny buffers, 512 MACs/cycle: the array size the 64-bit engine streams keep busy
-    "deit_tiny": RtlParams(**_DEIT_BUFFERS, rows=4, cols=16, qk_keys=16, av_keys=16),
+    "deit_tiny": RtlParams(**_DEIT_BUFFERS, rows=4, cols=16, qk_keys=16, av_keys=16,
+                           exp_lanes=16),
     # DeiT-Tiny buffers, 2048 MACs/cycle (1024 DSP48E2 for the array): the ZCU102 target
-    "zcu102": RtlParams(**_DEIT_BUFFERS, rows=8, cols=32, qk_keys=32, av_keys=32),
+    "zcu102": RtlParams(**_DEIT_BUFFERS, rows=8, cols=32, qk_keys=32, av_keys=32,
+                        exp_lanes=32),
 }
 
 

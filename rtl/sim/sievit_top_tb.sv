@@ -24,6 +24,9 @@ module sievit_top_tb #(
     parameter int COLS = 8,
     parameter int QK_KEYS = 8,
     parameter int AV_KEYS = 8,
+    parameter int EXP_LANES = 8,
+    parameter int AUX_ROWS = 2,
+    parameter int AUX_COLS = 8,
     parameter int IMG_WORDS = 1 << 20
 ) (
     // the only signals cocotb reads; the build turns Verilator's blanket --public-flat-rw
@@ -82,7 +85,7 @@ module sievit_top_tb #(
 
   sievit_top #(.MAX_N(MAX_N), .MAX_D(MAX_D), .MAX_H(MAX_H), .MAX_IN(MAX_IN), .MAX_PIX(MAX_PIX),
                .MAX_CLASSES(MAX_CLASSES), .ROWS(ROWS), .COLS(COLS), .QK_KEYS(QK_KEYS),
-               .AV_KEYS(AV_KEYS), .SIM_STALL(1)) dut (
+               .AV_KEYS(AV_KEYS), .EXP_LANES(EXP_LANES), .AUX_ROWS(AUX_ROWS), .AUX_COLS(AUX_COLS), .SIM_STALL(1)) dut (
       .clk, .rst_n, .start, .prog_addr(32'(prog_addr)), .busy, .done,
       .mem_req_valid, .mem_req_ready, .mem_req_addr, .mem_req_beats,
       .mem_rsp_valid, .mem_rsp_ready, .mem_rsp_data,
