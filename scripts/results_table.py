@@ -11,6 +11,25 @@ cs = json.loads((out / "csim.json").read_text())
 co = json.loads((out / "cosim.json").read_text())
 ys = json.loads((out / "rtl_synth.json").read_text())
 co_dense, co_pruned = co["modes"]["none"], co["modes"][ev["prune_mode"]]
+
+
+def deit_rows() -> list[tuple[str, str]]:
+    """The committed DeiT-Tiny cosim reports (docs/rtl/, too long for the demo to rerun)."""
+    docs = Path(__file__).resolve().parents[1] / "docs" / "rtl"
+    rows = []
+    for hw in ("zcu102", "deit_tiny"):
+        runs = {m: json.loads((docs / f"cosim_deit_{hw}_{m}.json").read_text())
+                for m in ("none", "topk")}
+        d, t = runs["none"]["modes"]["none"], runs["topk"]["modes"]["topk"]
+        rows.append((f"RTL DeiT-Tiny {hw} ({runs['none']['mac_lanes']} MACs/cycle, docs/rtl)",
+                     f"dense {d['cycles_per_image'] / 1e6:.2f} M cycles, "
+                     f"{100 * d['mac_utilization']:.0f} % util, "
+                     f"{d['images_per_s_at_300mhz']:.0f} img/s; top-k "
+                     f"{t['cycles_per_image'] / 1e6:.2f} M, {t['images_per_s_at_300mhz']:.0f} img/s; "
+                     f"{d['mismatches'] + t['mismatches']} mismatches"))
+    return rows
+
+
 engine_cases = sum(e["cases"] for e in cs["engines"].values())
 rows = [
     ("float top-1", f"{100 * ev['float_acc']:.2f} %"),
@@ -36,7 +55,10 @@ rows = [
                                         f"{100 * co['mac_saving']:.1f} % fewer)"),
     ("RTL MAC utilization dense / pruned", f"{100 * co_dense['mac_utilization']:.1f} % / "
                                            f"{100 * co_pruned['mac_utilization']:.1f} % of "
-                                           f"{co['lanes']} lanes"),
+                                           f"{co['mac_lanes']} MACs/cycle; "
+                                           f"{co_dense['images_per_s_at_300mhz']:.0f} / "
+                                           f"{co_pruned['images_per_s_at_300mhz']:.0f} img/s at 300 MHz"),
+    *deit_rows(),
     (f"RTL Yosys synth_xilinx ({ys['family']})",
      f"{ys['lut']} LUT, {ys['ff']} FF, {ys['dsp']} DSP, {ys['bram']} BRAM, {ys['lutram']} LUTRAM "
      f"(tokens {ys['params']['MAX_N']}, width {ys['params']['MAX_D']}, "
