@@ -13,16 +13,13 @@ import pytest
 
 from engine_harness import write_harness
 from sievit.cosim import VERILATOR_ARGS, verilator_bin_dir, verilator_make_flags
+from sievit.rtl_manifest import ENGINE_DEPS, engine_modules, paths
 from sievit.rtl_program import readmemh_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RTL = ROOT / "rtl"
 BUNDLE = ROOT / "checkpoints" / "fmnist_heatvit" / "bundle"
-ENGINES = ("gelu", "softmax", "layernorm", "linear", "pruning", "mlp", "attention", "head",
-           "patch_embed", "pruning_score")
-# engines built from other modules
-DEPS = {"mlp": ["linear"], "attention": ["linear", "softmax"], "head": ["layernorm", "linear"],
-        "patch_embed": ["linear"], "pruning_score": ["layernorm", "linear"]}
+ENGINES = tuple(ENGINE_DEPS)
 # build parameters at the fmnist shape where a module's defaults are sized for deit_tiny
 PARAMS = {"head": {"MAX_D": 128, "MAX_CLASSES": 16}}
 # cases per engine and simulator (the linear engine's cases are whole layers: ~10^5 cycles each)
@@ -61,8 +58,7 @@ def case_dir(tmp_path_factory) -> Path:
 
 
 def sources(engine: str) -> list[Path]:
-    shared = [RTL / "sievit_pkg.sv", RTL / "udiv.sv"]  # udiv: the engines' one divider
-    return [*shared, *(RTL / f"{d}.sv" for d in DEPS.get(engine, [])), RTL / f"{engine}.sv"]
+    return paths(engine_modules(engine), RTL)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -20,14 +20,14 @@ from filelock import FileLock
 from tqdm import tqdm
 
 from sievit.paths import build_root, rtl_dir
+from sievit.rtl_manifest import TOP_MODULES
 from sievit.errors import CheckFailed, SievitError
 from sievit.quant.golden import Golden, GoldenResult
 from sievit.rtl_program import PRESETS, RTL_LANES, Program, RtlParams, images_hex
 
 ROOT = Path(__file__).resolve().parents[1]
 RTL = rtl_dir()  # package data when installed, else the checkout's rtl/
-ENGINE_FILES = ("sievit_pkg", "udiv", "linear", "layernorm", "softmax", "gelu", "attention", "mlp",
-                "pruning", "pruning_score", "head", "patch_embed", "sievit_top")
+ENGINE_FILES = TOP_MODULES  # the manifest's compile order (sievit/rtl_manifest.py)
 PHASES = ("attention", "mlp", "pruning", "layernorm", "other")
 IMG_WORDS = 1 << 20
 # Harness conditions (rtl/sim/sievit_top_tb.sv): stall percent of every handshake (100 would

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from sievit.rtl_manifest import TOP_MODULES
 from sievit.errors import SievitError
 from sievit.paths import build_root, rtl_dir
 
@@ -24,8 +25,7 @@ RTL = rtl_dir()  # package data when installed, else the checkout's rtl/
 # small but complete: every engine, every buffer; sizes are parameters of sievit_top
 SYNTH_PARAMS = {"MAX_N": 16, "MAX_D": 32, "MAX_H": 64, "MAX_IN": 16, "MAX_PIX": 256,
                 "MAX_CLASSES": 16}
-FILES = ("udiv", "linear", "layernorm", "softmax", "gelu", "attention", "mlp", "pruning",
-         "pruning_score", "head", "patch_embed", "sievit_top")
+FILES = TOP_MODULES[1:]  # the manifest's modules less the package, which is inlined
 
 
 def flatten_package(files: tuple[str, ...] = FILES) -> str:
