@@ -614,7 +614,10 @@ module sievit_axi_reader #(
     if (len > room_4k) len = room_4k;
   end
   wire [LW+1:0] used = (LW + 2)'(f_level) + (LW + 2)'(inflight);
-  assign ar_valid = !flush && (sp_left != '0) && (used + (LW + 2)'(len) <= (LW + 2)'(DEPTH));
+  // an address already presented stays until accepted, even while flushing (AXI rule)
+  logic ar_wait;
+  assign ar_valid = (!flush || ar_wait) && (sp_left != '0) &&
+                    (used + (LW + 2)'(len) <= (LW + 2)'(DEPTH));
   assign ar_addr = sp_addr;
   assign ar_len = 8'(len - 1'b1);
   wire ar_fire = ar_valid && ar_ready;
@@ -624,15 +627,17 @@ module sievit_axi_reader #(
       sp_addr <= '0;
       sp_left <= '0;
       inflight <= '0;
+      ar_wait <= 1'b0;
     end else begin
+      ar_wait <= ar_valid && !ar_ready;
       if (req_fire) begin
         sp_addr <= req_addr & ~AW'((1 << BB) - 1);
         sp_left <= req_axi_beats;
-      end else if (flush) begin
-        sp_left <= '0;
       end else if (ar_fire) begin
         sp_addr <= sp_addr + (AW'(len) << BB);
-        sp_left <= sp_left - len;
+        sp_left <= flush ? '0 : sp_left - len;
+      end else if (flush && !ar_valid) begin
+        sp_left <= '0;
       end
       inflight <= inflight + (ar_fire ? (LW + 1)'(len) : '0) - (LW + 1)'(r_valid);
     end
