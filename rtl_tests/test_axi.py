@@ -484,6 +484,8 @@ def _run_tcl(script: Path, refuse: str | None = None) -> list[tuple[str, ...]]:
 
 
 def test_ip_package_tcl_names_every_source_port_and_register(tmp_path):
+    import tkinter
+
     from sievit import regmap as rm
     from sievit.cli import main as sievit_main
     out = tmp_path / "ip"
@@ -496,13 +498,13 @@ def test_ip_package_tcl_names_every_source_port_and_register(tmp_path):
     by = {}
     for c in calls:
         by.setdefault(c[0], []).append(c[1:])
-    added = [Path(f) for f in __import__("tkinter").Tcl().splitlist(by["add_files"][0][1])]
+    tcl = tkinter.Tcl()
+    added = [Path(f) for f in tcl.splitlist(by["add_files"][0][1])]
     assert added == [(out / "src" / p.name).resolve() for p in srcs]
     assert all(f.is_file() for f in added)
     assert ("top", "sievit_axi", "") in by["set_property"]
     assert by["ipx::package_project"][0][:2] == ("-root_dir", str((out / "ip_repo" / "sievit_axi").resolve()))
     # every port belongs to exactly one inferred interface
-    tcl = __import__("tkinter").Tcl()
     groups = [tcl.splitlist(c[0]) for c in by["ipx::infer_bus_interface"]]
     flat = [p for g in groups for p in g]
     assert sorted(flat) == sorted(_sv_ports()) and len(flat) == len(set(flat))
@@ -517,7 +519,6 @@ def test_ip_package_tcl_names_every_source_port_and_register(tmp_path):
     assert ("-busif", "m_axi", "-clock", "aclk", "") in by["ipx::associate_bus_interfaces"]
     assert calls[-1][0] == "close_project" and "ipx::save_core" in by
     # an interface Vivado does not infer stops the script
-    import tkinter
     with pytest.raises(tkinter.TclError, match="bus interface m_axi was not inferred"):
         _run_tcl(out / "package_ip.tcl", refuse="m_axi")
 
