@@ -526,8 +526,14 @@ def test_ip_package_tcl_names_every_source_port_and_register(tmp_path):
 def test_ip_package_bad_input_leaves_nothing(tmp_path, capsys):
     from sievit.cli import main as sievit_main
     out = tmp_path / "ip"
-    assert sievit_main(["ip-package", "--out", str(out), "--data-width", "96"]) == 2
-    assert "--data-width 96 is not one of (64, 128, 256, 512)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        sievit_main(["ip-package", "--out", str(out), "--data-width", "96"])
+    assert exc.value.code == 2
+    assert "invalid choice: 96 (choose from 64, 128, 256, 512)" in capsys.readouterr().err
+    from sievit.errors import SievitError
+    from sievit.ip_package import ip_package
+    with pytest.raises(SievitError, match=r"--data-width 96 is not one of \(64, 128, 256, 512\)"):
+        ip_package(out, data_width=96)
     assert not out.exists() and list(tmp_path.iterdir()) == []
     out.mkdir()
     assert sievit_main(["ip-package", "--out", str(out)]) == 2

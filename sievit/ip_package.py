@@ -209,10 +209,10 @@ def add_parsers(sub) -> None:
     """Register `sievit ip-package` and `sievit regmap` on the CLI's subparsers."""
     ip = sub.add_parser("ip-package", help="write a Vivado IP-packaging project (Tcl + "
                                            "sources) for the AXI IP rtl/sievit_axi.sv")
-    ip.add_argument("--out", required=True)
-    ip.add_argument("--part", default="xczu9eg-ffvb1156-2-e")
-    ip.add_argument("--data-width", type=int, default=64, help="m_axi data width: "
-                    + ", ".join(map(str, DATA_WIDTHS)))
+    ip.add_argument("--out", required=True, help="folder of package_ip.tcl, sources.f, src/")
+    ip.add_argument("--part", default="xczu9eg-ffvb1156-2-e", help="FPGA part")
+    ip.add_argument("--data-width", type=int, default=64, choices=DATA_WIDTHS,
+                    help="default m_axi data width of the IP (a block design may change it)")
     ip.add_argument("--force", action="store_true", help="replace an existing --out")
     ip.add_argument("--json", action="store_true")
     ip.set_defaults(func=cmd_ip_package)
