@@ -61,7 +61,8 @@ def _bench(r: dict) -> list[str]:
         return [f"pareto: {len(r['rows'])} rows on {r.get('images', '?')} images in {r.get('wall_s', '?')} s"]
     if "draws" in r:
         return [f"fuzz: {r['draws']} random shapes, {r['mismatches']} mismatches "
-                f"({r.get('refused', 0)} refused by the hardware limits), {r.get('wall_s', '?')} s"]
+                f"({r.get('refused', 0)} refused by a config check or a hardware limit; checked: "
+                f"{r.get('shapes_checked')}), {r.get('wall_s', '?')} s"]
     speeds = ", ".join(f"{k[:-len('_images_per_s')]} {v} img/s" for k, v in r.items()
                        if k.endswith("_images_per_s"))
     return [f"golden model on {r['images']} images (batch {r['batch']}): {speeds}"]
