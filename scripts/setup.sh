@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS=(g++ make iverilog dataset-fashion-mnist)
+APT_PKGS=(g++ make iverilog dataset-fashion-mnist liblz4-dev)  # lz4.h: Verilator FST traces (cosim --waves)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -202,14 +202,23 @@ def cmd_synth(args: argparse.Namespace) -> dict:
 
 def cmd_cosim(args: argparse.Namespace) -> dict:
     from sievit.cosim import cosim
+    from sievit.paths import output_dir
     modes = None if args.modes == "both" else [args.modes]
     n = None if args.images == "all" else args.images
     out = cosim(Path(args.bundle), n, sim=args.sim, modes=modes, hw_name=args.hw,
                 watchdog_cycles=args.watchdog_cycles, stall_pct=args.stall,
-                latency=args.mem_latency, jobs=args.jobs)
+                latency=args.mem_latency, jobs=args.jobs,
+                waves=None if args.waves is None else Path(args.waves) if args.waves
+                else output_dir() / "cosim_waves")
     print(f"[cosim] {out['images']} images, {out['mismatches']} mismatches, "
           f"{out['cycles_per_image']:.0f} cycles/image, MAC utilization "
           f"{100 * out['mac_utilization']:.1f} %", file=sys.stderr)
+    from sievit.cosim import describe_difference
+    for mode, r in out["modes"].items():
+        if r.get("first_difference"):
+            print(describe_difference(mode, r["first_difference"]), file=sys.stderr)
+    for mode, path in out.get("waves", {}).items():
+        print(f"[cosim] waveform of image 0 ({mode}): {path}", file=sys.stderr)
     return out
 
 
@@ -345,6 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="percent of cycles each stream / memory handshake is stalled")
     co.add_argument("--mem-latency", type=A.int_in("--mem-latency", 0, 1024), default=0,
                     help="cycles from a memory request to its first word")
+    co.add_argument("--waves", nargs="?", const="", default=None, metavar="DIR",
+                    help="trace the first image on a separate Verilator build with FST "
+                         "tracing and write DIR/<mode>.fst (DIR default: cosim_waves/ in the "
+                         "output directory)")
     co.add_argument("--json", action="store_true")
     co.set_defaults(func=cmd_cosim)
 

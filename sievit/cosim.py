@@ -39,6 +39,21 @@ MAX_MEM_LATENCY = 1024
 # adds (3x slower); harnesses mark the few signals cocotb touches public themselves
 VERILATOR_ARGS = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast",
                   "--no-public-flat-rw", "--timing", "-CFLAGS", "-fcoroutines"]
+# The traced build (`sievit cosim --waves`): FST where Verilator's FST writer compiles (it
+# needs lz4.h: apt-get install liblz4-dev), else the runner's default VCD; every signal of
+# the hierarchy; the binary writes the trace where `--trace-file` says
+WAVES_ARGS = {"fst": ["--trace-fst", "--trace-structs"], "vcd": ["--trace-structs"]}
+
+
+def waves_format() -> str:
+    """'fst' when the C++ compiler finds lz4.h (Verilator's FST writer needs it), else 'vcd'."""
+    import subprocess
+    cxx = shutil.which("c++") or shutil.which("g++")
+    if cxx is None:
+        return "vcd"
+    res = subprocess.run([cxx, "-E", "-x", "c++", "-", "-o", os.devnull],
+                         input="#include <lz4.h>\n", capture_output=True, text=True)
+    return "fst" if res.returncode == 0 else "vcd"
 
 
 def rtl_sources() -> list[Path]:
@@ -106,26 +121,31 @@ def check_whole_model_sim(sim: str) -> None:
         raise SievitError(f"unknown simulator {sim!r} (verilator)")
 
 
-def build(sim: str, hw: RtlParams, quiet: bool = True):
+def build(sim: str, hw: RtlParams, quiet: bool = True, waves: str | None = None):
     """Build the harness once per simulator, parameters and source text (later calls find
-    the build up to date); returns the cocotb runner that tests it."""
+    the build up to date); returns the cocotb runner that tests it. `waves` ('fst' or
+    'vcd'): a separate build with Verilator tracing compiled in (its own folder)."""
     check_whole_model_sim(sim)
     simulator_env(sim)
     srcs = [*rtl_sources(), RTL / "sim" / "sim_memory.sv", RTL / "sim" / "sievit_top_tb.sv"]
     params = {**hw.verilog(), "IMG_WORDS": IMG_WORDS}
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()
                          + b"".join(p.read_bytes() for p in srcs)).hexdigest()[:12]
-    build_dir = build_root("cosim") / f"{sim}-{key}"  # under the output directory
+    # under the output directory; the traced build never replaces the normal one
+    build_dir = (build_root("cosim_waves") / f"{sim}-{key}-{waves}" if waves
+                 else build_root("cosim") / f"{sim}-{key}")
     stamp = build_dir / "built.ok"
     build_dir.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(build_dir) + ".lock"):  # parallel test workers build it once
-        return _build_locked(sim, srcs, params, build_dir, stamp, key, quiet)
+        return _build_locked(sim, srcs, params, build_dir, stamp, key, quiet, waves)
 
 
 def _build_locked(sim: str, srcs: list[Path], params: dict, build_dir: Path, stamp: Path,
-                  key: str, quiet: bool):
+                  key: str, quiet: bool, waves: str | None = None):
     from cocotb_tools.runner import get_runner
     args = VERILATOR_ARGS if sim == "verilator" else ["-g2012"]
+    if waves:
+        args = [*args, *WAVES_ARGS[waves]]
     runner = get_runner(sim)
     if not stamp.exists():
         shutil.rmtree(build_dir, ignore_errors=True)  # no half-built leftovers
@@ -135,7 +155,7 @@ def _build_locked(sim: str, srcs: list[Path], params: dict, build_dir: Path, sta
         with verilator_make_flags():
             runner.build(sources=srcs, hdl_toplevel="sievit_top_tb", build_dir=build_dir,
                          parameters=params, build_args=args, timescale=("1ns", "1ps"),
-                         always=False, log_file=log if quiet else None)
+                         always=False, waves=bool(waves), log_file=log if quiet else None)
     except RuntimeError as exc:
         tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
         raise CheckFailed(f"RTL build failed ({sim}): {exc}\n{tail}") from exc
@@ -211,6 +231,66 @@ def mismatches(results: list[dict], gold: GoldenResult) -> np.ndarray:
     return bad
 
 
+def _first_unequal(got: np.ndarray, want: np.ndarray) -> tuple[int, int | None, int | None]:
+    """(index, got, want) of the first element where two 1-D arrays differ; a missing element
+    (one array shorter) reads as None. Call only on arrays that differ."""
+    n = min(len(got), len(want))
+    diff = np.flatnonzero(np.asarray(got[:n]) != np.asarray(want[:n]))
+    i = int(diff[0]) if len(diff) else n
+    pick = lambda a: int(a[i]) if i < len(a) else None  # noqa: E731
+    return i, pick(got), pick(want)
+
+
+def upstream_engines(stage: int | None, sel_blocks: list[int], depth: int) -> str:
+    """The engines that run between the last checked output before `stage` (None: the logits)
+    and that output: where a first difference there was made (or first became visible)."""
+    s = len(sel_blocks) if stage is None else stage
+    start = 0 if s == 0 else sel_blocks[s - 1]
+    end = depth - 1 if stage is None else sel_blocks[stage] - 1
+    # the previous stage's kept ids agreed, but not necessarily its fused package token
+    parts = ["patch_embed"] if s == 0 else [f"pruning stage {s - 1} (package token)"]
+    if end >= start:
+        parts.append(f"block {start}" if end == start else f"blocks {start}..{end}")
+    parts.append("head" if stage is None else f"pruning stage {stage}")
+    return ", ".join(parts)
+
+
+def first_difference(results: list[dict], gold: GoldenResult, bad: np.ndarray,
+                     image_ids: list[int], sel_blocks: list[int], depth: int) -> dict | None:
+    """The first output of the first mismatching image that differs from golden, in dataflow
+    order (each stage's token count, then its kept ids, then the logits): which output,
+    which element, both values, and the engines upstream of it. None when all agree."""
+    hits = np.flatnonzero(bad)
+    if not len(hits):
+        return None
+    b = int(hits[0])
+    r = results[b]
+    out: dict = {"image": image_ids[b]}
+    for s, ids in enumerate(r["ids"]):
+        if r["n_new"][s] != gold.tokens_per_stage[b, s]:
+            out.update(output=f"stage {s} token count", element=0, rtl=int(r["n_new"][s]),
+                       golden=int(gold.tokens_per_stage[b, s]))
+        elif not np.array_equal(ids[ids >= 0], gold.kept[s][b]):
+            i, got, want = _first_unequal(ids[ids >= 0], gold.kept[s][b])
+            out.update(output=f"stage {s} kept ids", element=i, rtl=got, golden=want)
+        else:
+            continue
+        out["upstream_engines"] = upstream_engines(s, sel_blocks, depth)
+        return out
+    i, got, want = _first_unequal(r["logits"], gold.logits[b])
+    stages = sel_blocks[:len(r["ids"])]
+    out.update(output="logits", element=i, rtl=got, golden=want,
+               upstream_engines=upstream_engines(None, stages, depth))
+    return out
+
+
+def describe_difference(mode: str, d: dict) -> str:
+    """One line for stderr: where the RTL first left the golden model."""
+    return (f"[cosim] {mode}: first difference at image {d['image']}, {d['output']}"
+            f"[{d['element']}]: RTL {d['rtl']}, golden {d['golden']} "
+            f"(made in or before: {d['upstream_engines']})")
+
+
 @dataclass
 class _Job:
     """One harness run over a slice of the images, in its own thread and directory."""
@@ -223,7 +303,8 @@ class _Job:
 
 def _start(runner, prog: Program, images: np.ndarray, mode: str, watchdog_cycles: int,
            stall_pct: int, latency: int, work: Path,
-           reset_at: tuple[int, int] | None = None, stall_internal: int | None = None) -> _Job:
+           reset_at: tuple[int, int] | None = None, stall_internal: int | None = None,
+           trace_file: Path | None = None) -> _Job:
     text, beats = images_hex(images)
     if len(images) * beats > IMG_WORDS:
         raise SievitError(f"{len(images)} images do not fit the harness's image memory "
@@ -250,6 +331,8 @@ def _start(runner, prog: Program, images: np.ndarray, mode: str, watchdog_cycles
                         test_dir=work, plusargs=plusargs,
                         extra_env={"SIEVIT_COSIM_CFG": str(cfg),
                                    "PYTHONPATH": os.pathsep.join(sys.path)},
+                        waves=trace_file is not None,
+                        test_args=["--trace-file", str(trace_file)] if trace_file else [],
                         results_xml=str(work / "results.xml"), log_file=work / "sim.log")
         except BaseException as exc:  # reported by _finish, after the progress bar closes
             err.append(exc)
@@ -279,23 +362,30 @@ def _finish(job: _Job, sim: str, mode: str) -> str:
 def run_images(runners: list, sim: str, prog: Program, images: np.ndarray, mode: str,
                watchdog_cycles: int, stall_pct: int, latency: int, work: Path,
                progress: bool = True, reset_at: tuple[int, int] | None = None,
-               stall_internal: int | None = None) -> tuple[str, float]:
+               stall_internal: int | None = None,
+               trace: tuple[object, Path] | None = None) -> tuple[str, float]:
     """Run the harness on `images` in `mode`, split over one process per runner; returns
     (harness output in image order, wall seconds). `reset_at` = (image, cycle): the
     harness resets the top that many cycles into that image (its run is aborted);
-    `stall_internal`: stall percent of the top's buffer <-> engine streams (None: stall_pct)."""
+    `stall_internal`: stall percent of the top's buffer <-> engine streams (None: stall_pct);
+    `trace` = (traced runner, FST path): image 0 runs alone on the traced build and its
+    waveform goes to that path, the other images on `runners` as usual."""
     check_conditions(stall_pct, latency, reset_at, len(images), stall_internal)
     mem = work / "mem.hex"
     if not mem.exists():
         mem.write_text(prog.memory_hex())
-    chunks = [c for c in np.array_split(np.arange(len(images)), len(runners)) if len(c)]
+    rest = np.arange(1 if trace else 0, len(images))
+    chunks = [c for c in np.array_split(rest, max(1, len(runners))) if len(c)]
+    files: list[Path | None] = [None] * len(chunks)
+    if trace is not None:
+        runners, chunks, files = [trace[0], *runners], [np.arange(1), *chunks], [trace[1], *files]
     t0 = time.perf_counter()
     if reset_at is not None and reset_at[0] >= len(chunks[0]):
         raise SievitError(f"reset_at image {reset_at[0]} is not in the first job's "
                           f"{len(chunks[0])} images (use fewer --jobs)")
     jobs = [_start(r, prog, images[c], mode, watchdog_cycles, stall_pct, latency,
-                   work / f"{mode}_{j}", reset_at if j == 0 else None, stall_internal)
-            for j, (r, c) in enumerate(zip(runners, chunks))]
+                   work / f"{mode}_{j}", reset_at if j == 0 else None, stall_internal, f)
+            for j, (r, c, f) in enumerate(zip(runners, chunks, files))]
     with tqdm(total=len(images), desc=f"cosim {sim} {mode}", disable=not progress,
               file=sys.stderr) as bar:
         while any(j.thread.is_alive() for j in jobs):
@@ -309,13 +399,16 @@ def run_images(runners: list, sim: str, prog: Program, images: np.ndarray, mode:
 def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[str] | None = None,
           hw_name: str = "fmnist", watchdog_cycles: int = 50_000_000, stall_pct: int = 0,
           latency: int = 0, images: np.ndarray | None = None, jobs: int = 1,
-          reset_at: tuple[int, int] | None = None, stall_internal: int | None = None) -> dict:
+          reset_at: tuple[int, int] | None = None, stall_internal: int | None = None,
+          waves: Path | None = None) -> dict:
     """Run `n_images` first test images (or `images`) through the RTL in each mode, every
     handshake stalled `stall_pct` % of cycles, `latency` cycles to a burst's first word;
     `reset_at` = (image, cycle) resets the top in the middle of that image, whose run is
     then left out of the comparison (reported under `aborted_images`); `stall_internal`
     stalls the streams between the top's buffers and engines by its own percent (None: the
-    same `stall_pct` as every other handshake)."""
+    same `stall_pct` as every other handshake). `waves`: a folder; the first image runs on
+    a traced build and its waveform per mode goes to `waves`/<mode>.fst (FST where
+    Verilator's FST writer compiles, else <mode>.vcd; listed under `waves` in the result). A mismatching mode reports `first_difference`."""
     from sievit.data import first_images_for
     from sievit.quant.bundle import load_bundle
     check_whole_model_sim(sim)
@@ -331,14 +424,20 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
         images = first_images_for(bundle.config, n_images)
     golden = Golden(bundle)
     t0 = time.perf_counter()
-    runners = [build(sim, hw) for _ in range(max(1, min(jobs, len(images))))]
+    n_plain = min(jobs, len(images) - 1) if waves is not None else max(1, min(jobs, len(images)))
+    runners = [build(sim, hw) for _ in range(n_plain)]
+    fmt = waves_format() if waves is not None else None
+    traced = build(sim, hw, waves=fmt) if waves is not None else None
+    if waves is not None:
+        waves = Path(waves).resolve()
+        waves.mkdir(parents=True, exist_ok=True)
     build_s = time.perf_counter() - t0
     result = {"images": int(len(images)), "sim": sim, "hw": hw_name, "lanes": RTL_LANES,
               "mac_lanes": hw.mac_lanes, "array": {"rows": hw.rows, "cols": hw.cols,
                                                    "lanes": RTL_LANES, "qk_keys": hw.qk_keys,
                                                    "av_keys": hw.av_keys},
               "mem_bytes_per_cycle": 8,
-              "jobs": len(runners), "stall_pct": stall_pct, "mem_latency": latency,
+              "jobs": len(runners) + (traced is not None), "stall_pct": stall_pct, "mem_latency": latency,
               "stall_internal_pct": stall_pct if stall_internal is None else stall_internal,
               "build_s": round(build_s, 1), "mismatches": 0, "modes": {}}
     stages = len(bundle.config["reduction"]["blocks"])
@@ -346,9 +445,14 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
     with tempfile.TemporaryDirectory(prefix="sievit_cosim_") as tmp:
         work = Path(tmp)
         for mode in modes:
+            trace = (traced, waves / f"{mode}.{fmt}") if waves is not None else None
             text, wall = run_images(runners, sim, prog, images, mode, watchdog_cycles,
                                     stall_pct, latency, work, reset_at=reset_at,
-                                    stall_internal=stall_internal)
+                                    stall_internal=stall_internal, trace=trace)
+            if trace is not None:
+                if not trace[1].is_file():
+                    raise CheckFailed(f"the traced run wrote no waveform at {trace[1]}")
+                result.setdefault("waves", {})[mode] = str(trace[1])
             res = parse_results(text, len(images), stages if mode != "none" else 0, classes)
             aborted = [i for i, r in enumerate(res) if r.get("aborted")]
             aborted_beats = {i: res[i]["beats"] for i in aborted}
@@ -368,10 +472,13 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
                 "mac_utilization": float(gold.macs.sum() / (cycles.sum() * hw.mac_lanes)),
                 "images_per_s_at_300mhz": float(300e6 / cycles.mean()),
                 "first_mismatching_images": [keep[i] for i in np.flatnonzero(bad)[:10]],
+                "first_difference": first_difference(
+                    res, gold, bad, keep, bundle.config["reduction"]["blocks"],
+                    bundle.config["model"]["depth"]),
                 "aborted_images": aborted,
                 "aborted_result_beats": [aborted_beats[i] for i in aborted],
                 "wall_s": round(wall, 2), "wall_s_per_image": round(wall / len(images), 3),
-                "process_s_per_image": round(wall * len(runners) / len(images), 3)}
+                "process_s_per_image": round(wall * result["jobs"] / len(images), 3)}
             result["mismatches"] += int(bad.sum())
     main = result["modes"][modes[-1]]
     for key in ("cycles_per_image", "cycles_by_phase", "mac_utilization", "wall_s_per_image"):
