@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -81,6 +82,42 @@ def run_testbench(cmd: list[str]) -> tuple[dict, str]:
     return json.loads(res.stdout.strip().splitlines()[-1]), res.stderr
 
 
+_MODEL_DIFF = re.compile(r"tb: first difference: image (\d+), (.+?)\[(\d+)\]: "
+                         r"hls (-?\d+), golden (-?\d+)")
+_ENGINE_DIFF = re.compile(r"tb: first (\w+) difference at case (\d+), element (\d+): "
+                          r"hls (-?\d+), golden (-?\d+)")
+_ENGINE_CASE = re.compile(r"tb: first (\w+) mismatch at case (\d+)")
+
+
+def model_difference(stderr: str, config: dict, pruned: bool) -> dict | None:
+    """The testbench's first differing output (stage token count, stage kept ids, logits) of
+    the first mismatching image, with both values (a kept id of -2 is no token: None) and
+    the engines upstream of it; None when the testbench named none."""
+    from sievit.cosim import upstream_engines
+    m = _MODEL_DIFF.search(stderr)
+    if m is None:
+        return None
+    image, output, element, got, want = m.groups()
+    vals = [None if "kept" in output and int(v) == -2 else int(v) for v in (got, want)]
+    stage = int(output.split()[1]) if output.startswith("stage ") else None
+    blocks = config["reduction"]["blocks"] if pruned else []  # dense: no selector runs
+    return {"image": int(image), "output": output, "element": int(element), "hls": vals[0],
+            "golden": vals[1], "upstream_engines": upstream_engines(
+                stage, blocks, config["model"]["depth"])}
+
+
+def engine_differences(stderr: str) -> dict:
+    """Per failing engine: its first mismatching case and, where the testbench compared one
+    output vector, the first differing element with both values."""
+    out: dict = {}
+    for engine, case in _ENGINE_CASE.findall(stderr):
+        out[engine] = {"case": int(case)}
+    for engine, case, element, got, want in _ENGINE_DIFF.findall(stderr):
+        out.setdefault(engine, {"case": int(case)}).update(
+            element=int(element), hls=int(got), golden=int(want))
+    return out
+
+
 def run_model(prj: Path, images: int | None, modes: list[str], workers: int) -> dict:
     from sievit.data import first_images_for
     from sievit.hls.project import MODES, expected_vectors
@@ -116,6 +153,8 @@ def run_model(prj: Path, images: int | None, modes: list[str], workers: int) -> 
                 "csim_wall_s": round(wall, 1), "golden_s": round(golden_s, 1),
                 "ms_per_image": round(1000 * wall * len(chunks) / len(imgs), 2),
                 "first_error": next((e.strip() for _, e in results if e.strip()), None)}
+            out["modes"][mode]["first_difference"] = model_difference(
+                out["modes"][mode]["first_error"] or "", bundle.config, mode != "none")
             out["mismatches"] += mism
     return out
 
@@ -137,6 +176,7 @@ def run_engines(prj: Path, cases_per_engine: int, seed: int) -> dict:
                 "csim_wall_s": round(time.time() - t0, 1)})
     if err.strip():
         res["first_error"] = err.strip()
+        res["engine_differences"] = engine_differences(err)
     return res
 
 

@@ -187,6 +187,15 @@ def cmd_csim(args: argparse.Namespace) -> dict:
         from sievit.hls.crosscheck import crosscheck_head
         out["hls4ml_head"] = crosscheck_head(Path(args.hls4ml), prj, args.cases)
         out["mismatches"] += out["hls4ml_head"]["mismatches"]
+    for mode, r in out.get("modes", {}).items():
+        d = r.get("first_difference")
+        if d:
+            print(f"[csim] {mode}: first difference at image {d['image']}, {d['output']}"
+                  f"[{d['element']}]: HLS {d['hls']}, golden {d['golden']} "
+                  f"(made in or before: {d['upstream_engines']})", file=sys.stderr)
+    for engine, d in out.get("engine_run", {}).get("engine_differences", {}).items():
+        at = f", element {d['element']}: HLS {d['hls']}, golden {d['golden']}" if "element" in d else ""
+        print(f"[csim] engine {engine}: first mismatch at case {d['case']}{at}", file=sys.stderr)
     return out
 
 

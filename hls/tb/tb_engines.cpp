@@ -78,6 +78,17 @@ struct Tally {
     ++cases;
     mismatches += bad;
   }
+  // the same, and for the first mismatch the first differing element (csim.py parses it)
+  void add(bool bad, const char* engine, const ivec& got, const ivec& expect) {
+    if (bad && mismatches == 0) {
+      std::size_t i = 0;
+      while (i < got.size() && i < expect.size() && got[i] == expect[i]) ++i;
+      if (i < got.size() && i < expect.size())
+        std::fprintf(stderr, "tb: first %s difference at case %ld, element %zu: hls %d, golden %d\n",
+                     engine, cases, i, got[i], expect[i]);
+    }
+    add(bad, engine);
+  }
 };
 
 bool exists(const std::string& p) {
@@ -109,7 +120,7 @@ Tally run_linear(sievit_tb::Reader& r) {
     } else {
       got = pop_i8(out, n, d.n_out, true, false, &bad);
     }
-    tally.add(bad || got != expect || !in.empty() || !out.empty(), "linear");
+    tally.add(bad || got != expect || !in.empty() || !out.empty(), "linear", got, expect);
   }
   return tally;
 }
@@ -126,7 +137,7 @@ Tally run_layernorm(sievit_tb::Reader& r) {
     layernorm_top(in, out, layer, n, weights, biases);
     bool bad = false;
     const ivec got = pop_i8(out, n, dim, true, false, &bad);
-    tally.add(bad || got != expect || !out.empty(), "layernorm");
+    tally.add(bad || got != expect || !out.empty(), "layernorm", got, expect);
   }
   return tally;
 }
@@ -142,7 +153,7 @@ Tally run_softmax(sievit_tb::Reader& r) {
     softmax_top(in, out, n, frac);
     bool bad = false;
     const ivec got = pop_i8(out, 1, n, true, true, &bad);
-    tally.add(bad || got != expect || !out.empty(), "softmax");
+    tally.add(bad || got != expect || !out.empty(), "softmax", got, expect);
   }
   return tally;
 }
@@ -158,7 +169,7 @@ Tally run_gelu(sievit_tb::Reader& r) {
     gelu_top(in, out, n, frac_in, frac_out);
     bool bad = false;
     const ivec got = pop_i8(out, 1, n, true, false, &bad);
-    tally.add(bad || got != expect || !out.empty(), "gelu");
+    tally.add(bad || got != expect || !out.empty(), "gelu", got, expect);
   }
   return tally;
 }
@@ -176,7 +187,7 @@ Tally run_block_engine(sievit_tb::Reader& r, const char* name) {
     TOP(in, out, block, n, weights, biases);
     bool bad = false;
     const ivec got = pop_i8(out, n, kDim, true, false, &bad);
-    tally.add(bad || got != expect || !out.empty(), name);
+    tally.add(bad || got != expect || !out.empty(), name, got, expect);
   }
   return tally;
 }
@@ -217,7 +228,7 @@ Tally run_patch_embed(sievit_tb::Reader& r) {
     patch_embed_top(in, out, weights, biases);
     bool bad = false;
     const ivec got = pop_i8(out, kMaxTokens, kDim, true, false, &bad);
-    tally.add(bad || got != expect || !out.empty(), "patch_embed");
+    tally.add(bad || got != expect || !out.empty(), "patch_embed", got, expect);
   }
   return tally;
 }
@@ -232,7 +243,7 @@ Tally run_head(sievit_tb::Reader& r) {
     head_top(in, out, weights, biases);
     bool bad = false;
     const ivec got = pop_i32(out, kClasses, true, &bad);
-    tally.add(bad || got != expect || !out.empty(), "head");
+    tally.add(bad || got != expect || !out.empty(), "head", got, expect);
   }
   return tally;
 }

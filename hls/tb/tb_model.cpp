@@ -50,6 +50,28 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "tb: first mismatch at image %ld:", img);
         for (int c = 0; c < kClasses; ++c) std::fprintf(stderr, " %d/%d", int(logits[c]), e[c]);
         std::fprintf(stderr, "\n");
+        // the first differing output in dataflow order (csim.py parses this line)
+        bool named = false;
+        for (int s = 0; s < kStages && mode != 0 && !named; ++s) {
+          const int* es = &e[kClasses + s * (1 + kMaxTokens)];
+          if (int(n_tokens[s]) != es[0]) {
+            std::fprintf(stderr, "tb: first difference: image %ld, stage %d token count[0]: hls %d, golden %d\n",
+                         img, s, int(n_tokens[s]), es[0]);
+            named = true;
+          }
+          for (int t = 0; t < kMaxTokens && !named; ++t)
+            if (int(kept[s][t]) != es[1 + t]) {
+              std::fprintf(stderr, "tb: first difference: image %ld, stage %d kept ids[%d]: hls %d, golden %d\n",
+                           img, s, t, int(kept[s][t]), es[1 + t]);
+              named = true;
+            }
+        }
+        for (int c = 0; c < kClasses && !named; ++c)
+          if (int(logits[c]) != e[c]) {
+            std::fprintf(stderr, "tb: first difference: image %ld, logits[%d]: hls %d, golden %d\n",
+                         img, c, int(logits[c]), e[c]);
+            named = true;
+          }
       }
       ++mismatches;
       logit_mismatches += bad_logits;
