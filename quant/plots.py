@@ -3,6 +3,7 @@ accuracy / MAC trade-off of the selector modes."""
 from __future__ import annotations
 
 import copy
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -100,7 +101,9 @@ def plot_reduction(golden: Golden, split: Split, mode: str, out: Path, title: st
     stages = len(r.kept)
     p, g = golden.m["patch_size"], golden.grid
     cmap = plt.get_cmap("tab20")
-    fig, axes = plt.subplots(n, stages + 1, figsize=(1.6 * (stages + 1), 1.7 * n), squeeze=False)
+    width = 1.6 * (stages + 1)
+    fig, axes = plt.subplots(n, stages + 1, figsize=(width, 1.7 * n + 0.3), squeeze=False,
+                             layout="constrained")  # makes room for the wrapped suptitle
     for i in range(n):
         img = split.images[i].astype(float) / 255.0
         axes[i, 0].imshow(img, cmap="gray", vmin=0, vmax=1)
@@ -125,7 +128,8 @@ def plot_reduction(golden: Golden, split: Split, mode: str, out: Path, title: st
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
+    # wrapped to the figure's width (about 0.55 em per character at 8 pt), never clipped
+    chars = max(20, int(width * 72 / (8 * 0.55)) - 4)
+    fig.suptitle("\n".join(textwrap.wrap(title, chars)), fontsize=8)
     fig.savefig(out, dpi=110)
     plt.close(fig)

@@ -171,31 +171,86 @@ def write_table(rows: list[dict], path: Path, n: int) -> None:
     tmp.replace(path)
 
 
+# label offsets tried in order (points from the marker), nearest first
+_OFFSETS = [(4, 2), (4, -8), (-4, 2), (-4, -8), (0, 6), (0, -11), (8, 8), (8, -14), (-8, 8),
+            (-8, -14), (14, 0), (-14, 0), (0, 14), (0, -18), (16, 12), (16, -18), (-16, 12),
+            (-16, -18), (24, 4), (-24, 4), (0, 22), (0, -26), (26, 18), (-26, 18), (26, -24),
+            (-26, -24)]
+
+
+def _place_labels(ax, labels: list[tuple[float, float, str]], fontsize: float = 6) -> None:
+    """Annotate each (x, y, text) at the first offset whose box overlaps no other label, no
+    marker and no legend, inside the axes; far offsets get a thin leader line."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    to_px = fig.dpi / 72.0
+    markers = [ax.transData.transform((x, y)) for x, y, _ in labels]
+    taken = [ax.get_legend().get_window_extent(renderer)] if ax.get_legend() else []
+    frame = ax.get_window_extent(renderer)
+
+    def clear(box, own: int) -> bool:
+        if box.x0 < frame.x0 or box.x1 > frame.x1 or box.y0 < frame.y0 or box.y1 > frame.y1:
+            return False
+        if any(box.overlaps(t) for t in taken):
+            return False
+        r = 3 * to_px  # a marker's radius
+        return not any(box.x0 - r < mx < box.x1 + r and box.y0 - r < my < box.y1 + r
+                       for k, (mx, my) in enumerate(markers) if k != own)
+
+    for k, (x, y, text) in enumerate(labels):
+        best = None
+        for dx, dy in _OFFSETS:
+            ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points",
+                              fontsize=fontsize, ha="left" if dx >= 0 else "right",
+                              va="bottom" if dy >= 0 else "top")
+            box = ann.get_window_extent(renderer)
+            if clear(box, k):
+                best = (ann, box, dx, dy)
+                break
+            ann.remove()
+        if best is None:  # nowhere free: the nearest spot
+            dx, dy = _OFFSETS[0]
+            ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points",
+                              fontsize=fontsize)
+            best = (ann, ann.get_window_extent(renderer), dx, dy)
+        ann, box, dx, dy = best
+        if abs(dx) + abs(dy) > 14:  # a leader line from the marker to the label's corner
+            mx, my = markers[k]
+            ex, ey = ax.transData.inverted().transform((mx + 0.8 * dx * to_px,
+                                                        my + 0.8 * dy * to_px))
+            ax.plot([x, ex], [y, ey], lw=0.5, color="0.45", zorder=1)
+        taken.append(box)
+
+
 def plot_pareto(rows: list[dict], path: Path, n: int) -> None:
+    """docs/pareto.png: top-1 against MACs per method, each point labelled with its budget
+    (labels placed where they overlap nothing)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     dense = rows[0]
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = plt.subplots(figsize=(7.2, 4.8))
     ax.scatter([dense["macs"] / 1e6], [100 * dense["top1"]], marker="*", s=160, c="k",
                label=LABELS["dense"], zorder=3)
     ax.axhline(100 * dense["top1"] - 0.5, color="gray", ls=":", lw=1)
-    ax.axvline(0.45 * dense["macs"] / 1e6, color="gray", ls="--", lw=1)
-    ax.text(0.45 * dense["macs"] / 1e6, ax.get_ylim()[0], " 55 % fewer MACs", fontsize=7,
-            va="bottom", color="gray")
+    cut = 0.45 * dense["macs"] / 1e6
+    ax.axvline(cut, color="gray", ls="--", lw=1)
+    ax.text(cut, 0.02, "55 % fewer MACs ", fontsize=7, rotation=90, ha="right", va="bottom",
+            color="gray", transform=ax.get_xaxis_transform())
+    labels = []
     for method in dict.fromkeys(r["method"] for r in rows[1:]):
         pts = sorted((r["macs"] / 1e6, 100 * r["top1"], _budget_text(r))
                      for r in rows if r["method"] == method)
         ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", ms=4, label=LABELS[method])
-        for x, y, t in pts:
-            ax.annotate(t.replace("top-k ", ""), (x, y), fontsize=6, xytext=(3, 2),
-                        textcoords="offset points")
+        labels += [(x, y, t.replace("top-k ", "")) for x, y, t in pts]
     ax.set_xlabel("MACs per image (millions)")
     ax.set_ylabel("top-1 (%)")
     ax.set_title(f"Fashion-MNIST test ({n} images), int8 golden model; dotted: dense − 0.5 pp",
                  fontsize=8)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
+    _place_labels(ax, labels)
     fig.savefig(path, dpi=130)
     plt.close(fig)
