@@ -60,7 +60,9 @@ rows = [
                                            f"{co_pruned['images_per_s_at_300mhz']:.0f} img/s at 300 MHz"),
     *deit_rows(),
     (f"RTL Yosys synth_xilinx ({ys['family']})",
-     f"{ys['lut']} LUT, {ys['ff']} FF, {ys['dsp']} DSP, {ys['bram']} BRAM, {ys['lutram']} LUTRAM "
+     (f"{ys['lut']} LUT, " if ys.get("stage") != "before_luts"
+      else f"before LUT mapping: {ys['gates']} gates for ABC9, ")
+     + f"{ys['ff']} FF, {ys['dsp']} DSP, {ys['bram']} BRAM, {ys['lutram']} LUTRAM "
      f"(tokens {ys['params']['MAX_N']}, width {ys['params']['MAX_D']}, "
      f"MLP {ys['params']['MAX_H']})"),
 ]

@@ -95,7 +95,9 @@ def _cosim(r: dict) -> list[str]:
 
 
 def _rtl_synth(r: dict) -> list[str]:
-    return [f"sievit_top: {r.get('lut', r.get('gates'))} LUT, {r.get('ff')} FF, {r.get('dsp')} DSP, "
+    luts = (f"{r.get('gates')} gates before LUT mapping" if r.get("stage") == "before_luts"
+            else f"{r.get('lut')} LUT")
+    return [f"sievit_top: {luts}, {r.get('ff')} FF, {r.get('dsp')} DSP, "
             f"{r.get('bram')} BRAM"]
 
 

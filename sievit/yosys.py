@@ -64,11 +64,12 @@ def synth_script(params: dict, family: str, before_luts: bool) -> str:
             f"tee -q -o stat.json stat -tech xilinx -json\n")
 
 
-def rtl_digest(params: dict | None = None, family: str = "xcup", flat: str | None = None) -> str:
+def rtl_digest(params: dict | None = None, family: str = "xcup", flat: str | None = None,
+               before_luts: bool = False) -> str:
     """sha256 of what a synthesis run reads: the RTL text (flat: flatten_package() already
-    computed) and the script."""
+    computed) and the script (the full one, or the one that stops before LUT mapping)."""
     params = {**SYNTH_PARAMS, **(params or {})}
-    text = (flat if flat is not None else flatten_package()) + synth_script(params, family, before_luts=False)
+    text = (flat if flat is not None else flatten_package()) + synth_script(params, family, before_luts)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -118,7 +119,7 @@ def synth(params: dict | None = None, family: str = "xcup", timeout_s: int = 360
            "lut": _count(cells, r"LUT\d"), "ff": _count(cells, r"FD\w*"),
            "dsp": _count(cells, r"DSP48E\d"), "bram": _count(cells, r"RAMB(18|36)E\d"),
            "lutram": _count(cells, r"RAM\d+[MSX]\w*"), "carry": _count(cells, r"CARRY\d"),
-           "wall_s": round(wall, 1), "rtl_sha256": rtl_digest(params, family, flat)}
+           "wall_s": round(wall, 1), "rtl_sha256": rtl_digest(params, family, flat, before_luts)}
     if before_luts:  # generic gates still waiting for ABC9: LUT counts do not exist yet
         out.update(stage="before_luts", mux2=_count(cells, r"\$_MUX_"),
                    gates=_count(cells, r"\$_\w+_"))
@@ -138,8 +139,11 @@ def cached_report(path: Path) -> dict:
         raise SievitError(f"{path} is not a synthesis report (not JSON: {exc})") from None
     if not isinstance(report, dict):
         raise SievitError(f"{path} is not a synthesis report (JSON {type(report).__name__})")
-    now = rtl_digest(report.get("params"), report.get("family", "xcup"))
-    if report.get("rtl_sha256") != now or report.get("stage") == "before_luts":
+    # a report that stopped before LUT mapping is accepted as such (its DSP, FF and RAM counts
+    # are final; LUTs are not mapped yet, so it has none): the stage is part of its digest
+    now = rtl_digest(report.get("params"), report.get("family", "xcup"),
+                     before_luts=report.get("stage") == "before_luts")
+    if report.get("rtl_sha256") != now:
         raise SievitError(f"{path} was synthesized from other RTL sources or script "
                           f"(sha256 {str(report.get('rtl_sha256'))[:12]}, now {now[:12]}): rerun "
                           f"`sievit rtl-synth --json > {path}` (about 20 minutes)")
