@@ -32,7 +32,8 @@ def test_stale_or_missing_report_is_refused(tmp_path, capsys):
     assert main(["rtl-synth", "--cached", str(tmp_path / "stale.json")]) == 1
     err = capsys.readouterr().err
     assert "synthesized from other RTL sources" in err and "sievit rtl-synth --json" in err
-    assert main(["rtl-synth", "--cached", str(tmp_path / "none.json")]) == 1
+    # a stale report is a failed check (1); a missing file is bad input (2)
+    assert main(["rtl-synth", "--cached", str(tmp_path / "none.json")]) == 2
     assert "no synthesis report" in capsys.readouterr().err
 
 

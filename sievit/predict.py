@@ -83,7 +83,8 @@ def run_hls(bundle: Bundle, images: np.ndarray, mode: str, work: Path) -> tuple[
                                       str(img_f), str(exp_f), str(MODES[mode]), str(i), "1"])
             ok.append(res["mismatches"] == 0)
             if not ok[-1]:  # "tb: first mismatch at image I: hls/golden ..."
-                pairs = err.split(":", 2)[-1].split()
+                line = next(ln for ln in err.splitlines() if "first mismatch at image" in ln)
+                pairs = line.split(":", 2)[-1].split()
                 gold[i] = {**gold[i], "logits": [int(p.split("/")[0]) for p in pairs],
                            "kept_tokens": None, "tokens_per_stage": None}
     return gold, ok

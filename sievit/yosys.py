@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from sievit.rtl_manifest import TOP_MODULES
-from sievit.errors import SievitError
+from sievit.errors import CheckFailed, SievitError
 from sievit.paths import build_root, rtl_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,8 +143,8 @@ def cached_report(path: Path) -> dict:
     # are final; LUTs are not mapped yet, so it has none): the stage is part of its digest
     now = rtl_digest(report.get("params"), report.get("family", "xcup"),
                      before_luts=report.get("stage") == "before_luts")
-    if report.get("rtl_sha256") != now:
-        raise SievitError(f"{path} was synthesized from other RTL sources or script "
+    if report.get("rtl_sha256") != now:  # a check that failed: the report is stale
+        raise CheckFailed(f"{path} was synthesized from other RTL sources or script "
                           f"(sha256 {str(report.get('rtl_sha256'))[:12]}, now {now[:12]}): rerun "
                           f"`sievit rtl-synth --json > {path}` (about 20 minutes)")
     return report
