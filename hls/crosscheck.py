@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from sievit.errors import SievitError
-from sievit.hls.cases import CaseFile, random_int8
-from sievit.hls.descriptors import Layout
+from sievit.engine_cases import CaseFile, random_int8
+from sievit.layout import Layout
 from sievit.quant.bundle import load_bundle
 
 

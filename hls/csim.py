@@ -93,7 +93,7 @@ def model_difference(stderr: str, config: dict, pruned: bool) -> dict | None:
     """The testbench's first differing output (stage token count, stage kept ids, logits) of
     the first mismatching image, with both values (a kept id of -2 is no token: None) and
     the engines upstream of it; None when the testbench named none."""
-    from sievit.cosim import upstream_engines
+    from sievit.rtl.cosim import upstream_engines
     m = _MODEL_DIFF.search(stderr)
     if m is None:
         return None
@@ -160,7 +160,7 @@ def run_model(prj: Path, images: int | None, modes: list[str], workers: int) -> 
 
 
 def run_engines(prj: Path, cases_per_engine: int, seed: int) -> dict:
-    from sievit.hls.cases import write_cases
+    from sievit.engine_cases import write_cases
     from sievit.quant.bundle import load_bundle
     exe, compile_s = compile_target(prj, "tb_engines")
     bundle = load_bundle(prj / "bundle")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sievit.hls.descriptors import Layout
+from sievit.layout import Layout
 
 # Assumptions (cycles). Pipelined loops pay their depth once per entry; bursts their latency.
 DEPTH = {"mac": 6, "load": 3, "elem": 4, "softmax": 8, "ln": 8}

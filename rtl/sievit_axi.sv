@@ -1,5 +1,5 @@
 // AXI IP around the whole-model top `sievit_top`: AXI4-Lite control/status registers
-// (sievit_regs_pkg, generated from sievit/regmap.py; docs/ip.md) and one AXI4 master that
+// (sievit_regs_pkg, generated from rtl/regmap.py; docs/ip.md) and one AXI4 master that
 //  - serves the core's burst read port (program descriptors, weights, biases),
 //  - reads each image from memory into the core's image stream,
 //  - writes each image's result stream and a header of cycle counters into a result slot.

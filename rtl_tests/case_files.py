@@ -1,4 +1,4 @@
-"""Read the engine case files that sievit.hls.cases writes (the same cases drive the HLS
+"""Read the engine case files that sievit.engine_cases writes (the same cases drive the HLS
 C-simulation and these RTL testbenches)."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The AXI IP (rtl/sievit_axi.sv) under cocotb on Verilator with cocotbext-axi: the host
-runtime (sievit/host.py) loads the memory image into an AxiRam, configures the registers
+runtime (rtl/host.py) loads the memory image into an AxiRam, configures the registers
 through an AxiLiteMaster and runs batches of real test images; logits and kept-token ids
 must equal the golden model's (the check of `sievit cosim`), with every AXI channel paused
 at random and read latency. Also: lint, the generated register package, soft reset."""
@@ -25,7 +25,7 @@ BASE = 0x10000          # memory image's bus address (MEM_BASE): not 0, so offse
 
 
 def axi_sources() -> list[Path]:
-    from sievit.ip_package import sources
+    from sievit.rtl.ip_package import sources
     return sources()
 
 
@@ -33,7 +33,7 @@ def build(params: dict):
     """Build sievit_axi once per parameters and source text; returns the cocotb runner."""
     from cocotb_tools.runner import get_runner
     from filelock import FileLock
-    from sievit.cosim import VERILATOR_ARGS, simulator_env, verilator_make_flags
+    from sievit.rtl.cosim import VERILATOR_ARGS, simulator_env, verilator_make_flags
     simulator_env("verilator")
     srcs = axi_sources()
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()
@@ -92,10 +92,10 @@ if cocotb is not None and os.environ.get("SIEVIT_AXI_CFG"):
         """Runs the batches of the JSON config named by SIEVIT_AXI_CFG; writes the results."""
         from cocotb.clock import Clock
         from cocotb.triggers import ClockCycles, RisingEdge
-        from sievit import regmap as rm
-        from sievit.host import CosimBus, Session, run_cosim, soft_reset_cosim, start_cosim
+        from sievit.rtl import regmap as rm
+        from sievit.rtl.host import CosimBus, Session, run_cosim, soft_reset_cosim, start_cosim
         from sievit.quant.bundle import load_bundle
-        from sievit.rtl_program import PRESETS, Program
+        from sievit.rtl.program import PRESETS, Program
         cfg = json.loads(Path(os.environ["SIEVIT_AXI_CFG"]).read_text())
         session = Session(Program(load_bundle(Path(cfg["bundle"])), PRESETS[cfg["hw"]]))
         images = np.load(cfg["images"])
@@ -144,7 +144,7 @@ def run_axi_sim(tmp: Path, batches: list[dict], params: dict | None = None, paus
                 latency: int = 16) -> tuple[list[dict], np.ndarray]:
     """Build (cached) and run the IP on the first test images; returns the batch records."""
     from sievit.data import first_test_images
-    from sievit.rtl_program import PRESETS
+    from sievit.rtl.program import PRESETS
     hw = PRESETS["fmnist"]
     prm = {k: v for k, v in hw.verilog().items() if k != "MEM_WORDS"}
     missing = sorted(set(prm) - set(_axi_params()))
@@ -168,10 +168,10 @@ def run_axi_sim(tmp: Path, batches: list[dict], params: dict | None = None, paus
 
 
 def _session_and_golden():
-    from sievit.host import Session
+    from sievit.rtl.host import Session
     from sievit.quant.bundle import load_bundle
     from sievit.quant.golden import Golden
-    from sievit.rtl_program import PRESETS, Program
+    from sievit.rtl.program import PRESETS, Program
     bundle = load_bundle(BUNDLE)
     return Session(Program(bundle, PRESETS["fmnist"])), Golden(bundle)
 
@@ -182,7 +182,7 @@ def test_whole_model_through_axi(tmp_path):
     kept ids equal the golden model's. Before them a batch runs under AxiRam's own pause
     generators (one step per cycle, too slow for whole images) and is soft-reset in the
     middle: the bursts in flight drain, the bus goes quiet, the next batches are exact."""
-    from sievit.cosim import PHASES, mismatches
+    from sievit.rtl.cosim import PHASES, mismatches
     batches = [{"mode": "threshold", "images": [0], "pause": "generator", "reset_after": 30_000},
                {"mode": "none", "images": [0, 1], "pause": "runs"},
                {"mode": "threshold", "images": [0, 1], "pause": "runs", "irq": True}]
@@ -219,7 +219,7 @@ def test_wide_bus_through_axi(tmp_path):
     """DATA_WIDTH 512: the readers split 512-bit words (requests start mid-word), the writer
     packs the result stream (which starts 32 bytes into a bus word) with byte strobes; one
     image, threshold, paused and delayed, equal to the golden model."""
-    from sievit.cosim import mismatches
+    from sievit.rtl.cosim import mismatches
     batches = [{"mode": "threshold", "images": [2], "pause": "runs"}]
     out, images = run_axi_sim(tmp_path, batches, params={"DATA_WIDTH": 512})
     session, golden = _session_and_golden()
@@ -231,7 +231,7 @@ def test_wide_bus_through_axi(tmp_path):
 
 
 def _verilator_env() -> dict:
-    from sievit.cosim import verilator_bin_dir
+    from sievit.rtl.cosim import verilator_bin_dir
     return {**os.environ, "PATH": f"{verilator_bin_dir()}:{os.environ['PATH']}"}
 
 
@@ -244,7 +244,7 @@ def test_axi_lint_clean(data_width):
 
 
 def test_register_package_and_docs_are_generated_from_regmap(tmp_path):
-    from sievit import regmap as rm
+    from sievit.rtl import regmap as rm
     assert rm.stale_files() == [], "run `sievit regmap` and commit rtl/sievit_regs_pkg.sv, docs/ip.md"
     # a changed definition makes both copies stale
     pkg, doc = tmp_path / "p.sv", tmp_path / "ip.md"
@@ -271,7 +271,7 @@ def test_every_register_is_decoded_by_the_rtl():
     package's offsets are the definition's."""
     import re
 
-    from sievit import regmap as rm
+    from sievit.rtl import regmap as rm
     rtl = (ROOT / "rtl" / "sievit_axi.sv").read_text()
     read_dec = rtl[rtl.index("// AXI4-Lite read"):rtl.index("assign s_axi_ctrl_arready")]
     write_dec = rtl[rtl.index("if (!busy) begin"):rtl.index("end else begin", rtl.index("if (!busy) begin"))]
@@ -284,7 +284,7 @@ def test_every_register_is_decoded_by_the_rtl():
 
 
 def test_memory_layout_regions_do_not_overlap():
-    from sievit import regmap as rm
+    from sievit.rtl import regmap as rm
     from sievit.data import first_test_images
     from sievit.errors import SievitError
     session, golden = _session_and_golden()
@@ -334,7 +334,7 @@ class FakeIP:
     writes result slots (header + stream, encoded here from the documented format)."""
 
     def __init__(self, session, golden, id_value=None, hang=False):
-        from sievit import regmap as rm
+        from sievit.rtl import regmap as rm
         self.rm, self.s, self.g, self.hang = rm, session, golden, hang
         self.regs = {r.offset: 0 for r in rm.REGISTERS}
         self.regs[rm.OFFSET["ID"]] = rm.ID_VALUE if id_value is None else id_value
@@ -398,10 +398,10 @@ class FakeIP:
 def test_board_driver_with_fake_pynq():
     """Board.run on a fake MMIO/allocate: the registers it writes lead the fake IP to the
     right images, program and slots, and the parsed results equal the golden model's."""
-    from sievit import regmap as rm
-    from sievit.cosim import mismatches
+    from sievit.rtl import regmap as rm
+    from sievit.rtl.cosim import mismatches
     from sievit.data import first_test_images
-    from sievit.host import Board
+    from sievit.rtl.host import Board
     session, golden = _session_and_golden()
     images = first_test_images(3).images
     for mode in ("threshold", "none"):
@@ -422,10 +422,10 @@ def test_board_driver_with_fake_pynq():
 def test_board_driver_errors(monkeypatch):
     import builtins
 
-    from sievit import regmap as rm
+    from sievit.rtl import regmap as rm
     from sievit.data import first_test_images
     from sievit.errors import SievitError
-    from sievit.host import Board
+    from sievit.rtl.host import Board
     session, golden = _session_and_golden()
     ip = FakeIP(session, golden, id_value=0xDEADBEEF)
     with pytest.raises(SievitError, match="no sievit IP at this address: ID reads 0xdeadbeef") as e:
@@ -486,7 +486,7 @@ def _run_tcl(script: Path, refuse: str | None = None) -> list[tuple[str, ...]]:
 def test_ip_package_tcl_names_every_source_port_and_register(tmp_path):
     import tkinter
 
-    from sievit import regmap as rm
+    from sievit.rtl import regmap as rm
     from sievit.cli import main as sievit_main
     out = tmp_path / "ip"
     assert sievit_main(["rtl", "ip", "--out", str(out), "--data-width", "128"]) == 0
@@ -531,7 +531,7 @@ def test_ip_package_bad_input_leaves_nothing(tmp_path, capsys):
     assert exc.value.code == 2
     assert "invalid choice: 96 (choose from 64, 128, 256, 512)" in capsys.readouterr().err
     from sievit.errors import SievitError
-    from sievit.ip_package import ip_package
+    from sievit.rtl.ip_package import ip_package
     with pytest.raises(SievitError, match=r"--data-width 96 is not one of \(64, 128, 256, 512\)"):
         ip_package(out, data_width=96)
     assert not out.exists() and list(tmp_path.iterdir()) == []

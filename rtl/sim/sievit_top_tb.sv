@@ -3,7 +3,7 @@
 // +n_images images back to back and writes every result beat ("R <hex>") and each image's
 // cycle counters ("P total attention mlp pruning layernorm other") to +out. The clock and
 // reset are generated here (a cocotb-driven clock costs two VPI callbacks per cycle); cocotb
-// watches `finished` / `images_done` (sievit/rtl_bench.py).
+// watches `finished` / `images_done` (rtl/bench.py).
 //
 // Plusargs besides the files: +stall=P (0..90) stalls every handshake P % of cycles: the
 // memory request and response, the image and result streams, and (sievit_top's SIM_STALL

@@ -2,7 +2,7 @@
 // $readmemh file named by +mem=, one burst at a time, `latency` cycles to its first word,
 // request and response handshakes held off while `stall_req` / `stall_rsp` are high. A
 // reset forgets the burst in flight. `latency` is 32 bits wide: it carries the full range of
-// the +latency plusarg (sievit/cosim.py bounds it at MAX_MEM_LATENCY). Used by the whole-model and the engine harnesses.
+// the +latency plusarg (rtl/cosim.py bounds it at MAX_MEM_LATENCY). Used by the whole-model and the engine harnesses.
 module sim_memory #(
     parameter int WORDS = 1 << 20
 ) (

@@ -5,7 +5,7 @@ under cocotb (cocotbext-axi's AxiLiteMaster and AxiRam).
 
 Memory image (one buffer; MEM_BASE holds its bus address, every other address is an offset):
 
-    0              weights, biases, programs        (sievit/rtl_program.py Program.image)
+    0              weights, biases, programs        (rtl/program.py Program.image)
     image_addr     n_images x image_bytes           (uint8 pixels, HWC)
     result_addr    n_images x result_stride         (header + result stream per image)
 
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sievit import regmap as rm
+from sievit.rtl import regmap as rm
 from sievit.errors import SievitError
-from sievit.rtl_program import Program
+from sievit.rtl.program import Program
 
 ALIGN = 4096
 SLOT_ALIGN = 64   # the widest m_axi bus word (512 bits)
@@ -116,8 +116,8 @@ class Session:
 
     def parse_results(self, lay: MemoryLayout, results: bytes, mode: str) -> list[dict]:
         """Result slots -> per image {ids, n_new, fused, logits, cycles, phases}, the same
-        records sievit.cosim.parse_results makes (so the same golden comparison applies)."""
-        from sievit.cosim import PHASES, parse_results
+        records sievit.rtl.cosim.parse_results makes (so the same golden comparison applies)."""
+        from sievit.rtl.cosim import PHASES, parse_results
         stages = self.stages if mode != "none" else 0
         lines = []
         for i in range(lay.n_images):

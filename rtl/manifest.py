@@ -1,6 +1,6 @@
 """The RTL manifest: which SystemVerilog files make each engine and the whole-model top, in
 compile order. cosim, Yosys, lint and the engine tests all read it (the presets of the top's
-parameters live beside the program generator, `sievit.rtl_program.PRESETS`)."""
+parameters live beside the program generator, `sievit.rtl.program.PRESETS`)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from sievit.rtl_manifest import TOP_MODULES
+from sievit.rtl.manifest import TOP_MODULES
 from sievit.errors import CheckFailed, SievitError
 from sievit.paths import build_root, rtl_dir
 

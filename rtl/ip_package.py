@@ -2,7 +2,7 @@
 (rtl/sievit_axi.sv): the SystemVerilog sources (copied to DIR/src, in compile order, listed
 in DIR/sources.f) and DIR/package_ip.tcl, which creates a project from them, runs
 `ipx::package_project`, names the bus interfaces (s_axi_ctrl, m_axi, aclk, aresetn, irq),
-the register map (from sievit/regmap.py) and the master's address space, and saves the IP
+the register map (from rtl/regmap.py) and the master's address space, and saves the IP
 into DIR/ip_repo. Run it with `vivado -mode batch -source DIR/package_ip.tcl`; then add
 DIR/ip_repo to a block design's IP repositories."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from sievit import regmap as rm
+from sievit.rtl import regmap as rm
 from sievit.atomic import atomic_dir
 from sievit.errors import SievitError
 from sievit.paths import rtl_dir
@@ -25,7 +25,7 @@ AXI_PREFIXES = {"s_axi_ctrl": "s_axi_ctrl_", "m_axi": "m_axi_"}
 
 def sources() -> list[Path]:
     """The IP's sources in compile order: packages first, the wrapper last."""
-    from sievit.cosim import rtl_sources
+    from sievit.rtl.cosim import rtl_sources
     return [*rtl_sources(), rtl_dir() / "sievit_regs_pkg.sv", TOP]
 
 
@@ -109,7 +109,7 @@ def package_tcl(files: list[str], part: str, data_width: int) -> str:
         "ipx::associate_bus_interfaces -busif s_axi_ctrl -clock aclk $core",
         "ipx::associate_bus_interfaces -busif m_axi -clock aclk $core",
         "",
-        "# the register map (sievit/regmap.py), visible in the address editor and the handoff",
+        "# the register map (rtl/regmap.py), visible in the address editor and the handoff",
         "if {[llength [ipx::get_memory_maps s_axi_ctrl -of_objects $core]] == 0} {",
         "  ipx::add_memory_map s_axi_ctrl $core",
         "}",
@@ -196,7 +196,7 @@ def cmd_regmap(args) -> dict:
     if args.check:
         stale = rm.stale_files()
         if stale:
-            raise SievitError(f"generated from sievit/regmap.py but stale: {', '.join(stale)} "
+            raise SievitError(f"generated from rtl/regmap.py but stale: {', '.join(stale)} "
                               "(run `sievit regmap`)", code=1)
         return {"stale": [], "registers": len(rm.REGISTERS)}
     written = rm.write_files()
@@ -217,7 +217,7 @@ def add_parsers(sub) -> None:
     ip.add_argument("--json", action="store_true")
     ip.set_defaults(func=cmd_ip_package)
     rg = sub.add_parser("regmap", help="regenerate rtl/sievit_regs_pkg.sv and the register "
-                                       "table of docs/ip.md from sievit/regmap.py")
+                                       "table of docs/ip.md from rtl/regmap.py")
     rg.add_argument("--check", action="store_true", help="only check; exit 1 when stale")
     rg.add_argument("--json", action="store_true")
     rg.set_defaults(func=cmd_regmap)

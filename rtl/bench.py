@@ -1,7 +1,7 @@
 """cocotb test of the whole-model RTL harness (rtl/sim/sievit_top_tb.sv, which makes its own
 10 ns clock and reset): it waits for the harness to finish, with a watchdog on the cycles
 since the last finished image. Progress and any watchdog message go to files that
-sievit.cosim reads; the harness writes the results."""
+sievit.rtl.cosim reads; the harness writes the results."""
 from __future__ import annotations
 
 import json

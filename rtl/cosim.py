@@ -20,14 +20,14 @@ from filelock import FileLock
 from tqdm import tqdm
 
 from sievit.paths import build_root, rtl_dir
-from sievit.rtl_manifest import TOP_MODULES
+from sievit.rtl.manifest import TOP_MODULES
 from sievit.errors import CheckFailed, SievitError
 from sievit.quant.golden import Golden, GoldenResult
-from sievit.rtl_program import PRESETS, RTL_LANES, Program, RtlParams, images_hex
+from sievit.rtl.program import PRESETS, RTL_LANES, Program, RtlParams, images_hex
 
 ROOT = Path(__file__).resolve().parents[1]
 RTL = rtl_dir()  # package data when installed, else the checkout's rtl/
-ENGINE_FILES = TOP_MODULES  # the manifest's compile order (sievit/rtl_manifest.py)
+ENGINE_FILES = TOP_MODULES  # the manifest's compile order (rtl/manifest.py)
 PHASES = ("attention", "mlp", "pruning", "layernorm", "other")
 IMG_WORDS = 1 << 20
 # Harness conditions (rtl/sim/sievit_top_tb.sv): stall percent of every handshake (100 would
@@ -327,7 +327,7 @@ def _start(runner, prog: Program, images: np.ndarray, mode: str, watchdog_cycles
 
     def target() -> None:
         try:
-            runner.test(hdl_toplevel="sievit_top_tb", test_module="sievit.rtl_bench",
+            runner.test(hdl_toplevel="sievit_top_tb", test_module="sievit.rtl.bench",
                         test_dir=work, plusargs=plusargs,
                         extra_env={"SIEVIT_COSIM_CFG": str(cfg),
                                    "PYTHONPATH": os.pathsep.join(sys.path)},

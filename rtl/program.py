@@ -1,6 +1,6 @@
 """The RTL whole-model top's program and memory image, generated from a bundle.
 
-The memory behind `sievit_top`'s burst read port holds the int8 weights (hls/descriptors.py
+The memory behind `sievit_top`'s burst read port holds the int8 weights (sievit/layout.py
 layout), the int32 biases, then one program per pruning mode. A program is a list of
 descriptors of DESC_WORDS 32-bit words (docs/numerics.md, "RTL program"); the controller
 fetches one, runs its engine, and goes on until OP_END."""
@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from sievit.errors import SievitError
-from sievit.hls.descriptors import Layout
+from sievit.layout import Layout
 from sievit.quant.bundle import Bundle
 
 DESC_WORDS = 64

@@ -10,7 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from sievit.data import first_images_for
-from sievit.hls.descriptors import EPI, Layout
+from sievit.layout import EPI, Layout
 from sievit.quant import contract as C
 from sievit.quant import intops as op
 from sievit.quant.bundle import Bundle
