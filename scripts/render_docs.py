@@ -406,6 +406,7 @@ VALUES: dict[str, Callable[[Path], str]] = {
         + " / ".join(f"{m['ms_per_image']:.0f}" for m in d["modes"].values())
         + f" ms per image per core, {d['wall_s']:.0f} s for the whole command with the golden vectors"))(
         load(r, "docs/hls_csim_10k.json")),
+    "hls10k.ms_dense": lambda r: f"{load(r, 'docs/hls_csim_10k.json')['modes']['none']['ms_per_image']:.0f}",
     # Pareto (docs/pareto.json)
     "pareto.wall": lambda r: f"{load(r, 'docs/pareto.json')['wall_s']:.0f} s",
     "pareto.jobs": lambda r: str(load(r, "docs/pareto.json")["jobs"]),
