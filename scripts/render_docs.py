@@ -425,6 +425,7 @@ VALUES: dict[str, Callable[[Path], str]] = {
                                   f"in {MODE_LABEL[ev['prune_mode']]} mode")(demo(r)["eval"]),
     "demo.other_cost": lambda r: (lambda ev: f"{100 * (ev['int_dense_acc'] - ev['other_mode']['int_pruned_acc']):.2f} pp "
                                   f"in {MODE_LABEL[ev['other_mode']['prune_mode']]} mode")(demo(r)["eval"]),
+    "demo.ckpt": lambda r: demo_script_ckpt(r),
     # pictures: what their scripts draw
     "plot.kept_tokens_images": _kept_tokens_images,
 }
