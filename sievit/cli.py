@@ -340,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--images", type=_images_or_zero, default=100)
     cs.add_argument("--engines", action="store_true", help="also test every engine alone")
     cs.add_argument("--cases", type=A.int_in("--cases", 1, 100_000), default=1000, help="engine cases per engine")
-    cs.add_argument("--modes", choices=("both", "none", "threshold", "topk"), default="both")
+    cs.add_argument("--modes", choices=("both", "none", "threshold", "topk", "reduce"), default="both")
     cs.add_argument("--hls4ml", metavar="CKPT",
                     help="cross-check the linear engine against hls4ml's C-simulation of the "
                          "checkpoint's classifier head (Brevitas -> QONNX -> hls4ml)")
