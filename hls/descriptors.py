@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from sievit.config import METHOD_CODES
 from sievit.errors import SievitError
 from sievit.layout import (EPI, LINEAR_FIELDS, LN_FIELDS, HwConfig, Layout, Memories,  # noqa: F401
                            hls_word_bits, sbits)
 from sievit.quant import contract as C
 
-METHOD_CODES = {"heatvit": 0, "evit": 1, "tome": 2, "ppt": 3, "cpvit": 4}  # reduce.h Method
 
 
 def reduce_desc(layout: Layout) -> dict:

@@ -67,12 +67,20 @@ def run_reduce(g, images: np.ndarray, mode: str, trace: bool):
         else:
             e, w_qk, w_v, _ = chan.widths(dim, m["mlp_dim"])
             macs += masked_attention_macs(n_in, e, w_qk, w_v)
+        if tr is not None:  # the engines' inputs (sievit/engine_cases.py)
+            tr.update({p + "in": t.x, p + "ln1_out": h, p + "key_size": t.size.copy(),
+                       p + "head_mask": np.ones((B, heads), I64) if hmask is None else hmask.copy()})
         t.x = g.attention(i, h, t.x, t.valid(), tr, bias, hmask, info, chan)
+        if tr is not None:
+            tr[p + "res1"] = t.x
         if reduce_on:
             if method == "cpvit":
                 t.cum, head_score = rd.cpvit_accumulate(info["probs"], t, head_score,
                                                         hmask is None)
             if stage < len(r["blocks"]) and r["blocks"][stage] == i:
+                if tr is not None:  # the reduce engine's input tokens
+                    tr.update({f"stage{stage}.{k}": getattr(t, k).copy()
+                               for k in ("x", "ids", "n", "size", "cum")})
                 if method == "prance":
                     t, extra_macs, widths, pick = _prance_stage(g, r, stage, t, info)
                     chan = ch.width_masks(widths, dim, m["mlp_dim"])
@@ -90,6 +98,8 @@ def run_reduce(g, images: np.ndarray, mode: str, trace: bool):
             e, _, _, hid = chan.widths(dim, m["mlp_dim"])
             macs += masked_mlp_macs(t.n, e, hid)
         h2, _ = g.ln(p + "ln2", t.x, p + "ln2_out")
+        if tr is not None:
+            tr.update({p + "mlp_in": t.x, p + "ln2_out": h2})
         t.x = g.mlp(i, h2, t.x, tr, chan)
         if tr is not None:
             tr[p + "out"] = t.x

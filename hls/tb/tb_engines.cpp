@@ -248,6 +248,86 @@ Tally run_head(sievit_tb::Reader& r) {
   return tally;
 }
 
+// Reduction methods ------------------------------------------------------------------------
+Tally run_attention_method(sievit_tb::Reader& r) {
+  Tally tally;
+  const int cases = r.i32();
+  for (int i = 0; i < cases; ++i) {
+    const int block = r.i32(), n = r.i32(), prop = r.i32(), head_on = r.i32();
+    const int heads = kModel.attn[block].heads, dh = kModel.attn[block].head_dim;
+    axis_t in, out;
+    push_i8(in, r.vec(long(n) * kDim), n, kDim);
+    push_i8(in, r.vec(long(n) * kDim), n, kDim);
+    push_i32(in, r.vec(n));
+    ivec expect = r.vec(long(n) * kDim);
+    for (const long len : {long(n), long(n), long(heads), long(n), long(n) * dh}) {
+      const ivec part = r.vec(len);
+      expect.insert(expect.end(), part.begin(), part.end());
+    }
+    attention_method_top(in, out, block, n, prop, head_on, weights, biases);
+    bool bad = false;
+    ivec got = pop_i8(out, n, kDim, false, false, &bad);
+    int idx = 0;
+    for (const int len : {n, n, heads, n, n * dh}) {
+      const ivec part = pop_i32(out, len, idx == 4, &bad);
+      got.insert(got.end(), part.begin(), part.end());
+      ++idx;
+    }
+    tally.add(bad || got != expect || !in.empty() || !out.empty(), "attention_method", got, expect);
+  }
+  return tally;
+}
+
+Tally run_reduce(sievit_tb::Reader& r) {
+  Tally tally;
+  const int cases = r.i32();
+  const int dh = kModel.attn[0].head_dim;
+  for (int i = 0; i < cases; ++i) {
+    const int method = r.i32(), n = r.i32(), k = r.i32(), rr = r.i32(), tau = r.i32();
+    axis_t in, out;
+    push_i8(in, r.vec(long(n) * kDim), n, kDim);
+    for (int part = 0; part < 4; ++part) push_i32(in, r.vec(n));  // ids, sizes, cum, score
+    push_i32(in, r.vec(long(n) * dh));
+    const int n_new = r.i32(), pooled = r.i32();
+    ivec expect = {n_new, pooled};
+    for (const long len : {long(n_new) * kDim, 3L * n_new}) {
+      const ivec part = r.vec(len);
+      expect.insert(expect.end(), part.begin(), part.end());
+    }
+    reduce_top(in, out, method, n, k, rr, tau);
+    bool bad = false;
+    ivec got = pop_i32(out, 2, false, &bad);
+    if (got == ivec({n_new, pooled})) {
+      const ivec rows = pop_i8(out, n_new, kDim, false, false, &bad);
+      const ivec meta = pop_i32(out, 3 * n_new, true, &bad);
+      got.insert(got.end(), rows.begin(), rows.end());
+      got.insert(got.end(), meta.begin(), meta.end());
+    }
+    tally.add(bad || got != expect || !in.empty() || !out.empty(), "reduce", got, expect);
+    while (!out.empty()) out.read();
+  }
+  return tally;
+}
+
+// CP-ViT's head choice is a few comparators in the model's controller: called directly.
+Tally run_head_mask(sievit_tb::Reader& r) {
+  typedef score_types<cfg> ST;
+  Tally tally;
+  const int cases = r.i32();
+  for (int i = 0; i < cases; ++i) {
+    const int heads = r.i32(), pruned = r.i32();
+    const ivec mass = r.vec(heads), expect = r.vec(heads);
+    typename ST::mass_t m[cfg::max_heads];
+    for (int h = 0; h < cfg::max_heads; ++h) m[h] = h < heads ? mass[h] : 0;
+    bool on[cfg::max_heads];
+    cpvit_head_mask<cfg>(m, heads, pruned, on);
+    ivec got(heads);
+    for (int h = 0; h < heads; ++h) got[h] = on[h] ? 1 : 0;
+    tally.add(got != expect, "head_mask", got, expect);
+  }
+  return tally;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -274,6 +354,9 @@ int main(int argc, char** argv) {
       {"pruning", run_pruning},
       {"patch_embed", run_patch_embed},
       {"head", run_head},
+      {"attention_method", run_attention_method},
+      {"reduce", run_reduce},
+      {"head_mask", run_head_mask},
   };
   long total = 0;
   std::printf("{\"engines\": {");

@@ -96,19 +96,29 @@ void model_reduce(const model_desc<CFG>& d, const pixel_t* image,
     am.want = kWantCls | kWantMax;
     if (at_stage && method == kMethodPpt) am.want |= kWantPpt | kWantUnit;
     if (at_stage && method == kMethodTome) am.want |= kWantUnit;
-    for (int t = 0; t < n; ++t) am.size[t] = tm.size[t];
+    for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
+      am.size[t] = tm.size[t];
+    }
     layernorm<CFG>(d.ln1[i], x, n, wmem, bmem, h);
     attention_m<CFG>(d.attn[i], h, x, n, wmem, bmem, x1, am);
     if (method == kMethodCpvit) {  // cumulative patch score; head masses until heads are cut
-      for (int t = 1; t < n; ++t) tm.cum[t] += am.mx[t];
-      if (!heads_cut)
-        for (int hd = 0; hd < heads; ++hd) head_score[hd] += am.mass[hd];
+      for (int t = 1; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
+        tm.cum[t] += am.mx[t];
+      }
+      for (int hd = 0; hd < heads && !heads_cut; ++hd) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_heads
+        head_score[hd] += am.mass[hd];
+      }
     }
     if (at_stage) {
       n = reduce_stage<CFG>(d, stage, x1, tm, n, am);
       int m = 0;
-      for (int t = 0; t < n; ++t)
+      for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
         if (tm.ids[t] >= 0) kept[stage][m++] = tm.ids[t];
+      }
       n_tokens[stage] = n;
       ++stage;
     }

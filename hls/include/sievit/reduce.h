@@ -91,7 +91,10 @@ int evit_fuse(act_t x[CFG::max_n][CFG::max_w], token_meta<CFG>& tm, int n, int d
   bool keep[CFG::max_n];
   topk_keep<CFG>(a, n, k, keep);
   bool any = false;
-  for (int t = 1; t < n; ++t) any |= !keep[t];
+  for (int t = 1; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
+    any |= !keep[t];
+  }
   act_t extra[CFG::max_w];
   const ap_uint<ubits(256 * CFG::max_heads)> den = ap_uint<ubits(256 * CFG::max_heads)>(heads) << 8;
   for (int c = 0; c < dim && any; ++c) {
@@ -164,7 +167,10 @@ int bipartite_merge(act_t x[CFG::max_n][CFG::max_w], token_meta<CFG>& tm, int n,
     dst[i] = arg;
   }
   bool merge[CFG::max_n];
-  for (int i = 0; i < n; ++i) merge[i] = false;
+  for (int i = 0; i < n; ++i) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
+    merge[i] = false;
+  }
   for (int i = 2; i < n; i += 2) {  // top r_img of the A rows by similarity
 #pragma HLS LOOP_TRIPCOUNT min = 0 max = CFG::max_n / 2
     int rank = 0;
@@ -200,7 +206,10 @@ int bipartite_merge(act_t x[CFG::max_n][CFG::max_w], token_meta<CFG>& tm, int n,
     tm.size[j] = den;
   }
   bool keep[CFG::max_n];
-  for (int t = 0; t < n; ++t) keep[t] = !merge[t];
+  for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
+    keep[t] = !merge[t];
+  }
   return compact<CFG>(x, tm, n, dim, keep);
 }
 
