@@ -331,12 +331,39 @@ def project_layout(prj: Path, bundle: Bundle) -> Layout:
     return Layout(bundle, lanes, int(meta.get("word_bits", hls_word_bits(lanes))), form="hls")
 
 
+def parse_budget(config: dict, text: str):
+    """A reduction method's budget from the command line: its knob's value (EViT keep_rate,
+    ToMe / PPT r, CP-ViT keep), typed like the knob in the config."""
+    from sievit.quant.budgets import KNOB
+    method = config["reduction"]["method"]
+    if method not in KNOB or method in ("cait", "prance"):
+        raise SievitError(f"--budget sets a method's knob (EViT, ToMe, PPT, CP-ViT); this "
+                          f"bundle's method is {method}")
+    knob = KNOB[method]
+    try:
+        return int(text) if isinstance(config["reduction"][knob], int) else float(text)
+    except ValueError:
+        raise SievitError(f"--budget {text!r} is not a valid reduction.{knob} for {method}") from None
+
+
+def with_budget_bundle(bundle: Bundle, budget) -> Bundle:
+    """The bundle with its method's knob set to `budget` (the weights are the same)."""
+    from dataclasses import replace
+
+    from sievit.quant.budgets import with_budget
+    return replace(bundle, config=with_budget(bundle.config, budget))
+
+
 def export_hls(bundle_dir: Path, out: Path, lanes: int = 8, part: str = DEFAULT_PART,
                clock_mhz: float = DEFAULT_CLOCK_MHZ, force: bool = False,
-               tb_images: int = TB_IMAGES) -> dict:
-    """Write the project atomically; returns a summary."""
+               tb_images: int = TB_IMAGES, budget=None) -> dict:
+    """Write the project atomically; returns a summary. budget: the method's knob value to
+    deploy instead of the bundle's own (the project's bundle copy carries it)."""
     from sievit.data import first_images_for
     bundle = load_bundle(bundle_dir)
+    if budget is not None:
+        budget = parse_budget(bundle.config, str(budget))
+        bundle = with_budget_bundle(bundle, budget)
     if lanes <= 0 or lanes & (lanes - 1):
         raise SievitError(f"--lanes must be a power of two, got {lanes}")
     layout = Layout(bundle, lanes, hls_word_bits(lanes), form="hls")
@@ -368,6 +395,10 @@ def export_hls(bundle_dir: Path, out: Path, lanes: int = 8, part: str = DEFAULT_
         layout.mem.bias_words().astype("<i4").tofile(fw / "weights" / "biases.bin")
         shutil.copytree(SRC / "tb", tmp / "tb")
         shutil.copytree(bundle_dir, tmp / "bundle")  # csim's golden reference travels along
+        if budget is not None:
+            man = json.loads((tmp / "bundle" / "manifest.json").read_text())
+            man["config"] = bundle.config
+            (tmp / "bundle" / "manifest.json").write_text(json.dumps(man, indent=1))
         write_tb_data(bundle, first_images_for(bundle.config, tb_images), tmp / "tb_data")
         mode = MODES[bundle_modes(bundle)[1]]
         (tmp / "build_prj.tcl").write_text(build_tcl(part, clock_mhz, mode))
@@ -379,6 +410,7 @@ def export_hls(bundle_dir: Path, out: Path, lanes: int = 8, part: str = DEFAULT_
         est = estimate(layout)
         (tmp / "README.md").write_text(readme(layout, part, clock_mhz, bundle_dir, est))
         summary = {"project": str(out), "bundle": str(bundle_dir), "bundle_sha256": digest,
+                   "method": bundle.config["reduction"]["method"], "budget": budget,
                    "lanes": lanes, "word_bits": layout.hw.word_bits,
                    "w_tile_rows": layout.hw.w_tile_rows, "acc_bits": layout.hw.acc_bits,
                    "part": part, "clock_mhz": clock_mhz,

@@ -166,7 +166,8 @@ def cmd_plot(args: argparse.Namespace) -> dict:
 def cmd_export_hls(args: argparse.Namespace) -> dict:
     from sievit.hls.project import export_hls
     out = export_hls(Path(args.bundle), Path(args.out), lanes=args.lanes, part=args.part,
-                     clock_mhz=args.clock_mhz, force=args.force, tb_images=args.tb_images)
+                     clock_mhz=args.clock_mhz, force=args.force, tb_images=args.tb_images,
+                     budget=args.budget)
     print(f"[export-hls] wrote {args.out}", file=sys.stderr)
     return out
 
@@ -332,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="replace an existing project written by export-hls (never another directory)")
     xh.add_argument("--tb-images", type=A.int_in("--tb-images", 1, 10_000), default=10,
                     help="test images whose golden vectors go into tb_data/ for Vitis csim")
+    xh.add_argument("--budget", default=None,
+                    help="a reduction method's knob to deploy instead of the bundle's (EViT "
+                         "keep_rate, ToMe / PPT r, CP-ViT keep; e.g. a reduction.pareto budget)")
     xh.add_argument("--json", action="store_true")
     xh.set_defaults(func=cmd_export_hls)
 
