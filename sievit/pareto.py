@@ -2,15 +2,10 @@
 golden model): top-1, MACs, tokens per stage -> docs/pareto.md, docs/pareto.png, JSON."""
 from __future__ import annotations
 
-import os
-import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
-from tqdm import tqdm
-
+from sievit import fanout
 from sievit.errors import SievitError
 
 # the checkpoints the table uses; `--retrain` rebuilds them with these commands' arguments
@@ -88,9 +83,13 @@ def retrain(methods: list[str], device: str) -> None:
             tmp.rename(out)
 
 
-def pareto(methods: list[str], n_images: int | None, jobs: int, out_dir: Path) -> dict:
+def pareto(methods: list[str], n_images: int | None, where: fanout.Where | int,
+           out_dir: Path) -> dict:
     """Evaluate every method's budgets (plus the dense int8 backbone) and write the table,
-    the plot and the JSON under out_dir."""
+    the plot and the JSON under out_dir. Each (method, budget) point is one chunk on `where`
+    (a Where, or a number of local worker processes)."""
+    if isinstance(where, int):
+        where = fanout.Where(jobs=where)
     from sievit.config import load_config
     unknown = sorted(set(methods) - set(CHECKPOINTS))
     if unknown:
@@ -106,22 +105,26 @@ def pareto(methods: list[str], n_images: int | None, jobs: int, out_dir: Path) -
             raise SievitError(f"{ckpt}/config.yaml lists no reduction.pareto budgets")
         work += [(method, ckpt, b, n) for b in budgets]
     start = time.time()
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread per worker process
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        rows = list(tqdm(pool.map(_evaluate, work), total=len(work), desc="pareto",
-                         file=sys.stderr))
-    dense = rows[0]
-    for row in rows:
-        row["mac_reduction"] = round(1 - row["macs"] / dense["macs"], 4)
-        row["top1_delta_pp"] = round(100 * (row["top1"] - dense["top1"]), 2)
+    with fanout.open_pool(where) as pool:  # Dask workers: one BLAS thread each
+        rows = merge_rows(pool.map(_evaluate, [(job,) for job in work], "pareto"))
     out_dir.mkdir(parents=True, exist_ok=True)
     write_table(rows, out_dir / "pareto.md", n)
     plot_pareto(rows, out_dir / "pareto.png", n)
     pictures = [str(plot_method(m, out_dir)) for m in methods]
-    return {"images": n, "jobs": jobs, "wall_s": round(time.time() - start, 1), "rows": rows,
+    return {"images": n, "jobs": where.jobs, "scheduler": where.scheduler,
+            "wall_s": round(time.time() - start, 1), "rows": rows,
             "table": str(out_dir / "pareto.md"), "plot": str(out_dir / "pareto.png"),
             "pictures": pictures}
+
+
+def merge_rows(rows: list[dict]) -> list[dict]:
+    """The table's rows (dense first, in work order) with each point's MAC reduction and
+    top-1 change against the dense row."""
+    dense = rows[0]
+    for row in rows:
+        row["mac_reduction"] = round(1 - row["macs"] / dense["macs"], 4)
+        row["top1_delta_pp"] = round(100 * (row["top1"] - dense["top1"]), 2)
+    return rows
 
 
 def plot_method(method: str, out_dir: Path) -> Path:
