@@ -12,6 +12,25 @@ from sievit.quant import contract as C
 
 
 
+class HlsLayout(Layout):
+    """The HLS engines' layout: the shared one (sievit.layout) for the methods the HLS
+    implements, plus CAIT's CDCP gate linears (fc1 requant to the gate's mid, fc2 raw)."""
+
+    def __init__(self, bundle, lanes: int = 8, word_bits: int = 64):
+        super().__init__(bundle, lanes, word_bits, form="hls")
+
+    def _build(self) -> dict:
+        desc = super()._build()
+        b, r = self.b, self.b.config["reduction"]
+        desc["gates"] = []
+        for j, i in enumerate(r.get("gate_blocks", []) if r["method"] == "cait" else []):
+            fx = b.f(f"blocks.{i - 1}.res2") if i > 0 else b.f("embed_out")
+            p = f"gates.{j}."
+            desc["gates"].append({"fc1": self.linear(p + "fc1", fx, "requant", b.f(p + "mid")),
+                                  "fc2": self.linear(p + "fc2", b.f(p + "mid"), "raw")})
+        return desc
+
+
 def reduce_desc(layout: Layout) -> dict:
     """The reduce engine's descriptor (hls/include/sievit/reduce.h reduce_desc): method code,
     r, tau as round(tau 2^40), CP-ViT's heads, kept candidates per stage for each candidate
@@ -31,16 +50,25 @@ def reduce_desc(layout: Layout) -> dict:
     if not 0 <= tau < 2 ** 31:
         raise SievitError(f"reduction.tau {r['tau']} does not fit the engine's 31-bit "
                           f"tau * 2^{C.PPT_TAU_FRAC} (tau < {2 ** 31 / 2 ** C.PPT_TAU_FRAC:.5f})")
+    gate_of = [-1] * layout.m["depth"]
+    for j, i in enumerate(r.get("gate_blocks", []) if method == "cait" else []):
+        gate_of[i] = j
+    wins = [list(w) for w in r.get("windows", [])] or [[0, 0]] * hw.stages
     return {"method": METHOD_CODES[method], "r": r.get("r", 0), "tau": tau,
             "head_block": r.get("head_block", 0), "heads_pruned": r.get("heads_pruned", 0),
-            "keep_n": keep.tolist(), "log_size": log_size_table(hw.max_n).tolist()}
+            "keep_n": keep.tolist(), "log_size": log_size_table(hw.max_n).tolist(),
+            "merge_r": list(r.get("merge_r", [0] * hw.stages)),
+            "win_rows": [w[0] for w in wins], "win_cols": [w[1] for w in wins],
+            "gate_of": gate_of, "counts": list(r.get("channel_counts", [0, 0, 0]))}
 
 
 def c_reduce(d: dict) -> str:
     ints = lambda xs: "{" + ", ".join(map(str, xs)) + "}"  # noqa: E731
     return "{" + ", ".join([str(d[k]) for k in ("method", "r", "tau", "head_block", "heads_pruned")]
                            + ["{" + ", ".join(ints(row) for row in d["keep_n"]) + "}",
-                              ints(d["log_size"])]) + "}"
+                              ints(d["log_size"])]
+                           + [ints(d[k]) for k in ("merge_r", "win_rows", "win_cols", "gate_of",
+                                                   "counts")]) + "}"
 
 
 # -- C++ emission ------------------------------------------------------------------------------
@@ -76,4 +104,6 @@ def c_model(desc: dict, red: dict) -> str:
     ints = lambda xs: "{" + ", ".join(map(str, xs)) + "}"  # noqa: E731
     return ",\n  ".join([embed, arr([c_ln(x) for x in desc["ln1"]]), arr(attn),
                          arr([c_ln(x) for x in desc["ln2"]]), arr(mlp), arr(sels),
-                         ints(desc["sel_block"]), ints(desc["topk_keep"]), head, c_reduce(red)])
+                         ints(desc["sel_block"]), ints(desc["topk_keep"]), head, c_reduce(red),
+                         arr(["{" + c_linear(x["fc1"]) + ", " + c_linear(x["fc2"]) + "}"
+                              for x in desc.get("gates", [])])])

@@ -13,8 +13,8 @@ import numpy as np
 
 from sievit.atomic import atomic_dir
 from sievit.errors import SievitError
-from sievit.hls.descriptors import (LINEAR_FIELDS, Layout, c_linear, c_ln, c_model, hls_word_bits,
-                                    reduce_desc)
+from sievit.hls.descriptors import (LINEAR_FIELDS, HlsLayout, Layout, c_linear, c_ln, c_model,
+                                    hls_word_bits, reduce_desc)
 from sievit.quant.bundle import Bundle, load_bundle
 
 SRC = Path(__file__).parent
@@ -328,7 +328,7 @@ def project_layout(prj: Path, bundle: Bundle) -> Layout:
     engine cases and cross-checks use the offsets in its parameters.h."""
     meta = json.loads((Path(prj) / "project.json").read_text())
     lanes = int(meta.get("lanes", 8))
-    return Layout(bundle, lanes, int(meta.get("word_bits", hls_word_bits(lanes))), form="hls")
+    return HlsLayout(bundle, lanes, int(meta.get("word_bits", hls_word_bits(lanes))))
 
 
 def parse_budget(config: dict, text: str):
@@ -336,8 +336,8 @@ def parse_budget(config: dict, text: str):
     ToMe / PPT r, CP-ViT keep), typed like the knob in the config."""
     from sievit.quant.budgets import KNOB
     method = config["reduction"]["method"]
-    if method not in KNOB or method in ("cait", "prance"):
-        raise SievitError(f"--budget sets a method's knob (EViT, ToMe, PPT, CP-ViT); this "
+    if method not in KNOB or method == "prance":
+        raise SievitError(f"--budget sets a method's knob (EViT, ToMe, PPT, CP-ViT, CAIT); this "
                           f"bundle's method is {method}")
     knob = KNOB[method]
     try:
@@ -366,7 +366,7 @@ def export_hls(bundle_dir: Path, out: Path, lanes: int = 8, part: str = DEFAULT_
         bundle = with_budget_bundle(bundle, budget)
     if lanes <= 0 or lanes & (lanes - 1):
         raise SievitError(f"--lanes must be a power of two, got {lanes}")
-    layout = Layout(bundle, lanes, hls_word_bits(lanes), form="hls")
+    layout = HlsLayout(bundle, lanes, hls_word_bits(lanes))
     digest = hashlib.sha256((Path(bundle_dir) / "weights.npz").read_bytes()).hexdigest()
     if tb_images <= 0:
         raise SievitError(f"--tb-images must be positive, got {tb_images}")

@@ -41,6 +41,18 @@ void attention_m(const attention_desc& d, const act_t h[CFG::max_n][CFG::max_w],
   linear<CFG>(d.q, h, n, wmem, bmem, q, q);
   linear<CFG>(d.k, h, n, wmem, bmem, k, k);
   linear<CFG>(d.v, h, n, wmem, bmem, v, v);
+  for (int t = 0; t < n && m.chan; ++t) {  // CAIT: masked Q/K and V channels are 0
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
+    for (int c = 0; c < d.heads * d.head_dim; ++c) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_w
+#pragma HLS PIPELINE II = 1
+      if (!m.qk_on[c]) {
+        q[t][c] = 0;
+        k[t][c] = 0;
+      }
+      if (!m.v_on[c]) v[t][c] = 0;
+    }
+  }
   logit_t logits[CFG::max_n];
   attn_prob_t probs[CFG::max_n];
   av_t acc[CFG::lanes];

@@ -30,6 +30,7 @@ struct model_desc {
   int topk_keep[CFG::stages];  // top-k mode: patches kept (topk_tokens - 2)
   head_desc head;
   reduce_desc<CFG> red;
+  gate_desc gate[CFG::depth];  // CAIT's CDCP gates (reduce_desc.gate_of)
 };
 
 static const int kModeReduce = 3;
@@ -50,6 +51,9 @@ int reduce_stage(const model_desc<CFG>& d, int stage, act_t x1[CFG::max_n][CFG::
       return bipartite_merge<CFG>(x1, tm, n, dim, am.u, dh, d.red.r);
     case kMethodPpt:
       return ppt_reduce<CFG>(x1, tm, n, dim, am.ppt, am.u, dh, d.red.r, d.red.tau, pooled);
+    case kMethodCait:
+      return atme_merge<CFG>(x1, tm, n, dim, am.cls, am.u, dh, d.embed.grid, d.red.win_rows[stage],
+                             d.red.win_cols[stage], d.red.merge_r[stage]);
     default:
       return n;
   }
@@ -83,7 +87,10 @@ void model_reduce(const model_desc<CFG>& d, const pixel_t* image,
   }
   attn_method_off<CFG>(am);
   am.log_size = d.red.log_size;
-  am.prop = method == kMethodTome || method == kMethodPpt;
+  am.prop = method == kMethodTome || method == kMethodPpt || method == kMethodCait;
+  static acc_t gate_logits[CFG::max_n][CFG::max_out];
+  bool hid_on[CFG::max_w], qk1[CFG::max_w], v1[CFG::max_w];
+  const int dh = d.attn[0].head_dim;
   typename ST::mass_t head_score[CFG::max_heads];
   for (int hd = 0; hd < CFG::max_heads; ++hd) head_score[hd] = 0;
   const int heads = d.attn[0].heads;
@@ -93,9 +100,22 @@ void model_reduce(const model_desc<CFG>& d, const pixel_t* image,
     if (heads_cut && i == d.red.head_block)
       cpvit_head_mask<CFG>(head_score, heads, d.red.heads_pruned, am.head_on);
     const bool at_stage = stage < CFG::stages && d.sel_block[stage] == i;
+    const bool gated = method == kMethodCait && d.red.gate_of[i] >= 0;
+    am.chan = gated;
+    if (gated) {  // CAIT: this block's channel masks from its gate, shared by all heads
+      cdcp_gate<CFG>(d.gate[d.red.gate_of[i]], x, n, wmem, bmem, gate_logits);
+      topk_channels<CFG::max_w>(gate_logits[0], 0, dh, d.red.counts[0], qk1);
+      topk_channels<CFG::max_w>(gate_logits[0], dh, dh, d.red.counts[1], v1);
+      topk_channels<CFG::max_w>(gate_logits[0], 2 * dh, d.mlp[i].fc1.n_out, d.red.counts[2], hid_on);
+      for (int c = 0; c < heads * dh; ++c) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_w
+        am.qk_on[c] = qk1[c % dh];
+        am.v_on[c] = v1[c % dh];
+      }
+    }
     am.want = kWantCls | kWantMax;
     if (at_stage && method == kMethodPpt) am.want |= kWantPpt | kWantUnit;
-    if (at_stage && method == kMethodTome) am.want |= kWantUnit;
+    if (at_stage && (method == kMethodTome || method == kMethodCait)) am.want |= kWantUnit;
     for (int t = 0; t < n; ++t) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
       am.size[t] = tm.size[t];
@@ -123,7 +143,7 @@ void model_reduce(const model_desc<CFG>& d, const pixel_t* image,
       ++stage;
     }
     layernorm<CFG>(d.ln2[i], x1, n, wmem, bmem, h);
-    mlp<CFG>(d.mlp[i], h, x1, n, wmem, bmem, x);
+    mlp_m<CFG>(d.mlp[i], h, x1, n, wmem, bmem, x, gated, hid_on);
   }
   head<CFG>(d.head, x, wmem, bmem, logits);
 }

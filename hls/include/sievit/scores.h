@@ -39,6 +39,8 @@ struct attn_method {
   typename T::size_t_ size[CFG::max_n];     // live rows' sizes
   const int* log_size;                      // [max_n + 1]: round(ln(s) * 2^16)
   bool head_on[CFG::max_heads];             // false: the head is pruned (skipped)
+  bool chan;                                // CAIT: channel masks below apply
+  bool qk_on[CFG::max_w], v_on[CFG::max_w];  // CAIT: live Q/K and V channels (tiled over heads)
   // outputs
   typename T::cls_t cls[CFG::max_n];        // kWantCls / kWantPpt: CLS attention, j >= 1
   typename T::cls_t mx[CFG::max_n];         // kWantMax: Σ_h max_i A_h[i, j], j >= 1
@@ -52,6 +54,7 @@ void attn_method_off(attn_method<CFG>& m) {
   m.want = 0;
   m.prop = false;
   m.log_size = 0;
+  m.chan = false;
   for (int h = 0; h < CFG::max_heads; ++h) m.head_on[h] = true;
 }
 
