@@ -209,7 +209,7 @@ def open_pool(where: Where) -> Iterator[Pool]:
     distributed = _dask()
     # the workers inherit this environment: the output directory, the data set folder
     cluster = distributed.LocalCluster(n_workers=where.jobs, threads_per_worker=1,
-                                       processes=True, dashboard_address=None,
+                                       processes=True, dashboard_address=":0",
                                        silence_logs=logging.ERROR)
     client = distributed.Client(cluster, set_as_default=False)
     try:

@@ -37,7 +37,7 @@ def scheduler():
     this module (its workers keep the checkpoints they loaded)."""
     from distributed import LocalCluster
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+                      dashboard_address=":0", silence_logs=logging.ERROR) as cluster:
         yield cluster.scheduler_address
 
 
@@ -88,16 +88,22 @@ def test_worker_error_keeps_its_exit_code(capsys, scheduler):
     assert out["error"].startswith("watchdog: image 0 produced no result within"), out
 
 
-def test_pareto_equal_single_process(capsys, scheduler, tmp_path):
-    argv = ["bench", "pareto", "--methods", "tome", "--images", "20"]
-    code1, single = _run(capsys, [*argv, "--jobs", "1", "--out", str(tmp_path / "a")])
-    code2, fanned = _run(capsys, [*argv, "--scheduler", scheduler, "--out", str(tmp_path / "b")])
-    assert code1 == code2 == 0
-    strip = lambda d: _strip({k: v for k, v in d.items()  # noqa: E731
-                              if k not in ("table", "plot", "pictures")})
-    assert strip(fanned) == strip(single)
-    assert len(single["rows"]) > 2 and single["rows"][0]["method"] == "dense"
-    assert (tmp_path / "a" / "pareto.md").read_text() == (tmp_path / "b" / "pareto.md").read_text()
+def test_pareto_rows_equal_single_process(scheduler, tmp_path):
+    """bench pareto's points as chunks on the cluster: the same rows and table (the plots
+    drawn from them are tested in test_methods.py)."""
+    from sievit.pareto import pareto_rows, pareto_work, write_table
+    work = pareto_work(["tome"], 20)
+    with fanout.open_pool(fanout.Where()) as pool:
+        single = pareto_rows(work, pool)
+    with fanout.open_pool(fanout.Where(scheduler=scheduler)) as pool:
+        assert pool.workers == 2
+        fanned = pareto_rows(work, pool)
+    assert fanned == single
+    assert [r["method"] for r in single] == ["dense"] + ["tome"] * (len(work) - 1)
+    assert single[0]["mac_reduction"] == 0 and all(r["mac_reduction"] > 0 for r in single[1:])
+    write_table(single, tmp_path / "a.md", 20)
+    write_table(fanned, tmp_path / "b.md", 20)
+    assert (tmp_path / "a.md").read_text() == (tmp_path / "b.md").read_text()
 
 
 def test_local_cluster_orders_results_and_keeps_error_classes():
