@@ -70,6 +70,8 @@ def run_reduce(g, images: np.ndarray, mode: str, trace: bool):
         if tr is not None:  # the engines' inputs (sievit/engine_cases.py)
             tr.update({p + "in": t.x, p + "ln1_out": h, p + "key_size": t.size.copy(),
                        p + "head_mask": np.ones((B, heads), I64) if hmask is None else hmask.copy()})
+            if chan is not None and chan.qk is not None:  # CAIT's masks of this block
+                tr.update({p + "qk_mask": chan.qk, p + "v_mask": chan.v, p + "mlp_mask": chan.mlp})
         t.x = g.attention(i, h, t.x, t.valid(), tr, bias, hmask, info, chan)
         if tr is not None:
             tr[p + "res1"] = t.x

@@ -4,8 +4,9 @@ the maximum, all/none pruned and score ties, until each engine has the asked-for
 Expected outputs come from the golden model's engine functions (quant/golden.py, intops;
 quant/reduce.py for the reduction methods). A method bundle (EViT, ToMe, PPT, CP-ViT) has no
 selector (no pruning cases) and gets the method engines' cases instead: attention_method
-(the attention engine with sizes, head mask and score outputs), reduce (the actions of all
-four methods) and head_mask (CP-ViT's head choice)."""
+(the attention engine with sizes, head mask, channel masks and score outputs), reduce (the
+actions of all five methods), head_mask (CP-ViT's head choice), mlp_masked (the MLP with
+CAIT's hidden-channel mask) and, for CAIT, gate (the CDCP gate and its top-k masks)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -100,7 +101,8 @@ def write_cases(bundle: Bundle, out_dir: Path, per_engine: int, seed: int,
     method = bundle.config["reduction"]["method"]
     heatvit = method == "heatvit"
     names = ("linear", "layernorm", "softmax", "gelu", "attention", "mlp") + (
-        ("pruning",) if heatvit else METHOD_ENGINES) + ("patch_embed", "head")
+        ("pruning",) if heatvit else METHOD_ENGINES + (("gate",) if method == "cait" else ())) + (
+        "patch_embed", "head")
     files = {name: CaseFile() for name in names}
     lin_index = {name: i for i, (name, _) in enumerate(layout.names)}
     ln_index = {name: i for i, (name, _) in enumerate(layout.lns)}
@@ -121,9 +123,16 @@ def write_cases(bundle: Bundle, out_dir: Path, per_engine: int, seed: int,
                 files["attention"].add(i, n, h, x, x1)
             else:
                 _add_attention_method(files["attention_method"], g, i, h, x, tr[p + "key_size"],
-                                      tr[p + "head_mask"], method in PROP_METHODS, x1)
+                                      tr[p + "head_mask"], method in PROP_METHODS, x1,
+                                      tr.get(p + "qk_mask"), tr.get(p + "v_mask"))
             x1 = tr.get(p + "mlp_in", x1)  # methods: the MLP runs on the reduced set
-            files["mlp"].add(i, len(x1), tr[p + "ln2_out"], x1, tr[p + "out"])
+            if p + "mlp_mask" in tr:      # CAIT: the hidden channels its gate masked
+                files["mlp_masked"].add(i, len(x1), tr[p + "ln2_out"], x1, tr[p + "mlp_mask"],
+                                        tr[p + "out"])
+                if method == "cait":
+                    _add_gate(files["gate"], g, i, x)
+            else:
+                files["mlp"].add(i, len(x1), tr[p + "ln2_out"], x1, tr[p + "out"])
             if idx < per_engine // (2 * depth) + 1:
                 files["layernorm"].add(ln_index[p + "ln1"], n, x, h)
                 files["layernorm"].add(ln_index[p + "ln2"], len(x1), x1, tr[p + "ln2_out"])
@@ -255,8 +264,8 @@ def _add_pruning(f: CaseFile, g: Golden, s: int, x: np.ndarray, ids: np.ndarray,
 
 
 # -- reduction methods -------------------------------------------------------------------------
-METHOD_ENGINES = ("attention_method", "reduce", "head_mask")
-PROP_METHODS = ("tome", "ppt")   # proportional attention (quant/golden_reduce.py PROPORTIONAL)
+METHOD_ENGINES = ("attention_method", "reduce", "head_mask", "mlp_masked")
+PROP_METHODS = ("tome", "ppt", "cait")   # proportional attention (golden_reduce PROPORTIONAL)
 
 
 def tokens1(x: np.ndarray, ids: np.ndarray, size: np.ndarray, cum: np.ndarray, t0: int) -> rd.Tokens:
@@ -269,28 +278,33 @@ def tokens1(x: np.ndarray, ids: np.ndarray, size: np.ndarray, cum: np.ndarray, t
 
 def _add_attention_method(f: CaseFile, g: Golden, i: int, h: np.ndarray, x: np.ndarray,
                           size: np.ndarray, head_mask: np.ndarray, prop: bool,
-                          check: np.ndarray | None = None) -> None:
-    """One attention_method case: the golden attention with the method inputs, and its score
-    sources (rd.cls_attention, rd.cpvit_accumulate, rd.ppt_score, rd.unit_keys)."""
+                          check: np.ndarray | None = None, qk: np.ndarray | None = None,
+                          v: np.ndarray | None = None) -> None:
+    """One attention_method case: the golden attention with the method inputs (sizes, head
+    mask, CAIT's Q/K and V channel masks) and its score sources (rd.cls_attention,
+    rd.cpvit_accumulate, rd.ppt_score, rd.unit_keys)."""
+    from sievit.quant.channels import ChannelMasks
     n = len(x)
     t = tokens1(x, np.arange(n), size, np.zeros(n), g.n_patch + 1)
     bias = rd.size_bias(t.size, g.softmax_frac(i)) if prop else None
     hm = None if head_mask.all() else np.asarray(head_mask, I64)[None]
+    chan = None if qk is None else ChannelMasks(qk=np.asarray(qk, I64)[None], v=np.asarray(v, I64)[None])
     info: dict = {}
-    y = g.attention(i, np.asarray(h, I64)[None], t.x, t.valid(), None, bias, hm, info)[0]
+    y = g.attention(i, np.asarray(h, I64)[None], t.x, t.valid(), None, bias, hm, info, chan)[0]
     assert check is None or np.array_equal(y, check)  # the traced run agrees
     probs = info["probs"]
     mx, mass = rd.cpvit_accumulate(probs, t, np.zeros((1, g.heads), I64), True)
     bits = int(sum(1 << hd for hd in range(g.heads) if head_mask[hd]))
-    f.add(i, n, int(prop), bits, h, x, size, y, rd.cls_attention(probs, t)[0], mx[0], mass[0],
+    f.add(i, n, int(prop), bits, int(chan is not None), h, x, size,
+          *(() if chan is None else (qk, v)), y, rd.cls_attention(probs, t)[0], mx[0], mass[0],
           rd.ppt_score(probs, info["v"], t)[0], rd.unit_keys(info["k"], g.heads)[0])
 
 
 def _add_reduce(f: CaseFile, g: Golden, method: str, x: np.ndarray, ids: np.ndarray,
                 size: np.ndarray, cum: np.ndarray, score: np.ndarray, u: np.ndarray, k: int,
-                r: int, tau: float) -> None:
+                r: int, tau: float, window: tuple[int, int] = (0, 0)) -> None:
     """One reduce case: the method's golden action (rd.evit_fuse, rd.drop_topk,
-    rd.bipartite_merge, rd.ppt_reduce) on one image's tokens."""
+    rd.bipartite_merge, rd.ppt_reduce, rd.atme_merge) on one image's tokens."""
     from sievit.config import METHOD_CODES
     n = len(x)
     t = tokens1(x, ids, size, cum, g.n_patch + 1)
@@ -301,19 +315,22 @@ def _add_reduce(f: CaseFile, g: Golden, method: str, x: np.ndarray, ids: np.ndar
         out = rd.drop_topk(t, t.cum, np.array([k]))
     elif method == "tome":
         out = rd.bipartite_merge(t, np.asarray(u, I64)[None], r)[0]
+    elif method == "cait":
+        out = rd.atme_merge(t, np.asarray(score, I64)[None], np.asarray(u, I64)[None], g.grid,
+                            window, r)[0]
     else:
         out, pool, _, _ = rd.ppt_reduce(t, np.asarray(score, I64)[None], np.asarray(u, I64)[None], r, tau)
         pooled = int(pool[0])
     m = int(out.n[0])
     tau_i = round(tau * (1 << C.PPT_TAU_FRAC))
-    f.add(METHOD_CODES[method], n, k, r, tau_i, x, ids, size, cum, score, u,
+    f.add(METHOD_CODES[method], n, k, r, tau_i, window[0], window[1], x, ids, size, cum, score, u,
           m, pooled, out.x[0, :m], out.ids[0, :m], out.size[0, :m], out.cum[0, :m])
 
 
 def _stage_scores(g: Golden, method: str, t: rd.Tokens, probs: np.ndarray, k: np.ndarray,
                   v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The reduce engine's score and unit-key inputs for one stage (one image)."""
-    if method == "evit":
+    if method in ("evit", "cait"):
         score = rd.cls_attention(probs, t)[0]
     elif method == "ppt":
         score = rd.ppt_score(probs, v, t)[0]
@@ -339,7 +356,12 @@ def _real_reduce_cases(f: CaseFile, g: Golden, tr: dict, method: str) -> None:
         m_cand = n - 1
         k = (int(evit_keep_count(r["keep_rate"], np.array([m_cand]))[0]) if method == "evit"
              else min(r["keep_tokens"][s], m_cand) if method == "cpvit" else 0)
-        _add_reduce(f, g, method, x, ids, size, cum, score, u, k, r.get("r", 0), r.get("tau", 0.0))
+        if method == "cait":
+            from sievit.quant.budgets import cait_windows
+            _add_reduce(f, g, method, x, ids, size, cum, score, u, 0, r["merge_r"][s], 0.0,
+                        cait_windows(g.b.config)[s])
+        else:
+            _add_reduce(f, g, method, x, ids, size, cum, score, u, k, r.get("r", 0), r.get("tau", 0.0))
 
 
 def _random_sizes(rng: np.random.Generator, n: int, n_tok: int) -> np.ndarray:
@@ -380,7 +402,7 @@ def _random_method_cases(files: dict, g: Golden, rng: np.random.Generator, per_e
 
     fr = files["reduce"]
     tau_bundle = float(g.b.config["reduction"].get("tau", 0.00112))
-    for method in ("evit", "cpvit", "tome", "ppt"):
+    for method in ("evit", "cpvit", "tome", "ppt", "cait"):
         for n in (1, 2, 3, n_tok):           # nothing (or one pair) to merge
             _reduce_case(fr, g, rng, method, n, "random", None, None, tau_bundle)
         for k in (0, 1):                     # budgets 0 and 1
@@ -388,11 +410,25 @@ def _random_method_cases(files: dict, g: Golden, rng: np.random.Generator, per_e
         for kind in ("same", "ties"):        # everything identical; equal scores / keys
             for tau in (0.0, tau_bundle, 0.0019):
                 _reduce_case(fr, g, rng, method, int(rng.integers(3, n_tok + 1)), kind, None, None, tau)
-    methods = ("evit", "cpvit", "tome", "ppt")
+    methods = ("evit", "cpvit", "tome", "ppt", "cait")
     for j in range(max(per_engine // 2, per_engine - fr.count)):
         kind = str(rng.choice(["random", "random", "levels", "ties", "same"]))
         tau = float(rng.choice([0.0, tau_bundle, 0.0019]))
-        _reduce_case(fr, g, rng, methods[j % 4], random_n(rng, n_tok), kind, None, None, tau)
+        _reduce_case(fr, g, rng, methods[j % 5], random_n(rng, n_tok), kind, None, None, tau)
+
+    fm = files["mlp_masked"]                # CAIT's hidden mask: none, one, some, all live
+    hid = g.m["mlp_dim"]
+    for j in range(max(per_engine // 2, per_engine - fm.count)):
+        i, n = int(rng.integers(depth)), random_n(rng, n_tok)
+        mask = [np.zeros(hid, I64), np.eye(hid, dtype=I64)[rng.integers(hid)],
+                (rng.random(hid) < 0.5).astype(I64), np.ones(hid, I64)][j % 4]
+        h2, x1 = random_int8(rng, (n, D)), random_int8(rng, (n, D))
+        fm.add(i, n, h2, x1, mask, _mlp_masked(g, i, h2, x1, mask))
+    if "gate" in files:
+        fg = files["gate"]
+        for _ in range(max(per_engine // 2, per_engine - fg.count)):
+            blocks = g.b.config["reduction"]["gate_blocks"]
+            _add_gate(fg, g, int(rng.choice(blocks)), random_int8(rng, (random_n(rng, n_tok), D)))
 
     fh = files["head_mask"]
     for pruned in range(heads):             # ties: all masses equal
@@ -404,6 +440,26 @@ def _random_method_cases(files: dict, g: Golden, rng: np.random.Generator, per_e
         fh.add(heads, pruned, mass, rd.cpvit_head_mask(mass[None], pruned)[0])
 
 
+def _mlp_masked(g: Golden, i: int, h2: np.ndarray, x1: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    from sievit.quant.channels import ChannelMasks
+    chan = ChannelMasks(mlp=np.asarray(mask, I64)[None])
+    return g.mlp(i, np.asarray(h2, I64)[None], np.asarray(x1, I64)[None], None, chan)[0]
+
+
+def _add_gate(f: CaseFile, g: Golden, block: int, x: np.ndarray) -> None:
+    """One gate case: CAIT's CDCP gate of `block` on its input rows (quant.channels.cdcp_gate)
+    and the per-group top-k masks before tiling (topk_mask)."""
+    from sievit.quant import channels as ch
+    r = g.b.config["reduction"]
+    j = r["gate_blocks"].index(block)
+    fx = g.b.f(f"blocks.{block - 1}.res2") if block > 0 else g.b.f("embed_out")
+    n, dh, counts = len(x), g.dh, r["channel_counts"]
+    logits = ch.cdcp_gate(g, j, np.asarray(x, I64)[None], fx, np.ones((1, n), bool))
+    masks = [ch.topk_mask(logits[:, :dh], counts[0]), ch.topk_mask(logits[:, dh:2 * dh], counts[1]),
+             ch.topk_mask(logits[:, 2 * dh:], counts[2])]
+    f.add(j, n, logits.shape[1] - 2 * dh, *counts, x, logits[0], *(m[0] for m in masks))
+
+
 def _reduce_case(f: CaseFile, g: Golden, rng: np.random.Generator, method: str, n: int, kind: str,
                  k: int | None, r: int | None, tau: float) -> None:
     """One synthetic reduce case. kind: random | levels (scores from 3 values) | ties (all
@@ -411,7 +467,7 @@ def _reduce_case(f: CaseFile, g: Golden, rng: np.random.Generator, method: str, 
     heads, dh, D, n_tok, depth = g.heads, g.dh, g.dim, g.n_patch + 1, g.m["depth"]
     cls_max, cum_max = 255 * heads, 255 * heads * depth
     top = {"evit": cls_max, "cpvit": cum_max, "ppt": cls_max * int(op.isqrt(np.array(D * 128 * 128))),
-           "tome": 0}[method]
+           "tome": 0, "cait": cls_max}[method]
     ids = np.arange(n, dtype=I64)
     if n > 2 and rng.random() < 0.5:        # a later stage: original ids with gaps
         ids = np.concatenate([[0], np.sort(rng.choice(np.arange(1, n_tok), n - 1, replace=False))])
@@ -430,10 +486,12 @@ def _reduce_case(f: CaseFile, g: Golden, rng: np.random.Generator, method: str, 
         score = rng.integers(0, top + 1, size=n)
     score[0] = 0                            # CLS is never a candidate: its score source is 0
     cum = score.copy() if method == "cpvit" else rng.integers(0, cum_max + 1, size=n)
-    if method not in ("evit", "ppt"):
+    if method not in ("evit", "ppt", "cait"):
         score = np.zeros(n, I64)
     size = _random_sizes(rng, n, n_tok)
     m = n - 1
     k = int(rng.choice([0, 1, int(rng.integers(0, m + 1)), m])) if k is None else k
     r = int(rng.choice([0, 1, int(rng.integers(0, 13)), n])) if r is None else r
-    _add_reduce(f, g, method, x, ids, size, cum, score, u, k, r, tau)
+    grid = g.grid
+    window = tuple(int(v) for v in [(1, 1), (1, 2), (2, 1), (2, 2), (3, 2), (grid, grid)][rng.integers(6)])
+    _add_reduce(f, g, method, x, ids, size, cum, score, u, k, r, tau, window)

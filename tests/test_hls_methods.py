@@ -1,9 +1,10 @@
-"""The token-reduction methods on the HLS engines (EViT, ToMe, PPT, CP-ViT): g++ C-simulation
+"""The token-reduction methods on the HLS engines (EViT, ToMe, PPT, CP-ViT, CAIT): g++ C-simulation
 of the whole model equals the golden model bit for bit (logits, token counts and kept ids per
 stage) on real test images of each method's shipped checkpoint, at the shipped budget and at
-another one; the method engines (attention with scores, reduce, head choice) equal the golden
-engine functions of quant/reduce.py on real intermediates and edge cases; the testbench
-catches a wrong rounding or tie rule; the RTL keeps refusing these bundles (exit 2)."""
+another one; the method engines (attention with scores and channel masks, reduce, head
+choice, CAIT's gate and masked MLP) equal the golden engine functions of quant/reduce.py and
+quant/channels.py on real intermediates and edge cases; the testbench catches a wrong
+rounding or tie rule; the RTL keeps refusing these bundles (exit 2), the HLS PRANCE's."""
 import json
 import shutil
 from dataclasses import replace
@@ -14,7 +15,7 @@ import pytest
 from conftest import ROOT
 from test_cli import fail_line, run
 
-METHODS = ("evit", "tome", "ppt", "cpvit")
+METHODS = ("evit", "tome", "ppt", "cpvit", "cait")
 N_TOK = 50   # Fashion-MNIST: 7 x 7 patches + CLS
 
 
@@ -38,7 +39,8 @@ def _golden(prj, images):
 
 
 # (method, budget for export-hls --budget; None = the shipped one)
-CASES = [("evit", None), ("tome", None), ("ppt", None), ("cpvit", None), ("evit", "0.5")]
+CASES = [("evit", None), ("tome", None), ("ppt", None), ("cpvit", None), ("cait", None),
+         ("evit", "0.5")]
 
 
 @pytest.mark.parametrize("method,budget", CASES, ids=[f"{m}-{b or 'shipped'}" for m, b in CASES])
@@ -57,49 +59,60 @@ def test_whole_model_csim_is_bit_exact(method_bundles, tmp_path, method, budget)
     # the comparison is not vacuous: the method really reduced these images' tokens
     g = _golden(prj, first_test_images(8).images)
     assert (g.tokens_per_stage[:, -1] < N_TOK).all()
+    if method == "cait":  # ... and its channels: the gates' masks drop Q/K, V and MLP channels
+        assert (g.macs < 0.6 * _golden_dense_macs(prj, first_test_images(8).images)).all()
     if budget:  # the budget reached the golden reference: EViT keeps ceil(0.5 M) at stage 0
         assert (g.tokens_per_stage[:, 0] == 1 + 25 + 1).all()
 
 
+def _golden_dense_macs(prj, images):
+    from sievit.quant.bundle import load_bundle
+    from sievit.quant.golden import Golden
+    return Golden(load_bundle(prj / "bundle")).run(images, "none").macs
+
+
 @pytest.fixture(scope="module")
-def ppt_project(method_bundles, tmp_path_factory):
+def cait_project(method_bundles, tmp_path_factory):
+    """CAIT's project: its case files hold every method engine (the gate and the masked MLP
+    included) and the reduce cases of all five methods."""
     from sievit.hls.project import export_hls
-    prj = tmp_path_factory.mktemp("hls_ppt") / "prj"
-    export_hls(method_bundles["ppt"], prj, tb_images=1)
+    prj = tmp_path_factory.mktemp("hls_cait") / "prj"
+    export_hls(method_bundles["cait"], prj, tb_images=1)
     return prj
 
 
-def test_method_engines_equal_the_golden_engine_functions(ppt_project):
-    """attention_method, reduce (all four methods' actions) and head_mask on real
-    intermediates and edge cases, besides the other engines on this bundle."""
+def test_method_engines_equal_the_golden_engine_functions(cait_project):
+    """attention_method, reduce (all five methods' actions), head_mask, gate and mlp_masked
+    on real intermediates and edge cases, besides the other engines on this bundle."""
     from sievit.hls.csim import run_engines
-    res = run_engines(ppt_project, 120, 0)
+    res = run_engines(cait_project, 120, 0)
     assert res["mismatches"] == 0, res
     eng = res["engines"]
     assert "pruning" not in eng  # no selector in a method bundle
     assert eng["attention_method"]["cases"] >= 120 and eng["reduce"]["cases"] >= 120
     assert eng["head_mask"]["cases"] >= 3
+    assert eng["gate"]["cases"] >= 120 and eng["mlp_masked"]["cases"] >= 120
     for name, r in eng.items():
         assert r["mismatches"] == 0, name
 
 
-def test_reduce_cases_cover_the_edges(ppt_project):
+def test_reduce_cases_cover_the_edges(cait_project):
     """The case file holds every method with n = 1 and 2, budgets 0 and 1, identical rows,
     and both PPT choices; parsed from the file the testbench reads."""
     from sievit.config import METHOD_CODES
-    case_dir = ppt_project / "tb_data" / "engines"
+    case_dir = cait_project / "tb_data" / "engines"
     if not (case_dir / "reduce.bin").is_file():
         from sievit.engine_cases import write_cases
         from sievit.hls.project import project_layout
         from sievit.quant.bundle import load_bundle
-        b = load_bundle(ppt_project / "bundle")
-        write_cases(b, case_dir, 120, 0, project_layout(ppt_project, b))
+        b = load_bundle(cait_project / "bundle")
+        write_cases(b, case_dir, 120, 0, project_layout(cait_project, b))
     words = np.fromfile(case_dir / "reduce.bin", dtype="<i4")
     count, pos, dim, dh = int(words[0]), 1, 96, 32
     seen = set()
     for _ in range(count):
-        method, n, k, r, _tau = (int(v) for v in words[pos:pos + 5])
-        pos += 5
+        method, n, k, r, _tau, _win_r, _win_c = (int(v) for v in words[pos:pos + 7])
+        pos += 7
         x = words[pos:pos + n * dim].reshape(n, dim)
         pos += n * dim + 4 * n + n * dh
         n_new, pooled = int(words[pos]), int(words[pos + 1])
@@ -110,27 +123,29 @@ def test_reduce_cases_cover_the_edges(ppt_project):
         if method == METHOD_CODES["ppt"]:
             seen.add(("ppt", "pooled", pooled))
     assert pos == len(words)
-    for m in ("evit", "cpvit", "tome", "ppt"):
+    for m in ("evit", "cpvit", "tome", "ppt", "cait"):
         c = METHOD_CODES[m]
         assert {(c, "n", 1), (c, "n", 2), (c, "identical")} <= seen, m
         assert {(c, "k", 0), (c, "k", 1)} <= seen if m in ("evit", "cpvit") else {(c, "r", 0), (c, "r", 1)} <= seen
     assert {("ppt", "pooled", 0), ("ppt", "pooled", 1)} <= seen
 
 
-def test_testbench_catches_wrong_method_engines(ppt_project, tmp_path):
-    """One tie rule in the reduce engine and one rounding rule of proportional attention off:
-    both engines' cases fail."""
+def test_testbench_catches_wrong_method_engines(cait_project, tmp_path):
+    """One tie rule in the reduce engine, one rounding rule of proportional attention and
+    the gate's ReLU off: the reduce, attention_method and gate cases fail."""
     from sievit.hls.csim import run_engines
     bad = tmp_path / "bad"
-    shutil.copytree(ppt_project, bad, ignore=shutil.ignore_patterns("build"))
+    shutil.copytree(cait_project, bad, ignore=shutil.ignore_patterns("build"))
     red = bad / "firmware" / "sievit" / "reduce.h"
     red.write_text(red.read_text().replace("(score[j] == score[t] && j < t)",
-                                           "(score[j] == score[t] && j > t)"))
+                                           "(score[j] == score[t] && j > t)")
+                   .replace("if (mid[0][c] < 0) mid[0][c] = 0;", ""))
     sc = bad / "firmware" / "sievit" / "scores.h"
     sc.write_text(sc.read_text().replace("s > 0 ? shr_rne<32>(l, s)", "s > 0 ? shr_floor<32>(l, s)"))
     res = run_engines(bad, 40, 0)
     assert res["engines"]["reduce"]["mismatches"] > 0
     assert res["engines"]["attention_method"]["mismatches"] > 0
+    assert res["engines"]["gate"]["mismatches"] > 0
     assert res["engines"]["linear"]["mismatches"] == 0  # the rest untouched
 
 
@@ -143,11 +158,10 @@ def test_rtl_refuses_method_bundles_and_hls_the_unbuilt_ones(method_bundles, tmp
     assert "the RTL engines implement the HeatViT selector only; reduction.method 'tome'" in fail_line(res)
     b = load_bundle(method_bundles["tome"])
     Layout(b, form="hls")  # accepted
-    for m in ("cait", "prance"):
-        cfg = {**b.config, "reduction": {**b.config["reduction"], "method": m}}
-        with pytest.raises(SievitError, match=f"HLS engines implement heatvit, evit, tome, ppt, "
-                                              f"cpvit; reduction.method '{m}'"):
-            Layout(replace(b, config=cfg), form="hls")
+    cfg = {**b.config, "reduction": {**b.config["reduction"], "method": "prance"}}
+    with pytest.raises(SievitError, match="HLS engines implement heatvit, evit, tome, ppt, "
+                                          "cpvit, cait; reduction.method 'prance'"):
+        Layout(replace(b, config=cfg), form="hls")
 
 
 def test_export_hls_budget_errors(method_bundles, tmp_path):

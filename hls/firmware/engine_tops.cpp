@@ -312,7 +312,8 @@ void head_top(axis_t& in, axis_t& out, const word_t weights[kNumWeightWords],
 // in: h rows, x rows (int8), key sizes (int32 n). head_on: bit h set = head h computed.
 // out: y rows (int8), then int32: CLS attention (n), Σ_h max_i A (n), head mass (heads),
 // PPT score (n), unit keys (n x head_dim).
-void attention_method_top(axis_t& in, axis_t& out, int block, int n, int prop, int head_on,
+// chan (CAIT): then Q/K and V channel masks (int32 0/1, dim each).
+void attention_method_top(axis_t& in, axis_t& out, int block, int n, int prop, int head_on, int chan,
                           const word_t weights[kNumWeightWords], const word_t biases[kNumBiasWords]) {
 #pragma HLS INTERFACE axis port = in
 #pragma HLS INTERFACE axis port = out
@@ -320,6 +321,7 @@ void attention_method_top(axis_t& in, axis_t& out, int block, int n, int prop, i
 #pragma HLS INTERFACE s_axilite port = n
 #pragma HLS INTERFACE s_axilite port = prop
 #pragma HLS INTERFACE s_axilite port = head_on
+#pragma HLS INTERFACE s_axilite port = chan
 #pragma HLS INTERFACE m_axi port = weights offset = slave bundle = gmem_w depth = kNumWeightWords
 #pragma HLS INTERFACE m_axi port = biases offset = slave bundle = gmem_b depth = kNumBiasWords
 #pragma HLS INTERFACE s_axilite port = return
@@ -338,6 +340,13 @@ void attention_method_top(axis_t& in, axis_t& out, int block, int n, int prop, i
     am.size[t] = buf[t];
   }
   for (int hd = 0; hd < cfg::max_heads; ++hd) am.head_on[hd] = (head_on >> hd) & 1;
+  am.chan = chan != 0;
+  if (am.chan) {
+    read_i32<cfg::max_n * cfg::max_w>(in, buf, kDim);
+    for (int c = 0; c < kDim; ++c) am.qk_on[c] = buf[c] != 0;
+    read_i32<cfg::max_n * cfg::max_w>(in, buf, kDim);
+    for (int c = 0; c < kDim; ++c) am.v_on[c] = buf[c] != 0;
+  }
   const attention_desc& d = kModel.attn[block];
   attention_m<cfg>(d, h, x, n, weights, biases, y, am);
   axis_write_rows<cfg::max_n, cfg::max_w>(out, y, n, kDim, 0, false);
@@ -373,9 +382,11 @@ void attention_method_top(axis_t& in, axis_t& out, int block, int n, int prop, i
 
 // in: x rows (int8), then int32: ids (n), sizes (n), CP-ViT cum (n), score (n: CLS attention
 // for EViT, PPT score for PPT; unused otherwise), unit keys (n x head_dim).
-// method: reduce.h Method; k: kept candidates (EViT, CP-ViT); r, tau: ToMe / PPT.
+// method: reduce.h Method; k: kept candidates (EViT, CP-ViT); r, tau: ToMe / PPT (r: CAIT's
+// merges); win_r x win_c: CAIT's ATME window.
 // out: (n_new, pooled), rows (int8), then int32 ids, sizes, cum (n_new each).
-void reduce_top(axis_t& in, axis_t& out, int method, int n, int k, int r, int tau) {
+void reduce_top(axis_t& in, axis_t& out, int method, int n, int k, int r, int tau, int win_r,
+                int win_c) {
 #pragma HLS INTERFACE axis port = in
 #pragma HLS INTERFACE axis port = out
 #pragma HLS INTERFACE s_axilite port = method
@@ -383,6 +394,8 @@ void reduce_top(axis_t& in, axis_t& out, int method, int n, int k, int r, int ta
 #pragma HLS INTERFACE s_axilite port = k
 #pragma HLS INTERFACE s_axilite port = r
 #pragma HLS INTERFACE s_axilite port = tau
+#pragma HLS INTERFACE s_axilite port = win_r
+#pragma HLS INTERFACE s_axilite port = win_c
 #pragma HLS INTERFACE s_axilite port = return
   typedef score_types<cfg> ST;
   static act_t x[cfg::max_n][cfg::max_w];
@@ -425,6 +438,8 @@ void reduce_top(axis_t& in, axis_t& out, int method, int n, int k, int r, int ta
   else if (method == kMethodCpvit) m = drop_topk<cfg>(x, tm, n, kDim, tm.cum, k);
   else if (method == kMethodTome) m = bipartite_merge<cfg>(x, tm, n, kDim, u, dh, r);
   else if (method == kMethodPpt) m = ppt_reduce<cfg>(x, tm, n, kDim, ppt, u, dh, r, tau, pooled);
+  else if (method == kMethodCait)
+    m = atme_merge<cfg>(x, tm, n, kDim, cls, u, dh, kModel.embed.grid, win_r, win_c, r);
   axis_write_i32_pair(out, m, pooled ? 1 : 0, false);
   axis_write_rows<cfg::max_n, cfg::max_w>(out, x, m, kDim, 0, false);
   for (int t = 0; t < m; ++t) {
