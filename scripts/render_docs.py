@@ -402,7 +402,7 @@ VALUES: dict[str, Callable[[Path], str]] = {
     "hls10k.timing": lambda r: (lambda d: (
         f"run on a {d['cpus']}-core machine: one g++ build {d['compile_s']} s, C-sim wall "
         + " / ".join(f"{m['csim_wall_s']} s" for m in d["modes"].values()) + " ("
-        + " / ".join("dense" if k == "none" else "pruned" for k in d["modes"]) + f") over {d['cpus']} processes, "
+        + " / ".join("dense" if k == "none" else k for k in d["modes"]) + f") over {d['cpus']} processes, "
         + " / ".join(f"{m['ms_per_image']:.0f}" for m in d["modes"].values())
         + f" ms per image per core, {d['wall_s']:.0f} s for the whole command with the golden vectors"))(
         load(r, "docs/hls_csim_10k.json")),
