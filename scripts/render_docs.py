@@ -353,7 +353,22 @@ def _kept_tokens_images(root: Path) -> str:
     return str(inspect.signature(plot_kept_tokens).parameters["n"].default)
 
 
+def _deployed(root: Path, mode: str) -> str:
+    """The validation pick (docs/deployed.json, scripts/pick_deployed.py) in one mode."""
+    d = load(root, "docs/deployed.json")
+    c = d["candidates"]
+    best = c[d["deployed"]]
+    if mode == "threshold":
+        return f"{pct(best['val_acc']['threshold'], 2)} at {pct(best['mac_reduction']['threshold'])} fewer MACs"
+    others = ", ".join(f"{k} {pct(v['val_acc']['topk'], 2)}" for k, v in
+                       sorted(c.items(), key=lambda kv: -kv[1]["val_acc"]["topk"]) if k != d["deployed"])
+    return f"{pct(best['val_acc']['topk'], 2)} ({others})"
+
+
 VALUES: dict[str, Callable[[Path], str]] = {
+    # the deployed checkpoint's validation pick (docs/deployed.json)
+    "deployed.topk": lambda r: _deployed(r, "topk"),
+    "deployed.threshold": lambda r: _deployed(r, "threshold"),
     # RTL, fmnist preset (docs/rtl/cosim_fmnist_200_*.json)
     "rtl.fm.images": lambda r: str(fmnist_run(r, "none")["images"]),
     "rtl.fm.mismatches": lambda r: str(sum(fmnist_run(r, m)["mismatches"] for m in ("none", "threshold"))),
