@@ -13,7 +13,9 @@ namespace sievit {
 static const int kLogSizeFrac = 16;  // ln(size) table: round(ln(s) * 2^16)
 static const int kSimUnitFrac = 7;   // unit keys: length 2^7
 
-// Which score sources an attention call produces (bit flags).
+// Which score sources an attention call produces (bit flags). CLS attention, Σ_h max and the
+// head masses come with every call (a few adders beside the softmax); kWantPpt and kWantUnit
+// gate the per-row isqrt and divide work of the PPT score and the unit keys.
 enum ScoreWant { kWantCls = 1, kWantMax = 2, kWantPpt = 4, kWantUnit = 8, kWantMass = 16 };
 
 template <class CFG>
