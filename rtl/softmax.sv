@@ -7,7 +7,8 @@ module softmax
 #(
     parameter int MAX_N = 256,
     parameter int EXP_LANES = 8,     // exponentials per cycle
-    parameter int IN_LANES = 2       // int32 logits per input beat (2: the 64-bit engine stream)
+    parameter int IN_LANES = 2,      // int32 logits per input beat (2: the 64-bit engine stream)
+    parameter int BEAT = 64          // output beat bits: BEAT / 8 probabilities per beat
 ) (
     input  logic                 clk,
     input  logic                 rst_n,
@@ -17,14 +18,15 @@ module softmax
     input  logic                 s_axis_tvalid,
     output logic                 s_axis_tready,
     input  logic                 s_axis_tlast,
-    output logic [sievit_pkg::BEAT_BITS-1:0] m_axis_tdata,
+    output logic [BEAT-1:0] m_axis_tdata,
     output logic                 m_axis_tvalid,
     input  logic                 m_axis_tready,
     output logic                 m_axis_tlast
 );
   import sievit_pkg::*;
+  localparam int B8 = BEAT / 8;
 
-  localparam int IW = $clog2(MAX_N + 8 + EXP_LANES);
+  localparam int IW = $clog2(MAX_N + B8 + EXP_LANES);
   localparam logic signed [63:0] LN2 = 64'sd710;
   localparam logic signed [63:0] EXP_B = 64'sd1385;
   localparam logic signed [63:0] EXP_C = 64'sd1006151;
@@ -48,7 +50,7 @@ module softmax
 
   wire [IW-1:0] n_i = IW'(n);
   wire [IW-1:0] in_beats = IW'((32'(n) + IN_LANES - 1) / IN_LANES);
-  wire [IW-1:0] out_beats = IW'((32'(n) + 7) / 8);
+  wire [IW-1:0] out_beats = IW'((32'(n) + B8 - 1) / B8);
 
   // exp of elements idx .. idx + EXP_LANES - 1 (e < 2^23: only the low bits are kept)
   logic [31:0] e_val[EXP_LANES];
@@ -72,15 +74,15 @@ module softmax
   end
 
   // eight normalised outputs of beat idx
-  logic [BEAT_BITS-1:0] out_word;
+  logic [BEAT-1:0] out_word;
   always_comb begin
-    for (int l = 0; l < I8_PER_BEAT; l++) begin
+    for (int l = 0; l < B8; l++) begin
       logic [IW-1:0] j;
       /* verilator lint_off UNUSEDSIGNAL */
       logic [72:0] prod;  // rounding constant and product; bits below 24 are dropped
       /* verilator lint_on UNUSEDSIGNAL */
       logic [48:0] o;
-      j = IW'(idx * I8_PER_BEAT + IW'(l));
+      j = IW'(idx * B8 + IW'(l));
       prod = 73'(e_mem[j[$clog2(MAX_N)-1:0]]) * 73'(recip) + (73'(1) << 23);
       o = prod[72:24];
       out_word[8*l+:8] = (j >= n_i) ? 8'd0 : (o > 49'd255 ? 8'd255 : o[7:0]);
