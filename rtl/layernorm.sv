@@ -72,9 +72,9 @@ module layernorm
   always_comb begin
     var_part = '0;
     for (int l = 0; l < B8; l++) begin
-      logic signed [63:0] c;
-      c = 64'(dim) * 64'(q[32'(beat) * B8 + l]) - 64'(s1);
-      var_part = var_part + 64'(c * c);
+      logic signed [19:0] c;   // |dim * q - s1| <= 2 * 1024 * 128 = 2^18
+      c = 20'(20'($signed({1'b0, dim[10:0]})) * 20'(q[32'(beat) * B8 + l]) - 20'(s1));
+      var_part = var_part + 64'(40'(c) * 40'(c));
     end
   end
 
@@ -82,14 +82,22 @@ module layernorm
   logic [BEAT-1:0] out_word;
   always_comb begin
     for (int l = 0; l < B8; l++) begin
-      logic signed [63:0] c, nrm, y;
+      logic signed [19:0] c;
+      logic signed [53:0] cr;  // c * recip: |c| < 2^18 (20-bit signed), recip <= 2^32
+      logic signed [63:0] y;
+      /* verilator lint_off UNUSEDSIGNAL */
+      logic signed [63:0] nrm_w;
+      /* verilator lint_on UNUSEDSIGNAL */
+      logic signed [23:0] nrm; // |c| <= sqrt(v) and recip <= 2^33 / sqrt(v / dim): |nrm| < 2^15
       /* verilator lint_off UNUSEDSIGNAL */
       int k;  // element index: only its low bits address the row
       /* verilator lint_on UNUSEDSIGNAL */
       k = 32'(beat) * B8 + l;
-      c = 64'(dim) * 64'(q[k]) - 64'(s1);
-      nrm = rshift_rne(c * 64'({31'd0, recip}), 24);
-      y = nrm * 64'(gamma[k]) + 64'(beta[k]);
+      c = 20'(20'($signed({1'b0, dim[10:0]})) * 20'(q[k]) - 20'(s1));
+      cr = 54'(c) * 54'($signed({1'b0, recip}));
+      nrm_w = rshift_rne(64'(cr), 24);
+      nrm = nrm_w[23:0];
+      y = 64'(32'(nrm) * 32'(gamma[k])) + 64'(beta[k]);
       out_word[8*l+:8] = requant(y, 8 + 32'(gamma_frac), 32'(frac_out));
     end
   end

@@ -197,7 +197,6 @@ module linear
     end
   end
 
-  wire loaded = (sl == S_DONE) && (ml == M_DONE);
 
   // ---- the array
   logic c_on;                          // the array has column groups left to compute
@@ -242,12 +241,23 @@ module linear
         acc_next[r][c] = ((k == 0) ? b_mem[c][OGI'(cg)] : acc[r][c]) + dot[r][c];
   end
 
+  // the array starts as soon as its operands are in: row group rg once its x rows have
+  // arrived, column group cg once its weight rows have (the loads overlap the compute)
+  logic x_ready, w_ready, r_ready;
+  always_comb begin
+    x_ready = (sl == S_R) || (sl == S_DONE) || (32'(s_row) >= (32'(rg) + 1) * ROWS);
+    w_ready = (ml == M_DONE) || ((ml == M_GET_W) && (32'(m_row) >= (32'(cg) + 1) * COLS));
+    // the residual rows of the row group in the hold (residual write-back only)
+    r_ready = (epi != 2'(EPI_RESIDUAL)) || (sl == S_DONE) ||
+              ((sl == S_R) && (32'(s_row) >= (32'(h_rg) + 1) * ROWS));
+  end
   wire last_k = (k == k_steps - 1'b1);
-  wire hold_frees = hold_valid && (32'(dr) == ROWS - 1);
+  wire wb_go = hold_valid && r_ready;
+  wire hold_frees = wb_go && (32'(dr) == ROWS - 1);
   // stall: a new row group needs its output bank empty; a finished column group needs the hold
   wire c_stall = ((cg == 0) && (k == 0) && bank_full[rg[0]]) ||
                  (last_k && hold_valid && !hold_frees);
-  wire c_go = running && loaded && c_on && !c_stall;
+  wire c_go = running && x_ready && w_ready && c_on && !c_stall;
 
   // ---- write-back: one hold row per cycle through COLS epilogue units
   logic [BEAT-1:0] r_word[CB];
@@ -316,7 +326,7 @@ module linear
         mac_cycles <= '0;
       end
       // write-back of the hold
-      if (hold_valid) begin
+      if (wb_go) begin
         for (int c = 0; c < COLS; c++) begin
           if (32'(h_cg) * COLS + c < 32'(n_out)) begin
             y_mem[c / B8][h_addr][8*(c%B8)+:8] <= y8[c];
