@@ -26,7 +26,12 @@ module linear
     parameter int MAX_N = 64,       // token rows
     parameter int MAX_IN = 256,     // input width (multiple of LANES)
     parameter int MAX_OUT = 320,    // output width
-    parameter int BEAT = 64         // stream and memory beat bits: 64, 128, 256 (<= 8 * LANES)
+    parameter int BEAT = 64,        // stream and memory beat bits: 64, 128, 256 (<= 8 * LANES)
+    // 1: walk column groups outermost (each weight tile is used by every row group while the
+    // next tile loads) into a whole-tensor output buffer, rows streaming out as their last
+    // column group is written; no raw (int32) write-back. 0: row groups outermost, two
+    // row-group output banks
+    parameter int FULL_OUT = 0
 ) (
     input  logic                 clk,
     input  logic                 rst_n,
@@ -76,15 +81,17 @@ module linear
   localparam int LW = $clog2(WPC);
   localparam int LCB = $clog2(CB);
   localparam int OGI = $clog2(OG > 1 ? OG : 2);        // column-group index width
-  localparam int YI = $clog2(2 * ROWS * OG);           // output-bank address width
+  localparam int YD = (FULL_OUT != 0) ? NG * ROWS * OG : 2 * ROWS * OG;   // output words
+  localparam int AD = (FULL_OUT != 0) ? 1 : YD;                          // int32 words
+  localparam int YI = $clog2(YD);                      // output address width
 
   // ---- buffers, banked so that every bank sees one read and one write per cycle
   logic [BEAT-1:0] x_mem[ROWS * WPC][NG * XD];    // bank (row % ROWS, word % WPC)
   logic [BEAT-1:0] w_mem[COLS * WPC][OG * XD];    // bank (out % COLS, word % WPC)
   logic signed [31:0] b_mem[COLS][OG];                 // bank out % COLS
   logic [BEAT-1:0] r_mem[CB][NG * ROWS * OG];         // residual rows, bank word % CB
-  logic [BEAT-1:0] y_mem[CB][2 * ROWS * OG];      // int8 output banks, bank word % CB
-  logic [BEAT-1:0] a_mem[AB][2 * ROWS * OG];      // int32 output banks, bank word % AB
+  logic [BEAT-1:0] y_mem[CB][YD];      // int8 output banks, bank word % CB
+  logic [BEAT-1:0] a_mem[AB][AD];      // int32 output banks, bank word % AB
 
   wire raw = (epi == 2'(EPI_RAW));
   wire [15:0] in_words = n_in / 16'(B8);
@@ -209,6 +216,7 @@ module linear
   logic [RI-1:0] dr;                   // write-back row within the hold
   logic [1:0] bank_full;               // output bank holds a finished row group
   logic o_bank;                        // the bank the output streams next
+  logic [15:0] rg_done;                // FULL_OUT: row groups with every column written
 
   always_comb begin
     logic [BEAT-1:0] xw[ROWS][WPC];
@@ -255,7 +263,7 @@ module linear
   wire wb_go = hold_valid && r_ready;
   wire hold_frees = wb_go && (32'(dr) == ROWS - 1);
   // stall: a new row group needs its output bank empty; a finished column group needs the hold
-  wire c_stall = ((cg == 0) && (k == 0) && bank_full[rg[0]]) ||
+  wire c_stall = ((FULL_OUT == 0) && (cg == 0) && (k == 0) && bank_full[rg[0]]) ||
                  (last_k && hold_valid && !hold_frees);
   wire c_go = running && x_ready && w_ready && c_on && !c_stall;
 
@@ -271,15 +279,16 @@ module linear
                               $signed(r_word[c / B8][8*(c%B8)+:8]));
   end
   wire h_bank = h_rg[0];
-  wire [YI-1:0] h_addr = YI'((32'(h_bank) * ROWS + 32'(dr)) * OG + 32'(h_cg));
+  wire [YI-1:0] h_addr = YI'((32'((FULL_OUT != 0) ? h_rg : 16'(h_bank)) * ROWS + 32'(dr)) * OG
+                              + 32'(h_cg));
 
   // ---- output: rows of the full bank, one beat per cycle
   logic [15:0] o_rg, o_row, o_beat;
   wire [15:0] o_rows = (n_rows - o_rg * 16'(ROWS) < 16'(ROWS)) ? n_rows - o_rg * 16'(ROWS)
                                                                 : 16'(ROWS);
-  wire [31:0] o_addr = (32'(o_bank) * ROWS + 32'(o_row)) * OG;
+  wire [31:0] o_addr = (32'((FULL_OUT != 0) ? o_rg : 16'(o_bank)) * ROWS + 32'(o_row)) * OG;
   wire [BEAT-1:0] y_word = y_mem[32'(o_beat) % CB][o_addr + 32'(o_beat) / CB];
-  wire [BEAT-1:0] a_word = a_mem[32'(o_beat) % AB][o_addr + 32'(o_beat) / AB];
+  wire [BEAT-1:0] a_word = a_mem[32'(o_beat) % AB][(FULL_OUT != 0) ? 32'd0 : o_addr + 32'(o_beat) / AB];
   // the last int32 beat of a row: lanes past n_out are zero
   logic [BEAT-1:0] a_last_fix;
   always_comb begin
@@ -287,7 +296,7 @@ module linear
     for (int l = 0; l < B32; l++)
       if (32'(o_beat) * B32 + l >= 32'(n_out)) a_last_fix[32*l+:32] = '0;
   end
-  assign m_axis_tvalid = running && bank_full[o_bank];
+  assign m_axis_tvalid = running && ((FULL_OUT != 0) ? (o_rg < rg_done) : bank_full[o_bank]);
   assign m_axis_tdata = raw ? a_last_fix : y_word;
   wire o_row_end = (o_beat == out_beats - 1'b1);
   wire o_grp_end = o_row_end && (o_row == o_rows - 1'b1);
@@ -306,6 +315,7 @@ module linear
       h_cg <= '0;
       dr <= '0;
       bank_full <= '0;
+      rg_done <= '0;
       o_bank <= 1'b0;
       o_rg <= '0;
       o_row <= '0;
@@ -319,6 +329,7 @@ module linear
         cg <= '0;
         k <= '0;
         bank_full <= '0;
+        rg_done <= '0;
         o_bank <= 1'b0;
         o_rg <= '0;
         o_row <= '0;
@@ -330,14 +341,17 @@ module linear
         for (int c = 0; c < COLS; c++) begin
           if (32'(h_cg) * COLS + c < 32'(n_out)) begin
             y_mem[c / B8][h_addr][8*(c%B8)+:8] <= y8[c];
-            a_mem[c / B32][h_addr][32*(c%B32)+:32] <= hold[dr][c];
+            if (FULL_OUT == 0) a_mem[c / B32][32'(h_addr) % AD][32*(c%B32)+:32] <= hold[dr][c];
           end
         end
         dr <= dr + 1'b1;
         if (hold_frees) begin
           hold_valid <= 1'b0;
           dr <= '0;
-          if (h_cg == n_cg - 1'b1) bank_full[h_bank] <= 1'b1;
+          if (h_cg == n_cg - 1'b1) begin
+            bank_full[h_bank] <= 1'b1;
+            rg_done <= rg_done + 1'b1;
+          end
         end
       end
       // the array
@@ -350,7 +364,13 @@ module linear
           h_rg <= rg;
           h_cg <= cg;
           k <= '0;
-          if (cg == n_cg - 1'b1) begin
+          if (FULL_OUT != 0) begin
+            if (rg == n_rg - 1'b1) begin
+              rg <= '0;
+              cg <= cg + 1'b1;
+              if (cg == n_cg - 1'b1) c_on <= 1'b0;
+            end else rg <= rg + 1'b1;
+          end else if (cg == n_cg - 1'b1) begin
             cg <= '0;
             rg <= rg + 1'b1;
             if (rg == n_rg - 1'b1) c_on <= 1'b0;

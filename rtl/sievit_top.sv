@@ -291,7 +291,7 @@ module sievit_top #(
   localparam int MAX_W = MAX_H > MAX_D ? MAX_H : MAX_D;
 
   linear #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_N), .MAX_IN(MAX_W),
-           .MAX_OUT(MAX_W), .BEAT(BEAT)) u_array (
+           .MAX_OUT(MAX_W), .BEAT(BEAT), .FULL_OUT(1)) u_array (
       .clk, .rst_n,
       .n_in(u_n_in[us]), .n_out(u_n_out[us]), .n_rows(u_n_rows[us]),
       .w_addr(u_w_addr[us]), .b_addr(u_b_addr[us]), .epi(u_epi[us]),
