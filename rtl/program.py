@@ -75,6 +75,9 @@ _DEIT_BUFFERS = dict(max_n=200, max_d=192, max_h=768, max_in=768, max_pix=224 * 
 PRESETS = {
     # the shipped Fashion-MNIST model's buffers; 128 MACs/cycle (CI simulates it quickly)
     "fmnist": RtlParams(),
+    # the shipped model's buffers on the wide datapath (256-bit beats, 2 x 32 x 32): CI's
+    # check of the width adapter, the part-word buffer access and the wide engines
+    "fmnist_wide": RtlParams(rows=2, cols=32, lanes=32, beat_bits=256),
     # DeiT-Tiny buffers, 512 MACs/cycle, 128-bit beats
     "deit_tiny": RtlParams(**_DEIT_BUFFERS, mem_words=1 << 20, rows=2, cols=16, lanes=16,
                            qk_keys=16, av_keys=16, exp_lanes=16, beat_bits=128),
