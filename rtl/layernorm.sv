@@ -1,8 +1,8 @@
 // Engine `layernorm`: integer LayerNorm of n_rows rows of `dim` int8 values
 // (docs/numerics.md). gamma (int8, weight memory) and beta (int32, bias memory) are fetched
-// once per tensor through the ready/valid burst read port. Per row: load (sum), variance
-// (8 elements per cycle), v / dim and 2^32 / den on the sequential `udiv`, floor isqrt
-// (31 steps), output (8 per cycle).
+// once per tensor through the 64-bit ready/valid burst read port. Per row: load (sum),
+// variance (BEAT / 8 elements per cycle), v / dim and 2^32 / den on the sequential `udiv`
+// (8 quotient bits per cycle), floor isqrt (19 steps), output (BEAT / 8 per cycle).
 module layernorm
 #(
     parameter int MAX_D = 768,
@@ -60,7 +60,7 @@ module layernorm
   /* verilator lint_on UNUSEDSIGNAL */
   wire [32:0] recip = div_q[32:0];
 
-  udiv #(.W(48), .BITS(4)) u_div (.clk, .rst_n, .start(div_start), .num(div_num), .den(div_den),
+  udiv #(.W(48), .BITS(8)) u_div (.clk, .rst_n, .start(div_start), .num(div_num), .den(div_den),
                         .quot(div_q), .busy(div_busy), .done(div_done));
 
   wire [DW-1:0] row_beats = DW'(dim / 16'(B8));              // stream beats per row
@@ -180,9 +180,9 @@ module layernorm
           state <= SQRT;
           sq_rem <= 64'(div_q);
           sq_root <= '0;
-          step <= 6'd30;
+          step <= 6'd18;   // v / dim is a mean of c^2 < 2^36 < 4^19: bit pairs 18..0
         end
-        SQRT: begin  // restoring square root, bit pairs 30..0
+        SQRT: begin  // restoring square root, bit pairs 18..0
           logic [63:0] trial, root;
           trial = sq_root + (64'd1 << (2 * step));
           if (sq_rem >= trial) begin
