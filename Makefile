@@ -1,7 +1,7 @@
 # sievit: `make demo` runs the pipeline, `make test` the tests; both set up first.
 VENV := .venv
 SIEVIT := $(VENV)/bin/sievit
-CKPT := checkpoints/fmnist_heatvit
+CKPT := checkpoints/fmnist_heatvit_b40
 DEMO := out/demo
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 

@@ -11,11 +11,11 @@ import shutil
 import subprocess
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from sievit import fanout
 from sievit.errors import CheckFailed, SievitError, ToolMissing
 
 CXX = "g++"
@@ -118,7 +118,9 @@ def engine_differences(stderr: str) -> dict:
     return out
 
 
-def run_model(prj: Path, images: int | None, modes: list[str], workers: int) -> dict:
+def run_model(prj: Path, images: int | None, modes: list[str], pool: fanout.Pool) -> dict:
+    """The whole-model testbench on the first test images, per mode; chunks of images run on
+    `pool` (in this process: one testbench per core at once)."""
     from sievit.data import first_images_for
     from sievit.hls.project import MODES, expected_vectors
     from sievit.quant.bundle import load_bundle
@@ -128,22 +130,20 @@ def run_model(prj: Path, images: int | None, modes: list[str], workers: int) -> 
     fw = prj / "firmware" / "weights"
     out: dict = {"images": len(imgs), "mismatches": 0, "compile_s": round(compile_s, 1),
                  "modes": {}}
+    cores = os.cpu_count() or 1
+    parts = fanout.split(len(imgs), cores if pool.client is None else pool.workers)
     with tempfile.TemporaryDirectory(dir=prj / "build") as tmp:
         (Path(tmp) / "images.bin").write_bytes(imgs.astype(np.uint8).tobytes())
         for mode in modes:
             t0 = time.time()
             expected_vectors(bundle, imgs, mode).tofile(Path(tmp) / f"expected_{mode}.bin")
             golden_s = time.time() - t0
-            chunks = np.array_split(np.arange(len(imgs)), max(1, min(workers, len(imgs))))
             t0 = time.time()
-
-            def one(ch: np.ndarray) -> tuple[dict, str]:
-                return run_testbench([str(exe), str(fw / "weights.bin"), str(fw / "biases.bin"),
-                                  str(Path(tmp) / "images.bin"), str(Path(tmp) / f"expected_{mode}.bin"),
-                                  str(MODES[mode]), str(int(ch[0])), str(len(ch))])
-
-            with ThreadPoolExecutor(len(chunks)) as pool:
-                results = list(pool.map(one, chunks))
+            cmds = [([str(exe), str(fw / "weights.bin"), str(fw / "biases.bin"),
+                      str(Path(tmp) / "images.bin"), str(Path(tmp) / f"expected_{mode}.bin"),
+                      str(MODES[mode]), str(a), str(b - a)],) for a, b in parts]
+            results = pool.map(run_testbench, cmds, f"csim {mode}", [b - a for a, b in parts],
+                               threads=cores)
             wall = time.time() - t0
             mism = sum(r["mismatches"] for r, _ in results)
             out["modes"][mode] = {
@@ -151,7 +151,7 @@ def run_model(prj: Path, images: int | None, modes: list[str], workers: int) -> 
                 "logit_mismatches": sum(r["logit_mismatches"] for r, _ in results),
                 "kept_mismatches": sum(r["kept_mismatches"] for r, _ in results),
                 "csim_wall_s": round(wall, 1), "golden_s": round(golden_s, 1),
-                "ms_per_image": round(1000 * wall * len(chunks) / len(imgs), 2),
+                "ms_per_image": round(1000 * wall * len(parts) / len(imgs), 2),
                 "first_error": next((e.strip() for _, e in results if e.strip()), None)}
             out["modes"][mode]["first_difference"] = model_difference(
                 out["modes"][mode]["first_error"] or "", bundle.config, mode != "none")
@@ -181,12 +181,16 @@ def run_engines(prj: Path, cases_per_engine: int, seed: int) -> dict:
 
 
 def csim(prj: Path, images: int | None, engines: bool, modes: list[str],
-         cases_per_engine: int = 1000, seed: int = 0) -> dict:
+         cases_per_engine: int = 1000, seed: int = 0, where: fanout.Where = fanout.Where()) -> dict:
+    """C-simulate `prj`: the whole model on the first `images` test images per mode (chunks
+    of images on `where`: this process, a local Dask cluster or a scheduler's workers, which
+    must see `prj` at the same path), and with `engines` every engine alone."""
     check_project(prj)
     t0 = time.time()
     out: dict = {"project": str(prj), "images": 0, "mismatches": 0}
     if images != 0:
-        out.update(run_model(prj, images, modes, os.cpu_count() or 1))
+        with fanout.open_pool(where) as pool:
+            out.update(run_model(prj.resolve(), images, modes, pool))
     if engines:
         res = run_engines(prj, cases_per_engine, seed)
         out["engines"] = res.pop("engines")

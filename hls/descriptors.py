@@ -2,8 +2,73 @@
 engines (hls/include/sievit/*.h) read."""
 from __future__ import annotations
 
+import numpy as np
+
+from sievit.config import METHOD_CODES
+from sievit.errors import SievitError
 from sievit.layout import (EPI, LINEAR_FIELDS, LN_FIELDS, HwConfig, Layout, Memories,  # noqa: F401
                            hls_word_bits, sbits)
+from sievit.quant import contract as C
+
+
+
+class HlsLayout(Layout):
+    """The HLS engines' layout: the shared one (sievit.layout) for the methods the HLS
+    implements, plus CAIT's CDCP gate linears (fc1 requant to the gate's mid, fc2 raw)."""
+
+    def __init__(self, bundle, lanes: int = 8, word_bits: int = 64):
+        super().__init__(bundle, lanes, word_bits, form="hls")
+
+    def _build(self) -> dict:
+        desc = super()._build()
+        b, r = self.b, self.b.config["reduction"]
+        desc["gates"] = []
+        for j, i in enumerate(r.get("gate_blocks", []) if r["method"] == "cait" else []):
+            fx = b.f(f"blocks.{i - 1}.res2") if i > 0 else b.f("embed_out")
+            p = f"gates.{j}."
+            desc["gates"].append({"fc1": self.linear(p + "fc1", fx, "requant", b.f(p + "mid")),
+                                  "fc2": self.linear(p + "fc2", b.f(p + "mid"), "raw")})
+        return desc
+
+
+def reduce_desc(layout: Layout) -> dict:
+    """The reduce engine's descriptor (hls/include/sievit/reduce.h reduce_desc): method code,
+    r, tau as round(tau 2^40), CP-ViT's heads, kept candidates per stage for each candidate
+    count (EViT ceil(kappa M), CP-ViT min(keep_tokens, M)) and the ln(size) table."""
+    from sievit.quant.budgets import evit_keep_count
+    from sievit.quant.reduce import log_size_table
+    r = layout.b.config["reduction"]
+    method, hw = r["method"], layout.hw
+    m = np.arange(hw.max_n + 1)
+    keep = np.zeros((hw.stages, hw.max_n + 1), np.int64)
+    for s in range(hw.stages):
+        if method == "evit":
+            keep[s] = evit_keep_count(r["keep_rate"], m)
+        elif method == "cpvit":
+            keep[s] = np.minimum(r["keep_tokens"][s], m)
+    tau = round(r.get("tau", 0.0) * (1 << C.PPT_TAU_FRAC))
+    if not 0 <= tau < 2 ** 31:
+        raise SievitError(f"reduction.tau {r['tau']} does not fit the engine's 31-bit "
+                          f"tau * 2^{C.PPT_TAU_FRAC} (tau < {2 ** 31 / 2 ** C.PPT_TAU_FRAC:.5f})")
+    gate_of = [-1] * layout.m["depth"]
+    for j, i in enumerate(r.get("gate_blocks", []) if method == "cait" else []):
+        gate_of[i] = j
+    wins = [list(w) for w in r.get("windows", [])] or [[0, 0]] * hw.stages
+    return {"method": METHOD_CODES[method], "r": r.get("r", 0), "tau": tau,
+            "head_block": r.get("head_block", 0), "heads_pruned": r.get("heads_pruned", 0),
+            "keep_n": keep.tolist(), "log_size": log_size_table(hw.max_n).tolist(),
+            "merge_r": list(r.get("merge_r", [0] * hw.stages)),
+            "win_rows": [w[0] for w in wins], "win_cols": [w[1] for w in wins],
+            "gate_of": gate_of, "counts": list(r.get("channel_counts", [0, 0, 0]))}
+
+
+def c_reduce(d: dict) -> str:
+    ints = lambda xs: "{" + ", ".join(map(str, xs)) + "}"  # noqa: E731
+    return "{" + ", ".join([str(d[k]) for k in ("method", "r", "tau", "head_block", "heads_pruned")]
+                           + ["{" + ", ".join(ints(row) for row in d["keep_n"]) + "}",
+                              ints(d["log_size"])]
+                           + [ints(d[k]) for k in ("merge_r", "win_rows", "win_cols", "gate_of",
+                                                   "counts")]) + "}"
 
 
 # -- C++ emission ------------------------------------------------------------------------------
@@ -15,7 +80,7 @@ def c_ln(d: dict) -> str:
     return "{" + ", ".join(str(d[k]) for k in LN_FIELDS) + "}"
 
 
-def c_model(desc: dict) -> str:
+def c_model(desc: dict, red: dict) -> str:
     """The model_desc aggregate initializer (field order of hls/include/sievit/*.h)."""
     e = desc["embed"]
     embed = "{" + ", ".join([c_linear(e["lin"])] + [str(e[k]) for k in (
@@ -39,4 +104,6 @@ def c_model(desc: dict) -> str:
     ints = lambda xs: "{" + ", ".join(map(str, xs)) + "}"  # noqa: E731
     return ",\n  ".join([embed, arr([c_ln(x) for x in desc["ln1"]]), arr(attn),
                          arr([c_ln(x) for x in desc["ln2"]]), arr(mlp), arr(sels),
-                         ints(desc["sel_block"]), ints(desc["topk_keep"]), head])
+                         ints(desc["sel_block"]), ints(desc["topk_keep"]), head, c_reduce(red),
+                         arr(["{" + c_linear(x["fc1"]) + ", " + c_linear(x["fc2"]) + "}"
+                              for x in desc.get("gates", [])])])

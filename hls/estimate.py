@@ -82,7 +82,9 @@ def estimate(layout: Layout, tokens: dict[str, list[int]] | None = None) -> dict
     counts per stage), at the project's clock-independent cycle level."""
     est, desc = Estimator(layout), layout.desc
     n_tok, dim = layout.n_tok, layout.dim
-    modes = {"none": [], "topk": [k + 2 for k in desc["topk_keep"]]}  # CLS + kept + package
+    modes = {"none": []}
+    if desc["sel"]:  # HeatViT: CLS + kept + package (the methods' reduce mode is not estimated)
+        modes["topk"] = [k + 2 for k in desc["topk_keep"]]
     for name, counts in (tokens or {}).items():
         modes[name] = list(counts)
     out: dict = {"label": "ESTIMATE from loop trip counts x II (not a Vitis report)",

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from sievit.data import load_split
 from sievit.model.method_train import (batches, capped_steps, cosine_lr, distilled_loss, frozen_teacher,
-                                       optimizer_step, setup, val_tensors)
+                                       quiet, setup, sharded_step, val_tensors)
 from sievit.quant.macs import dense_macs, masked_attention_macs, masked_mlp_macs
 
 
@@ -63,15 +63,18 @@ def train_cait(cfg: dict, state: dict, device_name: str, epochs: int | None,
     pick = random.Random(t["seed"])
     model.train()
     bar = tqdm(batches(n, t["batch_size"], total, gen, device), total=total,
-               desc="cait gates + backbone", file=sys.stderr, mininterval=2.0)
+               desc="cait gates + backbone", file=sys.stderr, mininterval=2.0, disable=quiet())
+    params = list(model.parameters())
     for step, idx in bar:
         target = pick.choice(sorted(budgets))
         r["mac_target"], r["channel_counts"] = target, budgets[target]
         x, y = augment(x_all[idx], gen), y_all[idx]
-        out = model(x, prune="reduce")
-        loss = distilled_loss(out.logits, y, teacher_model, x, t) \
-            + t["ratio_loss_weight"] * ((soft_macs(out, cfg) / dense - target) ** 2).mean()
-        optimizer_step(opt, sched, loss, model.parameters())
+
+        def shard_loss(p: torch.Tensor, x=x, y=y, target=target) -> torch.Tensor:
+            out = model(x[p], prune="reduce")
+            return distilled_loss(out.logits, y[p], teacher_model, x[p], t) \
+                + t["ratio_loss_weight"] * ((soft_macs(out, cfg) / dense - target) ** 2).mean()
+        loss = sharded_step(opt, sched, shard_loss, len(idx), params, t, step, device)
         if (step + 1) % 25 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
     r["mac_target"], r["channel_counts"] = own

@@ -90,10 +90,10 @@ def method_model(cfg: dict, state: dict, device: torch.device, calib: int):
 
 def setup(cfg: dict, state: dict, device_name: str, max_steps: int | None):
     """(train section, device, model) of a method's training run, seeded."""
-    from sievit.model.train import seed_everything
+    from sievit.model.train import init_distributed, seed_everything
     t = require_train(cfg)
     seed_everything(t["seed"])
-    device = torch.device(device_name)
+    device = torch.device(init_distributed(device_name))
     calib = t["calib_images"] if max_steps is None else 32     # smoke runs: 32
     return t, device, method_model(cfg, state, device, calib)
 
@@ -121,13 +121,25 @@ def distilled_loss(model_logits: torch.Tensor, y: torch.Tensor, teacher: torch.n
         + t["distill_weight"] * distill_loss(model_logits, soft, t["distill_temperature"])
 
 
-def optimizer_step(opt: torch.optim.Optimizer, sched, loss: torch.Tensor, params) -> None:
-    """Backward, clip the gradient norm at 5, step the optimizer and the schedule."""
+def sharded_step(opt: torch.optim.Optimizer, sched, shard_loss, n: int, params: list, t: dict,
+                 step_key: int, device) -> torch.Tensor:
+    """One optimizer step on a batch of n images: the gradient of shard_loss over the batch's
+    shards (`sievit.model.train.shard_backward`: data-parallel under torchrun, bit for bit the
+    one-process run with the same train.grad_shards), the norm clipped at 5, then the
+    optimizer and the schedule step. Returns this process's loss."""
+    from sievit.model.train import shard_backward
     opt.zero_grad(set_to_none=True)
-    loss.backward()
+    loss = shard_backward(shard_loss, n, params, t, step_key, device)
     torch.nn.utils.clip_grad_norm_(params, 5.0)
     opt.step()
     sched.step()
+    return loss
+
+
+def quiet() -> bool:
+    """True in every data-parallel process but rank 0 (their progress bars stay off)."""
+    from sievit.model.train import rank_and_world
+    return rank_and_world()[0] != 0
 
 
 def capped_steps(epochs: int, steps_per_epoch: int, max_steps: int | None) -> int:
@@ -180,6 +192,12 @@ def prepare(cfg: dict, init: Path, out_dir: Path, device_name: str, epochs: int 
         from sievit.model.prance_train import train_prance
         trained, metrics["stages"] = train_prance(cfg, state, device_name, epochs, max_steps)
     metrics["wall_time_s"] = round(time.time() - start, 1)
+    from sievit.model.train import rank_and_world
+    rank, world = rank_and_world()
+    metrics["world_size"] = world
+    if rank != 0:  # data-parallel ranks hold the same weights: rank 0 writes, the others wait
+        torch.distributed.barrier()
+        return metrics
     with atomic_dir(out_dir) as tmp:
         (tmp / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
         if trained is None:
@@ -189,6 +207,8 @@ def prepare(cfg: dict, init: Path, out_dir: Path, device_name: str, epochs: int 
         else:
             torch.save(trained, tmp / "model.pt")
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if world > 1:
+        torch.distributed.barrier()
     return metrics
 
 
@@ -210,7 +230,8 @@ def finetune_evit(cfg: dict, state: dict, device_name: str, epochs: int | None,
     model.train()
     target = cfg["reduction"]["keep_rate"]
     budgets = list(cfg["reduction"].get("pareto", [target]))
-    opt = torch.optim.AdamW(model.parameters(), lr=t["qat_lr"], weight_decay=t["weight_decay"])
+    params = list(model.parameters())
+    opt = torch.optim.AdamW(params, lr=t["qat_lr"], weight_decay=t["weight_decay"])
     n = len(y_all)
     total = capped_steps(ep, math.ceil(n / t["batch_size"]), max_steps)
     sched = cosine_lr(opt, total)
@@ -218,14 +239,14 @@ def finetune_evit(cfg: dict, state: dict, device_name: str, epochs: int | None,
     gen = torch.Generator(device=device).manual_seed(t["seed"])
     pick = random.Random(t["seed"])
     for step, idx in tqdm(batches(n, t["batch_size"], total, gen, device), total=total,
-                          desc="evit finetune", file=sys.stderr, mininterval=2.0):
+                          desc="evit finetune", file=sys.stderr, mininterval=2.0, disable=quiet()):
         frac = min(1.0, step / anneal)
         budget = pick.choice(budgets)
         cfg["reduction"]["keep_rate"] = budget + (1 - budget) * 0.5 * (1 + math.cos(math.pi * frac))
-        x = augment(x_all[idx], gen)
-        out = model(x, prune="reduce")
-        optimizer_step(opt, sched, distilled_loss(out.logits, y_all[idx], teacher, x, t),
-                       model.parameters())
+        x, y = augment(x_all[idx], gen), y_all[idx]
+        sharded_step(opt, sched, lambda p: distilled_loss(model(x[p], prune="reduce").logits, y[p],
+                                                          teacher, x[p], t),
+                     len(idx), params, t, step, device)
     cfg["reduction"]["keep_rate"] = target
     acc = evaluate(model, *val_tensors(device, max_steps), "reduce")
     return {k: v.cpu() for k, v in model.state_dict().items()}, {

@@ -98,38 +98,60 @@ def _step_loss(model: ViT, x: torch.Tensor, y: torch.Tensor, prune: str, t: dict
     return loss
 
 
+def shard_seed(t: dict, step_key: int, shard: int) -> None:
+    """Seed the global RNG for one gradient shard, so that its random draws (Gumbel noise,
+    sampled widths and actions) depend on the shard alone, not on which process runs it."""
+    torch.manual_seed(t["seed"] * 1_000_003 + step_key * 1024 + shard)
+
+
+def own_shards(n: int, t: dict, device=None) -> list[tuple[int, torch.Tensor]]:
+    """This process's (shard number, batch indices): the batch of n images cut into
+    max(train.grad_shards, world) contiguous shards, dealt round-robin over the processes."""
+    rank, world = rank_and_world()
+    parts = torch.tensor_split(torch.arange(n, device=device), max(t["grad_shards"], world))
+    return [(k, parts[k]) for k in range(rank, len(parts), world) if len(parts[k])]
+
+
+def all_reduce_grads(params: list) -> None:
+    """Sum the gradients over the processes (as DistributedDataParallel does); parameters no
+    shard reached anywhere keep no gradient (AdamW then leaves them alone)."""
+    if rank_and_world()[1] <= 1:
+        return
+    used = torch.tensor([p.grad is not None for p in params], dtype=torch.int32)
+    dist.all_reduce(used, op=dist.ReduceOp.MAX)
+    for p, u in zip(params, used.tolist()):
+        if u:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            dist.all_reduce(p.grad)
+
+
+def shard_backward(shard_loss, n: int, params: list, t: dict, step_key: int = 0,
+                   device=None) -> torch.Tensor:
+    """Gradient of a batch's mean loss, the batch cut into max(train.grad_shards, world)
+    contiguous shards: each process backpropagates its shards (shard_loss(indices) is the
+    shard's mean loss, scaled by shard size / batch size so that the sum over shards is the
+    batch mean), then the gradients are summed over the processes. The same shards
+    accumulated in one process give the same sums; with two processes, bit for bit
+    (a + b == b + a). Returns the loss of this process's shards."""
+    total = torch.zeros((), dtype=torch.float32, device=device)
+    sharded = max(t["grad_shards"], rank_and_world()[1]) > 1
+    for k, part in own_shards(n, t, device):
+        if sharded:
+            shard_seed(t, step_key, k)
+        loss = shard_loss(part) * (len(part) / n)
+        loss.backward()
+        total = total + loss.detach()
+    all_reduce_grads(params)
+    return total
+
+
 def _shard_backward(model: ViT, x: torch.Tensor, y: torch.Tensor, prune: str, t: dict,
                     teacher: ViT | None, targets: list[float], params: list,
                     step_key: int = 0) -> torch.Tensor:
-    """Gradient of the batch's mean loss, the batch cut into max(train.grad_shards, world)
-    contiguous shards: each process backpropagates its shards (loss scaled by shard size
-    / batch size, so the sum over shards is the batch mean), then the gradients are summed
-    over the processes (all-reduce, as DistributedDataParallel does). The same shards
-    accumulated in one process give the same sums; with two processes, bit for bit (a + b
-    == b + a). Returns the batch loss (this process's shards)."""
-    rank, world = rank_and_world()
-    shards = max(t["grad_shards"], world)
-    parts = torch.tensor_split(torch.arange(len(y), device=y.device), shards)
-    total = x.new_zeros((), dtype=torch.float32)
-    for k in range(rank, shards, world):
-        if len(parts[k]) == 0:
-            continue
-        if shards > 1:  # the shard's random draws (Gumbel noise) depend on it alone, not on
-            torch.manual_seed(t["seed"] * 1_000_003 + step_key * 1024 + k)  # which process
-        part = parts[k]
-        loss = _step_loss(model, x[part], y[part], prune, t, teacher, targets) * (len(part) / len(y))
-        loss.backward()
-        total = total + loss.detach()
-    if world > 1:
-        # parameters no shard reached keep no gradient (AdamW then leaves them alone)
-        used = torch.tensor([p.grad is not None for p in params], dtype=torch.int32)
-        dist.all_reduce(used, op=dist.ReduceOp.MAX)
-        for p, u in zip(params, used.tolist()):
-            if u:
-                if p.grad is None:
-                    p.grad = torch.zeros_like(p)
-                dist.all_reduce(p.grad)
-    return total
+    """shard_backward of the selector/backbone training loss."""
+    return shard_backward(lambda p: _step_loss(model, x[p], y[p], prune, t, teacher, targets),
+                          len(y), params, t, step_key, y.device)
 
 
 def run_stage(model: ViT, name: str, epochs: int, lr: float, cfg: dict, data: dict,

@@ -8,36 +8,16 @@ from __future__ import annotations
 import numpy as np
 
 from sievit.errors import SievitError
-from sievit.quant import contract as C
 from sievit.quant import channels as ch
 from sievit.quant import reduce as rd
 from sievit.quant.budgets import cait_windows, evit_keep_count, prance_actions
+from sievit.quant.reduce import ppt_pool_mask  # noqa: F401  (model/methods.py imports it here)
 from sievit.quant.macs import (actor_macs, atme_macs, attention_macs, gate_macs,
                                masked_attention_macs, masked_mlp_macs, mlp_macs,
                                ppt_score_macs, prance_merge_macs, tome_macs)
 
 I64 = np.int64
 PROPORTIONAL = ("tome", "ppt", "cait", "prance")
-
-
-def ppt_pool_mask(score: np.ndarray, cand: np.ndarray, tau: float) -> np.ndarray:
-    """PPT's per-image choice: True (pool) where the variance of the normalised scores
-    p = s / sum(s) is below tau: (M sum s^2 - S^2) 2^40 < round(tau 2^40) M^2 S^2, exact."""
-    tau_i = round(tau * (1 << C.PPT_TAU_FRAC))
-    out = np.zeros(len(score), dtype=bool)
-    for b in range(len(score)):
-        s = [int(v) for v in score[b][cand[b]]]
-        m, tot, sq = len(s), sum(s), sum(v * v for v in s)
-        out[b] = tot == 0 or ((m * sq - tot * tot) << C.PPT_TAU_FRAC) < tau_i * m * m * tot * tot
-    return out
-
-
-def _where_img(pick: np.ndarray, a: rd.Tokens, b: rd.Tokens) -> rd.Tokens:
-    """Per image, the tokens of `a` where pick else `b` (same widths)."""
-    def sel(u, v):
-        return np.where(pick.reshape((-1,) + (1,) * (u.ndim - 1)), u, v)
-    return rd.Tokens(sel(a.x, b.x), sel(a.ids, b.ids), sel(a.n, b.n), sel(a.size, b.size),
-                     sel(a.cum, b.cum), sel(a.origin, b.origin))
 
 
 def run_reduce(g, images: np.ndarray, mode: str, trace: bool):
@@ -76,8 +56,7 @@ def run_reduce(g, images: np.ndarray, mode: str, trace: bool):
             chan = ch.width_masks(widths, dim, m["mlp_dim"])
         if reduce_on and method == "cpvit" and r["heads_pruned"] and i >= r["head_block"]:
             if i == r["head_block"]:
-                order = np.argsort(-head_score, axis=1, kind="stable")
-                np.put_along_axis(head_mask, order[:, heads - r["heads_pruned"]:], 0, axis=1)
+                head_mask = rd.cpvit_head_mask(head_score, r["heads_pruned"])
             hmask = head_mask
         bias = (rd.size_bias(t.size, g.softmax_frac(i))
                 if reduce_on and method in PROPORTIONAL else None)
@@ -88,15 +67,22 @@ def run_reduce(g, images: np.ndarray, mode: str, trace: bool):
         else:
             e, w_qk, w_v, _ = chan.widths(dim, m["mlp_dim"])
             macs += masked_attention_macs(n_in, e, w_qk, w_v)
+        if tr is not None:  # the engines' inputs (sievit/engine_cases.py)
+            tr.update({p + "in": t.x, p + "ln1_out": h, p + "key_size": t.size.copy(),
+                       p + "head_mask": np.ones((B, heads), I64) if hmask is None else hmask.copy()})
+            if chan is not None and chan.qk is not None:  # CAIT's masks of this block
+                tr.update({p + "qk_mask": chan.qk, p + "v_mask": chan.v, p + "mlp_mask": chan.mlp})
         t.x = g.attention(i, h, t.x, t.valid(), tr, bias, hmask, info, chan)
+        if tr is not None:
+            tr[p + "res1"] = t.x
         if reduce_on:
             if method == "cpvit":
-                mr = rd.max_received(info["probs"], t)
-                live = t.patches()
-                t.cum = t.cum + np.where(live, mr.sum(axis=1), 0)
-                if hmask is None:
-                    head_score += np.where(live[:, None, :], mr, 0).sum(axis=2)
+                t.cum, head_score = rd.cpvit_accumulate(info["probs"], t, head_score,
+                                                        hmask is None)
             if stage < len(r["blocks"]) and r["blocks"][stage] == i:
+                if tr is not None:  # the reduce engine's input tokens
+                    tr.update({f"stage{stage}.{k}": getattr(t, k).copy()
+                               for k in ("x", "ids", "n", "size", "cum")})
                 if method == "prance":
                     t, extra_macs, widths, pick = _prance_stage(g, r, stage, t, info)
                     chan = ch.width_masks(widths, dim, m["mlp_dim"])
@@ -114,6 +100,8 @@ def run_reduce(g, images: np.ndarray, mode: str, trace: bool):
             e, _, _, hid = chan.widths(dim, m["mlp_dim"])
             macs += masked_mlp_macs(t.n, e, hid)
         h2, _ = g.ln(p + "ln2", t.x, p + "ln2_out")
+        if tr is not None:
+            tr.update({p + "mlp_in": t.x, p + "ln2_out": h2})
         t.x = g.mlp(i, h2, t.x, tr, chan)
         if tr is not None:
             tr[p + "out"] = t.x
@@ -134,17 +122,11 @@ def _reduce_stage(g, method: str, r: dict, stage: int, t: rd.Tokens, info: dict)
     cand = t.patches()
     m_cand = cand.sum(axis=1)
     if method == "evit":
-        a = rd.cls_attention(probs, t)
-        keep = rd.topk_keep(a, cand, evit_keep_count(r["keep_rate"], m_cand))
-        fuse = cand & ~keep
-        extra = rd.fuse_weighted(t.x, np.where(fuse, a, 0), heads << C.SOFTMAX_OUT_FRAC)
-        has = fuse.any(axis=1)
-        out = rd.compact(t, keep | ~cand, extra, has, gone_code=rd.ORIGIN_FUSED)
-        return out, fuse.sum(axis=1) * dim
+        keep_n = evit_keep_count(r["keep_rate"], m_cand)
+        out = rd.evit_fuse(t, rd.cls_attention(probs, t), keep_n, heads)
+        return out, (m_cand - keep_n) * dim
     if method == "cpvit":
-        k = np.minimum(r["keep_tokens"][stage], m_cand)
-        keep = rd.topk_keep(t.cum, cand, k)
-        return rd.compact(t, keep | ~cand), 0
+        return rd.drop_topk(t, t.cum, np.minimum(r["keep_tokens"][stage], m_cand)), 0
     u = rd.unit_keys(info["k"], heads)
     n_a = (cand & (np.arange(t.x.shape[1])[None] % 2 == 0)).sum(axis=1)
     n_b = t.n - 1 - n_a
@@ -153,11 +135,7 @@ def _reduce_stage(g, method: str, r: dict, stage: int, t: rd.Tokens, info: dict)
         return out, tome_macs(t.n, n_a, n_b, g.dh, dim, merged, dsts)
     if method == "ppt":
         score = rd.ppt_score(probs, info["v"], t)
-        r_img = np.minimum(r["r"], (t.n - 1) // 2)
-        pool = ppt_pool_mask(score, cand, r["tau"])
-        pooled, merged, dsts = rd.bipartite_merge(t, u, r["r"])
-        pruned = rd.compact(t, rd.topk_keep(score, cand, m_cand - r_img) | ~cand)
-        out = _where_img(pool, pooled, pruned)
+        out, pool, merged, dsts = rd.ppt_reduce(t, score, u, r["r"], r["tau"])
         macs = ppt_score_macs(t.n, dim, m_cand) + np.where(
             pool, tome_macs(t.n, n_a, n_b, g.dh, dim, merged, dsts), 0)
         return out, macs

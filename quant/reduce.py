@@ -1,6 +1,14 @@
 """Golden integer functions of the token-reduction methods (EViT, ToMe, PPT, CP-ViT) on the
 compacted token set: score sources from the block's attention, decisions, and actions (drop,
-fuse into one extra token, size-weighted merge). docs/numerics.md "Reduction methods"."""
+fuse into one extra token, size-weighted merge). docs/numerics.md "Reduction methods".
+
+The engine-level functions (one name each, shared with the HLS engines in
+hls/include/sievit/attention.h and reduce.h; quant/golden_reduce.py calls exactly these):
+score sources of the attention engine -- `size_bias` (proportional attention),
+`cls_attention` (EViT, PPT), `cpvit_accumulate` (CP-ViT's cumulative Σ_h max_i A_h[i, j] and
+per-head mass), `ppt_score`, `unit_keys` (ToMe / PPT matching metric); actions of the reduce
+engine -- `evit_fuse`, `drop_topk` (CP-ViT, PPT prune), `bipartite_merge` (ToMe, PPT pool),
+`ppt_reduce` (PPT's per-image choice), `cpvit_head_mask`."""
 from __future__ import annotations
 
 import math
@@ -71,6 +79,30 @@ def max_received(probs: np.ndarray, t: Tokens) -> np.ndarray:
     return np.where(q_valid, probs, 0).max(axis=2)
 
 
+def cpvit_accumulate(probs: np.ndarray, t: Tokens, head_score: np.ndarray,
+                     track_heads: bool) -> tuple[np.ndarray, np.ndarray]:
+    """CP-ViT's score sources after one block's attention: the cumulative patch score
+    cum + Σ_h max_i A_h[i, j] (live patches) and, while `track_heads`, each head's mass
+    head_score + Σ_j max_i A_h[i, j] over live patches. Returns (cum, head_score)."""
+    mr = max_received(probs, t)
+    live = t.patches()
+    cum = t.cum + np.where(live, mr.sum(axis=1), 0)
+    if track_heads:
+        head_score = head_score + np.where(live[:, None, :], mr, 0).sum(axis=2)
+    return cum, head_score
+
+
+def cpvit_head_mask(head_score: np.ndarray, pruned: int) -> np.ndarray:
+    """[B, H] 1 for the heads kept: the `pruned` heads with the lowest mass go (ties: the
+    higher head index goes first)."""
+    b, heads = head_score.shape
+    mask = np.ones((b, heads), I64)
+    if pruned:
+        order = np.argsort(-head_score, axis=1, kind="stable")
+        np.put_along_axis(mask, order[:, heads - pruned:], 0, axis=1)
+    return mask
+
+
 def topk_keep(score: np.ndarray, cand: np.ndarray, k: np.ndarray) -> np.ndarray:
     """Keep the k[b] best candidates of each row; ties go to the lower position."""
     n = score.shape[1]
@@ -126,6 +158,54 @@ def compact(t: Tokens, keep: np.ndarray, extra: np.ndarray | None = None,
     ids[dead] = -2
     return Tokens(x[:, :width].copy(), ids, n_new.astype(I64), size[:, :width].copy(),
                   cum[:, :width].copy(), _relabel(t, lut))
+
+
+def evit_fuse(t: Tokens, a: np.ndarray, keep_n: np.ndarray, heads: int) -> Tokens:
+    """EViT's action: keep the keep_n[b] candidates (live non-CLS rows) with the highest CLS
+    attention a (ties to the lower row); the rest fuse into one extra token
+    Σ a_j x_j / (H · 2^8), appended last (id PKG_ID) when any row fused."""
+    cand = t.patches()
+    keep = topk_keep(a, cand, keep_n)
+    fuse = cand & ~keep
+    extra = fuse_weighted(t.x, np.where(fuse, a, 0), heads << C.SOFTMAX_OUT_FRAC)
+    return compact(t, keep | ~cand, extra, fuse.any(axis=1), gone_code=ORIGIN_FUSED)
+
+
+def drop_topk(t: Tokens, score: np.ndarray, k: np.ndarray) -> Tokens:
+    """Keep the k[b] candidates with the highest score (ties to the lower row), drop the rest."""
+    cand = t.patches()
+    return compact(t, topk_keep(score, cand, k) | ~cand)
+
+
+def ppt_pool_mask(score: np.ndarray, cand: np.ndarray, tau: float) -> np.ndarray:
+    """PPT's per-image choice: True (pool) where the variance of the normalised scores
+    p = s / sum(s) is below tau: (M sum s^2 - S^2) 2^40 < round(tau 2^40) M^2 S^2, exact."""
+    tau_i = round(tau * (1 << C.PPT_TAU_FRAC))
+    out = np.zeros(len(score), dtype=bool)
+    for b in range(len(score)):
+        s = [int(v) for v in score[b][cand[b]]]
+        m, tot, sq = len(s), sum(s), sum(v * v for v in s)
+        out[b] = tot == 0 or ((m * sq - tot * tot) << C.PPT_TAU_FRAC) < tau_i * m * m * tot * tot
+    return out
+
+
+def ppt_reduce(t: Tokens, score: np.ndarray, u: np.ndarray, r: int, tau: float
+               ) -> tuple[Tokens, np.ndarray, np.ndarray, np.ndarray]:
+    """PPT's action: per image, pool (bipartite_merge of r) where the score variance is
+    below tau, else drop the r_img = min(r, (n - 1) // 2) lowest-scored candidates.
+    Returns tokens, the pool choice, merges and merge targets per image (of the pool)."""
+    cand = t.patches()
+    r_img = np.minimum(r, (t.n - 1) // 2)
+    pool = ppt_pool_mask(score, cand, tau)
+    pooled, merged, dsts = bipartite_merge(t, u, r)
+    pruned = drop_topk(t, score, cand.sum(axis=1) - r_img)
+
+    def sel(a, b):
+        return np.where(pool.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
+    out = Tokens(sel(pooled.x, pruned.x), sel(pooled.ids, pruned.ids), sel(pooled.n, pruned.n),
+                 sel(pooled.size, pruned.size), sel(pooled.cum, pruned.cum),
+                 sel(pooled.origin, pruned.origin))
+    return out, pool, merged, dsts
 
 
 def fuse_weighted(x: np.ndarray, w: np.ndarray, den: int) -> np.ndarray:

@@ -19,6 +19,7 @@ import numpy as np
 from filelock import FileLock
 from tqdm import tqdm
 
+from sievit import fanout
 from sievit.paths import build_root, rtl_dir
 from sievit.rtl.manifest import TOP_MODULES
 from sievit.errors import CheckFailed, SievitError
@@ -397,11 +398,40 @@ def run_images(runners: list, sim: str, prog: Program, images: np.ndarray, mode:
     return "".join(_finish(j, sim, mode) for j in jobs), wall
 
 
+def _cosim_chunk(sim: str, hw_name: str, prog: Program, images: np.ndarray, mode: str,
+                 watchdog_cycles: int, stall_pct: int, latency: int,
+                 stall_internal: int | None) -> str:
+    """One chunk of a fanned-out run (sievit.fanout), on a worker: its own (cached) build,
+    memory image and work folder; returns the harness output of its images."""
+    runner = build(sim, PRESETS[hw_name])
+    with tempfile.TemporaryDirectory(prefix="sievit_cosim_") as tmp:
+        work = Path(tmp)
+        (work / "mem.hex").write_text(prog.memory_hex())
+        job = _start(runner, prog, images, mode, watchdog_cycles, stall_pct, latency,
+                     work / "run", stall_internal=stall_internal)
+        job.thread.join()
+        return _finish(job, sim, mode)
+
+
+def run_images_on(pool: fanout.Pool, sim: str, hw_name: str, prog: Program, images: np.ndarray, mode: str,
+                  watchdog_cycles: int, stall_pct: int, latency: int,
+                  stall_internal: int | None = None) -> tuple[str, float]:
+    """run_images with the images split into one contiguous chunk per worker of `pool` (a
+    sievit.fanout Pool); the same (output in image order, wall seconds)."""
+    check_conditions(stall_pct, latency, stall_internal=stall_internal)
+    parts = fanout.split(len(images), pool.workers)
+    t0 = time.perf_counter()
+    texts = pool.map(_cosim_chunk, [(sim, hw_name, prog, images[a:b], mode, watchdog_cycles,
+                                     stall_pct, latency, stall_internal) for a, b in parts],
+                     f"cosim {sim} {mode}", [b - a for a, b in parts])
+    return "".join(texts), time.perf_counter() - t0
+
+
 def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[str] | None = None,
           hw_name: str = "fmnist", watchdog_cycles: int = 50_000_000, stall_pct: int = 0,
           latency: int | None = None, images: np.ndarray | None = None, jobs: int = 1,
           reset_at: tuple[int, int] | None = None, stall_internal: int | None = None,
-          waves: Path | None = None) -> dict:
+          waves: Path | None = None, where: fanout.Where | None = None) -> dict:
     """Run `n_images` first test images (or `images`) through the RTL in each mode, every
     handshake stalled `stall_pct` % of cycles, `latency` cycles to a burst's first word
     (None: the preset's `mem_latency`), at most the preset's `mem_bytes_per_cycle`;
@@ -410,7 +440,9 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
     stalls the streams between the top's buffers and engines by its own percent (None: the
     same `stall_pct` as every other handshake). `waves`: a folder; the first image runs on
     a traced build and its waveform per mode goes to `waves`/<mode>.fst (FST where
-    Verilator's FST writer compiles, else <mode>.vcd; listed under `waves` in the result). A mismatching mode reports `first_difference`."""
+    Verilator's FST writer compiles, else <mode>.vcd; listed under `waves` in the result). A mismatching mode reports `first_difference`.
+    `where` (a sievit.fanout.Where; default: `jobs` local workers): where the image chunks
+    run; runs with `waves` or `reset_at` use `jobs` simulator threads in this process."""
     from sievit.data import first_images_for
     from sievit.quant.bundle import load_bundle
     check_whole_model_sim(sim)
@@ -427,8 +459,12 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
     if images is None:
         images = first_images_for(bundle.config, n_images)
     golden = Golden(bundle)
+    where = where or fanout.Where(jobs=jobs)
+    fan = where.distributed and waves is None and reset_at is None
+    jobs = where.jobs
     t0 = time.perf_counter()
     n_plain = min(jobs, len(images) - 1) if waves is not None else max(1, min(jobs, len(images)))
+    n_plain = 0 if fan else n_plain
     runners = [build(sim, hw) for _ in range(n_plain)]
     fmt = waves_format() if waves is not None else None
     traced = build(sim, hw, waves=fmt) if waves is not None else None
@@ -447,13 +483,20 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
               "build_s": round(build_s, 1), "mismatches": 0, "modes": {}}
     stages = len(bundle.config["reduction"]["blocks"])
     classes = bundle.config["model"]["num_classes"]
-    with tempfile.TemporaryDirectory(prefix="sievit_cosim_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="sievit_cosim_") as tmp, \
+            fanout.open_pool(where if fan else fanout.Where()) as pool:
         work = Path(tmp)
+        if fan:  # the workers build (cached) and run the chunks
+            result["jobs"] = pool.workers
         for mode in modes:
             trace = (traced, waves / f"{mode}.{fmt}") if waves is not None else None
-            text, wall = run_images(runners, sim, prog, images, mode, watchdog_cycles,
-                                    stall_pct, latency, work, reset_at=reset_at,
-                                    stall_internal=stall_internal, trace=trace)
+            if fan:
+                text, wall = run_images_on(pool, sim, hw_name, prog, images, mode,
+                                           watchdog_cycles, stall_pct, latency, stall_internal)
+            else:
+                text, wall = run_images(runners, sim, prog, images, mode, watchdog_cycles,
+                                        stall_pct, latency, work, reset_at=reset_at,
+                                        stall_internal=stall_internal, trace=trace)
             if trace is not None:
                 if not trace[1].is_file():
                     raise CheckFailed(f"the traced run wrote no waveform at {trace[1]}")

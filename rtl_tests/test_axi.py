@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BUNDLE = ROOT / "checkpoints" / "fmnist_heatvit" / "bundle"
+BUNDLE = ROOT / "checkpoints" / "fmnist_heatvit_b40" / "bundle"  # deployed
 PERIOD_NS = 10
 BASE = 0x10000          # memory image's bus address (MEM_BASE): not 0, so offsets are added
 

@@ -18,7 +18,7 @@ from sievit.rtl.program import readmemh_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RTL = ROOT / "rtl"
-BUNDLE = ROOT / "checkpoints" / "fmnist_heatvit" / "bundle"
+BUNDLE = ROOT / "checkpoints" / "fmnist_heatvit_b40" / "bundle"  # deployed
 ENGINES = tuple(ENGINE_DEPS)
 # build parameters at the fmnist shape where a module's defaults are sized for deit_tiny
 PARAMS = {"head": {"MAX_D": 128, "MAX_CLASSES": 16}}

@@ -22,7 +22,7 @@ from sievit.rtl.cosim import MAX_MEM_LATENCY, MAX_STALL_PCT, cosim, rtl_sources,
 from sievit.errors import SievitError
 
 ROOT = Path(__file__).resolve().parents[1]
-BUNDLE = ROOT / "checkpoints" / "fmnist_heatvit" / "bundle"
+BUNDLE = ROOT / "checkpoints" / "fmnist_heatvit_b40" / "bundle"  # deployed
 
 
 def test_top_lint_clean():

@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 S=.venv/bin/sievit
-CKPT=checkpoints/fmnist_heatvit
+# the deployed HeatViT checkpoint, picked on validation (scripts/pick_deployed.py, docs/deployed.json)
+CKPT=checkpoints/fmnist_heatvit_b40
 OUT=out/demo
 rm -rf "$OUT"; mkdir -p "$OUT"
 echo "== 1/8 export the integer bundle"

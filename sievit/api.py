@@ -1,7 +1,7 @@
 """The sievit Python API: the steps of the command line as functions.
 
     from sievit import api
-    bundle = api.export("checkpoints/fmnist_heatvit")          # integer bundle (in memory)
+    bundle = api.export("checkpoints/fmnist_heatvit_b40")          # integer bundle (in memory)
     images = api.dataset_images(bundle, 8)                      # uint8 [8, 28, 28]
     result = api.golden_run(bundle, images, mode="threshold")   # logits, kept tokens, MACs
     api.save(bundle, "out/api/bundle")

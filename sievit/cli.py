@@ -63,23 +63,17 @@ def cmd_export(args: argparse.Namespace) -> dict:
 
 def cmd_eval(args: argparse.Namespace) -> dict:
     from sievit.data import config_test_images
-    from sievit.quant.evaluate import float_accuracy, golden_metrics
-    from sievit.quant.export import export_checkpoint, load_checkpoint
-    from sievit.quant.golden import Golden
-    golden = Golden(export_checkpoint(args.ckpt))
-    split = config_test_images(golden.b.config, args.images)  # the model's data set and shape
-    fmodel = load_checkpoint(args.ckpt, quant=False, which="float.pt")
-    mode = golden.b.config["reduction"]["mode"]
-    from sievit.quant.intops import count_saturation
-    modes = [mode, "threshold" if mode == "topk" else "topk"]
-    saturation, res = {}, {}
-    for m in ["none", *modes]:  # saturations per tensor of the golden model, per mode
-        with count_saturation() as sat:
-            res[m] = golden_metrics(golden, split, m)
-        saturation[m] = sat.report()
-    dense, pruned, other_mode = res["none"], res[mode], modes[1]
-    other = res[other_mode]
-    out = {"images": len(split.labels), "float_acc": float_accuracy(fmodel, split),
+    from sievit.fanout import open_pool, where_from
+    from sievit.quant.evaluate import evaluate, load_golden_and_model
+    with open_pool(where_from(args)) as pool:  # an unreachable --scheduler fails first
+        golden, _ = load_golden_and_model(args.ckpt)
+        split = config_test_images(golden.b.config, args.images)  # the model's data set and shape
+        mode = golden.b.config["reduction"]["mode"]
+        modes = [mode, "threshold" if mode == "topk" else "topk"]
+        res = evaluate(args.ckpt, split, ["none", *modes], pool)
+    dense, pruned, other_mode = res["modes"]["none"], res["modes"][mode], modes[1]
+    other = res["modes"][other_mode]
+    out = {"images": len(split.labels), "float_acc": res["float_acc"],
             "int_dense_acc": dense["acc"], "int_pruned_acc": pruned["acc"],
             "macs_dense": dense["macs"], "macs_pruned": pruned["macs"],
             "mac_reduction": round(1 - pruned["macs"] / dense["macs"], 4),
@@ -88,7 +82,8 @@ def cmd_eval(args: argparse.Namespace) -> dict:
                            "macs_pruned": other["macs"],
                            "mac_reduction": round(1 - other["macs"] / dense["macs"], 4),
                            "tokens_per_stage": other["tokens_per_stage"]},
-            "saturation": saturation}
+            # saturations per tensor of the golden model, per mode
+            "saturation": {m: res["modes"][m]["saturation"] for m in ["none", *modes]}}
     if args.min_acc is not None:  # an accuracy floor is a check: exit 1 below it
         out["min_acc"] = args.min_acc
         out["checks_failed"] = [f"{k} {out[k]:.4f} < --min-acc {args.min_acc}"
@@ -98,10 +93,12 @@ def cmd_eval(args: argparse.Namespace) -> dict:
 
 def cmd_verify(args: argparse.Namespace) -> dict:
     from sievit.data import config_test_images
-    from sievit.quant.evaluate import verify
-    golden, model = _golden_and_model(args)
-    modes = ["none", golden.b.config["reduction"]["mode"]] if args.modes == "both" else [args.modes]
-    return verify(model, golden, config_test_images(golden.b.config, args.images), modes)
+    from sievit.fanout import open_pool, where_from
+    from sievit.quant.evaluate import load_golden_and_model, verify
+    with open_pool(where_from(args)) as pool:
+        golden, _ = load_golden_and_model(args.ckpt)
+        modes = ["none", golden.b.config["reduction"]["mode"]] if args.modes == "both" else [args.modes]
+        return verify(args.ckpt, config_test_images(golden.b.config, args.images), modes, pool)
 
 
 def cmd_bench(args: argparse.Namespace) -> dict:
@@ -111,7 +108,8 @@ def cmd_bench(args: argparse.Namespace) -> dict:
         methods = args.methods or list(CHECKPOINTS)
         if args.retrain:
             retrain(methods, args.device)
-        return pareto(methods, args.images, args.jobs, Path(args.out))
+        from sievit.fanout import where_from
+        return pareto(methods, args.images, where_from(args), Path(args.out))
     if args.what == "fuzz":
         from sievit.fuzz import fuzz
         return fuzz(args.draws, args.seed, rtl=args.rtl, images=args.images or 2)
@@ -166,7 +164,8 @@ def cmd_plot(args: argparse.Namespace) -> dict:
 def cmd_export_hls(args: argparse.Namespace) -> dict:
     from sievit.hls.project import export_hls
     out = export_hls(Path(args.bundle), Path(args.out), lanes=args.lanes, part=args.part,
-                     clock_mhz=args.clock_mhz, force=args.force, tb_images=args.tb_images)
+                     clock_mhz=args.clock_mhz, force=args.force, tb_images=args.tb_images,
+                     budget=args.budget)
     print(f"[export-hls] wrote {args.out}", file=sys.stderr)
     return out
 
@@ -182,7 +181,9 @@ def cmd_csim(args: argparse.Namespace) -> dict:
     else:
         modes = [args.modes]
     images = None if args.images == "all" else args.images
-    out = csim(prj, images, args.engines, modes, cases_per_engine=args.cases)
+    from sievit.fanout import where_from
+    out = csim(prj, images, args.engines, modes, cases_per_engine=args.cases,
+               where=where_from(args))
     if args.hls4ml:
         from sievit.hls.crosscheck import crosscheck_head
         out["hls4ml_head"] = crosscheck_head(Path(args.hls4ml), prj, args.cases)
@@ -210,13 +211,14 @@ def cmd_synth(args: argparse.Namespace) -> dict:
 
 
 def cmd_cosim(args: argparse.Namespace) -> dict:
-    from sievit.rtl.cosim import cosim
+    from sievit.fanout import where_from
     from sievit.paths import output_dir
+    from sievit.rtl.cosim import cosim
     modes = None if args.modes == "both" else [args.modes]
     n = None if args.images == "all" else args.images
     out = cosim(Path(args.bundle), n, sim=args.sim, modes=modes, hw_name=args.hw,
                 watchdog_cycles=args.watchdog_cycles, stall_pct=args.stall,
-                latency=args.mem_latency, jobs=args.jobs,
+                latency=args.mem_latency, where=where_from(args),
                 waves=None if args.waves is None else Path(args.waves) if args.waves
                 else output_dir() / "cosim_waves")
     print(f"[cosim] {out['images']} images, {out['mismatches']} mismatches, "
@@ -280,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--images", type=_images_arg, default=None)
     v.add_argument("--min-acc", type=A.float_in("--min-acc", 0.0, 1.0),
                    help="accuracy floor (0..1) of the int8 dense and pruned golden model: exit 1 below")
+    A.fanout_options(v)
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_eval)
 
@@ -288,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ckpt", required=True)
     g.add_argument("--images", type=_images_arg, default=None)
     g.add_argument("--modes", choices=("both", "none", "threshold", "topk", "reduce"), default="both")
+    A.fanout_options(g)
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=cmd_verify)
 
@@ -297,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--images", type=_images_arg, default=None,
                    help="golden: 2000 by default; pareto: the whole test set by default")
     b.add_argument("--methods", nargs="*", help="pareto: methods (default: all)")
-    b.add_argument("--jobs", type=A.int_in("--jobs", 1, 64), default=2, help="pareto: worker processes")
+    A.fanout_options(b, jobs=2, what="pareto: ")
     b.add_argument("--out", default="docs", help="pareto: folder of pareto.md / pareto.png")
     b.add_argument("--retrain", action="store_true", help="pareto: rebuild the checkpoints first")
     b.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="pareto --retrain")
@@ -332,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="replace an existing project written by export-hls (never another directory)")
     xh.add_argument("--tb-images", type=A.int_in("--tb-images", 1, 10_000), default=10,
                     help="test images whose golden vectors go into tb_data/ for Vitis csim")
+    xh.add_argument("--budget", default=None,
+                    help="a reduction method's knob to deploy instead of the bundle's (EViT "
+                         "keep_rate, ToMe / PPT r, CP-ViT keep; e.g. a reduction.pareto budget)")
     xh.add_argument("--json", action="store_true")
     xh.set_defaults(func=cmd_export_hls)
 
@@ -340,10 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--images", type=_images_or_zero, default=100)
     cs.add_argument("--engines", action="store_true", help="also test every engine alone")
     cs.add_argument("--cases", type=A.int_in("--cases", 1, 100_000), default=1000, help="engine cases per engine")
-    cs.add_argument("--modes", choices=("both", "none", "threshold", "topk"), default="both")
+    cs.add_argument("--modes", choices=("both", "none", "threshold", "topk", "reduce"), default="both")
     cs.add_argument("--hls4ml", metavar="CKPT",
                     help="cross-check the linear engine against hls4ml's C-simulation of the "
                          "checkpoint's classifier head (Brevitas -> QONNX -> hls4ml)")
+    A.fanout_options(cs, local="in this process, the testbench on every core")
     cs.add_argument("--json", action="store_true")
     cs.set_defaults(func=cmd_csim)
 
@@ -355,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--modes", choices=("both", "none", "threshold", "topk"), default="both",
                     help="both = dense and the bundle's deployment mode")
     co.add_argument("--hw", choices=("fmnist", "deit_tiny", "zcu102"), default="fmnist", help="RTL parameter preset (rtl/program.py PRESETS): fmnist (128 MACs/cycle), deit_tiny (512), zcu102 (2048)")
-    co.add_argument("--jobs", type=A.int_in("--jobs", 1, 64), default=1, help="simulator processes, images split")
+    A.fanout_options(co)
     co.add_argument("--watchdog-cycles", type=A.int_in("--watchdog-cycles", 1000, 10**12),
                     default=50_000_000,
                     help="fail when no image finishes within this many cycles")

@@ -105,3 +105,28 @@ def lanes(value: str) -> int:
 
 
 lanes.__name__ = "--lanes"
+
+
+def scheduler(value: str) -> str:
+    """A Dask scheduler address: tcp://HOST:PORT (or HOST:PORT, or a scheduler file's
+    address); reachability is checked when the command starts."""
+    if not value.strip() or any(c.isspace() for c in value):
+        raise argparse.ArgumentTypeError(f"--scheduler must be an address such as "
+                                         f"tcp://10.0.0.5:8786, got {value!r}")
+    return value
+
+
+scheduler.__name__ = "--scheduler"
+
+
+def fanout_options(p: argparse.ArgumentParser, jobs: int = 1, what: str = "",
+                   local: str = "in this process") -> None:
+    """--jobs N and --scheduler ADDRESS: where the command's image chunks run
+    (sievit.fanout)."""
+    p.add_argument("--jobs", type=int_in("--jobs", 1, 64), default=jobs,
+                   help=f"{what}1: run {local}; N > 1: a local Dask cluster of N worker "
+                        "processes (same results)")
+    p.add_argument("--scheduler", type=scheduler, default=None, metavar="ADDRESS",
+                   help=f"{what}run on the workers of the Dask scheduler at ADDRESS "
+                        "(e.g. tcp://10.0.0.5:8786; --jobs is then not used; the workers "
+                        "need sievit and the same files at the same paths)")

@@ -198,6 +198,23 @@ def load_config(path: str | Path) -> dict:
     return validate(raw)
 
 
+# the reduction methods each hardware form implements (docs/methods.md, "On the hardware")
+HARDWARE_METHODS = {"hls": ("heatvit", "evit", "tome", "ppt", "cpvit", "cait"), "rtl": ("heatvit",)}
+METHOD_CODES = {"heatvit": 0, "evit": 1, "tome": 2, "ppt": 3, "cpvit": 4, "cait": 5}  # reduce.h Method
+
+
+def require_hardware(cfg: dict, form: str) -> None:
+    """The bundle's method runs on this hardware form (hls | rtl), else SievitError (exit 2)."""
+    method = cfg["reduction"]["method"]
+    if method in HARDWARE_METHODS[form]:
+        return
+    if form == "rtl":
+        require_heatvit(cfg, "the RTL engines")
+    raise SievitError(f"the HLS engines implement {', '.join(HARDWARE_METHODS['hls'])}; "
+                      f"reduction.method {method!r} runs in the golden model only (docs/methods.md, "
+                      "hardware mapping)")
+
+
 def require_heatvit(cfg: dict, what: str) -> None:
     """The HLS and RTL engines implement the HeatViT selector only (docs/methods.md)."""
     method = cfg["reduction"]["method"]

@@ -1,7 +1,12 @@
 """Engine test cases for the C-simulation testbench (tb/tb_engines.cpp): golden intermediate
 tensors from real test images, then random ones with extreme values, token counts of 1 and
 the maximum, all/none pruned and score ties, until each engine has the asked-for count.
-Expected outputs come from the golden model's engine functions (quant/golden.py, intops)."""
+Expected outputs come from the golden model's engine functions (quant/golden.py, intops;
+quant/reduce.py for the reduction methods). A method bundle (EViT, ToMe, PPT, CP-ViT) has no
+selector (no pruning cases) and gets the method engines' cases instead: attention_method
+(the attention engine with sizes, head mask, channel masks and score outputs), reduce (the
+actions of all five methods), head_mask (CP-ViT's head choice), mlp_masked (the MLP with
+CAIT's hidden-channel mask) and, for CAIT, gate (the CDCP gate and its top-k masks)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,6 +18,7 @@ from sievit.data import first_images_for
 from sievit.layout import EPI, Layout
 from sievit.quant import contract as C
 from sievit.quant import intops as op
+from sievit.quant import reduce as rd
 from sievit.quant.bundle import Bundle
 from sievit.quant.golden import PKG_ID, Golden
 
@@ -92,8 +98,12 @@ def write_cases(bundle: Bundle, out_dir: Path, per_engine: int, seed: int,
     layout = layout if layout is not None else Layout(bundle)
     rng = np.random.default_rng(seed)
     depth, D, n_tok = g.m["depth"], g.dim, g.n_patch + 1
-    files = {name: CaseFile() for name in ("linear", "layernorm", "softmax", "gelu", "attention",
-                                           "mlp", "pruning", "patch_embed", "head")}
+    method = bundle.config["reduction"]["method"]
+    heatvit = method == "heatvit"
+    names = ("linear", "layernorm", "softmax", "gelu", "attention", "mlp") + (
+        ("pruning",) if heatvit else METHOD_ENGINES + (("gate",) if method == "cait" else ())) + (
+        "patch_embed", "head")
+    files = {name: CaseFile() for name in names}
     lin_index = {name: i for i, (name, _) in enumerate(layout.names)}
     ln_index = {name: i for i, (name, _) in enumerate(layout.lns)}
     topk_keep = [t - 2 for t in g.topk_tokens]
@@ -102,33 +112,49 @@ def write_cases(bundle: Bundle, out_dir: Path, per_engine: int, seed: int,
     n_real = -(-per_engine // depth)
     images = first_images_for(bundle.config, n_real)
     for idx in tqdm(range(n_real), desc="engine cases", mininterval=2.0):
-        mode = "threshold" if idx % 2 == 0 else "topk"
+        mode = ("threshold" if idx % 2 == 0 else "topk") if heatvit else "reduce"
         res = g.run(images[idx:idx + 1], mode, trace=True)
-        tr = {k: v[0] for k, v in res.trace.items()}
+        tr = {k: v[0] for k, v in res.trace.items() if k != "prance_choices"}
         for i in range(depth):
             p = f"blocks.{i}."
             x, h, x1 = tr[p + "in"], tr[p + "ln1_out"], tr[p + "res1"]
             n = len(x)
-            files["attention"].add(i, n, h, x, x1)
-            files["mlp"].add(i, n, tr[p + "ln2_out"], x1, tr[p + "out"])
+            if heatvit:
+                files["attention"].add(i, n, h, x, x1)
+            else:
+                _add_attention_method(files["attention_method"], g, i, h, x, tr[p + "key_size"],
+                                      tr[p + "head_mask"], method in PROP_METHODS, x1,
+                                      tr.get(p + "qk_mask"), tr.get(p + "v_mask"))
+            x1 = tr.get(p + "mlp_in", x1)  # methods: the MLP runs on the reduced set
+            if p + "mlp_mask" in tr:      # CAIT: the hidden channels its gate masked
+                files["mlp_masked"].add(i, len(x1), tr[p + "ln2_out"], x1, tr[p + "mlp_mask"],
+                                        tr[p + "out"])
+                if method == "cait":
+                    _add_gate(files["gate"], g, i, x)
+            else:
+                files["mlp"].add(i, len(x1), tr[p + "ln2_out"], x1, tr[p + "out"])
             if idx < per_engine // (2 * depth) + 1:
                 files["layernorm"].add(ln_index[p + "ln1"], n, x, h)
-                files["layernorm"].add(ln_index[p + "ln2"], n, x1, tr[p + "ln2_out"])
+                files["layernorm"].add(ln_index[p + "ln2"], len(x1), x1, tr[p + "ln2_out"])
             if idx < per_engine // (6 * depth) + 1:
                 for part, src, rs in (("q", h, None), ("k", h, None), ("v", h, None),
                                       ("proj", tr[p + "attn_out"], x), ("fc1", tr[p + "ln2_out"], None),
                                       ("fc2", tr[p + "gelu_out"], x1)):
                     d = layout.names[lin_index[p + part]][1]
-                    files["linear"].add(lin_index[p + part], n, src,
+                    files["linear"].add(lin_index[p + part], len(src), src,
                                         *(() if rs is None else (rs,)),
                                         linear_expected(layout, d, src, rs))
             if idx < 40:
                 f_s = g.softmax_frac(i)
                 for hd in range(g.heads):
+                    if not tr.get(p + "head_mask", np.ones(g.heads))[hd]:
+                        continue  # a pruned head's probabilities are zeroed after the softmax
                     for t in range(0, n, 7):
                         row = tr[p + "attn_logits"][hd, t]
                         files["softmax"].add(f_s, n, row, tr[p + "attn_probs"][hd, t])
-        for s, blk in enumerate(g.sel_blocks):
+        if not heatvit:
+            _real_reduce_cases(files["reduce"], g, tr, method)
+        for s, blk in enumerate(g.sel_blocks if heatvit else []):
             x = tr[f"blocks.{blk - 1}.out"]
             n = len(x)
             ids = np.arange(n) if s == 0 else ids_of(res.kept[s - 1][0], n)
@@ -191,7 +217,10 @@ def write_cases(bundle: Bundle, out_dir: Path, per_engine: int, seed: int,
             files[name].add(i, n, a, b, y)
     # per_engine cases in all, and per_engine of them with the selector's own scores (the
     # RTL tests the score half, pruning_score, on those)
-    while files["pruning"].count < per_engine or files["pruning"].computed_scores < per_engine:
+    if not heatvit:
+        _random_method_cases(files, g, rng, per_engine)
+    while heatvit and (files["pruning"].count < per_engine
+                       or files["pruning"].computed_scores < per_engine):
         s = int(rng.integers(len(g.sel_blocks)))
         n = random_n(rng, n_tok)
         x = random_int8(rng, (n, D))
@@ -232,3 +261,237 @@ def _add_pruning(f: CaseFile, g: Golden, s: int, x: np.ndarray, ids: np.ndarray,
     f.add(s, n, mode_code, k, 0 if score is None else 1, x, ids,
           *(() if score is None else (score,)),
           m, int(fused[0]), sc[0], x_new[0, :m], ids_new[0, :m])
+
+
+# -- reduction methods -------------------------------------------------------------------------
+METHOD_ENGINES = ("attention_method", "reduce", "head_mask", "mlp_masked")
+PROP_METHODS = ("tome", "ppt", "cait")   # proportional attention (golden_reduce PROPORTIONAL)
+
+
+def tokens1(x: np.ndarray, ids: np.ndarray, size: np.ndarray, cum: np.ndarray, t0: int) -> rd.Tokens:
+    """One image's live tokens (n = len(x)) as the golden reduce functions take them."""
+    n = len(x)
+    return rd.Tokens(np.asarray(x, I64)[None], np.asarray(ids, I64)[None], np.array([n], I64),
+                     np.asarray(size, I64)[None], np.asarray(cum, I64)[None],
+                     np.arange(t0, dtype=I64)[None])
+
+
+def _add_attention_method(f: CaseFile, g: Golden, i: int, h: np.ndarray, x: np.ndarray,
+                          size: np.ndarray, head_mask: np.ndarray, prop: bool,
+                          check: np.ndarray | None = None, qk: np.ndarray | None = None,
+                          v: np.ndarray | None = None) -> None:
+    """One attention_method case: the golden attention with the method inputs (sizes, head
+    mask, CAIT's Q/K and V channel masks) and its score sources (rd.cls_attention,
+    rd.cpvit_accumulate, rd.ppt_score, rd.unit_keys)."""
+    from sievit.quant.channels import ChannelMasks
+    n = len(x)
+    t = tokens1(x, np.arange(n), size, np.zeros(n), g.n_patch + 1)
+    bias = rd.size_bias(t.size, g.softmax_frac(i)) if prop else None
+    hm = None if head_mask.all() else np.asarray(head_mask, I64)[None]
+    chan = None if qk is None else ChannelMasks(qk=np.asarray(qk, I64)[None], v=np.asarray(v, I64)[None])
+    info: dict = {}
+    y = g.attention(i, np.asarray(h, I64)[None], t.x, t.valid(), None, bias, hm, info, chan)[0]
+    assert check is None or np.array_equal(y, check)  # the traced run agrees
+    probs = info["probs"]
+    mx, mass = rd.cpvit_accumulate(probs, t, np.zeros((1, g.heads), I64), True)
+    bits = int(sum(1 << hd for hd in range(g.heads) if head_mask[hd]))
+    f.add(i, n, int(prop), bits, int(chan is not None), h, x, size,
+          *(() if chan is None else (qk, v)), y, rd.cls_attention(probs, t)[0], mx[0], mass[0],
+          rd.ppt_score(probs, info["v"], t)[0], rd.unit_keys(info["k"], g.heads)[0])
+
+
+def _add_reduce(f: CaseFile, g: Golden, method: str, x: np.ndarray, ids: np.ndarray,
+                size: np.ndarray, cum: np.ndarray, score: np.ndarray, u: np.ndarray, k: int,
+                r: int, tau: float, window: tuple[int, int] = (0, 0)) -> None:
+    """One reduce case: the method's golden action (rd.evit_fuse, rd.drop_topk,
+    rd.bipartite_merge, rd.ppt_reduce, rd.atme_merge) on one image's tokens."""
+    from sievit.config import METHOD_CODES
+    n = len(x)
+    t = tokens1(x, ids, size, cum, g.n_patch + 1)
+    pooled = 0
+    if method == "evit":
+        out = rd.evit_fuse(t, np.asarray(score, I64)[None], np.array([k]), g.heads)
+    elif method == "cpvit":
+        out = rd.drop_topk(t, t.cum, np.array([k]))
+    elif method == "tome":
+        out = rd.bipartite_merge(t, np.asarray(u, I64)[None], r)[0]
+    elif method == "cait":
+        out = rd.atme_merge(t, np.asarray(score, I64)[None], np.asarray(u, I64)[None], g.grid,
+                            window, r)[0]
+    else:
+        out, pool, _, _ = rd.ppt_reduce(t, np.asarray(score, I64)[None], np.asarray(u, I64)[None], r, tau)
+        pooled = int(pool[0])
+    m = int(out.n[0])
+    tau_i = round(tau * (1 << C.PPT_TAU_FRAC))
+    f.add(METHOD_CODES[method], n, k, r, tau_i, window[0], window[1], x, ids, size, cum, score, u,
+          m, pooled, out.x[0, :m], out.ids[0, :m], out.size[0, :m], out.cum[0, :m])
+
+
+def _stage_scores(g: Golden, method: str, t: rd.Tokens, probs: np.ndarray, k: np.ndarray,
+                  v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The reduce engine's score and unit-key inputs for one stage (one image)."""
+    if method in ("evit", "cait"):
+        score = rd.cls_attention(probs, t)[0]
+    elif method == "ppt":
+        score = rd.ppt_score(probs, v, t)[0]
+    else:
+        score = np.zeros(t.x.shape[1], I64)
+    return score, rd.unit_keys(k, g.heads)[0]
+
+
+def _real_reduce_cases(f: CaseFile, g: Golden, tr: dict, method: str) -> None:
+    """The reduce engine on the tokens each stage of one traced image really had."""
+    from sievit.quant.budgets import evit_keep_count
+    r = g.b.config["reduction"]
+    for s, blk in enumerate(r["blocks"]):
+        if f"stage{s}.x" not in tr:
+            continue
+        p = f"blocks.{blk}."
+        x, ids, size, cum = (tr[f"stage{s}.{key}"] for key in ("x", "ids", "size", "cum"))
+        n = int(tr[f"stage{s}.n"])
+        x, ids, size, cum = x[:n], ids[:n], size[:n], cum[:n]
+        t = tokens1(x, ids, size, cum, g.n_patch + 1)
+        probs = tr[p + "attn_probs"][None, :, :n, :n]
+        score, u = _stage_scores(g, method, t, probs, tr[p + "k"][None, :n], tr[p + "v"][None, :n])
+        m_cand = n - 1
+        k = (int(evit_keep_count(r["keep_rate"], np.array([m_cand]))[0]) if method == "evit"
+             else min(r["keep_tokens"][s], m_cand) if method == "cpvit" else 0)
+        if method == "cait":
+            from sievit.quant.budgets import cait_windows
+            _add_reduce(f, g, method, x, ids, size, cum, score, u, 0, r["merge_r"][s], 0.0,
+                        cait_windows(g.b.config)[s])
+        else:
+            _add_reduce(f, g, method, x, ids, size, cum, score, u, k, r.get("r", 0), r.get("tau", 0.0))
+
+
+def _random_sizes(rng: np.random.Generator, n: int, n_tok: int) -> np.ndarray:
+    """Sizes of n live rows: all 1, or random with a total <= n_tok (CLS is 1)."""
+    if n == 1 or rng.random() < 0.3:
+        return np.ones(n, I64)
+    extra = rng.multinomial(n_tok - n, rng.dirichlet(np.ones(n - 1)))
+    return np.concatenate([[1], 1 + extra * (rng.random(n - 1) < 0.5)]).astype(I64)
+
+
+def _random_method_cases(files: dict, g: Golden, rng: np.random.Generator, per_engine: int) -> None:
+    """Edge cases of the method engines first -- nothing to merge (r = 0, n <= 2), everything
+    identical, score ties, budgets 0 and 1, all heads but one pruned -- then random ones:
+    at least half of each file's cases are these, the rest real intermediates."""
+    heads, D, n_tok, depth = g.heads, g.dim, g.n_patch + 1, g.m["depth"]
+    fa = files["attention_method"]
+
+    def attn_case(n: int, mask: np.ndarray, prop: bool) -> None:
+        i = int(rng.integers(depth))
+        h, x = random_int8(rng, (n, D)), random_int8(rng, (n, D))
+        _add_attention_method(fa, g, i, h, x, _random_sizes(rng, n, n_tok), mask, prop)
+
+    for hd in range(heads):                  # all heads but one pruned
+        attn_case(n_tok, np.eye(heads, dtype=I64)[hd], hd % 2 == 0)
+    for n in (1, 2, n_tok):
+        for prop in (False, True):
+            attn_case(n, np.ones(heads, I64), prop)
+    for _ in range(max(per_engine // 2, per_engine - fa.count)):
+        mask = np.ones(heads, I64)
+        kind = rng.integers(3)
+        if kind == 1:
+            mask[:] = 0
+            mask[rng.integers(heads)] = 1
+        elif kind == 2:
+            mask = (rng.random(heads) < 0.5).astype(I64)
+            mask[rng.integers(heads)] = 1
+        attn_case(random_n(rng, n_tok), mask, bool(rng.random() < 0.7))
+
+    fr = files["reduce"]
+    tau_bundle = float(g.b.config["reduction"].get("tau", 0.00112))
+    for method in ("evit", "cpvit", "tome", "ppt", "cait"):
+        for n in (1, 2, 3, n_tok):           # nothing (or one pair) to merge
+            _reduce_case(fr, g, rng, method, n, "random", None, None, tau_bundle)
+        for k in (0, 1):                     # budgets 0 and 1
+            _reduce_case(fr, g, rng, method, n_tok, "random", k, k, tau_bundle)
+        for kind in ("same", "ties"):        # everything identical; equal scores / keys
+            for tau in (0.0, tau_bundle, 0.0019):
+                _reduce_case(fr, g, rng, method, int(rng.integers(3, n_tok + 1)), kind, None, None, tau)
+    methods = ("evit", "cpvit", "tome", "ppt", "cait")
+    for j in range(max(per_engine // 2, per_engine - fr.count)):
+        kind = str(rng.choice(["random", "random", "levels", "ties", "same"]))
+        tau = float(rng.choice([0.0, tau_bundle, 0.0019]))
+        _reduce_case(fr, g, rng, methods[j % 5], random_n(rng, n_tok), kind, None, None, tau)
+
+    fm = files["mlp_masked"]                # CAIT's hidden mask: none, one, some, all live
+    hid = g.m["mlp_dim"]
+    for j in range(max(per_engine // 2, per_engine - fm.count)):
+        i, n = int(rng.integers(depth)), random_n(rng, n_tok)
+        mask = [np.zeros(hid, I64), np.eye(hid, dtype=I64)[rng.integers(hid)],
+                (rng.random(hid) < 0.5).astype(I64), np.ones(hid, I64)][j % 4]
+        h2, x1 = random_int8(rng, (n, D)), random_int8(rng, (n, D))
+        fm.add(i, n, h2, x1, mask, _mlp_masked(g, i, h2, x1, mask))
+    if "gate" in files:
+        fg = files["gate"]
+        for _ in range(max(per_engine // 2, per_engine - fg.count)):
+            blocks = g.b.config["reduction"]["gate_blocks"]
+            _add_gate(fg, g, int(rng.choice(blocks)), random_int8(rng, (random_n(rng, n_tok), D)))
+
+    fh = files["head_mask"]
+    for pruned in range(heads):             # ties: all masses equal
+        m0 = np.full(heads, int(rng.integers(0, 1000)))
+        fh.add(heads, pruned, m0, rd.cpvit_head_mask(m0[None], pruned)[0])
+    while fh.count < max(per_engine // 10, heads):
+        pruned = int(rng.integers(heads))
+        mass = rng.integers(0, 40 if rng.random() < 0.5 else 200000, size=heads)
+        fh.add(heads, pruned, mass, rd.cpvit_head_mask(mass[None], pruned)[0])
+
+
+def _mlp_masked(g: Golden, i: int, h2: np.ndarray, x1: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    from sievit.quant.channels import ChannelMasks
+    chan = ChannelMasks(mlp=np.asarray(mask, I64)[None])
+    return g.mlp(i, np.asarray(h2, I64)[None], np.asarray(x1, I64)[None], None, chan)[0]
+
+
+def _add_gate(f: CaseFile, g: Golden, block: int, x: np.ndarray) -> None:
+    """One gate case: CAIT's CDCP gate of `block` on its input rows (quant.channels.cdcp_gate)
+    and the per-group top-k masks before tiling (topk_mask)."""
+    from sievit.quant import channels as ch
+    r = g.b.config["reduction"]
+    j = r["gate_blocks"].index(block)
+    fx = g.b.f(f"blocks.{block - 1}.res2") if block > 0 else g.b.f("embed_out")
+    n, dh, counts = len(x), g.dh, r["channel_counts"]
+    logits = ch.cdcp_gate(g, j, np.asarray(x, I64)[None], fx, np.ones((1, n), bool))
+    masks = [ch.topk_mask(logits[:, :dh], counts[0]), ch.topk_mask(logits[:, dh:2 * dh], counts[1]),
+             ch.topk_mask(logits[:, 2 * dh:], counts[2])]
+    f.add(j, n, logits.shape[1] - 2 * dh, *counts, x, logits[0], *(m[0] for m in masks))
+
+
+def _reduce_case(f: CaseFile, g: Golden, rng: np.random.Generator, method: str, n: int, kind: str,
+                 k: int | None, r: int | None, tau: float) -> None:
+    """One synthetic reduce case. kind: random | levels (scores from 3 values) | ties (all
+    scores equal, all unit keys equal) | same (rows, keys and scores all identical)."""
+    heads, dh, D, n_tok, depth = g.heads, g.dh, g.dim, g.n_patch + 1, g.m["depth"]
+    cls_max, cum_max = 255 * heads, 255 * heads * depth
+    top = {"evit": cls_max, "cpvit": cum_max, "ppt": cls_max * int(op.isqrt(np.array(D * 128 * 128))),
+           "tome": 0, "cait": cls_max}[method]
+    ids = np.arange(n, dtype=I64)
+    if n > 2 and rng.random() < 0.5:        # a later stage: original ids with gaps
+        ids = np.concatenate([[0], np.sort(rng.choice(np.arange(1, n_tok), n - 1, replace=False))])
+        if method == "evit" and rng.random() < 0.5:
+            ids[-1] = PKG_ID                # the fused token of the stage before
+    same = kind == "same"
+    x = np.repeat(random_int8(rng, (1, D)), n, axis=0) if same else random_int8(rng, (n, D))
+    u = rng.integers(-128, 129, size=(n, dh))
+    if kind in ("same", "ties"):
+        u = np.repeat(u[:1], n, axis=0)
+    if kind in ("same", "ties"):
+        score = np.full(n, int(rng.integers(0, top + 1)))
+    elif kind == "levels":
+        score = rng.choice(np.array([0, top // 2, top]), size=n)
+    else:
+        score = rng.integers(0, top + 1, size=n)
+    score[0] = 0                            # CLS is never a candidate: its score source is 0
+    cum = score.copy() if method == "cpvit" else rng.integers(0, cum_max + 1, size=n)
+    if method not in ("evit", "ppt", "cait"):
+        score = np.zeros(n, I64)
+    size = _random_sizes(rng, n, n_tok)
+    m = n - 1
+    k = int(rng.choice([0, 1, int(rng.integers(0, m + 1)), m])) if k is None else k
+    r = int(rng.choice([0, 1, int(rng.integers(0, 13)), n])) if r is None else r
+    grid = g.grid
+    window = tuple(int(v) for v in [(1, 1), (1, 2), (2, 1), (2, 2), (3, 2), (grid, grid)][rng.integers(6)])
+    _add_reduce(f, g, method, x, ids, size, cum, score, u, k, r, tau, window)

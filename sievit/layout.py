@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sievit.config import require_heatvit
+from sievit.config import require_hardware
 from sievit.errors import SievitError
 from sievit.quant import contract as C
 from sievit.quant.bundle import SCHEMA_VERSION, Bundle
@@ -89,12 +89,13 @@ def sbits(bound: int) -> int:
 
 class Layout:
     """Descriptors and memories of one bundle. Raises SievitError when the engines' shape
-    cannot hold the bundle (schema, widths not a multiple of lanes, negative fracs...)."""
+    cannot hold the bundle (schema, widths not a multiple of lanes, negative fracs...).
+    form: the hardware form (rtl | hls) whose reduction methods the bundle must use."""
 
-    def __init__(self, bundle: Bundle, lanes: int = 8, word_bits: int = 64):
+    def __init__(self, bundle: Bundle, lanes: int = 8, word_bits: int = 64, form: str = "rtl"):
         if bundle.meta.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
             raise SievitError("bundle schema version is not supported by the HLS engines")
-        require_heatvit(bundle.config, "the HLS and RTL engines")
+        require_hardware(bundle.config, form)
         self.b = bundle
         m = bundle.config["model"]
         self.m = m
@@ -169,7 +170,8 @@ class Layout:
                               frac_res=b.f(p + "res1"))
             mlp.append({"fc1": fc1, "fc2": fc2})
         sels = []
-        for s in range(len(b.config["reduction"]["blocks"])):
+        red = b.config["reduction"]
+        for s in range(len(red["blocks"]) if red["method"] == "heatvit" else 0):
             p = f"selectors.{s}.score."
             fn, fl, fm = b.f(p + "ln_out"), b.f(p + "local_out"), b.f(p + "mlp1_out")
             sel = {"ln": self.layernorm(p + "ln", p + "ln_out"), "local": [], "mlp1": [], "mlp2": []}
@@ -187,9 +189,8 @@ class Layout:
             sels.append(sel)
         head = {"ln": self.layernorm("ln_f", "ln_f_out"),
                 "fc": self.linear("head", b.f("ln_f_out"), "raw")}
-        red = b.config["reduction"]
         return {"embed": embed, "ln1": ln1, "attn": attn, "ln2": ln2, "mlp": mlp, "sel": sels,
-                "sel_block": list(red["blocks"]), "topk_keep": [t - 2 for t in red["topk_tokens"]],
+                "sel_block": list(red["blocks"]), "topk_keep": [t - 2 for t in red.get("topk_tokens", [])],
                 "head": head}
 
     def _pos_rows(self, pos: np.ndarray) -> dict:

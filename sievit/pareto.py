@@ -2,15 +2,10 @@
 golden model): top-1, MACs, tokens per stage -> docs/pareto.md, docs/pareto.png, JSON."""
 from __future__ import annotations
 
-import os
-import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
-from tqdm import tqdm
-
+from sievit import fanout
 from sievit.errors import SievitError
 
 # the checkpoints the table uses; `--retrain` rebuilds them with these commands' arguments
@@ -43,14 +38,10 @@ RETRAIN = {
 LABELS = {"heatvit": "HeatViT", "evit": "EViT", "tome": "ToMe", "ppt": "PPT", "cpvit": "CP-ViT",
           "cait": "CAIT", "prance": "PRANCE", "dense": "dense int8"}
 
-_BUNDLES: dict = {}
-
-
 def _bundle(ckpt: str):
-    if ckpt not in _BUNDLES:
-        from sievit.quant.export import export_checkpoint
-        _BUNDLES[ckpt] = export_checkpoint(ckpt)
-    return _BUNDLES[ckpt]
+    """The checkpoint's bundle, exported once per process (a Dask worker keeps it too)."""
+    from sievit.quant.evaluate import load_golden_and_model
+    return load_golden_and_model(ckpt)[0].b
 
 
 def _evaluate(job: tuple) -> dict:
@@ -88,14 +79,34 @@ def retrain(methods: list[str], device: str) -> None:
             tmp.rename(out)
 
 
-def pareto(methods: list[str], n_images: int | None, jobs: int, out_dir: Path) -> dict:
+def pareto(methods: list[str], n_images: int | None, where: fanout.Where | int,
+           out_dir: Path) -> dict:
     """Evaluate every method's budgets (plus the dense int8 backbone) and write the table,
-    the plot and the JSON under out_dir."""
+    the plot and the JSON under out_dir. Each (method, budget) point is one chunk on `where`
+    (a Where, or a number of local worker processes)."""
+    if isinstance(where, int):
+        where = fanout.Where(jobs=where)
+    n = n_images or 10000
+    work = pareto_work(methods, n)  # bad methods / checkpoints fail before any cluster starts
+    start = time.time()
+    with fanout.open_pool(where) as pool:  # Dask workers: one BLAS thread each
+        rows = pareto_rows(work, pool)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_table(rows, out_dir / "pareto.md", n)
+    plot_pareto(rows, out_dir / "pareto.png", n)
+    pictures = [str(plot_method(m, out_dir)) for m in methods]
+    return {"images": n, "jobs": where.jobs, "scheduler": where.scheduler,
+            "wall_s": round(time.time() - start, 1), "rows": rows,
+            "table": str(out_dir / "pareto.md"), "plot": str(out_dir / "pareto.png"),
+            "pictures": pictures}
+
+
+def pareto_work(methods: list[str], n: int) -> list[tuple]:
+    """The (method, checkpoint, budget, images) points of the table, dense first."""
     from sievit.config import load_config
     unknown = sorted(set(methods) - set(CHECKPOINTS))
     if unknown:
         raise SievitError(f"unknown method(s) {', '.join(unknown)} (one of {', '.join(CHECKPOINTS)})")
-    n = n_images or 10000
     work = [("dense", BACKBONE, None, n)]
     for method in methods:
         ckpt = CHECKPOINTS[method]
@@ -105,23 +116,22 @@ def pareto(methods: list[str], n_images: int | None, jobs: int, out_dir: Path) -
         if not budgets:
             raise SievitError(f"{ckpt}/config.yaml lists no reduction.pareto budgets")
         work += [(method, ckpt, b, n) for b in budgets]
-    start = time.time()
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread per worker process
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        rows = list(tqdm(pool.map(_evaluate, work), total=len(work), desc="pareto",
-                         file=sys.stderr))
+    return work
+
+
+def pareto_rows(work: list[tuple], pool: fanout.Pool) -> list[dict]:
+    """The table's rows: every point of `work` evaluated as one chunk on `pool`, merged."""
+    return merge_rows(pool.map(_evaluate, [(job,) for job in work], "pareto"))
+
+
+def merge_rows(rows: list[dict]) -> list[dict]:
+    """The table's rows (dense first, in work order) with each point's MAC reduction and
+    top-1 change against the dense row."""
     dense = rows[0]
     for row in rows:
         row["mac_reduction"] = round(1 - row["macs"] / dense["macs"], 4)
         row["top1_delta_pp"] = round(100 * (row["top1"] - dense["top1"]), 2)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_table(rows, out_dir / "pareto.md", n)
-    plot_pareto(rows, out_dir / "pareto.png", n)
-    pictures = [str(plot_method(m, out_dir)) for m in methods]
-    return {"images": n, "jobs": jobs, "wall_s": round(time.time() - start, 1), "rows": rows,
-            "table": str(out_dir / "pareto.md"), "plot": str(out_dir / "pareto.png"),
-            "pictures": pictures}
+    return rows
 
 
 def plot_method(method: str, out_dir: Path) -> Path:

@@ -5,7 +5,7 @@ import pytest
 
 warnings.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parents[1]
-CKPT = ROOT / "checkpoints" / "fmnist_heatvit"
+CKPT = ROOT / "checkpoints" / "fmnist_heatvit_b40"  # deployed (docs/deployed.json)
 
 
 @pytest.fixture(scope="session")

@@ -304,3 +304,149 @@ void head_top(axis_t& in, axis_t& out, const word_t weights[kNumWeightWords],
   head<cfg>(kModel.head, x, weights, biases, logits);
   logits_write(out, logits);
 }
+
+// -- reduction methods -------------------------------------------------------------------------
+// Not DATAFLOW regions: the method's score outputs are one struct (attn_method) written by
+// the attention engine and read back by the writer; these tops exist for the engine tests.
+
+// in: h rows, x rows (int8), key sizes (int32 n). head_on: bit h set = head h computed.
+// out: y rows (int8), then int32: CLS attention (n), Σ_h max_i A (n), head mass (heads),
+// PPT score (n), unit keys (n x head_dim).
+// chan (CAIT): then Q/K and V channel masks (int32 0/1, dim each).
+void attention_method_top(axis_t& in, axis_t& out, int block, int n, int prop, int head_on, int chan,
+                          const word_t weights[kNumWeightWords], const word_t biases[kNumBiasWords]) {
+#pragma HLS INTERFACE axis port = in
+#pragma HLS INTERFACE axis port = out
+#pragma HLS INTERFACE s_axilite port = block
+#pragma HLS INTERFACE s_axilite port = n
+#pragma HLS INTERFACE s_axilite port = prop
+#pragma HLS INTERFACE s_axilite port = head_on
+#pragma HLS INTERFACE s_axilite port = chan
+#pragma HLS INTERFACE m_axi port = weights offset = slave bundle = gmem_w depth = kNumWeightWords
+#pragma HLS INTERFACE m_axi port = biases offset = slave bundle = gmem_b depth = kNumBiasWords
+#pragma HLS INTERFACE s_axilite port = return
+  static act_t h[cfg::max_n][cfg::max_w], x[cfg::max_n][cfg::max_w], y[cfg::max_n][cfg::max_w];
+  static attn_method<cfg> am;
+#pragma HLS ARRAY_PARTITION variable = h cyclic factor = cfg::lanes dim = 2
+  ap_int<32> buf[cfg::max_n * cfg::max_w];
+  block_read(in, n, h, x);
+  read_i32<cfg::max_n>(in, buf, n);
+  attn_method_off<cfg>(am);
+  am.want = kWantCls | kWantMax | kWantMass | kWantPpt | kWantUnit;
+  am.prop = prop != 0;
+  am.log_size = kModel.red.log_size;
+  for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_n
+    am.size[t] = buf[t];
+  }
+  for (int hd = 0; hd < cfg::max_heads; ++hd) am.head_on[hd] = (head_on >> hd) & 1;
+  am.chan = chan != 0;
+  if (am.chan) {
+    read_i32<cfg::max_n * cfg::max_w>(in, buf, kDim);
+    for (int c = 0; c < kDim; ++c) am.qk_on[c] = buf[c] != 0;
+    read_i32<cfg::max_n * cfg::max_w>(in, buf, kDim);
+    for (int c = 0; c < kDim; ++c) am.v_on[c] = buf[c] != 0;
+  }
+  const attention_desc& d = kModel.attn[block];
+  attention_m<cfg>(d, h, x, n, weights, biases, y, am);
+  axis_write_rows<cfg::max_n, cfg::max_w>(out, y, n, kDim, 0, false);
+  for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_n
+    buf[t] = am.cls[t];
+  }
+  write_i32<cfg::max_n * cfg::max_w>(out, buf, n, false);
+  for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_n
+    buf[t] = am.mx[t];
+  }
+  write_i32<cfg::max_n * cfg::max_w>(out, buf, n, false);
+  for (int hd = 0; hd < d.heads; ++hd) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_heads
+    buf[hd] = am.mass[hd];
+  }
+  write_i32<cfg::max_n * cfg::max_w>(out, buf, d.heads, false);
+  for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_n
+    buf[t] = am.ppt[t];
+  }
+  write_i32<cfg::max_n * cfg::max_w>(out, buf, n, false);
+  for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_n
+    for (int c = 0; c < d.head_dim; ++c) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_w
+      buf[t * d.head_dim + c] = am.u[t][c];
+    }
+  }
+  write_i32<cfg::max_n * cfg::max_w>(out, buf, n * d.head_dim, true);
+}
+
+// in: x rows (int8), then int32: ids (n), sizes (n), CP-ViT cum (n), score (n: CLS attention
+// for EViT, PPT score for PPT; unused otherwise), unit keys (n x head_dim).
+// method: reduce.h Method; k: kept candidates (EViT, CP-ViT); r, tau: ToMe / PPT (r: CAIT's
+// merges); win_r x win_c: CAIT's ATME window.
+// out: (n_new, pooled), rows (int8), then int32 ids, sizes, cum (n_new each).
+void reduce_top(axis_t& in, axis_t& out, int method, int n, int k, int r, int tau, int win_r,
+                int win_c) {
+#pragma HLS INTERFACE axis port = in
+#pragma HLS INTERFACE axis port = out
+#pragma HLS INTERFACE s_axilite port = method
+#pragma HLS INTERFACE s_axilite port = n
+#pragma HLS INTERFACE s_axilite port = k
+#pragma HLS INTERFACE s_axilite port = r
+#pragma HLS INTERFACE s_axilite port = tau
+#pragma HLS INTERFACE s_axilite port = win_r
+#pragma HLS INTERFACE s_axilite port = win_c
+#pragma HLS INTERFACE s_axilite port = return
+  typedef score_types<cfg> ST;
+  static act_t x[cfg::max_n][cfg::max_w];
+  static token_meta<cfg> tm;
+  static typename ST::unit_t u[cfg::max_n][cfg::max_w];
+  typename ST::cls_t cls[cfg::max_n];
+  typename ST::ppt_t ppt[cfg::max_n];
+  ap_int<32> buf[cfg::max_n * cfg::max_w];
+  const int heads = kModel.attn[0].heads, dh = kModel.attn[0].head_dim;
+  axis_read_rows<cfg::max_n, cfg::max_w>(in, x, n, kDim, 0);
+  read_i32<cfg::max_n * cfg::max_w>(in, buf, n);
+  for (int t = 0; t < cfg::max_n; ++t) tm.ids[t] = t < n ? tok_id_t(buf[t]) : tok_id_t(kEmptyId);
+  read_i32<cfg::max_n * cfg::max_w>(in, buf, n);
+  for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_n
+    tm.size[t] = buf[t];
+  }
+  read_i32<cfg::max_n * cfg::max_w>(in, buf, n);
+  for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_n
+    tm.cum[t] = buf[t];
+  }
+  read_i32<cfg::max_n * cfg::max_w>(in, buf, n);
+  for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_n
+    cls[t] = buf[t];
+    ppt[t] = buf[t];
+  }
+  read_i32<cfg::max_n * cfg::max_w>(in, buf, n * dh);
+  for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_n
+    for (int c = 0; c < dh; ++c) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_w
+      u[t][c] = buf[t * dh + c];
+    }
+  }
+  bool pooled = false;
+  int m = n;
+  if (method == kMethodEvit) m = evit_fuse<cfg>(x, tm, n, kDim, cls, k, heads);
+  else if (method == kMethodCpvit) m = drop_topk<cfg>(x, tm, n, kDim, tm.cum, k);
+  else if (method == kMethodTome) m = bipartite_merge<cfg>(x, tm, n, kDim, u, dh, r);
+  else if (method == kMethodPpt) m = ppt_reduce<cfg>(x, tm, n, kDim, ppt, u, dh, r, tau, pooled);
+  else if (method == kMethodCait)
+    m = atme_merge<cfg>(x, tm, n, kDim, cls, u, dh, kModel.embed.grid, win_r, win_c, r);
+  axis_write_i32_pair(out, m, pooled ? 1 : 0, false);
+  axis_write_rows<cfg::max_n, cfg::max_w>(out, x, m, kDim, 0, false);
+  for (int t = 0; t < m; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_n
+    buf[t] = tm.ids[t];
+    buf[m + t] = tm.size[t];
+    buf[2 * m + t] = tm.cum[t];
+  }
+  write_i32<cfg::max_n * cfg::max_w>(out, buf, 3 * m, true);
+}

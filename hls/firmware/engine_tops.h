@@ -31,5 +31,12 @@ void patch_embed_top(sievit::axis_t& in, sievit::axis_t& out,
 void head_top(sievit::axis_t& in, sievit::axis_t& out,
               const sievit::word_t weights[sievit::kNumWeightWords],
               const sievit::word_t biases[sievit::kNumBiasWords]);
+// Reduction methods (EViT, ToMe, PPT, CP-ViT, CAIT): the attention engine with its method inputs
+// and score outputs, and the reduce engine (reduce.h).
+void attention_method_top(sievit::axis_t& in, sievit::axis_t& out, int block, int n, int prop,
+                          int head_on, int chan, const sievit::word_t weights[sievit::kNumWeightWords],
+                          const sievit::word_t biases[sievit::kNumBiasWords]);
+void reduce_top(sievit::axis_t& in, sievit::axis_t& out, int method, int n, int k, int r, int tau,
+                int win_r, int win_c);
 
 #endif  // SIEVIT_ENGINE_TOPS_H_

@@ -248,6 +248,145 @@ Tally run_head(sievit_tb::Reader& r) {
   return tally;
 }
 
+// Reduction methods ------------------------------------------------------------------------
+Tally run_attention_method(sievit_tb::Reader& r) {
+  Tally tally;
+  const int cases = r.i32();
+  for (int i = 0; i < cases; ++i) {
+    const int block = r.i32(), n = r.i32(), prop = r.i32(), head_on = r.i32(), chan = r.i32();
+    const int heads = kModel.attn[block].heads, dh = kModel.attn[block].head_dim;
+    axis_t in, out;
+    push_i8(in, r.vec(long(n) * kDim), n, kDim);
+    push_i8(in, r.vec(long(n) * kDim), n, kDim);
+    push_i32(in, r.vec(n));
+    if (chan) {
+      push_i32(in, r.vec(kDim));
+      push_i32(in, r.vec(kDim));
+    }
+    ivec expect = r.vec(long(n) * kDim);
+    for (const long len : {long(n), long(n), long(heads), long(n), long(n) * dh}) {
+      const ivec part = r.vec(len);
+      expect.insert(expect.end(), part.begin(), part.end());
+    }
+    attention_method_top(in, out, block, n, prop, head_on, chan, weights, biases);
+    bool bad = false;
+    ivec got = pop_i8(out, n, kDim, false, false, &bad);
+    int idx = 0;
+    for (const int len : {n, n, heads, n, n * dh}) {
+      const ivec part = pop_i32(out, len, idx == 4, &bad);
+      got.insert(got.end(), part.begin(), part.end());
+      ++idx;
+    }
+    tally.add(bad || got != expect || !in.empty() || !out.empty(), "attention_method", got, expect);
+  }
+  return tally;
+}
+
+Tally run_reduce(sievit_tb::Reader& r) {
+  Tally tally;
+  const int cases = r.i32();
+  const int dh = kModel.attn[0].head_dim;
+  for (int i = 0; i < cases; ++i) {
+    const int method = r.i32(), n = r.i32(), k = r.i32(), rr = r.i32(), tau = r.i32();
+    const int win_r = r.i32(), win_c = r.i32();
+    axis_t in, out;
+    push_i8(in, r.vec(long(n) * kDim), n, kDim);
+    for (int part = 0; part < 4; ++part) push_i32(in, r.vec(n));  // ids, sizes, cum, score
+    push_i32(in, r.vec(long(n) * dh));
+    const int n_new = r.i32(), pooled = r.i32();
+    ivec expect = {n_new, pooled};
+    for (const long len : {long(n_new) * kDim, 3L * n_new}) {
+      const ivec part = r.vec(len);
+      expect.insert(expect.end(), part.begin(), part.end());
+    }
+    reduce_top(in, out, method, n, k, rr, tau, win_r, win_c);
+    bool bad = false;
+    ivec got = pop_i32(out, 2, false, &bad);
+    if (got == ivec({n_new, pooled})) {
+      const ivec rows = pop_i8(out, n_new, kDim, false, false, &bad);
+      const ivec meta = pop_i32(out, 3 * n_new, true, &bad);
+      got.insert(got.end(), rows.begin(), rows.end());
+      got.insert(got.end(), meta.begin(), meta.end());
+    }
+    tally.add(bad || got != expect || !in.empty() || !out.empty(), "reduce", got, expect);
+    while (!out.empty()) out.read();
+  }
+  return tally;
+}
+
+// CAIT's gate on the linear engine and its per-group top-k, called directly: block input
+// rows -> raw logits and the QK, V (per head) and MLP-hidden masks.
+Tally run_gate(sievit_tb::Reader& r) {
+  Tally tally;
+  const int cases = r.i32();
+  const int dh = kModel.attn[0].head_dim;
+  static act_t x[cfg::max_n][cfg::max_w];
+  static acc_t logits[cfg::max_n][cfg::max_out];
+  for (int i = 0; i < cases; ++i) {
+    const int j = r.i32(), n = r.i32(), hid = r.i32(), c0 = r.i32(), c1 = r.i32(), c2 = r.i32();
+    const ivec xv = r.vec(long(n) * kDim);
+    for (int t = 0; t < n; ++t)
+      for (int c = 0; c < kDim; ++c) x[t][c] = xv[t * kDim + c];
+    const ivec expect = r.vec(2 * dh + hid + 2 * dh + hid);
+    cdcp_gate<cfg>(kModel.gate[j], x, n, weights, biases, logits);
+    bool qk[cfg::max_w], v[cfg::max_w], mh[cfg::max_w];
+    topk_channels<cfg::max_w>(logits[0], 0, dh, c0, qk);
+    topk_channels<cfg::max_w>(logits[0], dh, dh, c1, v);
+    topk_channels<cfg::max_w>(logits[0], 2 * dh, hid, c2, mh);
+    ivec got;
+    for (int c = 0; c < 2 * dh + hid; ++c) got.push_back(int(logits[0][c]));
+    for (int c = 0; c < dh; ++c) got.push_back(qk[c]);
+    for (int c = 0; c < dh; ++c) got.push_back(v[c]);
+    for (int c = 0; c < hid; ++c) got.push_back(mh[c]);
+    tally.add(got != expect, "gate", got, expect);
+  }
+  return tally;
+}
+
+// The mlp engine with CAIT's hidden-channel mask, called directly.
+Tally run_mlp_masked(sievit_tb::Reader& r) {
+  Tally tally;
+  const int cases = r.i32();
+  static act_t h[cfg::max_n][cfg::max_w], x1[cfg::max_n][cfg::max_w], y[cfg::max_n][cfg::max_w];
+  for (int i = 0; i < cases; ++i) {
+    const int block = r.i32(), n = r.i32(), hid = kModel.mlp[block].fc1.n_out;
+    const ivec hv = r.vec(long(n) * kDim), xv = r.vec(long(n) * kDim), mask = r.vec(hid);
+    const ivec expect = r.vec(long(n) * kDim);
+    bool on[cfg::max_w];
+    for (int c = 0; c < hid; ++c) on[c] = mask[c] != 0;
+    for (int t = 0; t < n; ++t)
+      for (int c = 0; c < kDim; ++c) {
+        h[t][c] = hv[t * kDim + c];
+        x1[t][c] = xv[t * kDim + c];
+      }
+    mlp_m<cfg>(kModel.mlp[block], h, x1, n, weights, biases, y, true, on);
+    ivec got;
+    for (int t = 0; t < n; ++t)
+      for (int c = 0; c < kDim; ++c) got.push_back(int(y[t][c]));
+    tally.add(got != expect, "mlp_masked", got, expect);
+  }
+  return tally;
+}
+
+// CP-ViT's head choice is a few comparators in the model's controller: called directly.
+Tally run_head_mask(sievit_tb::Reader& r) {
+  typedef score_types<cfg> ST;
+  Tally tally;
+  const int cases = r.i32();
+  for (int i = 0; i < cases; ++i) {
+    const int heads = r.i32(), pruned = r.i32();
+    const ivec mass = r.vec(heads), expect = r.vec(heads);
+    typename ST::mass_t m[cfg::max_heads];
+    for (int h = 0; h < cfg::max_heads; ++h) m[h] = h < heads ? mass[h] : 0;
+    bool on[cfg::max_heads];
+    cpvit_head_mask<cfg>(m, heads, pruned, on);
+    ivec got(heads);
+    for (int h = 0; h < heads; ++h) got[h] = on[h] ? 1 : 0;
+    tally.add(got != expect, "head_mask", got, expect);
+  }
+  return tally;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -274,6 +413,11 @@ int main(int argc, char** argv) {
       {"pruning", run_pruning},
       {"patch_embed", run_patch_embed},
       {"head", run_head},
+      {"attention_method", run_attention_method},
+      {"reduce", run_reduce},
+      {"head_mask", run_head_mask},
+      {"gate", run_gate},
+      {"mlp_masked", run_mlp_masked},
   };
   long total = 0;
   std::printf("{\"engines\": {");

@@ -13,14 +13,32 @@ struct mlp_desc {
 };
 
 // h2: LN2 output; x1: residual (attention output); y: block output (not aliased).
+// masked (CAIT): hidden channels c with !hid_on[c] are 0 after the GELU.
+template <class CFG>
+void mlp_m(const mlp_desc& d, const act_t h2[CFG::max_n][CFG::max_w],
+           const act_t x1[CFG::max_n][CFG::max_w], int n, const ap_uint<CFG::word_bits>* wmem,
+           const ap_uint<CFG::word_bits>* bmem, act_t y[CFG::max_n][CFG::max_w], bool masked,
+           const bool hid_on[CFG::max_w]) {
+  static act_t g[CFG::max_n][CFG::max_w];
+#pragma HLS ARRAY_PARTITION variable = g cyclic factor = CFG::lanes dim = 2
+  linear<CFG>(d.fc1, h2, n, wmem, bmem, g, g);
+  for (int t = 0; t < n && masked; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
+    for (int c = 0; c < d.fc1.n_out; ++c) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_w
+#pragma HLS PIPELINE II = 1
+      if (!hid_on[c]) g[t][c] = 0;
+    }
+  }
+  linear<CFG>(d.fc2, g, n, wmem, bmem, x1, y);
+}
+
 template <class CFG>
 void mlp(const mlp_desc& d, const act_t h2[CFG::max_n][CFG::max_w],
          const act_t x1[CFG::max_n][CFG::max_w], int n, const ap_uint<CFG::word_bits>* wmem,
          const ap_uint<CFG::word_bits>* bmem, act_t y[CFG::max_n][CFG::max_w]) {
-  static act_t g[CFG::max_n][CFG::max_w];
-#pragma HLS ARRAY_PARTITION variable = g cyclic factor = CFG::lanes dim = 2
-  linear<CFG>(d.fc1, h2, n, wmem, bmem, g, g);
-  linear<CFG>(d.fc2, g, n, wmem, bmem, x1, y);
+  static bool all_on[CFG::max_w];
+  mlp_m<CFG>(d, h2, x1, n, wmem, bmem, y, false, all_on);
 }
 
 }  // namespace sievit
