@@ -14,7 +14,8 @@ module attention #(
     parameter int EXP_LANES = 8,      // softmax: exponentials per cycle
     parameter int EXT_LINEAR = 0,     // 1: use the lin_* port instead of a private linear
     parameter int MAX_N = 64,
-    parameter int MAX_D = 128
+    parameter int MAX_D = 128,
+    parameter int BEAT = 64           // stream beat bits (head_dim a multiple of BEAT / 8)
 ) (
     // the linear engine's port, used when EXT_LINEAR = 1: sievit_top shares one array
     // between attention and mlp. Outputs are 0 and inputs ignored otherwise
@@ -28,10 +29,10 @@ module attention #(
     output logic signed [7:0]                lin_frac_out,
     output logic signed [7:0]                lin_frac_gelu_in,
     output logic signed [7:0]                lin_frac_res,
-    output logic [sievit_pkg::BEAT_BITS-1:0] lin_s_tdata,
+    output logic [BEAT-1:0] lin_s_tdata,
     output logic                             lin_s_tvalid,
     input  logic                             lin_s_tready,
-    input  logic [sievit_pkg::BEAT_BITS-1:0] lin_m_tdata,
+    input  logic [BEAT-1:0] lin_m_tdata,
     input  logic                             lin_m_tvalid,
     output logic                             lin_m_tready,
     input  logic                             lin_m_tlast,
@@ -57,23 +58,24 @@ module attention #(
     output logic [15:0]                      mem_req_beats,
     input  logic                             mem_rsp_valid,
     output logic                             mem_rsp_ready,
-    input  logic [sievit_pkg::BEAT_BITS-1:0] mem_rsp_data,
-    input  logic [sievit_pkg::BEAT_BITS-1:0] s_axis_tdata,
+    input  logic [BEAT-1:0] mem_rsp_data,
+    input  logic [BEAT-1:0] s_axis_tdata,
     input  logic                             s_axis_tvalid,
     output logic                             s_axis_tready,
     input  logic                             s_axis_tlast,
-    output logic [sievit_pkg::BEAT_BITS-1:0] m_axis_tdata,
+    output logic [BEAT-1:0] m_axis_tdata,
     output logic                             m_axis_tvalid,
     input  logic                             m_axis_tready,
     output logic                             m_axis_tlast
 );
   import sievit_pkg::*;
+  localparam int B8 = BEAT / 8;         // int8 elements per beat
 
   localparam int CW = 20;
-  localparam int RB = MAX_D / I8_PER_BEAT;        // beats per row (max)
+  localparam int RB = MAX_D / B8;        // beats per row (max)
   localparam int WB = MAX_N * RB;                 // beats per tensor (max)
   localparam int BI = $clog2(WB);
-  localparam int WPC = LANES / I8_PER_BEAT;       // words per Q.K^T step
+  localparam int WPC = LANES / B8;       // words per Q.K^T step
   localparam int KG = (MAX_N + QK_KEYS - 1) / QK_KEYS;   // key blocks of Q.K^T
   localparam int VG = (MAX_N + AV_KEYS - 1) / AV_KEYS;   // key blocks of A.V
   localparam int KI = $clog2(KG * RB);
@@ -88,27 +90,27 @@ module attention #(
   } state_t;
   state_t state;
 
-  logic [BEAT_BITS-1:0] h_buf[WB], x_buf[WB], q_buf[WB], a_buf[WB];
-  logic [BEAT_BITS-1:0] k_mem[QK_KEYS][KG * RB];   // key j, word w: bank j % QK_KEYS
-  logic [BEAT_BITS-1:0] v_mem[AV_KEYS][VG * RB];   // key j, word w: bank j % AV_KEYS
+  logic [BEAT-1:0] h_buf[WB], x_buf[WB], q_buf[WB], a_buf[WB];
+  logic [BEAT-1:0] k_mem[QK_KEYS][KG * RB];   // key j, word w: bank j % QK_KEYS
+  logic [BEAT-1:0] v_mem[AV_KEYS][VG * RB];   // key j, word w: bank j % AV_KEYS
   logic signed [31:0] logit[QK_KEYS][KG];           // key j: bank j % QK_KEYS
   logic [7:0] prob[AV_KEYS][VG];                    // key j: bank j % AV_KEYS
   logic [1:0] proj_sel;                 // which projection runs on the linear engine (0 q, 1 k, 2 v)
   logic [CW-1:0] beat, t, jb, kk, cw, hd, lrow, lcol;
   logic signed [31:0] acc_qk[QK_KEYS];
-  logic signed [31:0] acc_av[I8_PER_BEAT];
+  logic signed [31:0] acc_av[B8];
 
-  wire [CW-1:0] row_beats = CW'(dim / 16'(I8_PER_BEAT));
+  wire [CW-1:0] row_beats = CW'(dim / 16'(B8));
   wire [CW-1:0] tensor_beats = CW'(n) * row_beats;
   wire [CW-1:0] hd_steps = CW'(head_dim / 16'(LANES));
   wire [CW-1:0] blk_beats = CW'((32'(n) + QK_KEYS - 1) / QK_KEYS);  // logit beats to the softmax
-  wire [CW-1:0] prob_beats = CW'((32'(n) + 7) / 8);
+  wire [CW-1:0] prob_beats = CW'((32'(n) + B8 - 1) / B8);
   wire [CW-1:0] c0 = hd * CW'(head_dim);    // first channel of head hd
-  wire [CW-1:0] w0 = c0 >> 3;                // its first word
-  wire [CW-1:0] hd_words = CW'(head_dim / 16'(I8_PER_BEAT));
+  wire [CW-1:0] w0 = c0 / CW'(B8);           // its first word
+  wire [CW-1:0] hd_words = CW'(head_dim / 16'(B8));
 
   // ---- engines
-  logic [BEAT_BITS-1:0] l_s_tdata, l_m_tdata, sm_m_tdata;
+  logic [BEAT-1:0] l_s_tdata, l_m_tdata, sm_m_tdata;
   logic [32*QK_KEYS-1:0] sm_s_tdata;   // one block of QK_KEYS logits per beat
   logic l_s_tvalid, l_s_tready, l_m_tvalid, l_m_tready, l_m_tlast;
   logic sm_s_tvalid, sm_s_tready, sm_m_tvalid, sm_m_tready, sm_m_tlast;
@@ -153,7 +155,7 @@ module attention #(
     assign unused_mem = ^{mem_req_ready, mem_rsp_valid, mem_rsp_data};
   end else begin : g_int_linear
     linear #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_N), .MAX_IN(MAX_D),
-              .MAX_OUT(MAX_D)) u_linear (
+              .MAX_OUT(MAX_D), .BEAT(BEAT)) u_linear (
         .clk, .rst_n,
         .n_in(l_n_in), .n_out(l_n_out), .n_rows(n),
         .w_addr(l_w_addr), .b_addr(l_b_addr), .epi(l_epi),
@@ -172,7 +174,7 @@ module attention #(
     assign unused_lin = ^{lin_s_tready, lin_m_tdata, lin_m_tvalid, lin_m_tlast, lin_mac_cycles};
   end
 
-  softmax #(.MAX_N(MAX_N), .EXP_LANES(EXP_LANES), .IN_LANES(QK_KEYS)) u_softmax (
+  softmax #(.MAX_N(MAX_N), .EXP_LANES(EXP_LANES), .IN_LANES(QK_KEYS), .BEAT(BEAT)) u_softmax (
       .clk, .rst_n, .n(n), .frac(frac_s),
       .s_axis_tdata(sm_s_tdata), .s_axis_tvalid(sm_s_tvalid), .s_axis_tready(sm_s_tready),
       .s_axis_tlast(1'b0),
@@ -185,14 +187,14 @@ module attention #(
   always_comb begin
     for (int i = 0; i < QK_KEYS; i++) qk[i] = '0;
     for (int wj = 0; wj < WPC; wj++) begin
-      logic [BEAT_BITS-1:0] qw;
+      logic [BEAT-1:0] qw;
       qw = q_buf[BI'(t * row_beats + w0 + kk * CW'(WPC) + CW'(wj))];
       // key pairs share each query value: one packed multiply per pair
       for (int i = 0; i < QK_KEYS; i += 2) begin
-        logic [BEAT_BITS-1:0] kw0, kw1;
+        logic [BEAT-1:0] kw0, kw1;
         kw0 = k_mem[i][KI'(jb * CW'(RB) + w0 + kk * CW'(WPC) + CW'(wj))];
         kw1 = k_mem[i + 1][KI'(jb * CW'(RB) + w0 + kk * CW'(WPC) + CW'(wj))];
-        for (int l = 0; l < I8_PER_BEAT; l++) begin
+        for (int l = 0; l < B8; l++) begin
           logic signed [34:0] prod;
           prod = pack_mul2($signed(kw0[8*l+:8]), $signed(kw1[8*l+:8]), 9'($signed(qw[8*l+:8])));
           qk[i] = qk[i] + pack_lo(prod[17:0]);
@@ -202,16 +204,16 @@ module attention #(
     end
   end
   // A.V: AV_KEYS keys of block jb, the eight channels of word cw of head hd
-  logic signed [31:0] av[I8_PER_BEAT];
+  logic signed [31:0] av[B8];
   always_comb begin
-    for (int ch = 0; ch < I8_PER_BEAT; ch++) av[ch] = '0;
+    for (int ch = 0; ch < B8; ch++) av[ch] = '0;
     for (int i = 0; i < AV_KEYS; i++) begin
-      logic [BEAT_BITS-1:0] vw;
+      logic [BEAT-1:0] vw;
       logic [7:0] p;
       vw = v_mem[i][VI'(jb * CW'(RB) + w0 + cw)];
       p = ((jb << LV) + CW'(i) < CW'(n)) ? prob[i][VGI'(jb)] : 8'd0;
       // channel pairs share the probability: one packed multiply per pair
-      for (int ch = 0; ch < I8_PER_BEAT; ch += 2) begin
+      for (int ch = 0; ch < B8; ch += 2) begin
         logic signed [34:0] prod;
         prod = pack_mul2($signed(vw[8*ch+:8]), $signed(vw[8*ch+8+:8]), $signed({1'b0, p}));
         av[ch] = av[ch] + pack_lo(prod[17:0]);
@@ -219,12 +221,12 @@ module attention #(
       end
     end
   end
-  logic [BEAT_BITS-1:0] av_word;   // the requantized channels of word cw
+  logic [BEAT-1:0] av_word;   // the requantized channels of word cw
   always_comb begin
-    for (int ch = 0; ch < I8_PER_BEAT; ch++)
+    for (int ch = 0; ch < B8; ch++)
       av_word[8*ch+:8] = requant(64'(acc_av[ch] + av[ch]), 8 + 32'(frac_v), 32'(frac_attn_out));
   end
-  wire [BEAT_BITS-1:0] a_word = a_buf[BI'(beat)];
+  wire [BEAT-1:0] a_word = a_buf[BI'(beat)];
   wire qk_last_blk = ((jb + 1'b1) << LQ) >= CW'(n);
   wire av_last_blk = ((jb + 1'b1) << LV) >= CW'(n);
 
@@ -342,9 +344,9 @@ module attention #(
           if (beat == blk_beats - 1'b1) state <= SM_COLLECT;
         end
         SM_COLLECT: if (sm_m_tvalid) begin
-          for (int l = 0; l < I8_PER_BEAT; l++) begin
-            if (beat * 8 + CW'(l) < CW'(n))
-              prob[((32'(beat) << 3) + 32'(l)) % AV_KEYS][VGI'(((beat << 3) + CW'(l)) >> LV)]
+          for (int l = 0; l < B8; l++) begin
+            if (beat * CW'(B8) + CW'(l) < CW'(n))
+              prob[(32'(beat) * B8 + 32'(l)) % AV_KEYS][VGI'((beat * CW'(B8) + CW'(l)) >> LV)]
                   <= sm_m_tdata[8*l+:8];
           end
           beat <= (beat == prob_beats - 1'b1) ? '0 : beat + 1'b1;
@@ -375,7 +377,7 @@ module attention #(
               end
             end else cw <= cw + 1'b1;
           end else jb <= jb + 1'b1;
-          for (int ch = 0; ch < I8_PER_BEAT; ch++)
+          for (int ch = 0; ch < B8; ch++)
             acc_av[ch] <= av_last_blk ? 32'sd0 : ((jb == 0) ? 32'sd0 : acc_av[ch]) + av[ch];
         end
         PROJ_A: if (l_s_tready) begin

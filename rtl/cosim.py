@@ -24,7 +24,7 @@ from sievit.paths import build_root, rtl_dir
 from sievit.rtl.manifest import TOP_MODULES
 from sievit.errors import CheckFailed, SievitError
 from sievit.quant.golden import Golden, GoldenResult
-from sievit.rtl.program import PRESETS, RTL_LANES, Program, RtlParams, images_hex
+from sievit.rtl.program import PRESETS, Program, RtlParams, images_hex
 
 ROOT = Path(__file__).resolve().parents[1]
 RTL = rtl_dir()  # package data when installed, else the checkout's rtl/
@@ -129,7 +129,8 @@ def build(sim: str, hw: RtlParams, quiet: bool = True, waves: str | None = None)
     check_whole_model_sim(sim)
     simulator_env(sim)
     srcs = [*rtl_sources(), RTL / "sim" / "sim_memory.sv", RTL / "sim" / "sievit_top_tb.sv"]
-    params = {**hw.verilog(), "IMG_WORDS": IMG_WORDS}
+    params = {**hw.verilog(), "IMG_WORDS": IMG_WORDS,
+              "MEM_BYTES_PER_CYCLE": hw.mem_bytes_per_cycle}
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()
                          + b"".join(p.read_bytes() for p in srcs)).hexdigest()[:12]
     # under the output directory; the traced build never replaces the normal one
@@ -428,11 +429,12 @@ def run_images_on(pool: fanout.Pool, sim: str, hw_name: str, prog: Program, imag
 
 def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[str] | None = None,
           hw_name: str = "fmnist", watchdog_cycles: int = 50_000_000, stall_pct: int = 0,
-          latency: int = 0, images: np.ndarray | None = None, jobs: int = 1,
+          latency: int | None = None, images: np.ndarray | None = None, jobs: int = 1,
           reset_at: tuple[int, int] | None = None, stall_internal: int | None = None,
           waves: Path | None = None, where: fanout.Where | None = None) -> dict:
     """Run `n_images` first test images (or `images`) through the RTL in each mode, every
-    handshake stalled `stall_pct` % of cycles, `latency` cycles to a burst's first word;
+    handshake stalled `stall_pct` % of cycles, `latency` cycles to a burst's first word
+    (None: the preset's `mem_latency`), at most the preset's `mem_bytes_per_cycle`;
     `reset_at` = (image, cycle) resets the top in the middle of that image, whose run is
     then left out of the comparison (reported under `aborted_images`); `stall_internal`
     stalls the streams between the top's buffers and engines by its own percent (None: the
@@ -444,10 +446,12 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
     from sievit.data import first_images_for
     from sievit.quant.bundle import load_bundle
     check_whole_model_sim(sim)
-    check_conditions(stall_pct, latency, stall_internal=stall_internal)
     if hw_name not in PRESETS:
         raise SievitError(f"unknown --hw {hw_name!r}; choose from {', '.join(PRESETS)}")
     hw = PRESETS[hw_name]
+    if latency is None:
+        latency = hw.mem_latency
+    check_conditions(stall_pct, latency, stall_internal=stall_internal)
     bundle = load_bundle(bundle_dir)
     prog = Program(bundle, hw)
     simulator_env(sim)
@@ -468,11 +472,12 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
         waves = Path(waves).resolve()
         waves.mkdir(parents=True, exist_ok=True)
     build_s = time.perf_counter() - t0
-    result = {"images": int(len(images)), "sim": sim, "hw": hw_name, "lanes": RTL_LANES,
+    result = {"images": int(len(images)), "sim": sim, "hw": hw_name, "lanes": hw.lanes,
               "mac_lanes": hw.mac_lanes, "array": {"rows": hw.rows, "cols": hw.cols,
-                                                   "lanes": RTL_LANES, "qk_keys": hw.qk_keys,
+                                                   "lanes": hw.lanes, "qk_keys": hw.qk_keys,
                                                    "av_keys": hw.av_keys},
-              "mem_bytes_per_cycle": 8,
+              "beat_bits": hw.beat_bits,
+              "mem_bytes_per_cycle": min(hw.mem_bytes_per_cycle, hw.beat_bytes),
               "jobs": len(runners) + (traced is not None), "stall_pct": stall_pct, "mem_latency": latency,
               "stall_internal_pct": stall_pct if stall_internal is None else stall_internal,
               "build_s": round(build_s, 1), "mismatches": 0, "modes": {}}

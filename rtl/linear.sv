@@ -25,7 +25,13 @@ module linear
     parameter int COLS = 8,         // output columns per cycle: 8, 16, 32, ...
     parameter int MAX_N = 64,       // token rows
     parameter int MAX_IN = 256,     // input width (multiple of LANES)
-    parameter int MAX_OUT = 320     // output width
+    parameter int MAX_OUT = 320,    // output width
+    parameter int BEAT = 64,        // stream and memory beat bits: 64, 128, 256 (<= 8 * LANES)
+    // 1: walk column groups outermost (each weight tile is used by every row group while the
+    // next tile loads) into a whole-tensor output buffer, rows streaming out as their last
+    // column group is written; no raw (int32) write-back. 0: row groups outermost, two
+    // row-group output banks
+    parameter int FULL_OUT = 0
 ) (
     input  logic                 clk,
     input  logic                 rst_n,
@@ -45,27 +51,29 @@ module linear
     output logic [15:0]          mem_req_beats,
     input  logic                 mem_rsp_valid,
     output logic                 mem_rsp_ready,
-    input  logic [sievit_pkg::BEAT_BITS-1:0] mem_rsp_data,
-    input  logic [sievit_pkg::BEAT_BITS-1:0] s_axis_tdata,
+    input  logic [BEAT-1:0] mem_rsp_data,
+    input  logic [BEAT-1:0] s_axis_tdata,
     input  logic                 s_axis_tvalid,
     output logic                 s_axis_tready,
     input  logic                 s_axis_tlast,
-    output logic [sievit_pkg::BEAT_BITS-1:0] m_axis_tdata,
+    output logic [BEAT-1:0] m_axis_tdata,
     output logic                 m_axis_tvalid,
     input  logic                 m_axis_tready,
     output logic                 m_axis_tlast,
     output logic [31:0]          mac_cycles      // cycles the MAC array did useful work
 );
   import sievit_pkg::*;
+  localparam int B8 = BEAT / 8;                 // int8 elements per beat
+  localparam int B32 = BEAT / 32;               // int32 elements per beat
 
   localparam int CW = 24;                       // counters
-  localparam int WPC = LANES / I8_PER_BEAT;     // words per row and k-step
-  localparam int XS = MAX_IN / I8_PER_BEAT;     // words per input row (max)
+  localparam int WPC = LANES / B8;     // words per row and k-step
+  localparam int XS = MAX_IN / B8;     // words per input row (max)
   localparam int XD = (XS + WPC - 1) / WPC;     // k-steps per row (max)
   localparam int NG = (MAX_N + ROWS - 1) / ROWS;      // row groups (max)
   localparam int OG = (MAX_OUT + COLS - 1) / COLS;    // column groups (max)
-  localparam int CB = COLS / I8_PER_BEAT;       // int8 words per row and column group
-  localparam int AB = COLS / I32_PER_BEAT;      // int32 words per row and column group
+  localparam int CB = COLS / B8;       // int8 words per row and column group
+  localparam int AB = COLS / B32;      // int32 words per row and column group
   localparam int PAIRS = ROWS / 2;
   localparam int RI = $clog2(ROWS > 1 ? ROWS : 2);     // write-back row counter width
   localparam int LR = $clog2(ROWS);                    // shifts: every size is a power of two
@@ -73,25 +81,27 @@ module linear
   localparam int LW = $clog2(WPC);
   localparam int LCB = $clog2(CB);
   localparam int OGI = $clog2(OG > 1 ? OG : 2);        // column-group index width
-  localparam int YI = $clog2(2 * ROWS * OG);           // output-bank address width
+  localparam int YD = (FULL_OUT != 0) ? NG * ROWS * OG : 2 * ROWS * OG;   // output words
+  localparam int AD = (FULL_OUT != 0) ? 1 : YD;                          // int32 words
+  localparam int YI = $clog2(YD);                      // output address width
 
   // ---- buffers, banked so that every bank sees one read and one write per cycle
-  logic [BEAT_BITS-1:0] x_mem[ROWS * WPC][NG * XD];    // bank (row % ROWS, word % WPC)
-  logic [BEAT_BITS-1:0] w_mem[COLS * WPC][OG * XD];    // bank (out % COLS, word % WPC)
+  logic [BEAT-1:0] x_mem[ROWS * WPC][NG * XD];    // bank (row % ROWS, word % WPC)
+  logic [BEAT-1:0] w_mem[COLS * WPC][OG * XD];    // bank (out % COLS, word % WPC)
   logic signed [31:0] b_mem[COLS][OG];                 // bank out % COLS
-  logic [BEAT_BITS-1:0] r_mem[CB][NG * ROWS * OG];         // residual rows, bank word % CB
-  logic [BEAT_BITS-1:0] y_mem[CB][2 * ROWS * OG];      // int8 output banks, bank word % CB
-  logic [BEAT_BITS-1:0] a_mem[AB][2 * ROWS * OG];      // int32 output banks, bank word % AB
+  logic [BEAT-1:0] r_mem[CB][NG * ROWS * OG];         // residual rows, bank word % CB
+  logic [BEAT-1:0] y_mem[CB][YD];      // int8 output banks, bank word % CB
+  logic [BEAT-1:0] a_mem[AB][AD];      // int32 output banks, bank word % AB
 
   wire raw = (epi == 2'(EPI_RAW));
-  wire [15:0] in_words = n_in / 16'(I8_PER_BEAT);
-  wire [15:0] row_beats8 = n_out / 16'(I8_PER_BEAT);
-  wire [15:0] raw_beats = 16'((32'(n_out) + 1) / 2);
+  wire [15:0] in_words = n_in / 16'(B8);
+  wire [15:0] row_beats8 = n_out / 16'(B8);
+  wire [15:0] raw_beats = 16'((32'(n_out) + B32 - 1) / B32);
   wire [15:0] out_beats = raw ? raw_beats : row_beats8;
   wire [CW-1:0] x_beats = CW'(n_rows) * CW'(in_words);
   wire [CW-1:0] r_beats = CW'(n_rows) * CW'(row_beats8);
   wire [CW-1:0] w_beats = CW'(n_out) * CW'(in_words);
-  wire [CW-1:0] b_beats = CW'((32'(n_out) + 32'd1) / 32'd2);
+  wire [CW-1:0] b_beats = CW'((32'(n_out) + B32 - 1) / B32);
   wire [15:0] k_steps = n_in / 16'(LANES);
   wire [15:0] n_cg = 16'((32'(n_out) + COLS - 1) / COLS);
   wire [15:0] n_rg = 16'((32'(n_rows) + ROWS - 1) / ROWS);
@@ -167,9 +177,9 @@ module linear
           m_cnt <= '0;
         end
         M_GET_B: if (mem_rsp_valid) begin
-          for (int l = 0; l < I32_PER_BEAT; l++) begin
-            if (32'(m_cnt) * I32_PER_BEAT + l < OG * COLS)
-              b_mem[(32'(m_cnt) * I32_PER_BEAT + l) % COLS][(32'(m_cnt) * I32_PER_BEAT + l) / COLS]
+          for (int l = 0; l < B32; l++) begin
+            if (32'(m_cnt) * B32 + l < OG * COLS)
+              b_mem[(32'(m_cnt) * B32 + l) % COLS][(32'(m_cnt) * B32 + l) / COLS]
                   <= mem_rsp_data[32*l+:32];
           end
           m_cnt <= m_cnt + 1'b1;
@@ -194,7 +204,6 @@ module linear
     end
   end
 
-  wire loaded = (sl == S_DONE) && (ml == M_DONE);
 
   // ---- the array
   logic c_on;                          // the array has column groups left to compute
@@ -207,10 +216,11 @@ module linear
   logic [RI-1:0] dr;                   // write-back row within the hold
   logic [1:0] bank_full;               // output bank holds a finished row group
   logic o_bank;                        // the bank the output streams next
+  logic [15:0] rg_done;                // FULL_OUT: row groups with every column written
 
   always_comb begin
-    logic [BEAT_BITS-1:0] xw[ROWS][WPC];
-    logic [BEAT_BITS-1:0] ww[COLS][WPC];
+    logic [BEAT-1:0] xw[ROWS][WPC];
+    logic [BEAT-1:0] ww[COLS][WPC];
     logic signed [31:0] dot[ROWS][COLS];
     for (int r = 0; r < ROWS; r++)
       for (int j = 0; j < WPC; j++) xw[r][j] = x_mem[r * WPC + j][32'(rg) * XD + 32'(k)];
@@ -220,7 +230,7 @@ module linear
       for (int c = 0; c < COLS; c++) dot[r][c] = '0;
     for (int c = 0; c < COLS; c++) begin
       for (int j = 0; j < WPC; j++) begin
-        for (int l = 0; l < I8_PER_BEAT; l++) begin
+        for (int l = 0; l < B8; l++) begin
           logic signed [7:0] w8;
           w8 = $signed(ww[c][j][8*l+:8]);
           for (int p = 0; p < PAIRS; p++) begin
@@ -239,15 +249,26 @@ module linear
         acc_next[r][c] = ((k == 0) ? b_mem[c][OGI'(cg)] : acc[r][c]) + dot[r][c];
   end
 
+  // the array starts as soon as its operands are in: row group rg once its x rows have
+  // arrived, column group cg once its weight rows have (the loads overlap the compute)
+  logic x_ready, w_ready, r_ready;
+  always_comb begin
+    x_ready = (sl == S_R) || (sl == S_DONE) || (32'(s_row) >= (32'(rg) + 1) * ROWS);
+    w_ready = (ml == M_DONE) || ((ml == M_GET_W) && (32'(m_row) >= (32'(cg) + 1) * COLS));
+    // the residual rows of the row group in the hold (residual write-back only)
+    r_ready = (epi != 2'(EPI_RESIDUAL)) || (sl == S_DONE) ||
+              ((sl == S_R) && (32'(s_row) >= (32'(h_rg) + 1) * ROWS));
+  end
   wire last_k = (k == k_steps - 1'b1);
-  wire hold_frees = hold_valid && (32'(dr) == ROWS - 1);
+  wire wb_go = hold_valid && r_ready;
+  wire hold_frees = wb_go && (32'(dr) == ROWS - 1);
   // stall: a new row group needs its output bank empty; a finished column group needs the hold
-  wire c_stall = ((cg == 0) && (k == 0) && bank_full[rg[0]]) ||
+  wire c_stall = ((FULL_OUT == 0) && (cg == 0) && (k == 0) && bank_full[rg[0]]) ||
                  (last_k && hold_valid && !hold_frees);
-  wire c_go = running && loaded && c_on && !c_stall;
+  wire c_go = running && x_ready && w_ready && c_on && !c_stall;
 
   // ---- write-back: one hold row per cycle through COLS epilogue units
-  logic [BEAT_BITS-1:0] r_word[CB];
+  logic [BEAT-1:0] r_word[CB];
   logic signed [7:0] y8[COLS];
   always_comb begin
     for (int i = 0; i < CB; i++)
@@ -255,21 +276,27 @@ module linear
     for (int c = 0; c < COLS; c++)
       y8[c] = linear_epilogue(64'(hold[dr][c]), 32'(epi), 32'(frac_acc), 32'(frac_out),
                               32'(frac_gelu_in), 32'(frac_res),
-                              $signed(r_word[c / I8_PER_BEAT][8*(c%I8_PER_BEAT)+:8]));
+                              $signed(r_word[c / B8][8*(c%B8)+:8]));
   end
   wire h_bank = h_rg[0];
-  wire [YI-1:0] h_addr = YI'((32'(h_bank) * ROWS + 32'(dr)) * OG + 32'(h_cg));
+  wire [YI-1:0] h_addr = YI'((32'((FULL_OUT != 0) ? h_rg : 16'(h_bank)) * ROWS + 32'(dr)) * OG
+                              + 32'(h_cg));
 
   // ---- output: rows of the full bank, one beat per cycle
   logic [15:0] o_rg, o_row, o_beat;
   wire [15:0] o_rows = (n_rows - o_rg * 16'(ROWS) < 16'(ROWS)) ? n_rows - o_rg * 16'(ROWS)
                                                                 : 16'(ROWS);
-  wire [31:0] o_addr = (32'(o_bank) * ROWS + 32'(o_row)) * OG;
-  wire [BEAT_BITS-1:0] y_word = y_mem[32'(o_beat) % CB][o_addr + 32'(o_beat) / CB];
-  wire [BEAT_BITS-1:0] a_word = a_mem[32'(o_beat) % AB][o_addr + 32'(o_beat) / AB];
-  wire [BEAT_BITS-1:0] a_last_fix = (raw && o_beat == raw_beats - 1'b1 && n_out[0])
-                                    ? {32'd0, a_word[31:0]} : a_word;
-  assign m_axis_tvalid = running && bank_full[o_bank];
+  wire [31:0] o_addr = (32'((FULL_OUT != 0) ? o_rg : 16'(o_bank)) * ROWS + 32'(o_row)) * OG;
+  wire [BEAT-1:0] y_word = y_mem[32'(o_beat) % CB][o_addr + 32'(o_beat) / CB];
+  wire [BEAT-1:0] a_word = a_mem[32'(o_beat) % AB][(FULL_OUT != 0) ? 32'd0 : o_addr + 32'(o_beat) / AB];
+  // the last int32 beat of a row: lanes past n_out are zero
+  logic [BEAT-1:0] a_last_fix;
+  always_comb begin
+    a_last_fix = a_word;
+    for (int l = 0; l < B32; l++)
+      if (32'(o_beat) * B32 + l >= 32'(n_out)) a_last_fix[32*l+:32] = '0;
+  end
+  assign m_axis_tvalid = running && ((FULL_OUT != 0) ? (o_rg < rg_done) : bank_full[o_bank]);
   assign m_axis_tdata = raw ? a_last_fix : y_word;
   wire o_row_end = (o_beat == out_beats - 1'b1);
   wire o_grp_end = o_row_end && (o_row == o_rows - 1'b1);
@@ -288,6 +315,7 @@ module linear
       h_cg <= '0;
       dr <= '0;
       bank_full <= '0;
+      rg_done <= '0;
       o_bank <= 1'b0;
       o_rg <= '0;
       o_row <= '0;
@@ -301,6 +329,7 @@ module linear
         cg <= '0;
         k <= '0;
         bank_full <= '0;
+        rg_done <= '0;
         o_bank <= 1'b0;
         o_rg <= '0;
         o_row <= '0;
@@ -308,18 +337,21 @@ module linear
         mac_cycles <= '0;
       end
       // write-back of the hold
-      if (hold_valid) begin
+      if (wb_go) begin
         for (int c = 0; c < COLS; c++) begin
           if (32'(h_cg) * COLS + c < 32'(n_out)) begin
-            y_mem[c / I8_PER_BEAT][h_addr][8*(c%I8_PER_BEAT)+:8] <= y8[c];
-            a_mem[c / I32_PER_BEAT][h_addr][32*(c%I32_PER_BEAT)+:32] <= hold[dr][c];
+            y_mem[c / B8][h_addr][8*(c%B8)+:8] <= y8[c];
+            if (FULL_OUT == 0) a_mem[c / B32][32'(h_addr) % AD][32*(c%B32)+:32] <= hold[dr][c];
           end
         end
         dr <= dr + 1'b1;
         if (hold_frees) begin
           hold_valid <= 1'b0;
           dr <= '0;
-          if (h_cg == n_cg - 1'b1) bank_full[h_bank] <= 1'b1;
+          if (h_cg == n_cg - 1'b1) begin
+            bank_full[h_bank] <= 1'b1;
+            rg_done <= rg_done + 1'b1;
+          end
         end
       end
       // the array
@@ -332,7 +364,13 @@ module linear
           h_rg <= rg;
           h_cg <= cg;
           k <= '0;
-          if (cg == n_cg - 1'b1) begin
+          if (FULL_OUT != 0) begin
+            if (rg == n_rg - 1'b1) begin
+              rg <= '0;
+              cg <= cg + 1'b1;
+              if (cg == n_cg - 1'b1) c_on <= 1'b0;
+            end else rg <= rg + 1'b1;
+          end else if (cg == n_cg - 1'b1) begin
             cg <= '0;
             rg <= rg + 1'b1;
             if (rg == n_rg - 1'b1) c_on <= 1'b0;

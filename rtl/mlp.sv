@@ -9,7 +9,8 @@ module mlp #(
     parameter int EXT_LINEAR = 0,     // 1: use the lin_* port instead of a private linear
     parameter int MAX_N = 64,
     parameter int MAX_D = 128,     // model width
-    parameter int MAX_H = 256      // MLP hidden width
+    parameter int MAX_H = 256,     // MLP hidden width
+    parameter int BEAT = 64        // stream beat bits
 ) (
     // the linear engine's port, used when EXT_LINEAR = 1: sievit_top shares one array
     // between attention and mlp. Outputs are 0 and inputs ignored otherwise
@@ -23,10 +24,10 @@ module mlp #(
     output logic signed [7:0]                lin_frac_out,
     output logic signed [7:0]                lin_frac_gelu_in,
     output logic signed [7:0]                lin_frac_res,
-    output logic [sievit_pkg::BEAT_BITS-1:0] lin_s_tdata,
+    output logic [BEAT-1:0] lin_s_tdata,
     output logic                             lin_s_tvalid,
     input  logic                             lin_s_tready,
-    input  logic [sievit_pkg::BEAT_BITS-1:0] lin_m_tdata,
+    input  logic [BEAT-1:0] lin_m_tdata,
     input  logic                             lin_m_tvalid,
     output logic                             lin_m_tready,
     input  logic                             lin_m_tlast,
@@ -53,39 +54,40 @@ module mlp #(
     output logic [15:0]                      mem_req_beats,
     input  logic                             mem_rsp_valid,
     output logic                             mem_rsp_ready,
-    input  logic [sievit_pkg::BEAT_BITS-1:0] mem_rsp_data,
-    input  logic [sievit_pkg::BEAT_BITS-1:0] s_axis_tdata,
+    input  logic [BEAT-1:0] mem_rsp_data,
+    input  logic [BEAT-1:0] s_axis_tdata,
     input  logic                             s_axis_tvalid,
     output logic                             s_axis_tready,
     input  logic                             s_axis_tlast,
-    output logic [sievit_pkg::BEAT_BITS-1:0] m_axis_tdata,
+    output logic [BEAT-1:0] m_axis_tdata,
     output logic                             m_axis_tvalid,
     input  logic                             m_axis_tready,
     output logic                             m_axis_tlast,
     output logic [31:0]                      mac_cycles
 );
   import sievit_pkg::*;
+  localparam int B8 = BEAT / 8;   // int8 elements per beat
 
   localparam int CW = 20;
-  localparam int GW = MAX_N * MAX_H / I8_PER_BEAT;  // GELU rows, in beats
-  localparam int XW = MAX_N * MAX_D / I8_PER_BEAT;  // residual rows, in beats
+  localparam int GW = MAX_N * MAX_H / B8;  // GELU rows, in beats
+  localparam int XW = MAX_N * MAX_D / B8;  // residual rows, in beats
   localparam int GI = $clog2(GW);
   localparam int XI = $clog2(XW);
 
   typedef enum logic [2:0] {FC1_IN, FC1_RUN, FC2_G, FC2_X, FC2_OUT} phase_t;
   phase_t phase;
 
-  logic [BEAT_BITS-1:0] g_buf[GW];
-  logic [BEAT_BITS-1:0] x_buf[XW];
+  logic [BEAT-1:0] g_buf[GW];
+  logic [BEAT-1:0] x_buf[XW];
   logic [CW-1:0] g_in, g_out, x_in, x_out;   // beat counters
   logic [31:0] mac1;
 
-  wire [CW-1:0] h_beats = CW'(n) * CW'(dim / 16'(I8_PER_BEAT));
-  wire [CW-1:0] g_beats = CW'(n) * CW'(hidden / 16'(I8_PER_BEAT));
+  wire [CW-1:0] h_beats = CW'(n) * CW'(dim / 16'(B8));
+  wire [CW-1:0] g_beats = CW'(n) * CW'(hidden / 16'(B8));
   wire [CW-1:0] x_beats = h_beats;
 
   // the linear engine and its stream / configuration muxes
-  logic [BEAT_BITS-1:0] l_s_tdata, l_m_tdata;
+  logic [BEAT-1:0] l_s_tdata, l_m_tdata;
   logic l_s_tvalid, l_s_tready, l_m_tvalid, l_m_tready, l_m_tlast;
   logic [31:0] l_mac;
   wire fc2 = (phase == FC2_G) || (phase == FC2_X) || (phase == FC2_OUT);
@@ -127,7 +129,7 @@ module mlp #(
     assign unused_mem = ^{mem_req_ready, mem_rsp_valid, mem_rsp_data};
   end else begin : g_int_linear
     linear #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_N),
-              .MAX_IN(MAX_H > MAX_D ? MAX_H : MAX_D), .MAX_OUT(MAX_H > MAX_D ? MAX_H : MAX_D)) u_linear (
+              .MAX_IN(MAX_H > MAX_D ? MAX_H : MAX_D), .MAX_OUT(MAX_H > MAX_D ? MAX_H : MAX_D), .BEAT(BEAT)) u_linear (
         .clk, .rst_n,
         .n_in(l_n_in), .n_out(l_n_out), .n_rows(n),
         .w_addr(l_w_addr), .b_addr(l_b_addr), .epi(l_epi),

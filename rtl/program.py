@@ -18,7 +18,7 @@ DESC_WORDS = 64
 OP = {"end": 0, "embed": 1, "ln": 2, "attn": 3, "mlp": 4, "score": 5, "prune": 6, "head": 7}
 MODES = {"threshold": 1, "topk": 2}
 MAXH = 4          # selector heads a descriptor holds (sievit_top's MAXH)
-RTL_LANES = 8     # k-lanes of the MAC arrays: widths must be multiples of this (8-byte beats)
+RTL_LANES = 8     # k-lanes of the small (64-bit) MAC arrays: patch embedding, selector, head
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,10 @@ class RtlParams:
     The shared linear array (attention's and the MLP's GEMMs) does rows x cols x lanes int8
     MACs per cycle (token rows x output columns x input elements; row pairs share one DSP);
     attention's Q.K^T does qk_keys x lanes and A.V av_keys x 8; the patch embedding and the
-    selector keep arrays of aux_rows x aux_cols x lanes."""
+    selector keep arrays of aux_rows x aux_cols x 8. `beat_bits` is the width of the read
+    port and of the activation streams of layernorm, attention and mlp (the other engines and
+    the image / result streams stay 64-bit); the memory model delivers at most
+    `mem_bytes_per_cycle` bytes per cycle, `mem_latency` cycles after a burst's request."""
     max_n: int = 64
     max_d: int = 128
     max_h: int = 256
@@ -43,11 +46,19 @@ class RtlParams:
     exp_lanes: int = 8    # softmax exponentials per cycle
     aux_rows: int = 2     # the patch embedding's and selector's own (smaller) linear arrays
     aux_cols: int = 8
+    lanes: int = 8        # input elements per dot product per cycle (shared array, Q.K^T)
+    beat_bits: int = 64   # read port and activation streams: 64, 128 or 256
+    mem_bytes_per_cycle: int = 16   # the memory model's bandwidth cap
+    mem_latency: int = 64           # and its cycles from a request to the first word
+
+    @property
+    def beat_bytes(self) -> int:
+        return self.beat_bits // 8
 
     @property
     def mac_lanes(self) -> int:
         """Peak int8 MACs per cycle: the linear array, the largest array of the top."""
-        return self.rows * self.cols * RTL_LANES
+        return self.rows * self.cols * self.lanes
 
     def verilog(self) -> dict[str, int]:
         return {"MAX_N": self.max_n, "MAX_D": self.max_d, "MAX_H": self.max_h,
@@ -55,20 +66,25 @@ class RtlParams:
                 "MAX_CLASSES": self.max_classes, "MEM_WORDS": self.mem_words,
                 "ROWS": self.rows, "COLS": self.cols, "QK_KEYS": self.qk_keys,
                 "AV_KEYS": self.av_keys, "EXP_LANES": self.exp_lanes,
-                "AUX_ROWS": self.aux_rows, "AUX_COLS": self.aux_cols}
+                "AUX_ROWS": self.aux_rows, "AUX_COLS": self.aux_cols, "LANES": self.lanes,
+                "BEAT": self.beat_bits}
 
 
 _DEIT_BUFFERS = dict(max_n=200, max_d=192, max_h=768, max_in=768, max_pix=224 * 224 * 3,
-                     max_classes=1000, mem_words=1 << 21)
+                     max_classes=1000)
 PRESETS = {
     # the shipped Fashion-MNIST model's buffers; 128 MACs/cycle (CI simulates it quickly)
     "fmnist": RtlParams(),
-    # DeiT-Tiny buffers, 512 MACs/cycle: the array size the 64-bit engine streams keep busy
-    "deit_tiny": RtlParams(**_DEIT_BUFFERS, rows=4, cols=16, qk_keys=16, av_keys=16,
-                           exp_lanes=16),
-    # DeiT-Tiny buffers, 2048 MACs/cycle (1024 DSP48E2 for the array): the ZCU102 target
-    "zcu102": RtlParams(**_DEIT_BUFFERS, rows=8, cols=32, qk_keys=32, av_keys=32,
-                        exp_lanes=32),
+    # the shipped model's buffers on the wide datapath (256-bit beats, 2 x 32 x 32): CI's
+    # check of the width adapter, the part-word buffer access and the wide engines
+    "fmnist_wide": RtlParams(rows=2, cols=32, lanes=32, beat_bits=256),
+    # DeiT-Tiny buffers, 512 MACs/cycle, 128-bit beats
+    "deit_tiny": RtlParams(**_DEIT_BUFFERS, mem_words=1 << 20, rows=2, cols=16, lanes=16,
+                           qk_keys=16, av_keys=16, exp_lanes=16, beat_bits=128),
+    # DeiT-Tiny buffers, 2048 MACs/cycle (1024 DSP48E2 for the array), 256-bit beats: the
+    # ZCU102 target
+    "zcu102": RtlParams(**_DEIT_BUFFERS, mem_words=1 << 19, rows=2, cols=32, lanes=32,
+                        qk_keys=32, av_keys=32, exp_lanes=32, beat_bits=256),
 }
 
 
@@ -91,6 +107,13 @@ def check_fits(layout: Layout, hw: RtlParams) -> None:
         if value % RTL_LANES:
             raise SievitError(f"bundle {what} {value} is not a multiple of the RTL's "
                               f"{RTL_LANES} MAC lanes / 8-byte beats")
+    # the wide engines: rows of whole beats, k-steps of whole lanes
+    step = max(hw.lanes, hw.beat_bytes)
+    for what, value in (("width", layout.dim), ("head width", layout.dh),
+                        ("MLP width", m["mlp_dim"])):
+        if value % step:
+            raise SievitError(f"bundle {what} {value} is not a multiple of {step}: the RTL "
+                              f"preset's {hw.lanes} lanes and {hw.beat_bytes}-byte beats")
 
 
 def _word(v: int) -> int:
@@ -109,7 +132,7 @@ class Program:
     """Descriptors of one bundle for each mode, and the memory image that holds them."""
 
     def __init__(self, bundle: Bundle, hw: RtlParams):
-        self.layout = Layout(bundle, lanes=RTL_LANES)
+        self.layout = Layout(bundle, lanes=RTL_LANES, word_bits=hw.beat_bits)
         check_fits(self.layout, hw)
         self.hw = hw
         lay = self.layout
@@ -124,9 +147,9 @@ class Program:
             blob += prog.astype("<u4").tobytes()
             addr += prog.nbytes
         self.image = self.weights + biases + blob
-        if len(self.image) > 8 * hw.mem_words:
+        if len(self.image) > hw.beat_bytes * hw.mem_words:
             raise SievitError(f"memory image is {len(self.image)} bytes; the simulated memory "
-                              f"holds {8 * hw.mem_words} (mem_words={hw.mem_words})")
+                              f"holds {hw.beat_bytes * hw.mem_words} (mem_words={hw.mem_words})")
 
     def _b(self, d: dict) -> int:
         return self.bias_base + 4 * d["b_off"]
@@ -188,17 +211,21 @@ class Program:
 
     def memory_hex(self) -> str:
         """The memory image as $readmemh text."""
-        return readmemh_text(self.image)
+        return readmemh_text(self.image, self.hw.beat_bytes)
 
     def describe(self) -> dict:
         return {"hw": asdict(self.hw), "ops": {m: len(p) for m, p in self.programs.items()},
                 "memory_bytes": len(self.image)}
 
 
-def readmemh_text(data: bytes) -> str:
-    """Bytes as $readmemh text: one little-endian 64-bit word per line (zero-padded)."""
-    words = np.frombuffer(data + b"\0" * (-len(data) % 8), dtype="<u8")
-    return "\n".join(f"{w:016x}" for w in words) + "\n"
+def readmemh_text(data: bytes, word_bytes: int = 8) -> str:
+    """Bytes as $readmemh text: one little-endian word of `word_bytes` per line (zero-padded)."""
+    data = data + b"\0" * (-len(data) % word_bytes)
+    if word_bytes == 8:
+        words = np.frombuffer(data, dtype="<u8")
+        return "\n".join(f"{w:016x}" for w in words) + "\n"
+    return "\n".join(data[i:i + word_bytes][::-1].hex()
+                     for i in range(0, len(data), word_bytes)) + "\n"
 
 
 def images_hex(images: np.ndarray) -> tuple[str, int]:

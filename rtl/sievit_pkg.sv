@@ -49,16 +49,30 @@ package sievit_pkg;
   localparam logic signed [63:0] GELU_CLIP = 64'sd2562;
   localparam logic signed [63:0] GELU_A = 64'sd9463;
 
+  // Multiplies as narrow as the contract's ranges allow (DSP48E2-sized): inside the clip
+  // |x| < 2562 (13-bit signed), 1 + erf in [0, 2^21]; outside it 1 + erf is exactly 0 or 2.
   function automatic logic signed [7:0] gelu_q(input logic signed [7:0] q, input integer frac_in,
                                                input integer frac_out);
-    logic signed [63:0] x, ax, t, erf_abs, erf, one;
+    logic signed [63:0] x, y;
+    logic signed [12:0] xs;
+    logic [11:0] t, dl;
+    logic [23:0] sq;
+    logic [37:0] e;                  // (CLIP - t)^2 * A < 2^36
+    logic signed [22:0] m;           // 2^20 + erf, in [0, 2^21]
+    logic signed [35:0] p;
     x = rshift_floor({{56{q[7]}}, q}, frac_in - GELU_FRAC);
-    ax = x < 0 ? -x : x;
-    t = ax < GELU_CLIP ? ax : GELU_CLIP;
-    one = 64'sd1 <<< (2 * GELU_FRAC);
-    erf_abs = one - (((GELU_CLIP - t) * (GELU_CLIP - t) * GELU_A) >>> 16);
-    erf = x > 0 ? erf_abs : (x < 0 ? -erf_abs : 64'sd0);
-    gelu_q = requant(x * (one + erf), GELU_OUT_FRAC, frac_out);
+    xs = x[12:0];
+    t = xs < 0 ? 12'(-xs) : 12'(xs);
+    dl = 12'(GELU_CLIP) - t;
+    sq = 24'(dl) * 24'(dl);
+    e = 38'(sq) * 38'(GELU_A);
+    m = (xs > 0) ? 23'(2 ** (2 * GELU_FRAC + 1)) - 23'(e >> 16)
+                 : ((xs < 0) ? 23'(e >> 16) : 23'(2 ** (2 * GELU_FRAC)));
+    p = 36'(xs) * 36'(m);
+    if (x >= GELU_CLIP) y = x <<< (2 * GELU_FRAC + 1);   // erf = 1
+    else if (x <= -GELU_CLIP) y = 64'sd0;                // erf = -1
+    else y = 64'(p);
+    gelu_q = requant(y, GELU_OUT_FRAC, frac_out);
   endfunction
 
   // Piecewise-linear sigmoid (PLAN) of d at frac (>= 0): Q0.8 in [0, 256].

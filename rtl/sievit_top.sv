@@ -25,6 +25,8 @@ module sievit_top #(
     parameter int MAX_PIX = 1024,     // image bytes
     parameter int MAX_CLASSES = 16,
     parameter int MAXH = 4,           // selector heads held by a descriptor
+    parameter int BEAT = 64,          // read-port and activation-stream beat bits: 64, 128, 256
+                                      //   (the image and result streams stay 64-bit)
     parameter int SIM_STALL = 0       // 1: stall_internal stalls the buffer <-> engine streams
 ) (
     input  logic                             clk,
@@ -39,7 +41,7 @@ module sievit_top #(
     output logic [15:0]                      mem_req_beats,
     input  logic                             mem_rsp_valid,
     output logic                             mem_rsp_ready,
-    input  logic [sievit_pkg::BEAT_BITS-1:0] mem_rsp_data,
+    input  logic [BEAT-1:0]                  mem_rsp_data,
     input  logic [sievit_pkg::BEAT_BITS-1:0] s_axis_tdata,  // image bytes
     input  logic                             s_axis_tvalid,
     output logic                             s_axis_tready,
@@ -59,7 +61,11 @@ module sievit_top #(
 
   localparam int DESC_WORDS = 64;
   localparam int DESC_BEATS = DESC_WORDS / 2;
-  localparam int XB = MAX_N * MAX_D / I8_PER_BEAT;   // token buffer, in beats
+  localparam int B8 = BEAT / 8;                      // int8 elements per wide beat
+  localparam int R = BEAT / BEAT_BITS;               // 64-bit parts per wide beat
+  localparam int LR = $clog2(R > 1 ? R : 2);        // part index width
+  localparam int LRS = $clog2(R);                    // 64-bit beats -> wide words shift
+  localparam int XB = MAX_N * MAX_D / B8;            // token buffer, in wide beats
   localparam int XI = $clog2(XB);
   localparam int PB = (MAX_N + 1) / 2;               // int32 pairs per token list
   localparam int PI = $clog2(PB);
@@ -78,14 +84,17 @@ module sievit_top #(
   logic [31:0] pc;
   logic [CW-1:0] fcnt;
   logic [15:0] n, n_new;
-  logic [BEAT_BITS-1:0] x_buf[XB], h_buf[XB];
+  logic [BEAT-1:0] x_buf[XB], h_buf[XB];
   logic [BEAT_BITS-1:0] ids_buf[PB], sc_buf[PB];
 
   wire [7:0] op = d[0][7:0];
   wire [15:0] dim = d[1][15:0];
 
   // ---- stream segments of the current op (source: buffers -> engine; sink: engine -> ...)
-  wire [CW-1:0] row_beats = CW'(dim / 16'(I8_PER_BEAT));
+  // layernorm, attention and mlp take wide beats; the other engines 64-bit ones, which the
+  // buffers serve as parts of their wide words
+  wire wide_op = (op == OP_LN) || (op == OP_ATTN) || (op == OP_MLP);
+  wire [CW-1:0] row_beats = CW'(dim) / (wide_op ? CW'(B8) : CW'(I8_PER_BEAT));
   wire [CW-1:0] tok_beats = CW'(n) * row_beats;
   wire [CW-1:0] pairs = CW'((32'(n) + 1) / 2);
   wire [CW-1:0] new_pairs = CW'((32'(n_new) + 1) / 2);
@@ -154,28 +163,33 @@ module sievit_top #(
   wire [2:0] cur_src = src_buf[src_seg];
   wire [2:0] cur_snk = snk_buf[snk_seg[1:0]];
 
-  logic [BEAT_BITS-1:0] src_data;
+  logic [BEAT-1:0] src_data, src_word;
+  wire [XI-1:0] src_widx = XI'(wide_op ? src_cnt : (src_cnt >> LRS));
+  wire [LR-1:0] src_part = (R > 1 && !wide_op) ? LR'(src_cnt) : '0;
   always_comb begin
+    src_word = (cur_src == B_H) ? h_buf[src_widx] : x_buf[src_widx];
     unique case (cur_src)
-      B_H: src_data = h_buf[XI'(src_cnt)];
-      B_IDS: src_data = ids_buf[PI'(src_cnt)];
-      B_SC: src_data = sc_buf[PI'(src_cnt)];
-      default: src_data = x_buf[XI'(src_cnt)];
+      B_IDS: src_data = BEAT'(ids_buf[PI'(src_cnt)]);
+      B_SC: src_data = BEAT'(sc_buf[PI'(src_cnt)]);
+      default: src_data = wide_op ? src_word : BEAT'(src_word[BEAT_BITS*src_part+:BEAT_BITS]);
     endcase
   end
   wire src_last = (src_seg == src_segs - 1'b1) && (src_cnt == src_len[src_seg] - 1'b1);
 
   // ---- engines: the op's engine sees the stream; the others idle with valid low
-  logic [BEAT_BITS-1:0] e_s_tdata;
+  logic [BEAT-1:0] e_s_tdata;         // wide engines
+  logic [BEAT_BITS-1:0] n_s_tdata;    // 64-bit engines
   logic e_s_tvalid, e_s_tlast;
-  logic [7:0][BEAT_BITS-1:0] e_m_tdata;
+  logic [7:0][BEAT_BITS-1:0] e_m_tdata;   // 64-bit engines' outputs
+  logic [BEAT-1:0] ln_m_tdata, attn_m_tdata, mlp_m_tdata;
   logic [7:0] e_m_tvalid, e_m_tlast, e_s_tready;
   logic [7:0] e_req_valid, e_rsp_ready;
   logic [7:0][31:0] e_req_addr;
   logic [7:0][15:0] e_req_beats;
   logic e_m_tready;
 
-  assign e_s_tdata = (op == OP_EMBED) ? s_axis_tdata : src_data;
+  assign e_s_tdata = src_data;
+  assign n_s_tdata = (op == OP_EMBED) ? s_axis_tdata : src_data[BEAT_BITS-1:0];
   assign e_s_tvalid = (op == OP_EMBED) ? (running && s_axis_tvalid) : src_active;
   assign e_s_tlast = (op == OP_EMBED) ? s_axis_tlast : src_last;
   assign s_axis_tready = running && (op == OP_EMBED) && e_s_tready[OP_EMBED[2:0]];
@@ -187,36 +201,67 @@ module sievit_top #(
   // top's own TVALID never drops before its handshake
   assign e_m_tready = snk_active && (snk_to_out ? m_axis_tready : !stall_snk);
   wire snk_fire = e_out_valid && e_m_tready;
+  wire [LR-1:0] snk_part = (R > 1) ? LR'(snk_cnt) : '0;
   wire snk_last = (snk_seg == snk_segs - 1'b1) && (snk_cnt == snk_len[snk_seg[1:0]] - 1'b1);
 
   assign m_axis_tvalid = e_out_valid && snk_to_out;
-  wire [BEAT_BITS-1:0] e_out_data = e_m_tdata[e];
-  assign m_axis_tdata = e_out_data;
+  logic [BEAT-1:0] e_out_data;
+  always_comb begin
+    unique case (op)
+      OP_LN: e_out_data = ln_m_tdata;
+      OP_ATTN: e_out_data = attn_m_tdata;
+      OP_MLP: e_out_data = mlp_m_tdata;
+      default: e_out_data = BEAT'(e_m_tdata[e]);
+    endcase
+  end
+  assign m_axis_tdata = e_out_data[BEAT_BITS-1:0];
   assign m_axis_tlast = (op == OP_HEAD) && snk_last;
 
-  // memory port: the controller while fetching, otherwise the op's engine
+  // memory port: the controller while fetching, otherwise the op's engine. The shared linear
+  // array (attention and mlp) reads wide words; the controller and the other engines read
+  // 64-bit words through the width adapter
   wire ctrl_mem = (state == S_REQ) || (state == S_FETCH);
-  // (attention and mlp reach it through the shared linear array)
   wire lin_op = (op == OP_ATTN) || (op == OP_MLP);
+  wire lin_mem = running && lin_op;
   logic sl_req_valid, sl_rsp_ready;
   logic [31:0] sl_req_addr;
   logic [15:0] sl_req_beats;
-  assign mem_req_valid = ctrl_mem ? (state == S_REQ) :
-                         (running && (lin_op ? sl_req_valid : e_req_valid[e]));
-  assign mem_req_addr = ctrl_mem ? pc : (lin_op ? sl_req_addr : e_req_addr[e]);
-  assign mem_req_beats = ctrl_mem ? 16'(DESC_BEATS) : (lin_op ? sl_req_beats : e_req_beats[e]);
-  assign mem_rsp_ready = ctrl_mem ? (state == S_FETCH) :
-                         (running && (lin_op ? sl_rsp_ready : e_rsp_ready[e]));
+  logic nm_req_valid, nm_req_ready, nm_rsp_valid, nm_rsp_ready;
+  logic [31:0] nm_req_addr;
+  logic [15:0] nm_req_beats;
+  logic [BEAT_BITS-1:0] nm_rsp_data;
+  logic aw_req_valid, aw_rsp_ready;
+  logic [31:0] aw_req_addr;
+  logic [15:0] aw_req_beats;
+  assign nm_req_valid = ctrl_mem ? (state == S_REQ) : (running && !lin_op && e_req_valid[e]);
+  assign nm_req_addr = ctrl_mem ? pc : e_req_addr[e];
+  assign nm_req_beats = ctrl_mem ? 16'(DESC_BEATS) : e_req_beats[e];
+  assign nm_rsp_ready = ctrl_mem ? (state == S_FETCH) : (running && !lin_op && e_rsp_ready[e]);
+  mem_narrow #(.WIDE(BEAT)) u_narrow (
+      .clk, .rst_n, .n_req_valid(nm_req_valid), .n_req_ready(nm_req_ready),
+      .n_req_addr(nm_req_addr), .n_req_beats(nm_req_beats), .n_rsp_valid(nm_rsp_valid),
+      .n_rsp_ready(nm_rsp_ready), .n_rsp_data(nm_rsp_data),
+      .w_req_valid(aw_req_valid), .w_req_ready(mem_req_ready && !lin_mem),
+      .w_req_addr(aw_req_addr), .w_req_beats(aw_req_beats),
+      .w_rsp_valid(mem_rsp_valid && !lin_mem), .w_rsp_ready(aw_rsp_ready), .w_rsp_data(mem_rsp_data));
+  assign mem_req_valid = lin_mem ? sl_req_valid : aw_req_valid;
+  assign mem_req_addr = lin_mem ? sl_req_addr : aw_req_addr;
+  assign mem_req_beats = lin_mem ? sl_req_beats : aw_req_beats;
+  assign mem_rsp_ready = lin_mem ? sl_rsp_ready : aw_rsp_ready;
 
-  `define SIEVIT_ENGINE_PORTS(K) \
-      .mem_req_valid(e_req_valid[K]), .mem_req_ready(mem_req_ready && running && e == 3'(K)), \
+  `define SIEVIT_MEM_PORTS(K) \
+      .mem_req_valid(e_req_valid[K]), .mem_req_ready(nm_req_ready && running && e == 3'(K)), \
       .mem_req_addr(e_req_addr[K]), .mem_req_beats(e_req_beats[K]), \
-      .mem_rsp_valid(mem_rsp_valid && running && e == 3'(K)), .mem_rsp_ready(e_rsp_ready[K]), \
-      .mem_rsp_data, \
-      .s_axis_tdata(e_s_tdata), .s_axis_tvalid(e_s_tvalid && e == 3'(K)), \
+      .mem_rsp_valid(nm_rsp_valid && running && e == 3'(K)), .mem_rsp_ready(e_rsp_ready[K]), \
+      .mem_rsp_data(nm_rsp_data)
+  `define SIEVIT_STREAM_CTL(K) \
+      .s_axis_tvalid(e_s_tvalid && e == 3'(K)), \
       .s_axis_tready(e_s_tready[K]), .s_axis_tlast(e_s_tlast), \
-      .m_axis_tdata(e_m_tdata[K]), .m_axis_tvalid(e_m_tvalid[K]), \
+      .m_axis_tvalid(e_m_tvalid[K]), \
       .m_axis_tready(e_m_tready && e == 3'(K)), .m_axis_tlast(e_m_tlast[K])
+  `define SIEVIT_ENGINE_PORTS(K) \
+      `SIEVIT_MEM_PORTS(K), `SIEVIT_STREAM_CTL(K), \
+      .s_axis_tdata(n_s_tdata), .m_axis_tdata(e_m_tdata[K])
 
   patch_embed #(.ROWS(AUX_ROWS), .COLS(AUX_COLS), .MAX_PIX(MAX_PIX), .MAX_TOK(MAX_N), .MAX_D(MAX_D), .MAX_IN(MAX_IN)) u_embed (
       .clk, .rst_n, .image_size(d[2][15:0]), .patch(d[3][15:0]), .chans(d[4][15:0]),
@@ -224,10 +269,12 @@ module sievit_top #(
       .frac_acc(d[11][7:0]), .frac_cls(d[12][7:0]), .frac_pos(d[13][7:0]), .frac_out(d[14][7:0]),
       `SIEVIT_ENGINE_PORTS(1));
 
-  layernorm #(.MAX_D(MAX_D)) u_ln (
+  layernorm #(.MAX_D(MAX_D), .BEAT(BEAT)) u_ln (
       .clk, .rst_n, .dim, .n_rows(n), .gamma_addr(d[2]), .beta_addr(d[3]),
       .gamma_frac(d[4][7:0]), .frac_out(d[5][7:0]),
-      `SIEVIT_ENGINE_PORTS(2));
+      `SIEVIT_MEM_PORTS(2), `SIEVIT_STREAM_CTL(2), .s_axis_tdata(e_s_tdata),
+      .m_axis_tdata(ln_m_tdata));
+  assign e_m_tdata[2] = '0;
 
   // ---- the shared MAC array: one `linear` engine serves attention (Q, K, V, projection) and
   // mlp (fc1, fc2); index 0 attention, 1 mlp
@@ -235,16 +282,16 @@ module sievit_top #(
   logic [1:0][31:0] u_w_addr, u_b_addr;
   logic [1:0][1:0] u_epi;
   logic [1:0][7:0] u_frac_acc, u_frac_out, u_frac_gelu_in, u_frac_res;
-  logic [1:0][BEAT_BITS-1:0] u_s_tdata;
+  logic [1:0][BEAT-1:0] u_s_tdata;
   logic [1:0] u_s_tvalid, u_m_tready;
   logic sl_s_tready, sl_m_tvalid, sl_m_tlast;
-  logic [BEAT_BITS-1:0] sl_m_tdata;
+  logic [BEAT-1:0] sl_m_tdata;
   logic [31:0] sl_mac;
   wire us = (op == OP_MLP);   // which engine drives the array
   localparam int MAX_W = MAX_H > MAX_D ? MAX_H : MAX_D;
 
   linear #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_N), .MAX_IN(MAX_W),
-           .MAX_OUT(MAX_W)) u_array (
+           .MAX_OUT(MAX_W), .BEAT(BEAT), .FULL_OUT(1)) u_array (
       .clk, .rst_n,
       .n_in(u_n_in[us]), .n_out(u_n_out[us]), .n_rows(u_n_rows[us]),
       .w_addr(u_w_addr[us]), .b_addr(u_b_addr[us]), .epi(u_epi[us]),
@@ -270,24 +317,34 @@ module sievit_top #(
       .lin_m_tdata(sl_m_tdata), .lin_m_tvalid(sl_m_tvalid && running && e == 3'(K)), \
       .lin_m_tready(u_m_tready[U]), .lin_m_tlast(sl_m_tlast), .lin_mac_cycles(sl_mac)
 
+  // attention and mlp: wide streams; their memory port is unused (the array has its own)
+  `define SIEVIT_WIDE_PORTS(K) \
+      .mem_req_valid(e_req_valid[K]), .mem_req_ready(1'b0), .mem_req_addr(e_req_addr[K]), \
+      .mem_req_beats(e_req_beats[K]), .mem_rsp_valid(1'b0), .mem_rsp_ready(e_rsp_ready[K]), \
+      .mem_rsp_data(mem_rsp_data), `SIEVIT_STREAM_CTL(K), .s_axis_tdata(e_s_tdata)
   logic [31:0] mlp_mac;
   attention #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .QK_KEYS(QK_KEYS), .AV_KEYS(AV_KEYS),
-              .EXP_LANES(EXP_LANES), .EXT_LINEAR(1), .MAX_N(MAX_N), .MAX_D(MAX_D)) u_attn (
+              .EXP_LANES(EXP_LANES), .EXT_LINEAR(1), .MAX_N(MAX_N), .MAX_D(MAX_D),
+              .BEAT(BEAT)) u_attn (
       .clk, .rst_n, .n, .dim, .heads(d[2][15:0]), .head_dim(d[3][15:0]),
       .w_addr({d[7], d[6], d[5], d[4]}), .b_addr({d[11], d[10], d[9], d[8]}),
       .frac_acc({d[15][7:0], d[14][7:0], d[13][7:0], d[12][7:0]}),
       .frac_out({d[19][7:0], d[18][7:0], d[17][7:0], d[16][7:0]}),
       .frac_res(d[20][7:0]), .frac_s(d[21][7:0]), .frac_v(d[22][7:0]), .frac_attn_out(d[23][7:0]),
-      `SIEVIT_ENGINE_PORTS(3), `SIEVIT_ARRAY_PORTS(3, 0));
+      `SIEVIT_WIDE_PORTS(3), .m_axis_tdata(attn_m_tdata), `SIEVIT_ARRAY_PORTS(3, 0));
+  assign e_m_tdata[3] = '0;
 
   mlp #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .EXT_LINEAR(1), .MAX_N(MAX_N), .MAX_D(MAX_D),
-        .MAX_H(MAX_H)) u_mlp (
+        .MAX_H(MAX_H), .BEAT(BEAT)) u_mlp (
       .clk, .rst_n, .n, .dim, .hidden(d[2][15:0]),
       .fc1_w_addr(d[3]), .fc1_b_addr(d[4]), .fc1_frac_acc(d[5][7:0]), .fc1_frac_gelu_in(d[6][7:0]),
       .fc1_frac_out(d[7][7:0]), .fc2_w_addr(d[8]), .fc2_b_addr(d[9]), .fc2_frac_acc(d[10][7:0]),
       .fc2_frac_res(d[11][7:0]), .fc2_frac_out(d[12][7:0]),
-      `SIEVIT_ENGINE_PORTS(4), `SIEVIT_ARRAY_PORTS(4, 1), .mac_cycles(mlp_mac));
+      `SIEVIT_WIDE_PORTS(4), .m_axis_tdata(mlp_m_tdata), `SIEVIT_ARRAY_PORTS(4, 1),
+      .mac_cycles(mlp_mac));
+  assign e_m_tdata[4] = '0;
   `undef SIEVIT_ARRAY_PORTS
+  `undef SIEVIT_WIDE_PORTS
 
   // (generate loops: Icarus 11 needs constant indices for a two-dimensional packed select)
   wire [MAXH-1:0][2:0][31:0] sc_w, sc_b;
@@ -314,7 +371,7 @@ module sievit_top #(
   assign e_rsp_ready[6] = 1'b0;
   pruning #(.MAX_N(MAX_N), .MAX_D(MAX_D)) u_prune (
       .clk, .rst_n, .n, .dim, .mode(d[2][1:0]), .k(d[3][15:0]),
-      .s_axis_tdata(e_s_tdata), .s_axis_tvalid(e_s_tvalid && e == 3'd6),
+      .s_axis_tdata(n_s_tdata), .s_axis_tvalid(e_s_tvalid && e == 3'd6),
       .s_axis_tready(e_s_tready[6]), .s_axis_tlast(e_s_tlast),
       .m_axis_tdata(e_m_tdata[6]), .m_axis_tvalid(e_m_tvalid[6]),
       .m_axis_tready(e_m_tready && e == 3'd6), .m_axis_tlast(e_m_tlast[6]));
@@ -325,6 +382,8 @@ module sievit_top #(
       .frac_acc(d[9][7:0]),
       `SIEVIT_ENGINE_PORTS(7));
   `undef SIEVIT_ENGINE_PORTS
+  `undef SIEVIT_MEM_PORTS
+  `undef SIEVIT_STREAM_CTL
 
   // slot 0 (OP_END) has no engine
   assign e_req_valid[0] = 1'b0;
@@ -369,13 +428,13 @@ module sievit_top #(
           cycles_total <= '0;
           cycles_phase <= '0;
         end
-        S_REQ: if (mem_req_ready) begin
+        S_REQ: if (nm_req_ready) begin
           state <= S_FETCH;
           fcnt <= '0;
         end
-        S_FETCH: if (mem_rsp_valid) begin
-          d[2 * fcnt] <= mem_rsp_data[31:0];
-          d[2 * fcnt + 1] <= mem_rsp_data[63:32];
+        S_FETCH: if (nm_rsp_valid) begin
+          d[2 * fcnt] <= nm_rsp_data[31:0];
+          d[2 * fcnt + 1] <= nm_rsp_data[63:32];
           fcnt <= fcnt + 1'b1;
           if (fcnt == CW'(DESC_BEATS - 1)) state <= S_DISPATCH;
         end
@@ -405,10 +464,12 @@ module sievit_top #(
           end
           if (snk_fire) begin
             unique case (cur_snk)
-              B_X: x_buf[XI'(snk_cnt)] <= e_out_data;
-              B_H: h_buf[XI'(snk_cnt)] <= e_out_data;
-              B_IDS: ids_buf[PI'(snk_cnt)] <= e_out_data;
-              B_SC: sc_buf[PI'(snk_cnt)] <= e_out_data;
+              B_X: if (wide_op) x_buf[XI'(snk_cnt)] <= e_out_data;
+                   else x_buf[XI'(snk_cnt >> LRS)][BEAT_BITS*snk_part+:BEAT_BITS] <= e_out_data[BEAT_BITS-1:0];
+              B_H: if (wide_op) h_buf[XI'(snk_cnt)] <= e_out_data;
+                   else h_buf[XI'(snk_cnt >> LRS)][BEAT_BITS*snk_part+:BEAT_BITS] <= e_out_data[BEAT_BITS-1:0];
+              B_IDS: ids_buf[PI'(snk_cnt)] <= e_out_data[BEAT_BITS-1:0];
+              B_SC: sc_buf[PI'(snk_cnt)] <= e_out_data[BEAT_BITS-1:0];
               B_HDR: n_new <= e_out_data[15:0];
               default: ;
             endcase

@@ -7,7 +7,8 @@ module softmax
 #(
     parameter int MAX_N = 256,
     parameter int EXP_LANES = 8,     // exponentials per cycle
-    parameter int IN_LANES = 2       // int32 logits per input beat (2: the 64-bit engine stream)
+    parameter int IN_LANES = 2,      // int32 logits per input beat (2: the 64-bit engine stream)
+    parameter int BEAT = 64          // output beat bits: BEAT / 8 probabilities per beat
 ) (
     input  logic                 clk,
     input  logic                 rst_n,
@@ -17,14 +18,15 @@ module softmax
     input  logic                 s_axis_tvalid,
     output logic                 s_axis_tready,
     input  logic                 s_axis_tlast,
-    output logic [sievit_pkg::BEAT_BITS-1:0] m_axis_tdata,
+    output logic [BEAT-1:0] m_axis_tdata,
     output logic                 m_axis_tvalid,
     input  logic                 m_axis_tready,
     output logic                 m_axis_tlast
 );
   import sievit_pkg::*;
+  localparam int B8 = BEAT / 8;
 
-  localparam int IW = $clog2(MAX_N + 8 + EXP_LANES);
+  localparam int IW = $clog2(MAX_N + B8 + EXP_LANES);
   localparam logic signed [63:0] LN2 = 64'sd710;
   localparam logic signed [63:0] EXP_B = 64'sd1385;
   localparam logic signed [63:0] EXP_C = 64'sd1006151;
@@ -33,7 +35,7 @@ module softmax
   state_t state;
 
   logic signed [31:0] logit_mem[MAX_N];
-  logic [31:0] e_mem[MAX_N];
+  logic [21:0] e_mem[MAX_N];   // exp values < 2^22
   logic [IW-1:0] idx;          // element index (load, exp) or output beat (out)
   logic signed [31:0] max_v;
   logic [39:0] total;          // sum of e: < 2^23 * MAX_N
@@ -48,42 +50,49 @@ module softmax
 
   wire [IW-1:0] n_i = IW'(n);
   wire [IW-1:0] in_beats = IW'((32'(n) + IN_LANES - 1) / IN_LANES);
-  wire [IW-1:0] out_beats = IW'((32'(n) + 7) / 8);
+  wire [IW-1:0] out_beats = IW'((32'(n) + B8 - 1) / B8);
 
-  // exp of elements idx .. idx + EXP_LANES - 1 (e < 2^23: only the low bits are kept)
-  logic [31:0] e_val[EXP_LANES];
+  // exp of elements idx .. idx + EXP_LANES - 1, with narrow arithmetic: d <= 0; once
+  // -d >= 31 * LN2 the shift is >= 31 and e = poly >> 31 = 0 (poly < 2^22), so only
+  // -d < 22010 (15 bits) needs the division and the polynomial (e < 2^22)
+  localparam int EXP_ZERO = 31 * 710;
+  logic [21:0] e_val[EXP_LANES];
   logic [39:0] e_sum;          // their sum over the live elements
   always_comb begin
     e_sum = '0;
     for (int l = 0; l < EXP_LANES; l++) begin
-      /* verilator lint_off UNUSEDSIGNAL */
-      logic signed [63:0] d, z, p, poly, e;
-      /* verilator lint_on UNUSEDSIGNAL */
+      logic signed [63:0] d;
+      logic [14:0] nd;
+      logic [9:0] r;           // nd mod LN2
+      logic [4:0] z;
+      logic [10:0] pb;         // p + EXP_B in [676, 1385]
+      logic [22:0] poly;
       logic [IW-1:0] j;
       j = idx + IW'(l);
       d = rshift_floor(64'(logit_mem[j[$clog2(MAX_N)-1:0]]) - 64'(max_v), 32'(frac) - 10);
-      z = (-d) / LN2;
-      p = d + z * LN2;
-      poly = (p + EXP_B) * (p + EXP_B) + EXP_C;
-      e = poly >>> (z < 64'sd31 ? z[4:0] : 5'd31);
-      e_val[l] = e[31:0];
-      if (j < n_i) e_sum = e_sum + 40'(e[31:0]);
+      nd = (-d >= 64'(EXP_ZERO)) ? 15'(EXP_ZERO) : 15'(-d);
+      z = 5'(nd / 15'(LN2));
+      r = 10'(nd - 15'(z) * 15'(LN2));
+      pb = 11'(EXP_B) - 11'(r);
+      poly = 23'(pb) * 23'(pb) + 23'(EXP_C);
+      e_val[l] = (nd >= 15'(EXP_ZERO)) ? 22'd0 : 22'(poly >> z);
+      if (j < n_i) e_sum = e_sum + 40'(e_val[l]);
     end
   end
 
   // eight normalised outputs of beat idx
-  logic [BEAT_BITS-1:0] out_word;
+  logic [BEAT-1:0] out_word;
   always_comb begin
-    for (int l = 0; l < I8_PER_BEAT; l++) begin
+    for (int l = 0; l < B8; l++) begin
       logic [IW-1:0] j;
       /* verilator lint_off UNUSEDSIGNAL */
-      logic [72:0] prod;  // rounding constant and product; bits below 24 are dropped
+      logic [55:0] prod;  // e < 2^22 times recip <= 2^32, plus rounding; bits below 24 dropped
       /* verilator lint_on UNUSEDSIGNAL */
-      logic [48:0] o;
-      j = IW'(idx * I8_PER_BEAT + IW'(l));
-      prod = 73'(e_mem[j[$clog2(MAX_N)-1:0]]) * 73'(recip) + (73'(1) << 23);
-      o = prod[72:24];
-      out_word[8*l+:8] = (j >= n_i) ? 8'd0 : (o > 49'd255 ? 8'd255 : o[7:0]);
+      logic [31:0] o;
+      j = IW'(idx * B8 + IW'(l));
+      prod = 56'(e_mem[j[$clog2(MAX_N)-1:0]]) * 56'(recip) + (56'(1) << 23);
+      o = prod[55:24];
+      out_word[8*l+:8] = (j >= n_i) ? 8'd0 : (o > 32'd255 ? 8'd255 : o[7:0]);
     end
   end
 

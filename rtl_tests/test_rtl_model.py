@@ -186,6 +186,43 @@ def test_memory_model_carries_32_bit_latency(tmp_path, latency):
     assert data == words[1:4]
 
 
+def test_wide_datapath_bit_exact_with_stalls():
+    """The 256-bit datapath (fmnist_wide preset: wide read port and activation streams, the
+    64-bit engines behind the width adapter), dense and top-k, every handshake stalled 30 %
+    of cycles: bit-exact, and faster than the 64-bit preset unstalled."""
+    out = cosim(BUNDLE, 2, modes=["none", "topk"], hw_name="fmnist_wide", stall_pct=30,
+                latency=20)
+    assert out["mismatches"] == 0, out
+    assert out["beat_bits"] == 256 and out["mac_lanes"] == 2048
+    fast = cosim(BUNDLE, 1, modes=["none"], hw_name="fmnist_wide")
+    slow = cosim(BUNDLE, 1, modes=["none"])
+    assert fast["mismatches"] == 0 and slow["mismatches"] == 0
+    assert fast["cycles_per_image"] < 0.5 * slow["cycles_per_image"]
+
+
+def test_memory_model_bandwidth_cap(tmp_path):
+    """256-bit words at the default 16 bytes/cycle: one word every 2 cycles after the
+    latency, the words as stored; at 64-bit words the cap allows one word per cycle."""
+    words = [(0x1111 * (i + 1)) << (64 * (i % 4)) | i for i in range(6)]
+    (tmp_path / "m.hex").write_text("".join(f"{w:064x}\n" for w in words))
+    sim = ROOT / "rtl" / "sim"
+    for beat, step in ((256, 2), (64, 1)):
+        vvp = tmp_path / f"t{beat}.vvp"
+        subprocess.run(["iverilog", "-g2012", "-o", str(vvp), "-s", "sim_memory_tb",
+                        f"-Psim_memory_tb.BEAT={beat}", "-Psim_memory_tb.BPC=16",
+                        str(sim / "sim_memory.sv"), str(sim / "sim_memory_tb.sv")],
+                       check=True, capture_output=True)
+        out = subprocess.run(["vvp", "-n", str(vvp), f"+mem={tmp_path / 'm.hex'}",
+                              "+latency=5", "+beats=4", f"+addr={beat // 8}"],
+                             check=True, capture_output=True, text=True, timeout=120).stdout
+        first = [int(x) for x in re.findall(r"^FIRST (\d+)$", out, re.M)]
+        last = [int(x) for x in re.findall(r"^LAST (\d+)$", out, re.M)]
+        data = [int(x, 16) for x in re.findall(r"^DATA ([0-9a-f]+)$", out, re.M)]
+        assert first == [5] and last == [5 + 3 * step], out
+        mask = (1 << beat) - 1
+        assert data == [w & mask for w in words[1:5]]
+
+
 def test_internal_streams_stall_bit_exact():
     """Only the streams between the top's buffers and its engines stalled (60 %): bit-exact,
     and slower than the unstalled run (so the stall reaches those handshakes)."""

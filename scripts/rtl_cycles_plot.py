@@ -24,7 +24,9 @@ def bars(runs: list[dict]) -> list[tuple[str, dict, dict]]:
     out = []
     for run in runs:
         for mode, res in run["modes"].items():
-            label = f"{run['hw']} {'dense' if mode == 'none' else mode}\n({run['mac_lanes']} MACs/cycle)"
+            beat = f", {run['beat_bits']}-bit beats" if "beat_bits" in run else ", 64-bit beats"
+            label = (f"{run['hw']} {'dense' if mode == 'none' else mode}\n"
+                     f"({run['mac_lanes']} MACs/cycle{beat})")
             out.append((label, res["cycles_by_phase"], res))
     return out
 

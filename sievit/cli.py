@@ -369,8 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fail when no image finishes within this many cycles")
     co.add_argument("--stall", type=A.int_in("--stall", 0, 90), default=0,
                     help="percent of cycles each stream / memory handshake is stalled")
-    co.add_argument("--mem-latency", type=A.int_in("--mem-latency", 0, 1024), default=0,
-                    help="cycles from a memory request to its first word")
+    co.add_argument("--mem-latency", type=A.int_in("--mem-latency", 0, 1024), default=None,
+                    help="cycles from a memory request to its first word (default: the "
+                         "--hw preset's, 64)")
     co.add_argument("--waves", nargs="?", const="", default=None, metavar="DIR",
                     help="trace the first image on a separate Verilator build with FST "
                          "tracing and write DIR/<mode>.fst (DIR default: cosim_waves/ in the "

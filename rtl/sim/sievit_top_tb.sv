@@ -27,6 +27,9 @@ module sievit_top_tb #(
     parameter int EXP_LANES = 8,
     parameter int AUX_ROWS = 2,
     parameter int AUX_COLS = 8,
+    parameter int LANES = 8,
+    parameter int BEAT = 64,              // read-port and activation-stream beat bits
+    parameter int MEM_BYTES_PER_CYCLE = 16,   // the memory model's bandwidth cap
     parameter int IMG_WORDS = 1 << 20
 ) (
     // the only signals cocotb reads; the build turns Verilator's blanket --public-flat-rw
@@ -71,7 +74,8 @@ module sievit_top_tb #(
   logic mem_req_valid, mem_req_ready, mem_rsp_valid, mem_rsp_ready;
   logic [31:0] mem_req_addr;
   logic [15:0] mem_req_beats;
-  logic [63:0] mem_rsp_data, s_tdata, m_tdata;
+  logic [BEAT-1:0] mem_rsp_data;
+  logic [63:0] s_tdata, m_tdata;
   logic s_tvalid, s_tready, s_tlast, m_tvalid, m_tready, m_tlast;
   logic [31:0] cycles_total;
   logic [4:0][31:0] cycles_phase;
@@ -85,7 +89,8 @@ module sievit_top_tb #(
 
   sievit_top #(.MAX_N(MAX_N), .MAX_D(MAX_D), .MAX_H(MAX_H), .MAX_IN(MAX_IN), .MAX_PIX(MAX_PIX),
                .MAX_CLASSES(MAX_CLASSES), .ROWS(ROWS), .COLS(COLS), .QK_KEYS(QK_KEYS),
-               .AV_KEYS(AV_KEYS), .EXP_LANES(EXP_LANES), .AUX_ROWS(AUX_ROWS), .AUX_COLS(AUX_COLS), .SIM_STALL(1)) dut (
+               .AV_KEYS(AV_KEYS), .EXP_LANES(EXP_LANES), .AUX_ROWS(AUX_ROWS), .AUX_COLS(AUX_COLS), .LANES(LANES), .BEAT(BEAT),
+               .SIM_STALL(1)) dut (
       .clk, .rst_n, .start, .prog_addr(32'(prog_addr)), .busy, .done,
       .mem_req_valid, .mem_req_ready, .mem_req_addr, .mem_req_beats,
       .mem_rsp_valid, .mem_rsp_ready, .mem_rsp_data,
@@ -94,7 +99,7 @@ module sievit_top_tb #(
       .m_axis_tdata(m_tdata), .m_axis_tvalid(m_tvalid), .m_axis_tready(m_tready),
       .m_axis_tlast(m_tlast), .cycles_total, .cycles_phase, .stall_internal(stall[5:4]));
 
-  sim_memory #(.WORDS(MEM_WORDS)) u_mem (
+  sim_memory #(.WORDS(MEM_WORDS), .BEAT(BEAT), .BYTES_PER_CYCLE(MEM_BYTES_PER_CYCLE)) u_mem (
       .clk, .rst_n, .stall_req(stall[0]), .stall_rsp(stall[1]), .latency(32'(latency)),
       .mem_req_valid, .mem_req_ready, .mem_req_addr, .mem_req_beats,
       .mem_rsp_valid, .mem_rsp_ready, .mem_rsp_data);

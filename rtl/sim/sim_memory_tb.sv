@@ -3,7 +3,12 @@
 // handshake to the first response word>" and "DATA <hex>" per word, then finishes.
 // rtl_tests/test_rtl_model.py runs it on Icarus to check that every latency the harness
 // accepts reaches the memory model whole (issue: 16-bit truncation of +latency).
-module sim_memory_tb;
+// Parameters BEAT / BPC (iverilog -P): the word width and the bandwidth cap; "LAST <cycles
+// from the request to the last word>" shows the cap (a word per ceil(BEAT / 8 / BPC) cycles).
+module sim_memory_tb #(
+    parameter int BEAT = 64,
+    parameter int BPC = 16
+);
   logic clk = 1'b0, rst_n = 1'b0;
   always #5 clk = ~clk;
   initial #20 rst_n = 1'b1;
@@ -16,8 +21,8 @@ module sim_memory_tb;
   end
 
   logic req_valid, req_ready, rsp_valid;
-  logic [63:0] rsp_data;
-  sim_memory #(.WORDS(1 << 10)) u_mem (
+  logic [BEAT-1:0] rsp_data;
+  sim_memory #(.WORDS(1 << 10), .BEAT(BEAT), .BYTES_PER_CYCLE(BPC)) u_mem (
       .clk, .rst_n, .stall_req(1'b0), .stall_rsp(1'b0), .latency(32'(latency)),
       .mem_req_valid(req_valid), .mem_req_ready(req_ready), .mem_req_addr(32'(addr)),
       .mem_req_beats(16'(beats)), .mem_rsp_valid(rsp_valid), .mem_rsp_ready(1'b1),
@@ -42,9 +47,12 @@ module sim_memory_tb;
           first <= cycle;
           $display("FIRST %0d", cycle);
         end
-        $display("DATA %016x", rsp_data);
+        $display("DATA %0h", rsp_data);
         got <= got + 1;
-        if (got + 1 == beats) $finish;
+        if (got + 1 == beats) begin
+          $display("LAST %0d", cycle);
+          $finish;
+        end
       end
     end
   end
