@@ -306,7 +306,7 @@ class _Job:
 def _start(runner, prog: Program, images: np.ndarray, mode: str, watchdog_cycles: int,
            stall_pct: int, latency: int, work: Path,
            reset_at: tuple[int, int] | None = None, stall_internal: int | None = None,
-           trace_file: Path | None = None) -> _Job:
+           trace_file: Path | None = None, trace_writes: bool = False) -> _Job:
     text, beats = images_hex(images)
     if len(images) * beats > IMG_WORDS:
         raise SievitError(f"{len(images)} images do not fit the harness's image memory "
@@ -325,6 +325,8 @@ def _start(runner, prog: Program, images: np.ndarray, mode: str, watchdog_cycles
         plusargs += [f"+reset_image={reset_at[0]}", f"+reset_cycle={reset_at[1]}"]
     if stall_internal is not None:
         plusargs.append(f"+stall_internal={stall_internal}")
+    if trace_writes:  # every engine output beat, for rtl/localize.py
+        plusargs.append(f"+trace_writes={work / 'writes.txt'}")
     err: list[BaseException] = []
 
     def target() -> None:
@@ -413,6 +415,25 @@ def _cosim_chunk(sim: str, hw_name: str, prog: Program, images: np.ndarray, mode
         return _finish(job, sim, mode)
 
 
+def localize_image(sim: str, hw: RtlParams, prog: Program, golden: Golden, image: np.ndarray,
+                   mode: str, sel_blocks: list[int], watchdog_cycles: int, stall_pct: int,
+                   latency: int, stall_internal: int | None, work: Path) -> dict | None:
+    """Rerun one (mismatching) image with the harness logging every engine output beat and
+    name the first descriptor whose output differs from the golden intermediate
+    (rtl/localize.py); None when every descriptor agrees."""
+    from sievit.rtl.localize import first_differing_descriptor
+    runner = build(sim, hw)
+    (work / "mem.hex").write_text(prog.memory_hex())
+    job = _start(runner, prog, image[None], mode, watchdog_cycles, stall_pct, latency,
+                 work / "trace", stall_internal=stall_internal, trace_writes=True)
+    job.thread.join()
+    _finish(job, sim, mode)
+    gold = golden.run(image[None], mode, trace=True)
+    return first_differing_descriptor((work / "trace" / "writes.txt").read_text(),
+                                      prog.programs[mode], prog.prog_addr[mode], hw.beat_bits,
+                                      gold, sel_blocks)
+
+
 def run_images_on(pool: fanout.Pool, sim: str, hw_name: str, prog: Program, images: np.ndarray, mode: str,
                   watchdog_cycles: int, stall_pct: int, latency: int,
                   stall_internal: int | None = None) -> tuple[str, float]:
@@ -440,7 +461,10 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
     stalls the streams between the top's buffers and engines by its own percent (None: the
     same `stall_pct` as every other handshake). `waves`: a folder; the first image runs on
     a traced build and its waveform per mode goes to `waves`/<mode>.fst (FST where
-    Verilator's FST writer compiles, else <mode>.vcd; listed under `waves` in the result). A mismatching mode reports `first_difference`.
+    Verilator's FST writer compiles, else <mode>.vcd; listed under `waves` in the result). A mismatching mode reports `first_difference` (the
+    first differing output) and `first_differing_engine` (its first mismatching image rerun
+    with every engine output logged: the first descriptor whose output differs from the
+    golden intermediate, rtl/localize.py).
     `where` (a sievit.fanout.Where; default: `jobs` local workers): where the image chunks
     run; runs with `waves` or `reset_at` use `jobs` simulator threads in this process."""
     from sievit.data import first_images_for
@@ -523,10 +547,19 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
                 "first_difference": first_difference(
                     res, gold, bad, keep, bundle.config["reduction"]["blocks"],
                     bundle.config["model"]["depth"]),
+                "first_differing_engine": None,
                 "aborted_images": aborted,
                 "aborted_result_beats": [aborted_beats[i] for i in aborted],
                 "wall_s": round(wall, 2), "wall_s_per_image": round(wall / len(images), 3),
                 "process_s_per_image": round(wall * result["jobs"] / len(images), 3)}
+            if bad.any():  # which engine made it: rerun the first such image, traced
+                first = keep[int(np.flatnonzero(bad)[0])]
+                loc_dir = work / f"{mode}_localize"
+                loc_dir.mkdir()
+                result["modes"][mode]["first_differing_engine"] = localize_image(
+                    sim, hw, prog, golden, images[first], mode,
+                    bundle.config["reduction"]["blocks"], watchdog_cycles, stall_pct, latency,
+                    stall_internal, loc_dir)
             result["mismatches"] += int(bad.sum())
     main = result["modes"][modes[-1]]
     for key in ("cycles_per_image", "cycles_by_phase", "mac_utilization", "wall_s_per_image"):

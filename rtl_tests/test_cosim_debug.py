@@ -119,3 +119,87 @@ def test_mismatch_names_the_first_differing_output(small_bundle, monkeypatch, ca
     assert got == {**want, "upstream_engines": engines}
     assert (f"threshold: first difference at image {want['image']}, {want['output']}"
             f"[{want['element']}]: RTL {want['rtl']}, golden {want['golden']}") in cap.err
+
+
+def _first_engine_difference(good, bad, mode: str, images: np.ndarray) -> tuple[str, str, int, int, int]:
+    """(computes, buffer, flat element, RTL value, golden value) of the first engine output
+    that differs, found from the two golden runs' intermediates in dataflow order: what the
+    RTL (running the corrupted weights) must be caught at."""
+    from sievit.quant.golden import Golden
+    b = _expected_first_difference(good, bad, mode, images)["image"]
+    g = Golden(good).run(images[b:b + 1], mode, trace=True)
+    r = Golden(bad).run(images[b:b + 1], mode, trace=True)
+    order = [("patch_embed", "X", "embed_out")]
+    sel = good.config["reduction"]["blocks"]
+    for i in range(good.config["model"]["depth"]):
+        if i in sel:
+            s = sel.index(i)
+            order += [(f"pruning_score stage {s}", "SC", f"selectors.{s}.score"),
+                      (f"pruning stage {s}", "X", f"selectors.{s}.out")]
+        order += [(f"ln1 of block {i}", "H", f"blocks.{i}.ln1_out"),
+                  (f"attention of block {i}", "X", f"blocks.{i}.res1"),
+                  (f"ln2 of block {i}", "H", f"blocks.{i}.ln2_out"),
+                  (f"mlp of block {i}", "X", f"blocks.{i}.out")]
+    for computes, buf, key in order:
+        want, got = g.trace[key][0].ravel(), r.trace[key][0].ravel()
+        if want.shape == got.shape and not np.array_equal(want, got):
+            i = int(np.flatnonzero(want != got)[0])
+            return computes, buf, i, int(got[i]), int(want[i])
+    i = int(np.flatnonzero(g.logits[0] != r.logits[0])[0])
+    return "head", "OUT", i, int(r.logits[0, i]), int(g.logits[0, i])
+
+
+@pytest.mark.parametrize("array,computes", [
+    ("blocks.1.fc2.weight", "mlp of block 1"),
+    ("selectors.0.score.mlp2.1.weight", "pruning_score stage 0"),
+    ("head.weight", "head"),
+])
+def test_mismatch_names_the_first_differing_engine(small_bundle, monkeypatch, capsys,
+                                                   array, computes):
+    """The mismatching image is rerun with every engine output logged; cosim names the first
+    descriptor whose output differs from the golden intermediate and its first element."""
+    import sievit.rtl.cosim as cosim_mod
+    from sievit.data import first_images_for
+    from sievit.quant.bundle import load_bundle
+    good = load_bundle(small_bundle)
+    arrays = dict(good.arrays)
+    arrays[array] = -arrays[array]
+    bad = dataclasses.replace(good, arrays=arrays)
+    real_program = cosim_mod.Program
+    monkeypatch.setattr(cosim_mod, "Program", lambda bundle, hw: real_program(bad, hw))
+    images = first_images_for(good.config, 2)
+    want = _first_engine_difference(good, bad, "threshold", images)
+    assert want[0] == computes  # the corruption first shows where it was made
+    code = sievit_main(["cosim", "--bundle", str(small_bundle), "--images", "2",
+                        "--modes", "threshold", "--json"])
+    cap = capsys.readouterr()
+    assert code == 1, cap.err
+    got = json.loads(cap.out)["modes"]["threshold"]["first_differing_engine"]
+    assert (got["computes"], got["buffer"], got["element"], got["rtl"], got["golden"]) == want
+    assert f"first differing engine: descriptor {got['descriptor']} ({computes})" in cap.err
+
+
+@pytest.mark.parametrize("mode", ["none", "topk"])
+def test_every_engine_output_of_a_good_run_equals_golden(small_bundle, tmp_path, mode):
+    """On the true weights the logged output of every descriptor (patch embedding, each
+    LayerNorm, attention, mlp, score, pruning and head) unpacks to its golden intermediate:
+    the trace decoding is right wherever a difference could be reported."""
+    from sievit.data import first_images_for
+    from sievit.quant.bundle import load_bundle
+    from sievit.quant.golden import Golden
+    from sievit.rtl.cosim import localize_image, simulator_env
+    from sievit.rtl.localize import descriptor_labels, parse_writes
+    from sievit.rtl.program import PRESETS, Program
+    bundle = load_bundle(small_bundle)
+    hw = PRESETS["fmnist"]
+    prog = Program(bundle, hw)
+    simulator_env("verilator")
+    image = first_images_for(bundle.config, 1)[0]
+    assert localize_image("verilator", hw, prog, Golden(bundle), image, mode,
+                          bundle.config["reduction"]["blocks"], 10_000_000, 20, 8, None,
+                          tmp_path) is None
+    # and every descriptor but the end wrote something that was compared
+    writes = parse_writes((tmp_path / "trace" / "writes.txt").read_text(),
+                          prog.prog_addr[mode], hw.beat_bits)
+    labels = descriptor_labels(prog.programs[mode])
+    assert {k for k, _ in writes} == set(range(len(labels) - 1))

@@ -225,9 +225,13 @@ def cmd_cosim(args: argparse.Namespace) -> dict:
           f"{out['cycles_per_image']:.0f} cycles/image, MAC utilization "
           f"{100 * out['mac_utilization']:.1f} %", file=sys.stderr)
     from sievit.rtl.cosim import describe_difference
+    from sievit.rtl.localize import describe_descriptor
     for mode, r in out["modes"].items():
         if r.get("first_difference"):
             print(describe_difference(mode, r["first_difference"]), file=sys.stderr)
+        if r.get("first_differing_engine"):
+            print(f"{describe_descriptor(r['first_differing_engine'])} ({mode}, image "
+                  f"{r['first_difference']['image']})", file=sys.stderr)
     for mode, path in out.get("waves", {}).items():
         print(f"[cosim] waveform of image 0 ({mode}): {path}", file=sys.stderr)
     return out

@@ -12,6 +12,8 @@
 // cycles from a memory request to its first word; +reset_image=I +reset_cycle=C pulses the
 // reset of the top and the memory C cycles after image I started, writes "X <cycle>" for the
 // aborted image (its partial result beats are void) and goes on with image I+1.
+// +trace_writes=FILE logs every beat an engine hands to the top's buffers or result stream,
+// "W <pc> <opcode> <sink> <segment> <count> <hex>" (rtl/localize.py reads it).
 module sievit_top_tb #(
     parameter int MAX_N = 64,
     parameter int MAX_D = 128,
@@ -104,6 +106,16 @@ module sievit_top_tb #(
       .mem_req_valid, .mem_req_ready, .mem_req_addr, .mem_req_beats,
       .mem_rsp_valid, .mem_rsp_ready, .mem_rsp_data);
 
+  // +trace_writes: the engines' output beats, to find the first descriptor that differs
+  string trace_file;
+  int tfd = 0;
+  initial if ($value$plusargs("trace_writes=%s", trace_file)) tfd = $fopen(trace_file, "w");
+  always_ff @(posedge clk) begin
+    if (tfd != 0 && dut.snk_fire)
+      $fwrite(tfd, "W %0d %0d %0d %0d %0d %h\n", dut.pc, dut.op, dut.cur_snk, dut.snk_seg,
+              dut.snk_cnt, dut.e_out_data);
+  end
+
   // images in, results out, one image at a time
   typedef enum logic [2:0] {T_START, T_RUN, T_WAIT, T_RESET, T_FIN} tstate_t;
   tstate_t ts;
@@ -148,6 +160,7 @@ module sievit_top_tb #(
           $fwrite(fd, "P %0d %0d %0d %0d %0d %0d\n", cycles_total, cycles_phase[0],
                   cycles_phase[1], cycles_phase[2], cycles_phase[3], cycles_phase[4]);
           $fflush(fd);
+          if (tfd != 0) $fflush(tfd);
           beat <= 0;
           images_done <= images_done + 1'b1;
           ts <= last_image ? T_FIN : T_START;

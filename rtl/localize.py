@@ -1,0 +1,169 @@
+"""Where a mismatching RTL run first left the golden model: the descriptor (engine and
+block), the buffer it wrote and the first differing element.
+
+The harness's `+trace_writes=FILE` (rtl/sim/sievit_top_tb.sv) logs every beat an engine
+hands to the top's buffers or result stream: `W <pc> <opcode> <sink> <segment> <count> <hex>`.
+Each descriptor's writes are unpacked into the tensor its engine produced and compared with
+the golden model's intermediate for the same image (Golden.run(..., trace=True)), in program
+order; the first descriptor whose tensor differs is the engine that made the difference."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from sievit.rtl.program import DESC_WORDS, OP
+
+OP_NAME = {v: k for k, v in OP.items()}
+# the engine each opcode runs (one name per engine: golden, HLS, RTL and tests)
+ENGINE = {"embed": "patch_embed", "ln": "layernorm", "attn": "attention", "mlp": "mlp",
+          "score": "pruning_score", "prune": "pruning", "head": "head"}
+# sievit_top's sink codes (B_X .. B_OUT)
+SINK = {0: "X", 1: "H", 2: "IDS", 3: "SC", 4: "HDR", 5: "DROP", 6: "OUT"}
+WIDE_OPS = ("ln", "attn", "mlp")  # engines on the BEAT-wide streams; the others are 64-bit
+_LINE = re.compile(r"^W (\d+) (\d+) (\d+) (\d+) (\d+) ([0-9a-fA-F]+)$", re.M)
+
+
+@dataclass(frozen=True)
+class Label:
+    """One descriptor of a program: its opcode name, block (or selector stage) index and,
+    for LayerNorms, which of the block's two it is."""
+    op: str
+    index: int | None = None
+    which: str = ""
+
+    def __str__(self) -> str:
+        if self.op == "ln":
+            return f"{self.which} of block {self.index}"
+        if self.op in ("score", "prune"):
+            return f"{ENGINE[self.op]} stage {self.index}"
+        return f"{ENGINE[self.op]}" + (f" of block {self.index}" if self.op in ("attn", "mlp") else "")
+
+
+def descriptor_labels(program: np.ndarray) -> list[Label]:
+    """What each descriptor of a program computes, read from its opcodes (the program is
+    embed, then per block [score, prune] ln1 attn ln2 mlp, then head and end)."""
+    labels, block, stage, ln_seen = [], 0, 0, 0
+    for d in program:
+        op = OP_NAME[int(d[0])]
+        if op == "ln":
+            labels.append(Label("ln", block, "ln1" if ln_seen % 2 == 0 else "ln2"))
+            ln_seen += 1
+        elif op in ("attn", "mlp"):
+            labels.append(Label(op, block))
+            block += op == "mlp"
+        elif op in ("score", "prune"):
+            labels.append(Label(op, stage))
+            stage += op == "prune"
+        else:
+            labels.append(Label(op))
+    return labels
+
+
+def parse_writes(text: str, prog_addr: int, beat_bits: int) -> dict[tuple[int, str], dict[int, int]]:
+    """{(descriptor index, sink): {beat count: beat value}} from a +trace_writes log. The
+    controller's pc already points past the running descriptor. Narrow engines' beats are
+    the low 64 bits of the logged word."""
+    out: dict[tuple[int, str], dict[int, int]] = {}
+    for pc, op, sink, _seg, cnt, data in _LINE.findall(text):
+        k = (int(pc) - prog_addr) // (DESC_WORDS * 4) - 1
+        value = int(data, 16)
+        if OP_NAME[int(op)] not in WIDE_OPS:
+            value &= (1 << 64) - 1
+        out.setdefault((k, SINK[int(sink)]), {})[int(cnt)] = value
+    return out
+
+
+def _unpack(beats: dict[int, int], bits: int, elem_bits: int) -> np.ndarray:
+    """Signed elements of consecutive beats 0..max; a beat never written reads as a gap
+    (its elements are absent from the end, or filled with a sentinel in the middle)."""
+    if not beats:
+        return np.zeros(0, dtype=np.int64)
+    per = bits // elem_bits
+    n = max(beats) + 1
+    vals = np.full(n * per, np.iinfo(np.int64).min, dtype=np.int64)
+    for i, word in beats.items():
+        for j in range(per):
+            v = (word >> (elem_bits * j)) & ((1 << elem_bits) - 1)
+            vals[i * per + j] = v - (1 << elem_bits) if v >> (elem_bits - 1) else v
+    return vals
+
+
+def _rows(gold, b: int, sel_blocks: list[int], block: int | None = None,
+          stage: int | None = None) -> int:
+    """Live tokens of image b entering `block` (or selector `stage`): the count after the
+    last stage that ran before it, else all tokens."""
+    ran = gold.tokens_per_stage.shape[1]
+    before = [s for s in range(ran) if (s < stage if stage is not None else sel_blocks[s] <= block)]
+    return int(gold.tokens_per_stage[b, before[-1]]) if before else int(gold.trace["embed_out"].shape[1])
+
+
+def expected_outputs(label: Label, gold, b: int, sel_blocks: list[int]) -> dict[str, np.ndarray]:
+    """The golden tensors (flattened, per sink) that one descriptor's engine must write for
+    image b (gold: Golden.run(..., trace=True)): int8 rows into X / H, int32 scores, the new
+    token count and ids of a pruning stage, the logits."""
+    t = lambda key: np.asarray(gold.trace[key][b])  # noqa: E731
+    if label.op == "embed":
+        return {"X": t("embed_out").ravel()}
+    if label.op in ("ln", "attn", "mlp"):
+        key = {"ln": f"{label.which}_out", "attn": "res1", "mlp": "out"}[label.op]
+        rows = _rows(gold, b, sel_blocks, block=label.index)
+        return {"H" if label.op == "ln" else "X": t(f"blocks.{label.index}.{key}")[:rows].ravel()}
+    if label.op == "score":
+        rows = _rows(gold, b, sel_blocks, stage=label.index)
+        return {"SC": t(f"selectors.{label.index}.score")[:rows]}
+    if label.op == "prune":
+        s = label.index
+        n_new = int(gold.tokens_per_stage[b, s])
+        kept = [int(i) for i in gold.kept[s][b]]
+        ids = kept + [-1] * (n_new - len(kept))  # the package token follows the kept ones
+        return {"HDR": np.array([n_new]), "X": t(f"selectors.{s}.out")[:n_new].ravel(),
+                "IDS": np.array(ids, dtype=np.int64)}
+    if label.op == "head":
+        return {"OUT": np.asarray(gold.logits[b])}
+    return {}
+
+
+def _got(sink: str, beats: dict[int, int], op: str, beat_bits: int, want_len: int) -> np.ndarray:
+    if sink in ("X", "H"):
+        vals = _unpack(beats, beat_bits if op in WIDE_OPS else 64, 8)
+    elif sink == "HDR":
+        vals = np.array([beats[0] & 0xFFFFFFFF]) if 0 in beats else np.zeros(0, dtype=np.int64)
+    else:
+        vals = _unpack(beats, 64, 32)
+    return vals[:want_len] if len(vals) >= want_len else vals
+
+
+def first_differing_descriptor(trace_text: str, program: np.ndarray, prog_addr: int,
+                               beat_bits: int, gold, sel_blocks: list[int],
+                               b: int = 0) -> dict | None:
+    """The first descriptor (in program order) whose engine wrote something other than the
+    golden intermediate for image b (gold: Golden.run(..., trace=True)): its index, engine, what it computes, the buffer, the
+    first differing element (flat, and as [row, column] for token buffers) and both values.
+    None when every descriptor's output equals golden."""
+    writes = parse_writes(trace_text, prog_addr, beat_bits)
+    dim = int(program[0][1])
+    for k, label in enumerate(descriptor_labels(program)):
+        for sink, want in expected_outputs(label, gold, b, sel_blocks).items():
+            got = _got(sink, writes.get((k, sink), {}), label.op, beat_bits, len(want))
+            if len(got) == len(want) and np.array_equal(got, want):
+                continue
+            n = min(len(got), len(want))
+            diff = np.flatnonzero(got[:n] != want[:n])
+            i = int(diff[0]) if len(diff) else n
+            pick = lambda a: (None if i >= len(a) or a[i] == np.iinfo(np.int64).min  # noqa: E731
+                              else int(a[i]))
+            out = {"descriptor": k, "engine": ENGINE[label.op], "computes": str(label),
+                   "buffer": sink, "element": i, "rtl": pick(got), "golden": pick(want)}
+            if sink in ("X", "H"):
+                out["row"], out["column"] = divmod(i, dim)
+            return out
+    return None
+
+
+def describe_descriptor(d: dict) -> str:
+    """One line for stderr naming the engine that first differs."""
+    where = f"[{d['row']}, {d['column']}]" if "row" in d else f"[{d['element']}]"
+    return (f"[cosim] first differing engine: descriptor {d['descriptor']} ({d['computes']}), "
+            f"buffer {d['buffer']}{where}: RTL {d['rtl']}, golden {d['golden']}")
