@@ -159,9 +159,9 @@ def batches(n: int, batch: int, total: int, gen: torch.Generator, device):
 
 
 def val_tensors(device: torch.device, max_steps: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The validation split on the device (256 images in smoke runs)."""
+    """The validation split on the device (64 images in smoke runs: a look, not a figure)."""
     val = load_split("val")
-    n = 256 if max_steps is not None else len(val.labels)
+    n = 64 if max_steps is not None else len(val.labels)
     return torch.from_numpy(val.images[:n]).to(device), torch.from_numpy(val.labels[:n]).to(device)
 
 

@@ -59,15 +59,17 @@ async def run_cases(dut, cases, configure, send_words, check, timeout_ns=10**9):
     assert cases, "no cases for this engine"
     await setup(dut)
     bad = 0
-    for i, case in enumerate(cases[:MAX_CASES]):
+    if len(cases) > MAX_CASES:  # both ends: the real intermediates and the random / extreme cases
+        cases = cases[:MAX_CASES - MAX_CASES // 2] + cases[len(cases) - MAX_CASES // 2:]
+    for i, case in enumerate(cases):
         configure(dut, case)
         got = await transfer(dut, send_words(case), timeout_ns)
         if not check(case, got):
             if bad == 0:
                 dut._log.error(f"case {i}: mismatch")
             bad += 1
-    assert bad == 0, f"{bad} of {min(len(cases), MAX_CASES)} cases mismatch"
-    dut._log.info(f"{min(len(cases), MAX_CASES)} cases, 0 mismatches")
+    assert bad == 0, f"{bad} of {len(cases)} cases mismatch"
+    dut._log.info(f"{len(cases)} cases, 0 mismatches")
 
 
 async def reset_mid_tensor(dut, case, configure, send_words, check, timeout_ns=10**9):

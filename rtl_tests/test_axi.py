@@ -177,14 +177,14 @@ def _session_and_golden():
 
 
 def test_whole_model_through_axi(tmp_path):
-    """2 test images dense and threshold through the AXI IP, every AxiRam channel paused
+    """Test images (1 dense, 2 threshold) through the AXI IP, every AxiRam channel paused
     25 % of cycles (random runs of 1-16 cycles) and 16 cycles of read latency: logits and
     kept ids equal the golden model's. Before them a batch runs under AxiRam's own pause
     generators (one step per cycle, too slow for whole images) and is soft-reset in the
     middle: the bursts in flight drain, the bus goes quiet, the next batches are exact."""
     from sievit.rtl.cosim import PHASES, mismatches
     batches = [{"mode": "threshold", "images": [0], "pause": "generator", "reset_after": 30_000},
-               {"mode": "none", "images": [0, 1], "pause": "runs"},
+               {"mode": "none", "images": [1], "pause": "runs"},
                {"mode": "threshold", "images": [0, 1], "pause": "runs", "irq": True}]
     out, images = run_axi_sim(tmp_path, batches)
     session, golden = _session_and_golden()

@@ -190,7 +190,7 @@ def test_wide_datapath_bit_exact_with_stalls():
     """The 256-bit datapath (fmnist_wide preset: wide read port and activation streams, the
     64-bit engines behind the width adapter), dense and top-k, every handshake stalled 30 %
     of cycles: bit-exact, and faster than the 64-bit preset unstalled."""
-    out = cosim(BUNDLE, 2, modes=["none", "topk"], hw_name="fmnist_wide", stall_pct=30,
+    out = cosim(BUNDLE, 1, modes=["none", "topk"], hw_name="fmnist_wide", stall_pct=30,
                 latency=20)
     assert out["mismatches"] == 0, out
     assert out["beat_bits"] == 256 and out["mac_lanes"] == 2048

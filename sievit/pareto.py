@@ -8,7 +8,8 @@ from pathlib import Path
 from sievit import fanout
 from sievit.errors import SievitError
 
-# the checkpoints the table uses; `--retrain` rebuilds them with these commands' arguments
+# the checkpoints the table uses; `--retrain` rebuilds each by replaying the `sievit train`
+# command recorded in its metrics.json (recorded_train_args)
 CHECKPOINTS = {
     "heatvit": "checkpoints/fmnist_heatvit_kd",
     "evit": "checkpoints/fmnist_evit",
@@ -20,21 +21,11 @@ CHECKPOINTS = {
 }
 BACKBONE = "checkpoints/fmnist_heatvit"
 HEATVIT_B40 = "checkpoints/fmnist_heatvit_b40"
-# train arguments per method; HeatViT first rebuilds the 40 % checkpoint its finetune starts from
-PREREQUISITES = {
-    "heatvit": [(HEATVIT_B40, ["--config", "configs/fmnist_heatvit_b40.yaml", "--resume", BACKBONE,
-                               "--train-backbone", "--epochs", "6", "--max-steps", "600"])],
-}
-RETRAIN = {
-    "heatvit": ["--config", "configs/fmnist_heatvit_kd.yaml", "--resume", HEATVIT_B40,
-                "--train-backbone"],
-    "evit": ["--config", "configs/fmnist_evit.yaml", "--init", BACKBONE],
-    "tome": ["--config", "configs/fmnist_tome.yaml", "--init", BACKBONE],
-    "ppt": ["--config", "configs/fmnist_ppt.yaml", "--init", BACKBONE],
-    "cpvit": ["--config", "configs/fmnist_cpvit.yaml", "--init", BACKBONE],
-    "cait": ["--config", "configs/fmnist_cait.yaml", "--init", BACKBONE],
-    "prance": ["--config", "configs/fmnist_prance.yaml", "--init", BACKBONE],
-}
+# checkpoints a method's recorded command starts from, rebuilt before it (HeatViT's finetune
+# resumes from the 40 % checkpoint); the shared backbone itself is not retrained
+PREREQUISITES = {"heatvit": [HEATVIT_B40]}
+# options of a recorded command that belong to the run, not to the recipe
+_RUN_OPTIONS = {"--out": 1, "--device": 1, "--json": 0}
 LABELS = {"heatvit": "HeatViT", "evit": "EViT", "tome": "ToMe", "ppt": "PPT", "cpvit": "CP-ViT",
           "cait": "CAIT", "prance": "PRANCE", "dense": "dense int8"}
 
@@ -63,17 +54,49 @@ def _evaluate(job: tuple) -> dict:
             "macs": m["macs"], "tokens_per_stage": m["tokens_per_stage"]}
 
 
+def recorded_train_args(ckpt: str | Path) -> list[str]:
+    """The `sievit train` arguments that made a checkpoint (its metrics.json `command`), less
+    the run's own --out, --device and --json, with --config pointing at the checkpoint's
+    resolved config.yaml (the config file named in the command may have changed since)."""
+    import json
+    import shlex
+    ckpt = Path(ckpt)
+    metrics = ckpt / "metrics.json"
+    if not metrics.is_file():
+        raise SievitError(f"{ckpt}: no metrics.json, so no recorded command to retrain it with")
+    command = json.loads(metrics.read_text()).get("command")
+    argv = shlex.split(command) if isinstance(command, str) else []
+    if argv[:2] != ["sievit", "train"]:
+        raise SievitError(f"{metrics} records no `sievit train` command (command: {command!r})")
+    args, rest = [], iter(argv[2:])
+    for a in rest:
+        if a in _RUN_OPTIONS:
+            for _ in range(_RUN_OPTIONS[a]):
+                next(rest, None)
+        elif a == "--config":
+            next(rest, None)
+            args += ["--config", str(ckpt / "config.yaml")]
+        else:
+            args.append(a)
+    return args
+
+
 def retrain(methods: list[str], device: str) -> None:
-    """Rebuild the checkpoints the table uses (replacing them)."""
+    """Rebuild the checkpoints the table uses (replacing them), each by replaying the train
+    command it records, in a child `python -m sievit.cli` (no import of the CLI here)."""
     import shutil
-    from sievit.cli import main
+    import subprocess
+    import sys
     for method in methods:
-        for ckpt, args in [*PREREQUISITES.get(method, []), (CHECKPOINTS[method], RETRAIN[method])]:
+        for ckpt in [*PREREQUISITES.get(method, []), CHECKPOINTS[method]]:
             out = Path(ckpt)
+            args = recorded_train_args(out)
             tmp = out.with_name(out.name + ".retrain")
             shutil.rmtree(tmp, ignore_errors=True)
-            code = main(["train", *args, "--out", str(tmp), "--device", device])
+            code = subprocess.run([sys.executable, "-m", "sievit.cli", "train", *args,
+                                   "--out", str(tmp), "--device", device]).returncode
             if code:
+                shutil.rmtree(tmp, ignore_errors=True)
                 raise SievitError(f"retraining {method} ({ckpt}) failed (exit {code})")
             shutil.rmtree(out, ignore_errors=True)
             tmp.rename(out)
