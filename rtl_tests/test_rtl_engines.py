@@ -24,12 +24,12 @@ ENGINES = tuple(ENGINE_DEPS)
 PARAMS = {"head": {"MAX_D": 128, "MAX_CLASSES": 16}}
 # cases per engine and simulator (the linear engine's cases are whole layers: ~10^5 cycles each)
 # The composed engines (one case is a whole attention / MLP / selector over up to 65 tokens,
-# 10^5-10^6 cycles) run 300 cases in `make test`, the first and last 150 of the file (golden
-# intermediates of real images lead it, random and extreme cases follow);
-# SIEVIT_RTL_COMPOSED_CASES=1000 runs them all.
+# 10^5-10^6 cycles) run 300 cases in `make test`, the others 600: the first and last halves
+# of each case file (golden intermediates of real images lead it, random and extreme cases
+# follow); SIEVIT_RTL_COMPOSED_CASES=1000 runs 1000 and 2000 (every case of every file).
 COMPOSED = ("attention", "mlp", "pruning_score")
 COMPOSED_CASES = int(os.environ.get("SIEVIT_RTL_COMPOSED_CASES", "300"))
-CASES = {"verilator": {e: COMPOSED_CASES if e in COMPOSED else 1000 for e in ENGINES},
+CASES = {"verilator": {e: COMPOSED_CASES if e in COMPOSED else 2 * COMPOSED_CASES for e in ENGINES},
          "icarus": {"gelu": 150, "softmax": 150, "layernorm": 60, "linear": 2, "pruning": 60}}
 # Icarus runs the engines that are not compositions: one mlp case alone is ~10^5 cycles, over
 # two minutes under Icarus; Verilator covers the composed engines. Icarus 11 re-evaluates the
