@@ -202,13 +202,13 @@ def run_stage(model: ViT, name: str, epochs: int, lr: float, cfg: dict, data: di
     bar.close()
     val_mode = {"none": "none", "topk": "topk"}.get(prune, "threshold")
     smoke = max_steps is not None and device.type == "cpu"
-    n_val = 256 if smoke else len(data["val_y"])  # smoke runs: a quick look
+    n_val = 64 if smoke else len(data["val_y"])  # smoke runs: a quick look, not a figure
     acc = evaluate(model, data["val_x"][:n_val], data["val_y"][:n_val], val_mode)
     entry = {"stage": name, "epochs": epochs, "steps": step, "planned_steps": total, "val_acc": acc}
     if prune != "none":
         model.eval()
         with torch.no_grad():
-            out = model(data["val_x"][:1000], prune=val_mode)
+            out = model(data["val_x"][:n_val if smoke else 1000], prune=val_mode)
         model.train()
         entry["val_tokens_per_stage"] = [float(p.sum(1).mean()) for p in out.policies]
     log[name] = entry

@@ -21,7 +21,12 @@ def test_torchrun_two_processes_equal_one_process_bit_for_bit(tmp_path):
     raw = yaml.safe_load((ROOT / "configs" / "fmnist_20px.yaml").read_text())
     raw["train"]["grad_shards"] = 2
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(raw))
-    train(validate(raw), tmp_path / "one", epochs=1, seed=None, device_name="cpu", max_steps=3)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the torchrun processes (OMP_NUM_THREADS=1): same reductions
+    try:
+        train(validate(raw), tmp_path / "one", epochs=1, seed=None, device_name="cpu", max_steps=3)
+    finally:
+        torch.set_num_threads(threads)
     torchrun = Path(sys.executable).parent / "torchrun"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     res = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2",
