@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sievit.rtl.cosim import _first_unequal  # (index, got, want); None past an end
 from sievit.rtl.program import DESC_WORDS, OP
 
 OP_NAME = {v: k for k, v in OP.items()}
@@ -22,6 +23,7 @@ ENGINE = {"embed": "patch_embed", "ln": "layernorm", "attn": "attention", "mlp":
 # sievit_top's sink codes (B_X .. B_OUT)
 SINK = {0: "X", 1: "H", 2: "IDS", 3: "SC", 4: "HDR", 5: "DROP", 6: "OUT"}
 WIDE_OPS = ("ln", "attn", "mlp")  # engines on the BEAT-wide streams; the others are 64-bit
+GAP = int(np.iinfo(np.int64).min)  # elements of a beat never written
 _LINE = re.compile(r"^W (\d+) (\d+) (\d+) (\d+) (\d+) ([0-9a-fA-F]+)$", re.M)
 
 
@@ -76,13 +78,13 @@ def parse_writes(text: str, prog_addr: int, beat_bits: int) -> dict[tuple[int, s
 
 
 def _unpack(beats: dict[int, int], bits: int, elem_bits: int) -> np.ndarray:
-    """Signed elements of consecutive beats 0..max; a beat never written reads as a gap
-    (its elements are absent from the end, or filled with a sentinel in the middle)."""
+    """Signed elements of consecutive beats 0..max; a beat never written in between reads
+    as GAP."""
     if not beats:
         return np.zeros(0, dtype=np.int64)
     per = bits // elem_bits
     n = max(beats) + 1
-    vals = np.full(n * per, np.iinfo(np.int64).min, dtype=np.int64)
+    vals = np.full(n * per, GAP, dtype=np.int64)
     for i, word in beats.items():
         for j in range(per):
             v = (word >> (elem_bits * j)) & ((1 << elem_bits) - 1)
@@ -132,30 +134,27 @@ def _got(sink: str, beats: dict[int, int], op: str, beat_bits: int, want_len: in
         vals = np.array([beats[0] & 0xFFFFFFFF]) if 0 in beats else np.zeros(0, dtype=np.int64)
     else:
         vals = _unpack(beats, 64, 32)
-    return vals[:want_len] if len(vals) >= want_len else vals
+    return vals[:want_len]
 
 
 def first_differing_descriptor(trace_text: str, program: np.ndarray, prog_addr: int,
                                beat_bits: int, gold, sel_blocks: list[int],
                                b: int = 0) -> dict | None:
     """The first descriptor (in program order) whose engine wrote something other than the
-    golden intermediate for image b (gold: Golden.run(..., trace=True)): its index, engine, what it computes, the buffer, the
-    first differing element (flat, and as [row, column] for token buffers) and both values.
+    golden intermediate for image b (gold: Golden.run(..., trace=True)): its index, engine,
+    what it computes, the buffer, the first differing element (flat, and as [row, column] for token buffers) and both values.
     None when every descriptor's output equals golden."""
     writes = parse_writes(trace_text, prog_addr, beat_bits)
     dim = int(program[0][1])
     for k, label in enumerate(descriptor_labels(program)):
         for sink, want in expected_outputs(label, gold, b, sel_blocks).items():
             got = _got(sink, writes.get((k, sink), {}), label.op, beat_bits, len(want))
-            if len(got) == len(want) and np.array_equal(got, want):
+            if np.array_equal(got, want):
                 continue
-            n = min(len(got), len(want))
-            diff = np.flatnonzero(got[:n] != want[:n])
-            i = int(diff[0]) if len(diff) else n
-            pick = lambda a: (None if i >= len(a) or a[i] == np.iinfo(np.int64).min  # noqa: E731
-                              else int(a[i]))
+            i, rtl, golden = _first_unequal(got, want)
+            rtl = None if rtl == GAP else rtl  # a beat the engine never wrote
             out = {"descriptor": k, "engine": ENGINE[label.op], "computes": str(label),
-                   "buffer": sink, "element": i, "rtl": pick(got), "golden": pick(want)}
+                   "buffer": sink, "element": i, "rtl": rtl, "golden": golden}
             if sink in ("X", "H"):
                 out["row"], out["column"] = divmod(i, dim)
             return out
