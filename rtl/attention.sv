@@ -4,7 +4,10 @@
 // channel pairs packed), head concat, and the residual fused into the projection's write-back
 // (docs/numerics.md). K and V rows are banked by key so that each bank serves one read per
 // cycle. In: h rows (LN1 output), then x rows (the block input), `dim` int8 each. Out: n rows
-// of `dim` int8 (res1).
+// of `dim` int8 (res1); with `cls_scores`, then the CLS attention of every key,
+// a_j = sum_h A_h[0, j] (Q0.8 x heads, j = 0..n-1, int32 pairs in the low 64 bits of
+// ceil(n/2) beats): EViT's score source, summed from the probabilities as the softmax
+// hands them over for query 0 (rd.cls_attention; the engine writes j = 0 as well).
 module attention #(
     parameter int LANES = 8,          // linear and Q.K^T: input elements per dot product per cycle
     parameter int ROWS = 2,           // linear: token rows per cycle
@@ -43,6 +46,7 @@ module attention #(
     input  logic [15:0]                      dim,
     input  logic [15:0]                      heads,
     input  logic [15:0]                      head_dim,     // multiple of 8
+    input  logic                             cls_scores,   // 1: also output a_j (see above)
     // q, k, v (requantize) and proj (residual): weight/bias addresses and fracs, index 0..3
     input  logic [3:0][31:0]                 w_addr,
     input  logic [3:0][31:0]                 b_addr,
@@ -86,7 +90,8 @@ module attention #(
   localparam int VGI = $clog2(VG > 1 ? VG : 2);
 
   typedef enum logic [3:0] {
-    IN_H, IN_X, LIN_FEED, LIN_COLLECT, QK, SM_FEED, SM_COLLECT, AV, PROJ_A, PROJ_X, PROJ_OUT
+    IN_H, IN_X, LIN_FEED, LIN_COLLECT, QK, SM_FEED, SM_COLLECT, AV, PROJ_A, PROJ_X, PROJ_OUT,
+    CLS_OUT
   } state_t;
   state_t state;
 
@@ -95,6 +100,8 @@ module attention #(
   logic [BEAT-1:0] v_mem[AV_KEYS][VG * RB];   // key j, word w: bank j % AV_KEYS
   logic signed [31:0] logit[QK_KEYS][KG];           // key j: bank j % QK_KEYS
   logic [7:0] prob[AV_KEYS][VG];                    // key j: bank j % AV_KEYS
+  localparam int NSZ = 1 << $clog2(MAX_N);
+  logic [15:0] cls_acc[NSZ];                        // a_j: sum over heads of A_h[0, j]
   logic [1:0] proj_sel;                 // which projection runs on the linear engine (0 q, 1 k, 2 v)
   logic [CW-1:0] beat, t, jb, kk, cw, hd, lrow, lcol;
   logic signed [31:0] acc_qk[QK_KEYS];
@@ -251,9 +258,18 @@ module attention #(
     endcase
   end
   assign l_m_tready = (state == LIN_COLLECT) || ((state == PROJ_OUT) && m_axis_tready);
-  assign m_axis_tdata = l_m_tdata;
-  assign m_axis_tvalid = (state == PROJ_OUT) && l_m_tvalid;
-  assign m_axis_tlast = (state == PROJ_OUT) && l_m_tlast;
+  wire [CW-1:0] cls_beats = CW'((32'(n) + 1) / 2);
+  logic [BEAT-1:0] cls_word;
+  always_comb begin
+    cls_word = '0;
+    for (int l = 0; l < 2; l++)
+      if (32'(beat) * 2 + l < 32'(n))
+        cls_word[32*l+:32] = 32'(cls_acc[$clog2(NSZ)'(32'(beat) * 2 + l)]);
+  end
+  assign m_axis_tdata = (state == CLS_OUT) ? cls_word : l_m_tdata;
+  assign m_axis_tvalid = ((state == PROJ_OUT) && l_m_tvalid) || (state == CLS_OUT);
+  assign m_axis_tlast = ((state == PROJ_OUT) && l_m_tlast && !cls_scores) ||
+                        ((state == CLS_OUT) && beat == cls_beats - 1'b1);
   // each block of QK_KEYS logits goes to the softmax as soon as Q.K^T has written it
   assign sm_s_tvalid = (state == SM_FEED) || ((state == QK) && (beat < jb));
   always_comb begin
@@ -348,6 +364,11 @@ module attention #(
             if (beat * CW'(B8) + CW'(l) < CW'(n))
               prob[(32'(beat) * B8 + 32'(l)) % AV_KEYS][VGI'((beat * CW'(B8) + CW'(l)) >> LV)]
                   <= sm_m_tdata[8*l+:8];
+            // query 0 (CLS): a_j, the first head's row starting the sum
+            if (t == 0 && beat * CW'(B8) + CW'(l) < CW'(n))
+              cls_acc[$clog2(NSZ)'(beat * CW'(B8) + CW'(l))] <=
+                  ((hd == 0) ? 16'd0 : cls_acc[$clog2(NSZ)'(beat * CW'(B8) + CW'(l))])
+                  + 16'(sm_m_tdata[8*l+:8]);
           end
           beat <= (beat == prob_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == prob_beats - 1'b1) begin
@@ -389,8 +410,12 @@ module attention #(
           if (beat == tensor_beats - 1'b1) state <= PROJ_OUT;
         end
         PROJ_OUT: if (m_axis_tready && l_m_tvalid && l_m_tlast) begin
-          state <= IN_H;
+          state <= cls_scores ? CLS_OUT : IN_H;
           beat <= '0;
+        end
+        CLS_OUT: if (m_axis_tready) begin
+          beat <= (beat == cls_beats - 1'b1) ? '0 : beat + 1'b1;
+          if (beat == cls_beats - 1'b1) state <= IN_H;
         end
         default: state <= IN_H;
       endcase

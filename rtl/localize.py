@@ -14,14 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from sievit.rtl.cosim import _first_unequal  # (index, got, want); None past an end
-from sievit.rtl.program import DESC_WORDS, OP
+from sievit.rtl.schema import BUFFERS, DESC_WORDS, OPS
 
-OP_NAME = {v: k for k, v in OP.items()}
+OP_NAME = {op.code: name for name, op in OPS.items()}
 # the engine each opcode runs (one name per engine: golden, HLS, RTL and tests)
-ENGINE = {"embed": "patch_embed", "ln": "layernorm", "attn": "attention", "mlp": "mlp",
-          "score": "pruning_score", "prune": "pruning", "head": "head"}
-# sievit_top's sink codes (B_X .. B_OUT)
-SINK = {0: "X", 1: "H", 2: "IDS", 3: "SC", 4: "HDR", 5: "DROP", 6: "OUT"}
+ENGINE = {name: op.engine for name, op in OPS.items()}
+SINK = {code: name for name, code in BUFFERS.items()}   # sievit_top's B_* codes
 WIDE_OPS = ("ln", "attn", "mlp")  # engines on the BEAT-wide streams; the others are 64-bit
 GAP = int(np.iinfo(np.int64).min)  # elements of a beat never written
 _LINE = re.compile(r"^W (\d+) (\d+) (\d+) (\d+) (\d+) ([0-9a-fA-F]+)$", re.M)

@@ -2,7 +2,7 @@
 
 The memory behind `sievit_top`'s burst read port holds the int8 weights (sievit/layout.py
 layout), the int32 biases, then one program per pruning mode. A program is a list of
-descriptors of DESC_WORDS 32-bit words (docs/numerics.md, "RTL program"); the controller
+descriptors of DESC_WORDS 32-bit words (rtl/schema.py, docs/numerics.md "RTL program"); the controller
 fetches one, runs its engine, and goes on until OP_END."""
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from sievit.errors import SievitError
 from sievit.layout import Layout
 from sievit.quant.bundle import Bundle
 
-DESC_WORDS = 64
-OP = {"end": 0, "embed": 1, "ln": 2, "attn": 3, "mlp": 4, "score": 5, "prune": 6, "head": 7}
-MODES = {"threshold": 1, "topk": 2}
-MAXH = 4          # selector heads a descriptor holds (sievit_top's MAXH)
+from sievit.rtl.schema import DESC_WORDS, OPS, PRUNE_MODES, SEL_MAXH, encode
+
+OP = {name: op.code for name, op in OPS.items()}
+MAXH = SEL_MAXH   # selector heads a descriptor holds
 RTL_LANES = 8     # k-lanes of the small (64-bit) MAC arrays: patch embedding, selector, head
 
 
@@ -116,18 +116,6 @@ def check_fits(layout: Layout, hw: RtlParams) -> None:
                               f"preset's {hw.lanes} lanes and {hw.beat_bytes}-byte beats")
 
 
-def _word(v: int) -> int:
-    return int(v) & 0xFFFFFFFF
-
-
-def _desc(op: str, dim: int, fields: dict[int, int]) -> np.ndarray:
-    d = np.zeros(DESC_WORDS, dtype=np.uint32)
-    d[0], d[1] = OP[op], dim
-    for i, v in fields.items():
-        d[i] = _word(v)
-    return d
-
-
 class Program:
     """Descriptors of one bundle for each mode, and the memory image that holds them."""
 
@@ -157,57 +145,61 @@ class Program:
     def program(self, mode: str) -> np.ndarray:
         lay, desc, D = self.layout, self.layout.desc, self.layout.dim
         e = desc["embed"]
-        ops = [_desc("embed", D, {2: e["image_size"], 3: e["patch"], 4: e["chans"], 5: e["grid"],
-                                  6: lay.n_tok, 7: e["cls_off"], 8: e["pos_off"],
-                                  9: e["lin"]["w_off"], 10: self._b(e["lin"]),
-                                  11: e["lin"]["frac_acc"], 12: e["frac_cls"],
-                                  13: e["frac_pos"], 14: e["frac_out"]})]
+        ops = [encode("embed", D, {
+            "image_size": e["image_size"], "patch": e["patch"], "chans": e["chans"],
+            "grid": e["grid"], "tokens": lay.n_tok, "cls": e["cls_off"], "pos": e["pos_off"],
+            "w": e["lin"]["w_off"], "b": self._b(e["lin"]), "frac_acc": e["lin"]["frac_acc"],
+            "frac_cls": e["frac_cls"], "frac_pos": e["frac_pos"], "frac_out": e["frac_out"]})]
         stage = 0
         for i in range(lay.m["depth"]):
             if mode != "none" and stage < len(desc["sel_block"]) and desc["sel_block"][stage] == i:
                 ops += [self._score(desc["sel"][stage]),
-                        _desc("prune", D, {2: MODES[mode], 3: desc["topk_keep"][stage]})]
+                        encode("prune", D, {"mode": PRUNE_MODES[mode],
+                                            "k": desc["topk_keep"][stage], "heads": 0})]
                 stage += 1
             ops.append(self._ln(desc["ln1"][i]))
             a = desc["attn"][i]
             lins = [a["q"], a["k"], a["v"], a["proj"]]
-            f = {2: a["heads"], 3: a["head_dim"], 20: a["proj"]["frac_res"], 21: a["frac_s"],
-                 22: a["frac_v"], 23: a["frac_attn_out"]}
-            for j, d in enumerate(lins):
-                f.update({4 + j: d["w_off"], 8 + j: self._b(d), 12 + j: d["frac_acc"],
-                          16 + j: d["frac_out"]})
-            ops.append(_desc("attn", D, f))
+            ops.append(encode("attn", D, {
+                "heads": a["heads"], "head_dim": a["head_dim"],
+                "w": [d["w_off"] for d in lins], "b": [self._b(d) for d in lins],
+                "frac_acc": [d["frac_acc"] for d in lins], "frac_out": [d["frac_out"] for d in lins],
+                "frac_res": a["proj"]["frac_res"], "frac_s": a["frac_s"], "frac_v": a["frac_v"],
+                "frac_attn_out": a["frac_attn_out"], "cls_scores": 0}))
             ops.append(self._ln(desc["ln2"][i]))
             fc1, fc2 = desc["mlp"][i]["fc1"], desc["mlp"][i]["fc2"]
-            ops.append(_desc("mlp", D, {2: fc1["n_out"], 3: fc1["w_off"], 4: self._b(fc1),
-                                        5: fc1["frac_acc"], 6: fc1["frac_gelu_in"],
-                                        7: fc1["frac_out"], 8: fc2["w_off"], 9: self._b(fc2),
-                                        10: fc2["frac_acc"], 11: fc2["frac_res"],
-                                        12: fc2["frac_out"]}))
+            ops.append(encode("mlp", D, {
+                "hidden": fc1["n_out"], "fc1_w": fc1["w_off"], "fc1_b": self._b(fc1),
+                "fc1_frac_acc": fc1["frac_acc"], "fc1_frac_gelu_in": fc1["frac_gelu_in"],
+                "fc1_frac_out": fc1["frac_out"], "fc2_w": fc2["w_off"], "fc2_b": self._b(fc2),
+                "fc2_frac_acc": fc2["frac_acc"], "fc2_frac_res": fc2["frac_res"],
+                "fc2_frac_out": fc2["frac_out"]}))
         h = desc["head"]
-        ops.append(_desc("head", D, {2: h["fc"]["n_out"], 3: h["ln"]["g_off"], 4: self._b(h["ln"]),
-                                     5: h["ln"]["gamma_frac"], 6: h["ln"]["frac_out"],
-                                     7: h["fc"]["w_off"], 8: self._b(h["fc"]),
-                                     9: h["fc"]["frac_acc"]}))
-        ops.append(_desc("end", D, {}))
+        ops.append(encode("head", D, {
+            "classes": h["fc"]["n_out"], "g": h["ln"]["g_off"], "b": self._b(h["ln"]),
+            "gamma_frac": h["ln"]["gamma_frac"], "ln_frac_out": h["ln"]["frac_out"],
+            "w": h["fc"]["w_off"], "fc_b": self._b(h["fc"]), "frac_acc": h["fc"]["frac_acc"]}))
+        ops.append(encode("end", D, {}))
         return np.stack(ops)
 
     def _ln(self, d: dict) -> np.ndarray:
-        return _desc("ln", self.layout.dim, {2: d["g_off"], 3: self._b(d), 4: d["gamma_frac"],
-                                             5: d["frac_out"]})
+        return encode("ln", self.layout.dim, {"g": d["g_off"], "b": self._b(d),
+                                              "gamma_frac": d["gamma_frac"],
+                                              "frac_out": d["frac_out"]})
 
     def _score(self, s: dict) -> np.ndarray:
-        f = {2: s["heads"], 3: s["hid"], 4: s["ln"]["g_off"], 5: self._b(s["ln"]),
-             6: s["ln"]["gamma_frac"], 7: s["ln"]["frac_out"],
-             8: s["local"][0]["frac_gelu_in"], 9: s["local"][0]["frac_out"],
-             10: s["mlp1"][0]["frac_gelu_in"], 11: s["mlp1"][0]["frac_out"],
-             12: s["head_w"]["w_off"], 13: self._b(s["head_w"]), 14: s["head_w"]["frac_acc"]}
-        for h in range(s["heads"]):
-            for j, d in enumerate((s["local"][h], s["mlp1"][h], s["mlp2"][h])):
-                f[16 + 3 * h + j] = d["w_off"]
-                f[16 + 3 * MAXH + 3 * h + j] = self._b(d)
-                f[16 + 6 * MAXH + 3 * h + j] = d["frac_acc"]
-        return _desc("score", self.layout.dim, f)
+        per_head = [(s["local"][h], s["mlp1"][h], s["mlp2"][h]) for h in range(s["heads"])]
+        return encode("score", self.layout.dim, {
+            "heads": s["heads"], "hid": s["hid"], "ln_g": s["ln"]["g_off"],
+            "ln_b": self._b(s["ln"]), "ln_gamma_frac": s["ln"]["gamma_frac"],
+            "ln_frac_out": s["ln"]["frac_out"],
+            "local_in": s["local"][0]["frac_gelu_in"], "local_out": s["local"][0]["frac_out"],
+            "mlp1_in": s["mlp1"][0]["frac_gelu_in"], "mlp1_out": s["mlp1"][0]["frac_out"],
+            "hw_w": s["head_w"]["w_off"], "hw_b": self._b(s["head_w"]),
+            "hw_frac_acc": s["head_w"]["frac_acc"],
+            "w": [d["w_off"] for ds in per_head for d in ds],
+            "b": [self._b(d) for ds in per_head for d in ds],
+            "frac_acc": [d["frac_acc"] for ds in per_head for d in ds]})
 
     def memory_hex(self) -> str:
         """The memory image as $readmemh text."""

@@ -1,8 +1,13 @@
-// Engine `pruning` (decision half): given each live token's keep score (Q0.8, computed by the
-// selector layers on the linear engine), decide which patches stay (threshold score >= 128,
-// or the k best scores with ties to the lower index), fuse the pruned patches and the old
-// package token into a new package token (score-weighted mean, div_round), and compact the
-// kept rows stably: CLS, kept patches in original order, package last (docs/numerics.md).
+// Engine `pruning` (decision half): given each live token's keep score, decide which rows
+// stay and fuse the others into one package token, then compact the kept rows stably: CLS,
+// kept rows in order, package last (docs/numerics.md).
+//   HeatViT (mode 1 threshold score >= 128, mode 2 the k best): scores are the selector's
+//   Q0.8 keep scores; candidates are the patches (ids > 0); the pruned patches and the old
+//   package fuse into the new one (score-weighted mean, div_round).
+//   EViT (mode 3, rd.evit_fuse): scores are the CLS attention summed over heads (Q0.8 x
+//   heads, from the attention engine); every live row but CLS is a candidate (an earlier
+//   package too); the k best stay, the rest fuse into sum(a_j x_j) / (heads * 2^8).
+// Ties go to the lower row in every top-k.
 // Message layout = the HLS pruning_top with score_in = 1:
 //   in : n rows of `dim` int8, n ids (int32), n scores (int32)
 //   out: (n_new, n_fused) int32 pair, n scores, n_new rows, n_new ids (int32); TLAST last.
@@ -14,8 +19,9 @@ module pruning #(
     input  logic                             rst_n,
     input  logic [15:0]                      n,      // live rows, CLS first, 1..MAX_N
     input  logic [15:0]                      dim,    // multiple of 8
-    input  logic [1:0]                       mode,   // 1 threshold, 2 top-k
-    input  logic [15:0]                      k,      // top-k: patches to keep
+    input  logic [1:0]                       mode,   // sievit_pkg PRUNE_*: 1 threshold, 2 top-k, 3 EViT
+    input  logic [15:0]                      k,      // top-k modes: candidates to keep
+    input  logic [15:0]                      heads,  // EViT: the fused token's divisor is heads * 2^8
     input  logic [sievit_pkg::BEAT_BITS-1:0] s_axis_tdata,
     input  logic                             s_axis_tvalid,
     output logic                             s_axis_tready,
@@ -32,6 +38,7 @@ module pruning #(
   localparam int DW = $clog2(MAX_D);
   localparam int DSZ = 1 << DW;
   localparam int CW = 20;
+  localparam int SW = 16;                 // scores: Q0.8 (HeatViT) or Q0.8 x heads (EViT)
   localparam logic signed [31:0] PKG_ID = -32'sd1;
 
   typedef enum logic [3:0] {
@@ -43,7 +50,7 @@ module pruning #(
   // read takes the whole row at one address (the fuse uses every channel, the output a slice)
   logic [8*DSZ-1:0] x[NSZ];
   logic signed [31:0] ids[NSZ];
-  logic [8:0] score[NSZ];
+  logic [SW-1:0] score[NSZ];
   logic keep[NSZ], fuse[NSZ];
   logic [NW-1:0] order[NSZ];          // new row -> source row (kept rows in order)
   logic signed [7:0] pkg[DSZ];
@@ -87,25 +94,34 @@ module pruning #(
     end
   end
 
-  // decision of token t: a candidate is a live patch (not CLS, not the old package)
+  // decision of token t: a candidate is a live patch (HeatViT: not CLS, not the old package;
+  // EViT: any live row but CLS)
+  wire evit = (mode == PRUNE_EVIT);
+  function automatic logic is_cand(input logic [NW-1:0] r, input logic signed [31:0] id,
+                                   input logic ev);
+    is_cand = (r != 0) && (ev || id > 0);
+  endfunction
   logic cand_t, keep_t;
   logic [NW-1:0] rank_t;
   always_comb begin
-    cand_t = (t != 0) && (ids[t] > 0);
+    cand_t = is_cand(t, ids[t], evit);
     rank_t = '0;
     for (int j = 1; j < MAX_N; j++) begin
-      if (NW'(j) < NW'(n) && ids[NW'(j)] > 0 &&
+      if (NW'(j) < NW'(n) && is_cand(NW'(j), ids[NW'(j)], evit) &&
           (score[NW'(j)] > score[t] || (score[NW'(j)] == score[t] && NW'(j) < t)))
         rank_t = rank_t + 1'b1;
     end
-    if (mode == 2'd1) keep_t = cand_t && (score[t] >= 9'd128);
+    if (mode == PRUNE_THRESHOLD) keep_t = cand_t && (score[t] >= SW'(128));
     else keep_t = cand_t && (32'(rank_t) < 32'(k));
   end
 
   // the divider's (numerator, denominator) for channel ch
   logic signed [63:0] d_n, d_d;
   always_comb begin
-    if (wsum != 0) begin
+    if (evit) begin
+      d_n = 64'sd2 * 64'(num[ch]) + (64'(heads) <<< 8);
+      d_d = 64'(heads) <<< 9;
+    end else if (wsum != 0) begin
       d_n = 64'sd2 * 64'(num[ch]) + 64'(wsum);
       d_d = 64'sd2 * 64'(wsum);
     end else begin
@@ -177,7 +193,7 @@ module pruning #(
           for (int l = 0; l < 2; l++) begin
             if (32'(beat) * 2 + l < 32'(n)) begin
               if (state == LOAD_ID) ids[NW'(32'(beat) * 2 + l)] <= s_axis_tdata[32*l+:32];
-              else score[NW'(32'(beat) * 2 + l)] <= s_axis_tdata[32*l+:9];
+              else score[NW'(32'(beat) * 2 + l)] <= s_axis_tdata[32*l+:SW];
             end
           end
           if (beat == pair_beats - 1'b1) begin
@@ -198,7 +214,7 @@ module pruning #(
         end
         DECIDE: begin  // one token per cycle: rank, keep, fuse flags and the new order
           keep[t] <= keep_t;
-          fuse[t] <= (cand_t && !keep_t) || (t != 0 && ids[t] == PKG_ID);
+          fuse[t] <= (cand_t && !keep_t) || (!evit && t != 0 && ids[t] == PKG_ID);
           if (t == 0 || keep_t) begin
             order[(t == 0) ? '0 : n_kept + 1'b1] <= t;
             if (t != 0) n_kept <= n_kept + 1'b1;
@@ -213,7 +229,7 @@ module pruning #(
             wsum <= wsum + 32'(score[t]);
             cnt <= cnt + 1'b1;
             for (int c = 0; c < DSZ; c++) begin
-              num[c] <= num[c] + 48'($signed(x_row[8*c+:8])) * $signed({39'd0, score[t]});
+              num[c] <= num[c] + 48'($signed(x_row[8*c+:8])) * $signed({32'd0, score[t]});
               plain[c] <= plain[c] + 48'($signed(x_row[8*c+:8]));
             end
           end

@@ -6,7 +6,7 @@
 // after a pruning stage every later engine runs over n_new rows only.
 //
 // Descriptor: DESC_WORDS 32-bit words (word 0 opcode, word 1 model width, then per opcode;
-// docs/numerics.md "RTL program"). Result stream: per pruning stage one beat
+// rtl/schema.py generates the word indices, docs/numerics.md "RTL program" lists them). Result stream: per pruning stage one beat
 // {n_fused, n_new} and ceil(n_new/2) beats of ids (int32 pairs), then the logits
 // (int32 pairs); TLAST on the last logits beat.
 module sievit_top #(
@@ -24,7 +24,6 @@ module sievit_top #(
     parameter int MAX_IN = 64,        // patch^2 * channels
     parameter int MAX_PIX = 1024,     // image bytes
     parameter int MAX_CLASSES = 16,
-    parameter int MAXH = 4,           // selector heads held by a descriptor
     parameter int BEAT = 64,          // read-port and activation-stream beat bits: 64, 128, 256
                                       //   (the image and result streams stay 64-bit)
     parameter int SIM_STALL = 0       // 1: stall_internal stalls the buffer <-> engine streams
@@ -59,7 +58,6 @@ module sievit_top #(
 );
   import sievit_pkg::*;
 
-  localparam int DESC_WORDS = 64;
   localparam int DESC_BEATS = DESC_WORDS / 2;
   localparam int B8 = BEAT / 8;                      // int8 elements per wide beat
   localparam int R = BEAT / BEAT_BITS;               // 64-bit parts per wide beat
@@ -71,11 +69,8 @@ module sievit_top #(
   localparam int PI = $clog2(PB);
   localparam int CW = 20;
 
-  localparam logic [7:0] OP_END = 8'd0, OP_EMBED = 8'd1, OP_LN = 8'd2, OP_ATTN = 8'd3,
-                         OP_MLP = 8'd4, OP_SCORE = 8'd5, OP_PRUNE = 8'd6, OP_HEAD = 8'd7;
-  // stream segment sources / sinks
-  localparam logic [2:0] B_X = 3'd0, B_H = 3'd1, B_IDS = 3'd2, B_SC = 3'd3, B_HDR = 3'd4,
-                         B_DROP = 3'd5, B_OUT = 3'd6;
+  // opcodes OP_*, descriptor words D_<OP>_<FIELD> and buffer codes B_* come from
+  // sievit_pkg's generated region (rtl/schema.py)
 
   typedef enum logic [2:0] {S_IDLE, S_REQ, S_FETCH, S_DISPATCH, S_RUN} state_t;
   state_t state;
@@ -117,12 +112,17 @@ module sievit_top #(
     snk_len[0] = tok_beats;
     snk_segs = 3'd1;
     unique case (op)
-      OP_EMBED: snk_len[0] = CW'(d[6]) * row_beats;
+      OP_EMBED: snk_len[0] = CW'(d[D_EMBED_TOKENS]) * row_beats;
       OP_LN: snk_buf[0] = B_H;
       OP_ATTN, OP_MLP: begin
         src_buf[0] = B_H;
         src_len[1] = tok_beats;
         src_segs = 2'd2;
+        if (op == OP_ATTN && d[D_ATTN_CLS_SCORES][0]) begin  // EViT: then a_j to SC
+          snk_buf[1] = B_SC;
+          snk_len[1] = pairs;
+          snk_segs = 3'd2;
+        end
       end
       OP_SCORE: begin
         snk_buf[0] = B_SC;
@@ -146,7 +146,7 @@ module sievit_top #(
       OP_HEAD: begin
         src_len[0] = row_beats;  // the CLS row
         snk_buf[0] = B_OUT;
-        snk_len[0] = CW'((d[2] + 1) / 2);
+        snk_len[0] = CW'((d[D_HEAD_CLASSES] + 1) / 2);
       end
       default: ;
     endcase
@@ -264,14 +264,17 @@ module sievit_top #(
       .s_axis_tdata(n_s_tdata), .m_axis_tdata(e_m_tdata[K])
 
   patch_embed #(.ROWS(AUX_ROWS), .COLS(AUX_COLS), .MAX_PIX(MAX_PIX), .MAX_TOK(MAX_N), .MAX_D(MAX_D), .MAX_IN(MAX_IN)) u_embed (
-      .clk, .rst_n, .image_size(d[2][15:0]), .patch(d[3][15:0]), .chans(d[4][15:0]),
-      .grid(d[5][15:0]), .dim, .cls_addr(d[7]), .pos_addr(d[8]), .w_addr(d[9]), .b_addr(d[10]),
-      .frac_acc(d[11][7:0]), .frac_cls(d[12][7:0]), .frac_pos(d[13][7:0]), .frac_out(d[14][7:0]),
+      .clk, .rst_n, .image_size(d[D_EMBED_IMAGE_SIZE][15:0]), .patch(d[D_EMBED_PATCH][15:0]),
+      .chans(d[D_EMBED_CHANS][15:0]), .grid(d[D_EMBED_GRID][15:0]), .dim,
+      .cls_addr(d[D_EMBED_CLS]), .pos_addr(d[D_EMBED_POS]), .w_addr(d[D_EMBED_W]),
+      .b_addr(d[D_EMBED_B]), .frac_acc(d[D_EMBED_FRAC_ACC][7:0]),
+      .frac_cls(d[D_EMBED_FRAC_CLS][7:0]), .frac_pos(d[D_EMBED_FRAC_POS][7:0]),
+      .frac_out(d[D_EMBED_FRAC_OUT][7:0]),
       `SIEVIT_ENGINE_PORTS(1));
 
   layernorm #(.MAX_D(MAX_D), .BEAT(BEAT)) u_ln (
-      .clk, .rst_n, .dim, .n_rows(n), .gamma_addr(d[2]), .beta_addr(d[3]),
-      .gamma_frac(d[4][7:0]), .frac_out(d[5][7:0]),
+      .clk, .rst_n, .dim, .n_rows(n), .gamma_addr(d[D_LN_G]), .beta_addr(d[D_LN_B]),
+      .gamma_frac(d[D_LN_GAMMA_FRAC][7:0]), .frac_out(d[D_LN_FRAC_OUT][7:0]),
       `SIEVIT_MEM_PORTS(2), `SIEVIT_STREAM_CTL(2), .s_axis_tdata(e_s_tdata),
       .m_axis_tdata(ln_m_tdata));
   assign e_m_tdata[2] = '0;
@@ -326,20 +329,27 @@ module sievit_top #(
   attention #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .QK_KEYS(QK_KEYS), .AV_KEYS(AV_KEYS),
               .EXP_LANES(EXP_LANES), .EXT_LINEAR(1), .MAX_N(MAX_N), .MAX_D(MAX_D),
               .BEAT(BEAT)) u_attn (
-      .clk, .rst_n, .n, .dim, .heads(d[2][15:0]), .head_dim(d[3][15:0]),
-      .w_addr({d[7], d[6], d[5], d[4]}), .b_addr({d[11], d[10], d[9], d[8]}),
-      .frac_acc({d[15][7:0], d[14][7:0], d[13][7:0], d[12][7:0]}),
-      .frac_out({d[19][7:0], d[18][7:0], d[17][7:0], d[16][7:0]}),
-      .frac_res(d[20][7:0]), .frac_s(d[21][7:0]), .frac_v(d[22][7:0]), .frac_attn_out(d[23][7:0]),
+      .clk, .rst_n, .n, .dim, .heads(d[D_ATTN_HEADS][15:0]), .head_dim(d[D_ATTN_HEAD_DIM][15:0]),
+      .cls_scores(d[D_ATTN_CLS_SCORES][0]),
+      .w_addr({d[D_ATTN_W + 3], d[D_ATTN_W + 2], d[D_ATTN_W + 1], d[D_ATTN_W]}),
+      .b_addr({d[D_ATTN_B + 3], d[D_ATTN_B + 2], d[D_ATTN_B + 1], d[D_ATTN_B]}),
+      .frac_acc({d[D_ATTN_FRAC_ACC + 3][7:0], d[D_ATTN_FRAC_ACC + 2][7:0],
+                 d[D_ATTN_FRAC_ACC + 1][7:0], d[D_ATTN_FRAC_ACC][7:0]}),
+      .frac_out({d[D_ATTN_FRAC_OUT + 3][7:0], d[D_ATTN_FRAC_OUT + 2][7:0],
+                 d[D_ATTN_FRAC_OUT + 1][7:0], d[D_ATTN_FRAC_OUT][7:0]}),
+      .frac_res(d[D_ATTN_FRAC_RES][7:0]), .frac_s(d[D_ATTN_FRAC_S][7:0]),
+      .frac_v(d[D_ATTN_FRAC_V][7:0]), .frac_attn_out(d[D_ATTN_FRAC_ATTN_OUT][7:0]),
       `SIEVIT_WIDE_PORTS(3), .m_axis_tdata(attn_m_tdata), `SIEVIT_ARRAY_PORTS(3, 0));
   assign e_m_tdata[3] = '0;
 
   mlp #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .EXT_LINEAR(1), .MAX_N(MAX_N), .MAX_D(MAX_D),
         .MAX_H(MAX_H), .BEAT(BEAT)) u_mlp (
-      .clk, .rst_n, .n, .dim, .hidden(d[2][15:0]),
-      .fc1_w_addr(d[3]), .fc1_b_addr(d[4]), .fc1_frac_acc(d[5][7:0]), .fc1_frac_gelu_in(d[6][7:0]),
-      .fc1_frac_out(d[7][7:0]), .fc2_w_addr(d[8]), .fc2_b_addr(d[9]), .fc2_frac_acc(d[10][7:0]),
-      .fc2_frac_res(d[11][7:0]), .fc2_frac_out(d[12][7:0]),
+      .clk, .rst_n, .n, .dim, .hidden(d[D_MLP_HIDDEN][15:0]),
+      .fc1_w_addr(d[D_MLP_FC1_W]), .fc1_b_addr(d[D_MLP_FC1_B]),
+      .fc1_frac_acc(d[D_MLP_FC1_FRAC_ACC][7:0]), .fc1_frac_gelu_in(d[D_MLP_FC1_FRAC_GELU_IN][7:0]),
+      .fc1_frac_out(d[D_MLP_FC1_FRAC_OUT][7:0]), .fc2_w_addr(d[D_MLP_FC2_W]),
+      .fc2_b_addr(d[D_MLP_FC2_B]), .fc2_frac_acc(d[D_MLP_FC2_FRAC_ACC][7:0]),
+      .fc2_frac_res(d[D_MLP_FC2_FRAC_RES][7:0]), .fc2_frac_out(d[D_MLP_FC2_FRAC_OUT][7:0]),
       `SIEVIT_WIDE_PORTS(4), .m_axis_tdata(mlp_m_tdata), `SIEVIT_ARRAY_PORTS(4, 1),
       .mac_cycles(mlp_mac));
   assign e_m_tdata[4] = '0;
@@ -347,21 +357,24 @@ module sievit_top #(
   `undef SIEVIT_WIDE_PORTS
 
   // (generate loops: Icarus 11 needs constant indices for a two-dimensional packed select)
-  wire [MAXH-1:0][2:0][31:0] sc_w, sc_b;
-  wire [MAXH-1:0][2:0][7:0] sc_f;
-  for (genvar h = 0; h < MAXH; h++) begin : g_sc_head
+  wire [SEL_MAXH-1:0][2:0][31:0] sc_w, sc_b;
+  wire [SEL_MAXH-1:0][2:0][7:0] sc_f;
+  for (genvar h = 0; h < SEL_MAXH; h++) begin : g_sc_head
     for (genvar l = 0; l < 3; l++) begin : g_sc_layer
-      assign sc_w[h][l] = d[16 + 3 * h + l];
-      assign sc_b[h][l] = d[16 + 3 * MAXH + 3 * h + l];
-      assign sc_f[h][l] = d[16 + 6 * MAXH + 3 * h + l][7:0];
+      assign sc_w[h][l] = d[D_SCORE_W + 3 * h + l];
+      assign sc_b[h][l] = d[D_SCORE_B + 3 * h + l];
+      assign sc_f[h][l] = d[D_SCORE_FRAC_ACC + 3 * h + l][7:0];
     end
   end
-  pruning_score #(.ROWS(AUX_ROWS), .COLS(AUX_COLS), .MAX_N(MAX_N), .MAX_D(MAX_D), .MAXH(MAXH)) u_score (
-      .clk, .rst_n, .n, .dim, .heads(d[2][15:0]), .hid(d[3][15:0]),
-      .ln_g_addr(d[4]), .ln_b_addr(d[5]), .ln_gamma_frac(d[6][7:0]), .ln_frac_out(d[7][7:0]),
+  pruning_score #(.ROWS(AUX_ROWS), .COLS(AUX_COLS), .MAX_N(MAX_N), .MAX_D(MAX_D), .MAXH(SEL_MAXH)) u_score (
+      .clk, .rst_n, .n, .dim, .heads(d[D_SCORE_HEADS][15:0]), .hid(d[D_SCORE_HID][15:0]),
+      .ln_g_addr(d[D_SCORE_LN_G]), .ln_b_addr(d[D_SCORE_LN_B]),
+      .ln_gamma_frac(d[D_SCORE_LN_GAMMA_FRAC][7:0]), .ln_frac_out(d[D_SCORE_LN_FRAC_OUT][7:0]),
       .w_addr(sc_w), .b_addr(sc_b), .frac_acc(sc_f),
-      .local_in(d[8][7:0]), .local_out(d[9][7:0]), .mlp1_in(d[10][7:0]), .mlp1_out(d[11][7:0]),
-      .hw_w_addr(d[12]), .hw_b_addr(d[13]), .hw_frac_acc(d[14][7:0]),
+      .local_in(d[D_SCORE_LOCAL_IN][7:0]), .local_out(d[D_SCORE_LOCAL_OUT][7:0]),
+      .mlp1_in(d[D_SCORE_MLP1_IN][7:0]), .mlp1_out(d[D_SCORE_MLP1_OUT][7:0]),
+      .hw_w_addr(d[D_SCORE_HW_W]), .hw_b_addr(d[D_SCORE_HW_B]),
+      .hw_frac_acc(d[D_SCORE_HW_FRAC_ACC][7:0]),
       `SIEVIT_ENGINE_PORTS(5));
 
   // pruning has no memory port
@@ -370,16 +383,18 @@ module sievit_top #(
   assign e_req_beats[6] = '0;
   assign e_rsp_ready[6] = 1'b0;
   pruning #(.MAX_N(MAX_N), .MAX_D(MAX_D)) u_prune (
-      .clk, .rst_n, .n, .dim, .mode(d[2][1:0]), .k(d[3][15:0]),
+      .clk, .rst_n, .n, .dim, .mode(d[D_PRUNE_MODE][1:0]), .k(d[D_PRUNE_K][15:0]),
+      .heads(d[D_PRUNE_HEADS][15:0]),
       .s_axis_tdata(n_s_tdata), .s_axis_tvalid(e_s_tvalid && e == 3'd6),
       .s_axis_tready(e_s_tready[6]), .s_axis_tlast(e_s_tlast),
       .m_axis_tdata(e_m_tdata[6]), .m_axis_tvalid(e_m_tvalid[6]),
       .m_axis_tready(e_m_tready && e == 3'd6), .m_axis_tlast(e_m_tlast[6]));
 
   head #(.MAX_D(MAX_D), .MAX_CLASSES(MAX_CLASSES)) u_head (
-      .clk, .rst_n, .dim, .n_classes(d[2][15:0]), .gamma_addr(d[3]), .beta_addr(d[4]),
-      .gamma_frac(d[5][7:0]), .ln_frac_out(d[6][7:0]), .w_addr(d[7]), .b_addr(d[8]),
-      .frac_acc(d[9][7:0]),
+      .clk, .rst_n, .dim, .n_classes(d[D_HEAD_CLASSES][15:0]), .gamma_addr(d[D_HEAD_G]),
+      .beta_addr(d[D_HEAD_B]), .gamma_frac(d[D_HEAD_GAMMA_FRAC][7:0]),
+      .ln_frac_out(d[D_HEAD_LN_FRAC_OUT][7:0]), .w_addr(d[D_HEAD_W]), .b_addr(d[D_HEAD_FC_B]),
+      .frac_acc(d[D_HEAD_FRAC_ACC][7:0]),
       `SIEVIT_ENGINE_PORTS(7));
   `undef SIEVIT_ENGINE_PORTS
   `undef SIEVIT_MEM_PORTS
@@ -451,7 +466,7 @@ module sievit_top #(
             state <= S_RUN;
           end
           if (op == OP_EMBED) begin
-            n <= d[6][15:0];
+            n <= d[D_EMBED_TOKENS][15:0];
             for (int p = 0; p < PB; p++) ids_buf[p] <= {32'(2 * p + 1), 32'(2 * p)};
           end
         end

@@ -364,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--bundle", required=True)
     co.add_argument("--images", type=_images_arg, default=4)
     co.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
-    co.add_argument("--modes", choices=("both", "none", "threshold", "topk"), default="both",
+    co.add_argument("--modes", choices=("both", "none", "threshold", "topk", "reduce"), default="both",
                     help="both = dense and the bundle's deployment mode")
     co.add_argument("--hw", choices=("fmnist", "deit_tiny", "zcu102"), default="fmnist", help="RTL parameter preset (rtl/program.py PRESETS): fmnist (128 MACs/cycle), deit_tiny (512), zcu102 (2048)")
     A.fanout_options(co)
