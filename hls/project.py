@@ -16,6 +16,7 @@ from sievit.errors import SievitError
 from sievit.hls.descriptors import (LINEAR_FIELDS, HlsLayout, Layout, c_linear, c_ln, c_model,
                                     hls_word_bits, reduce_desc)
 from sievit.quant.bundle import Bundle, load_bundle
+from sievit.quant.budgets import parse_budget, with_budget_bundle
 
 SRC = Path(__file__).parent
 DEFAULT_PART = "xczu9eg-ffvb1156-2-e"   # ZCU102
@@ -329,29 +330,6 @@ def project_layout(prj: Path, bundle: Bundle) -> Layout:
     meta = json.loads((Path(prj) / "project.json").read_text())
     lanes = int(meta.get("lanes", 8))
     return HlsLayout(bundle, lanes, int(meta.get("word_bits", hls_word_bits(lanes))))
-
-
-def parse_budget(config: dict, text: str):
-    """A reduction method's budget from the command line: its knob's value (EViT keep_rate,
-    ToMe / PPT r, CP-ViT keep), typed like the knob in the config."""
-    from sievit.quant.budgets import KNOB
-    method = config["reduction"]["method"]
-    if method not in KNOB or method == "prance":
-        raise SievitError(f"--budget sets a method's knob (EViT, ToMe, PPT, CP-ViT, CAIT); this "
-                          f"bundle's method is {method}")
-    knob = KNOB[method]
-    try:
-        return int(text) if isinstance(config["reduction"][knob], int) else float(text)
-    except ValueError:
-        raise SievitError(f"--budget {text!r} is not a valid reduction.{knob} for {method}") from None
-
-
-def with_budget_bundle(bundle: Bundle, budget) -> Bundle:
-    """The bundle with its method's knob set to `budget` (the weights are the same)."""
-    from dataclasses import replace
-
-    from sievit.quant.budgets import with_budget
-    return replace(bundle, config=with_budget(bundle.config, budget))
 
 
 def export_hls(bundle_dir: Path, out: Path, lanes: int = 8, part: str = DEFAULT_PART,

@@ -187,3 +187,23 @@ def with_budget(cfg: dict, budget) -> dict:
     else:
         cfg["reduction"][KNOB[method]] = budget
     return validate(cfg)
+
+
+def parse_budget(config: dict, text: str):
+    """A reduction method's budget from the command line: its knob's value (EViT keep_rate,
+    ToMe / PPT r, CP-ViT keep), typed like the knob in the config."""
+    method = config["reduction"]["method"]
+    if method not in KNOB or method == "prance":
+        raise SievitError(f"--budget sets a method's knob (EViT, ToMe, PPT, CP-ViT, CAIT); this "
+                          f"bundle's method is {method}")
+    knob = KNOB[method]
+    try:
+        return int(text) if isinstance(config["reduction"][knob], int) else float(text)
+    except ValueError:
+        raise SievitError(f"--budget {text!r} is not a valid reduction.{knob} for {method}") from None
+
+
+def with_budget_bundle(bundle, budget):
+    """The bundle with its method's knob set to `budget` (the weights are the same)."""
+    from dataclasses import replace
+    return replace(bundle, config=with_budget(bundle.config, budget))

@@ -31,6 +31,8 @@ def run_reduce(g, images: np.ndarray, mode: str, trace: bool):
     tr: dict | None = {} if trace else None
     m = g.m
     x, _ = g.patch_embed(images)
+    if tr is not None:
+        tr["embed_out"] = x
     t = rd.Tokens.start(x)
     B = len(x)
     heads, dim = g.heads, g.dim
@@ -90,6 +92,8 @@ def run_reduce(g, images: np.ndarray, mode: str, trace: bool):
                 else:
                     t, extra_macs = _reduce_stage(g, method, r, stage, t, info)
                 macs += extra_macs
+                if tr is not None:  # the reduce engine's output ids (PKG_ID: fused tokens)
+                    tr[f"stage{stage}.out_ids"] = t.ids.copy()
                 kept.append([t.ids[b, :t.n[b]][t.ids[b, :t.n[b]] >= 0] for b in range(B)])
                 tokens.append(t.n.copy())
                 origins.append(t.origin.copy())

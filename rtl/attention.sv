@@ -6,8 +6,8 @@
 // cycle. In: h rows (LN1 output), then x rows (the block input), `dim` int8 each. Out: n rows
 // of `dim` int8 (res1); with `cls_scores`, then the CLS attention of every key,
 // a_j = sum_h A_h[0, j] (Q0.8 x heads, j = 0..n-1, int32 pairs in the low 64 bits of
-// ceil(n/2) beats): EViT's score source, summed from the probabilities as the softmax
-// hands them over for query 0 (rd.cls_attention; the engine writes j = 0 as well).
+// ceil(n/2) beats; a_0 = 0, CLS is no candidate): EViT's score source (rd.cls_attention),
+// summed from the probabilities as the softmax hands them over for query 0.
 module attention #(
     parameter int LANES = 8,          // linear and Q.K^T: input elements per dot product per cycle
     parameter int ROWS = 2,           // linear: token rows per cycle
@@ -263,7 +263,7 @@ module attention #(
   always_comb begin
     cls_word = '0;
     for (int l = 0; l < 2; l++)
-      if (32'(beat) * 2 + l < 32'(n))
+      if (32'(beat) * 2 + l < 32'(n) && (beat != 0 || l != 0))   // CLS itself: 0
         cls_word[32*l+:32] = 32'(cls_acc[$clog2(NSZ)'(32'(beat) * 2 + l)]);
   end
   assign m_axis_tdata = (state == CLS_OUT) ? cls_word : l_m_tdata;

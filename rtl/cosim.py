@@ -431,7 +431,7 @@ def localize_image(sim: str, hw: RtlParams, prog: Program, golden: Golden, image
     gold = golden.run(image[None], mode, trace=True)
     return first_differing_descriptor((work / "trace" / "writes.txt").read_text(),
                                       prog.programs[mode], prog.prog_addr[mode], hw.beat_bits,
-                                      gold, sel_blocks)
+                                      gold, sel_blocks, method=prog.method)
 
 
 def run_images_on(pool: fanout.Pool, sim: str, hw_name: str, prog: Program, images: np.ndarray, mode: str,
@@ -452,7 +452,7 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
           hw_name: str = "fmnist", watchdog_cycles: int = 50_000_000, stall_pct: int = 0,
           latency: int | None = None, images: np.ndarray | None = None, jobs: int = 1,
           reset_at: tuple[int, int] | None = None, stall_internal: int | None = None,
-          waves: Path | None = None, where: fanout.Where | None = None) -> dict:
+          waves: Path | None = None, where: fanout.Where | None = None, budget=None) -> dict:
     """Run `n_images` first test images (or `images`) through the RTL in each mode, every
     handshake stalled `stall_pct` % of cycles, `latency` cycles to a burst's first word
     (None: the preset's `mem_latency`), at most the preset's `mem_bytes_per_cycle`;
@@ -465,6 +465,7 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
     first differing output) and `first_differing_engine` (its first mismatching image rerun
     with every engine output logged: the first descriptor whose output differs from the
     golden intermediate, rtl/localize.py).
+    `budget`: the method's knob instead of the bundle's (EViT keep_rate).
     `where` (a sievit.fanout.Where; default: `jobs` local workers): where the image chunks
     run; runs with `waves` or `reset_at` use `jobs` simulator threads in this process."""
     from sievit.data import first_images_for
@@ -477,6 +478,9 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
         latency = hw.mem_latency
     check_conditions(stall_pct, latency, stall_internal=stall_internal)
     bundle = load_bundle(bundle_dir)
+    if budget is not None:  # the method's knob (quant/budgets.py KNOB), same weights
+        from sievit.quant.budgets import parse_budget, with_budget_bundle
+        bundle = with_budget_bundle(bundle, parse_budget(bundle.config, str(budget)))
     prog = Program(bundle, hw)
     simulator_env(sim)
     modes = modes or ["none", bundle.config["reduction"]["mode"]]
@@ -496,7 +500,10 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
         waves = Path(waves).resolve()
         waves.mkdir(parents=True, exist_ok=True)
     build_s = time.perf_counter() - t0
-    result = {"images": int(len(images)), "sim": sim, "hw": hw_name, "lanes": hw.lanes,
+    from sievit.quant.budgets import KNOB
+    red = bundle.config["reduction"]
+    result = {"images": int(len(images)), "sim": sim, "hw": hw_name, "method": red["method"],
+              "budget": red.get(KNOB.get(red["method"], "topk_tokens")), "lanes": hw.lanes,
               "mac_lanes": hw.mac_lanes, "array": {"rows": hw.rows, "cols": hw.cols,
                                                    "lanes": hw.lanes, "qk_keys": hw.qk_keys,
                                                    "av_keys": hw.av_keys},

@@ -91,25 +91,44 @@ def _unpack(beats: dict[int, int], bits: int, elem_bits: int) -> np.ndarray:
 
 
 def _rows(gold, b: int, sel_blocks: list[int], block: int | None = None,
-          stage: int | None = None) -> int:
+          stage: int | None = None, after_block: bool = False) -> int:
     """Live tokens of image b entering `block` (or selector `stage`): the count after the
-    last stage that ran before it, else all tokens."""
+    last stage that ran before it, else all tokens. HeatViT's stages run before their
+    block; EViT's inside it, after the attention (`after_block`: its LN2 / MLP rows)."""
     ran = gold.tokens_per_stage.shape[1]
-    before = [s for s in range(ran) if (s < stage if stage is not None else sel_blocks[s] <= block)]
+    before = [s for s in range(ran) if (s < stage if stage is not None else
+                                        sel_blocks[s] < block or (sel_blocks[s] == block
+                                                                  and after_block))]
     return int(gold.tokens_per_stage[b, before[-1]]) if before else int(gold.trace["embed_out"].shape[1])
 
 
-def expected_outputs(label: Label, gold, b: int, sel_blocks: list[int]) -> dict[str, np.ndarray]:
+def expected_outputs(label: Label, gold, b: int, sel_blocks: list[int],
+                     method: str = "heatvit") -> dict[str, np.ndarray]:
     """The golden tensors (flattened, per sink) that one descriptor's engine must write for
     image b (gold: Golden.run(..., trace=True)): int8 rows into X / H, int32 scores, the new
     token count and ids of a pruning stage, the logits."""
     t = lambda key: np.asarray(gold.trace[key][b])  # noqa: E731
+    evit = method == "evit"
     if label.op == "embed":
         return {"X": t("embed_out").ravel()}
     if label.op in ("ln", "attn", "mlp"):
         key = {"ln": f"{label.which}_out", "attn": "res1", "mlp": "out"}[label.op]
-        rows = _rows(gold, b, sel_blocks, block=label.index)
-        return {"H" if label.op == "ln" else "X": t(f"blocks.{label.index}.{key}")[:rows].ravel()}
+        if evit:
+            after = label.op == "mlp" or label.which == "ln2"
+            rows = _rows(gold, b, sel_blocks, block=label.index, after_block=after)
+        else:
+            rows = _rows(gold, b, sel_blocks, block=label.index, after_block=True)
+        out = {"H" if label.op == "ln" else "X": t(f"blocks.{label.index}.{key}")[:rows].ravel()}
+        if evit and label.op == "attn" and label.index in sel_blocks:  # rd.cls_attention
+            cls = t(f"blocks.{label.index}.attn_probs")[:, 0, :rows].sum(axis=0)
+            cls[0] = 0
+            out["SC"] = cls
+        return out
+    if label.op == "prune" and evit:
+        s, blk = label.index, sel_blocks[label.index]
+        n_new = int(gold.tokens_per_stage[b, s])
+        return {"HDR": np.array([n_new]), "X": t(f"blocks.{blk}.mlp_in")[:n_new].ravel(),
+                "IDS": t(f"stage{s}.out_ids")[:n_new]}
     if label.op == "score":
         rows = _rows(gold, b, sel_blocks, stage=label.index)
         return {"SC": t(f"selectors.{label.index}.score")[:rows]}
@@ -137,7 +156,7 @@ def _got(sink: str, beats: dict[int, int], op: str, beat_bits: int, want_len: in
 
 def first_differing_descriptor(trace_text: str, program: np.ndarray, prog_addr: int,
                                beat_bits: int, gold, sel_blocks: list[int],
-                               b: int = 0) -> dict | None:
+                               b: int = 0, method: str = "heatvit") -> dict | None:
     """The first descriptor (in program order) whose engine wrote something other than the
     golden intermediate for image b (gold: Golden.run(..., trace=True)): its index, engine,
     what it computes, the buffer, the first differing element (flat, and as [row, column] for token buffers) and both values.
@@ -145,7 +164,7 @@ def first_differing_descriptor(trace_text: str, program: np.ndarray, prog_addr: 
     writes = parse_writes(trace_text, prog_addr, beat_bits)
     dim = int(program[0][1])
     for k, label in enumerate(descriptor_labels(program)):
-        for sink, want in expected_outputs(label, gold, b, sel_blocks).items():
+        for sink, want in expected_outputs(label, gold, b, sel_blocks, method).items():
             got = _got(sink, writes.get((k, sink), {}), label.op, beat_bits, len(want))
             if np.array_equal(got, want):
                 continue

@@ -128,7 +128,9 @@ class Program:
         self.bias_base = len(self.weights)
         biases = lay.mem.bias_words().astype("<i4").tobytes()
         self.prog_base = self.bias_base + len(biases)
-        self.programs = {mode: self.program(mode) for mode in ("none", "threshold", "topk")}
+        self.method = bundle.config["reduction"]["method"]
+        modes = ("none", "threshold", "topk") if self.method == "heatvit" else ("none", "reduce")
+        self.programs = {mode: self.program(mode) for mode in modes}
         blob, self.prog_addr, addr = b"", {}, self.prog_base
         for mode, prog in self.programs.items():
             self.prog_addr[mode] = addr
@@ -151,8 +153,11 @@ class Program:
             "w": e["lin"]["w_off"], "b": self._b(e["lin"]), "frac_acc": e["lin"]["frac_acc"],
             "frac_cls": e["frac_cls"], "frac_pos": e["frac_pos"], "frac_out": e["frac_out"]})]
         stage = 0
+        evit_k = evit_keep_per_stage(lay.b.config) if self.method == "evit" else []
         for i in range(lay.m["depth"]):
-            if mode != "none" and stage < len(desc["sel_block"]) and desc["sel_block"][stage] == i:
+            evit_here = mode == "reduce" and i in desc["sel_block"]
+            if (self.method == "heatvit" and mode != "none" and stage < len(desc["sel_block"])
+                    and desc["sel_block"][stage] == i):
                 ops += [self._score(desc["sel"][stage]),
                         encode("prune", D, {"mode": PRUNE_MODES[mode],
                                             "k": desc["topk_keep"][stage], "heads": 0})]
@@ -165,7 +170,11 @@ class Program:
                 "w": [d["w_off"] for d in lins], "b": [self._b(d) for d in lins],
                 "frac_acc": [d["frac_acc"] for d in lins], "frac_out": [d["frac_out"] for d in lins],
                 "frac_res": a["proj"]["frac_res"], "frac_s": a["frac_s"], "frac_v": a["frac_v"],
-                "frac_attn_out": a["frac_attn_out"], "cls_scores": 0}))
+                "frac_attn_out": a["frac_attn_out"], "cls_scores": int(evit_here)}))
+            if evit_here:  # EViT: the block's CLS attention picks the rows; the MLP runs on them
+                ops.append(encode("prune", D, {"mode": PRUNE_MODES["evit"],
+                                               "k": evit_k[desc["sel_block"].index(i)],
+                                               "heads": lay.heads}))
             ops.append(self._ln(desc["ln2"][i]))
             fc1, fc2 = desc["mlp"][i]["fc1"], desc["mlp"][i]["fc2"]
             ops.append(encode("mlp", D, {
@@ -208,6 +217,20 @@ class Program:
     def describe(self) -> dict:
         return {"hw": asdict(self.hw), "ops": {m: len(p) for m, p in self.programs.items()},
                 "memory_bytes": len(self.image)}
+
+
+def evit_keep_per_stage(cfg: dict) -> list[int]:
+    """EViT's kept candidates per stage, k = ceil(keep_rate * M) (quant/budgets.py): the same
+    for every image, because M is: all patches at the first stage, then the k kept plus the
+    fused token (present whenever k < M)."""
+    from sievit.quant.budgets import evit_keep_count
+    m_cand = (cfg["model"]["image_size"] // cfg["model"]["patch_size"]) ** 2
+    out = []
+    for _ in cfg["reduction"]["blocks"]:
+        k = int(evit_keep_count(cfg["reduction"]["keep_rate"], np.array([m_cand]))[0])
+        out.append(k)
+        m_cand = k + (k < m_cand)
+    return out
 
 
 def readmemh_text(data: bytes, word_bytes: int = 8) -> str:

@@ -67,9 +67,7 @@ module pruning #(
   // with the floor of a negative numerator taken as -ceil(|N| / D)
   logic div_start, div_done, div_busy, div_pending, dneg;
   logic [47:0] div_num, div_den;      // |2 num + den| < 2^42
-  /* verilator lint_off UNUSEDSIGNAL */
-  logic [47:0] div_q;                 // a weighted mean of int8 values: fits int8
-  /* verilator lint_on UNUSEDSIGNAL */
+  logic [47:0] div_q;
 
   udiv #(.W(48)) u_div (.clk, .rst_n, .start(div_start), .num(div_num), .den(div_den),
                         .quot(div_q), .busy(div_busy), .done(div_done));
@@ -247,7 +245,8 @@ module pruning #(
           div_start <= 1'b1;
           div_pending <= 1'b1;
         end else if (div_done) begin
-          pkg[ch] <= dneg ? -div_q[7:0] : div_q[7:0];
+          // saturated like fuse_weighted (EViT's weights need not sum to the divisor)
+          pkg[ch] <= sat8(dneg ? -64'(div_q) : 64'(div_q));
           div_pending <= 1'b0;
           if (16'(ch) == dim - 1'b1) state <= OUT_HDR;
           else ch <= ch + 1'b1;

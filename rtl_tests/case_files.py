@@ -133,3 +133,50 @@ def patch_embed_cases(path: Path, pixels: int, tokens: int, dim: int) -> list[di
     c = Cursor(path)
     return [{"x": c.take(pixels), "y": c.take(tokens * dim).reshape(tokens, dim)}
             for _ in range(c.one())]
+
+
+def attention_cls_cases(path: Path, dim: int, heads: int) -> list[dict]:
+    """The plain attention_method cases of an EViT bundle (no proportional attention, every
+    head; the cases with the other methods' inputs are skipped) as attention cases with the
+    CLS attention rd.cls_attention expected too."""
+    c = Cursor(path)
+    out = []
+    dh = dim // heads
+    for _ in range(c.one()):
+        block, n, prop, bits, chan = (c.one() for _ in range(5))
+        h, x = (c.take(n * dim).reshape(n, dim) for _ in range(2))
+        c.take(n)                                   # token sizes
+        if chan:
+            raise ValueError("attention_cls_cases: channel-masked cases (CAIT) are not read")
+        y = c.take(n * dim).reshape(n, dim)
+        cls = c.take(n)
+        c.take(n), c.take(heads), c.take(n), c.take(n * dh)   # CP-ViT, PPT, ToMe sources
+        if prop or bits != (1 << heads) - 1:        # the other methods' attention inputs
+            continue
+        out.append({"block": block, "a": h, "b": x, "y": y, "cls": cls})
+    return out
+
+
+def evit_pruning_cases(path: Path, dim: int, heads: int) -> list[dict]:
+    """An EViT bundle's reduce cases (rd.evit_fuse: real stage inputs, then k = 0 / 1 / M,
+    ties, identical rows, an earlier fused token among the candidates) as pruning cases in
+    mode 3 (the other methods' cases in the file are skipped). The fused count is what
+    EViT's definition gives: every candidate not kept."""
+    c = Cursor(path)
+    out = []
+    for _ in range(c.one()):
+        code, n, k, _r, _tau, _w0, _w1 = (c.one() for _ in range(7))
+        x = c.take(n * dim).reshape(n, dim)
+        ids = c.take(n)
+        c.take(n), c.take(n)                        # sizes, cumulative scores
+        score = c.take(n)
+        c.take(n * (dim // heads))                  # unit keys
+        m, _pooled = c.one(), c.one()
+        x_new, ids_new = c.take(m * dim).reshape(m, dim), c.take(m)
+        c.take(m), c.take(m)
+        if code != 1:       # the reduce engine's cases of the other methods
+            continue
+        out.append({"n": n, "mode": 3, "k": k, "heads": heads, "x": x, "ids": ids,
+                    "score": score, "n_new": m, "fused": (n - 1) - min(k, n - 1),
+                    "x_new": x_new, "ids_new": ids_new})
+    return out

@@ -12,7 +12,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 
-from case_files import (block_cases, gelu_cases, head_cases, patch_embed_cases, layernorm_cases, linear_cases, pruning_cases, pack_i32, pack_i8, softmax_cases,
+from case_files import (attention_cls_cases, evit_pruning_cases, block_cases, gelu_cases, head_cases, patch_embed_cases, layernorm_cases, linear_cases, pruning_cases, pack_i32, pack_i8, softmax_cases,
                         unpack_i8, unpack_i32, unpack_u8)
 
 CASES = Path(os.environ.get("SIEVIT_CASE_DIR", "."))
@@ -231,6 +231,7 @@ def pruning_cfg(dut, c):
     dut.dim.value = layout()["dim"]
     dut.mode.value = c["mode"]
     dut.k.value = c["k"]
+    dut.heads.value = c.get("heads", 0)
 
 
 def pruning_words(c):
@@ -259,6 +260,18 @@ def _prune_cases():
 @cocotb.test()
 async def pruning_cases_bit_exact(dut):
     await run_cases(dut, _prune_cases(), pruning_cfg, pruning_words, pruning_check,
+                    timeout_ns=2_000_000)
+
+
+def _evit_cases():
+    lay = layout()
+    return evit_pruning_cases(CASES / "reduce.bin", lay["dim"], lay["attn"][0]["heads"])
+
+
+@cocotb.test()
+async def pruning_evit_cases_bit_exact(dut):
+    """EViT (mode 3): the top-k by CLS attention and the fused token of rd.evit_fuse."""
+    await run_cases(dut, _evit_cases(), pruning_cfg, pruning_words, pruning_check,
                     timeout_ns=2_000_000)
 
 
@@ -338,6 +351,27 @@ def attention_cfg(dut, c):
     dut.frac_s.value = a["frac_s"]
     dut.frac_v.value = a["frac_v"]
     dut.frac_attn_out.value = a["frac_attn_out"]
+    dut.cls_scores.value = int("cls" in c)
+
+
+def attention_cls_check(c, got):
+    """The rows, then the CLS attention a_j (int32 pairs in the low half of each beat)."""
+    n, dim = c["y"].shape
+    rows = n * dim // 8
+    return (len(got) == rows + -(-n // 2) and block_check(c, got[:rows])
+            and np.array_equal(unpack_i32(got[rows:], n), c["cls"]))
+
+
+def _cls_cases():
+    lay = layout()
+    return attention_cls_cases(CASES / "attention_method.bin", lay["dim"], lay["attn"][0]["heads"])
+
+
+@cocotb.test()
+async def attention_cls_cases_bit_exact(dut):
+    """cls_scores = 1 (EViT's score source): rd.cls_attention after the block's output."""
+    await run_cases(dut, _cls_cases(), attention_cfg, block_words, attention_cls_check,
+                    timeout_ns=20_000_000)
 
 
 @cocotb.test()

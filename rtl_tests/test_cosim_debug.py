@@ -179,11 +179,24 @@ def test_mismatch_names_the_first_differing_engine(small_bundle, monkeypatch, ca
     assert f"first differing engine: descriptor {got['descriptor']} ({computes})" in cap.err
 
 
-@pytest.mark.parametrize("mode", ["none", "topk"])
-def test_every_engine_output_of_a_good_run_equals_golden(small_bundle, tmp_path, mode):
+@pytest.fixture(scope="module")
+def evit_bundle(tmp_path_factory) -> Path:
+    """The shipped EViT checkpoint's bundle."""
+    from sievit.quant.bundle import save_bundle
+    from sievit.quant.export import export_checkpoint
+    out = tmp_path_factory.mktemp("debug_rtl_evit") / "b"
+    save_bundle(export_checkpoint(ROOT / "checkpoints" / "fmnist_evit"), out)
+    return out
+
+
+@pytest.mark.parametrize("which,mode", [("small_bundle", "none"), ("small_bundle", "topk"),
+                                        ("evit_bundle", "reduce")])
+def test_every_engine_output_of_a_good_run_equals_golden(which, mode, request, tmp_path):
     """On the true weights the logged output of every descriptor (patch embedding, each
-    LayerNorm, attention, mlp, score, pruning and head) unpacks to its golden intermediate:
-    the trace decoding is right wherever a difference could be reported."""
+    LayerNorm, attention, mlp, score, pruning and head; EViT: attention's CLS attention and
+    the stage's rows and ids) unpacks to its golden intermediate: the trace decoding is right
+    wherever a difference could be reported."""
+    small_bundle = request.getfixturevalue(which)
     from sievit.data import first_images_for
     from sievit.quant.bundle import load_bundle
     from sievit.quant.golden import Golden
@@ -203,3 +216,6 @@ def test_every_engine_output_of_a_good_run_equals_golden(small_bundle, tmp_path,
                           prog.prog_addr[mode], hw.beat_bits)
     labels = descriptor_labels(prog.programs[mode])
     assert {k for k, _ in writes} == set(range(len(labels) - 1))
+    if mode == "reduce":  # EViT: the stage blocks' attention wrote the CLS attention too
+        sc = sorted(labels[k].index for k, sink in writes if sink == "SC")
+        assert sc == bundle.config["reduction"]["blocks"]

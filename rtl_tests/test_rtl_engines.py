@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from engine_harness import write_harness
 from sievit.rtl.cosim import VERILATOR_ARGS, verilator_bin_dir, verilator_make_flags
@@ -19,6 +20,7 @@ from sievit.rtl.program import readmemh_text
 ROOT = Path(__file__).resolve().parents[1]
 RTL = ROOT / "rtl"
 BUNDLE = ROOT / "checkpoints" / "fmnist_heatvit_b40" / "bundle"  # deployed
+EVIT = ROOT / "checkpoints" / "fmnist_evit"
 ENGINES = tuple(ENGINE_DEPS)
 # build parameters at the fmnist shape where a module's defaults are sized for deit_tiny
 PARAMS = {"head": {"MAX_D": 128, "MAX_CLASSES": 16}}
@@ -51,7 +53,11 @@ def case_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("rtl_cases")
     bundle = load_bundle(BUNDLE)
     write_cases(bundle, out, 1000, seed=7)
-    lay = Layout(bundle)
+    _write_memory(Layout(bundle), out)
+    return out
+
+
+def _write_memory(lay, out: Path) -> None:
     weights = lay.mem.weight_bytes().tobytes()
     image = weights + lay.mem.bias_words().astype("<i4").tobytes()
     (out / "memory.bin").write_bytes(image)
@@ -62,6 +68,19 @@ def case_dir(tmp_path_factory) -> Path:
         "linear_names": [name for name, _ in lay.names], "attn": lay.desc["attn"],
         "layernorm_names": [name for name, _ in lay.lns], "embed": lay.desc["embed"],
         "sel": lay.desc["sel"]}))
+
+
+@pytest.fixture(scope="session")
+def evit_case_dir(tmp_path_factory) -> Path:
+    """The shipped EViT checkpoint's cases: its attention with the CLS-attention output and
+    its reduce (rd.evit_fuse) cases, with its weights in the memory image."""
+    from sievit.engine_cases import write_cases
+    from sievit.layout import Layout
+    from sievit.quant.export import export_checkpoint
+    out = tmp_path_factory.mktemp("rtl_evit_cases")
+    bundle = export_checkpoint(EVIT)
+    write_cases(bundle, out, 600, seed=11)
+    _write_memory(Layout(bundle), out)
     return out
 
 
@@ -79,6 +98,24 @@ def test_lint_clean(engine):
 
 @pytest.mark.parametrize("engine,sim,params", RUNS, ids=RUN_IDS)
 def test_engine(engine, sim, params, case_dir, tmp_path):
+    _run_engine(engine, sim, params, case_dir, tmp_path,
+                [f"{engine}_cases_bit_exact", f"{engine}_reset_mid_tensor"],
+                CASES[sim][engine] // (4 if params and engine == "linear" else 1))
+
+
+# EViT on the same builds: pruning's mode 3 on the checkpoint's reduce cases (real stage
+# inputs and the edge cases of sievit.engine_cases), attention's CLS-attention output
+EVIT_RUNS = [("pruning", "pruning_evit_cases_bit_exact", 600),
+             ("attention", "attention_cls_cases_bit_exact", 100)]
+
+
+@pytest.mark.parametrize("engine,testcase,n_cases", EVIT_RUNS, ids=[r[0] for r in EVIT_RUNS])
+def test_engine_evit(engine, testcase, n_cases, evit_case_dir, tmp_path):
+    _run_engine(engine, "verilator", {}, evit_case_dir, tmp_path, [testcase], n_cases)
+
+
+def _run_engine(engine: str, sim: str, params: dict, case_dir: Path, tmp_path: Path,
+                testcases: list[str], n_cases: int) -> None:
     from cocotb_tools.runner import get_runner
     if sim == "verilator":
         os.environ["PATH"] = f"{verilator_bin_dir()}:{os.environ['PATH']}"
@@ -87,8 +124,10 @@ def test_engine(engine, sim, params, case_dir, tmp_path):
     runner = get_runner(sim)
     tag = "".join(f"_{k}{v}" for k, v in params.items())
     build = ROOT / "build" / "rtl" / sim / f"{engine}{tag}"
-    tb = write_harness(engine, RTL, build.parent / "harness")
-    with verilator_make_flags():
+    build.parent.mkdir(parents=True, exist_ok=True)
+    # one build per engine and parameter set, shared by the tests that use it (xdist workers)
+    with FileLock(str(build) + ".lock"), verilator_make_flags():
+        tb = write_harness(engine, RTL, build.parent / "harness")
         runner.build(sources=[*sources(engine), RTL / "sim" / "sim_memory.sv", tb],
                      hdl_toplevel=f"tb_{engine}", build_dir=build, always=False, parameters=params,
                      build_args=VERILATOR_ARGS if sim == "verilator" else ["-g2012"],
@@ -96,9 +135,9 @@ def test_engine(engine, sim, params, case_dir, tmp_path):
     results = runner.test(hdl_toplevel=f"tb_{engine}", test_module="engine_benches",
                           test_dir=Path(__file__).parent, build_dir=build,
                           plusargs=[f"+mem={case_dir / 'memory.hex'}", "+stall=30"],
-                          testcase=[f"{engine}_cases_bit_exact", f"{engine}_reset_mid_tensor"],
+                          testcase=testcases,
                           extra_env={"SIEVIT_CASE_DIR": str(case_dir),
-                                     "SIEVIT_MAX_CASES": str(CASES[sim][engine] // (4 if params and engine == "linear" else 1)),
+                                     "SIEVIT_MAX_CASES": str(n_cases),
                                      # Icarus (4-state) takes the first cases: on the last one
                                      # (11 rows, odd) its output read as X, most likely the
                                      # never-written pad row of a DSP-packed row pair (not
@@ -109,4 +148,4 @@ def test_engine(engine, sim, params, case_dir, tmp_path):
                           results_xml=str(tmp_path / "results.xml"))
     text = Path(results).read_text()
     assert "<failure" not in text and "<error" not in text, text[-3000:]
-    assert text.count("<testcase") == 2
+    assert text.count("<testcase") == len(testcases)

@@ -259,3 +259,35 @@ def test_reset_in_the_middle_of_an_image_then_next_image_exact():
     assert out["mismatches"] == 0 and r["mismatches"] == 0, out
     with pytest.raises(SievitError, match="finished in .* cycles, before the reset"):
         cosim(BUNDLE, 2, reset_at=(0, 10 ** 9), modes=["threshold"])
+
+
+@pytest.fixture(scope="module")
+def evit_bundle(tmp_path_factory) -> Path:
+    """The shipped EViT checkpoint (keep rate 0.6 at blocks 1 and 3) as a bundle."""
+    from sievit.quant.bundle import save_bundle
+    from sievit.quant.export import export_checkpoint
+    out = tmp_path_factory.mktemp("rtl_evit") / "bundle"
+    save_bundle(export_checkpoint(ROOT / "checkpoints" / "fmnist_evit"), out)
+    return out
+
+
+def test_evit_whole_model_bit_exact_and_saves_cycles(evit_bundle):
+    """EViT on the RTL (attention's CLS attention -> pruning mode 3, rd.evit_fuse): logits,
+    token counts and kept ids equal golden's on real images with stalled handshakes, and the
+    reduced model spends fewer cycles in attention and mlp than the dense one."""
+    out = cosim(evit_bundle, 2, modes=["none", "reduce"], stall_pct=20, latency=16, jobs=1)
+    assert out["mismatches"] == 0, out
+    assert out["method"] == "evit" and out["budget"] == 0.6
+    dense, red = out["modes"]["none"], out["modes"]["reduce"]
+    for phase in ("attention", "mlp"):
+        assert red["cycles_by_phase"][phase] < dense["cycles_by_phase"][phase]
+    assert 0 < out["cycle_saving"] and red["macs_per_image"] < dense["macs_per_image"]
+
+
+@pytest.mark.parametrize("budget", ["0.5", "1.0"])
+def test_evit_other_budgets_bit_exact(evit_bundle, budget):
+    """Another keep rate of the same checkpoint (--budget): 0.5 keeps fewer, 1.0 fuses
+    nothing (no package token: n_fused 0 at every stage)."""
+    out = cosim(evit_bundle, 1, modes=["reduce"], jobs=1, budget=budget)
+    assert out["mismatches"] == 0, out
+    assert out["budget"] == float(budget)

@@ -218,7 +218,7 @@ def cmd_cosim(args: argparse.Namespace) -> dict:
     n = None if args.images == "all" else args.images
     out = cosim(Path(args.bundle), n, sim=args.sim, modes=modes, hw_name=args.hw,
                 watchdog_cycles=args.watchdog_cycles, stall_pct=args.stall,
-                latency=args.mem_latency, where=where_from(args),
+                latency=args.mem_latency, where=where_from(args), budget=args.budget,
                 waves=None if args.waves is None else Path(args.waves) if args.waves
                 else output_dir() / "cosim_waves")
     print(f"[cosim] {out['images']} images, {out['mismatches']} mismatches, "
@@ -366,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
     co.add_argument("--modes", choices=("both", "none", "threshold", "topk", "reduce"), default="both",
                     help="both = dense and the bundle's deployment mode")
+    co.add_argument("--budget", default=None,
+                    help="a reduction method's knob to run instead of the bundle's (EViT "
+                         "keep_rate; e.g. a reduction.pareto budget)")
     co.add_argument("--hw", choices=("fmnist", "deit_tiny", "zcu102"), default="fmnist", help="RTL parameter preset (rtl/program.py PRESETS): fmnist (128 MACs/cycle), deit_tiny (512), zcu102 (2048)")
     A.fanout_options(co)
     co.add_argument("--watchdog-cycles", type=A.int_in("--watchdog-cycles", 1000, 10**12),

@@ -199,7 +199,7 @@ def load_config(path: str | Path) -> dict:
 
 
 # the reduction methods each hardware form implements (docs/methods.md, "On the hardware")
-HARDWARE_METHODS = {"hls": ("heatvit", "evit", "tome", "ppt", "cpvit", "cait"), "rtl": ("heatvit",)}
+HARDWARE_METHODS = {"hls": ("heatvit", "evit", "tome", "ppt", "cpvit", "cait"), "rtl": ("heatvit", "evit")}
 METHOD_CODES = {"heatvit": 0, "evit": 1, "tome": 2, "ppt": 3, "cpvit": 4, "cait": 5}  # reduce.h Method
 
 
@@ -209,7 +209,9 @@ def require_hardware(cfg: dict, form: str) -> None:
     if method in HARDWARE_METHODS[form]:
         return
     if form == "rtl":
-        require_heatvit(cfg, "the RTL engines")
+        raise SievitError(f"the RTL engines implement {', '.join(HARDWARE_METHODS['rtl'])}; "
+                          f"reduction.method {method!r} runs in the golden model and HLS "
+                          "(docs/methods.md, hardware mapping)")
     raise SievitError(f"the HLS engines implement {', '.join(HARDWARE_METHODS['hls'])}; "
                       f"reduction.method {method!r} runs in the golden model only (docs/methods.md, "
                       "hardware mapping)")
