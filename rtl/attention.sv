@@ -4,10 +4,16 @@
 // channel pairs packed), head concat, and the residual fused into the projection's write-back
 // (docs/numerics.md). K and V rows are banked by key so that each bank serves one read per
 // cycle. In: h rows (LN1 output), then x rows (the block input), `dim` int8 each. Out: n rows
-// of `dim` int8 (res1); with `cls_scores`, then the CLS attention of every key,
-// a_j = sum_h A_h[0, j] (Q0.8 x heads, j = 0..n-1, int32 pairs in the low 64 bits of
-// ceil(n/2) beats; a_0 = 0, CLS is no candidate): EViT's score source (rd.cls_attention),
-// summed from the probabilities as the softmax hands them over for query 0.
+// of `dim` int8 (res1). Score sources, taken from the probabilities as the softmax hands
+// them over (int32 pairs in the low 64 bits of ceil(n/2) beats after the rows; entry 0,
+// CLS, is 0):
+//   score_out = 1 (EViT, rd.cls_attention): a_j = sum_h A_h[0, j];
+//   score_out = 2 (CP-ViT, rd.cpvit_accumulate): reads the tokens' cumulative scores
+//     (ceil(n/2) beats after x) and writes cum_j + sum_h max_i A_h[i, j].
+// CP-ViT's heads: head_track adds each head's mass sum_{j>=1} max_i A_h[i, j] to a
+// per-head register (head_reset clears them first); head_select = P > 0 marks the P heads
+// of least mass pruned (ties: the higher head first, rd.cpvit_head_mask); with head_apply
+// the pruned heads skip Q.K^T, softmax and A.V and their output channels are 0.
 module attention #(
     parameter int LANES = 8,          // linear and Q.K^T: input elements per dot product per cycle
     parameter int ROWS = 2,           // linear: token rows per cycle
@@ -18,6 +24,7 @@ module attention #(
     parameter int EXT_LINEAR = 0,     // 1: use the lin_* port instead of a private linear
     parameter int MAX_N = 64,
     parameter int MAX_D = 128,
+    parameter int MAX_HEADS = 8,
     parameter int BEAT = 64           // stream beat bits (head_dim a multiple of BEAT / 8)
 ) (
     // the linear engine's port, used when EXT_LINEAR = 1: sievit_top shares one array
@@ -46,7 +53,11 @@ module attention #(
     input  logic [15:0]                      dim,
     input  logic [15:0]                      heads,
     input  logic [15:0]                      head_dim,     // multiple of 8
-    input  logic                             cls_scores,   // 1: also output a_j (see above)
+    input  logic [1:0]                       score_out,    // 0 none, 1 EViT, 2 CP-ViT (above)
+    input  logic                             head_reset,
+    input  logic                             head_track,
+    input  logic [7:0]                       head_select,
+    input  logic                             head_apply,
     // q, k, v (requantize) and proj (residual): weight/bias addresses and fracs, index 0..3
     input  logic [3:0][31:0]                 w_addr,
     input  logic [3:0][31:0]                 b_addr,
@@ -90,8 +101,8 @@ module attention #(
   localparam int VGI = $clog2(VG > 1 ? VG : 2);
 
   typedef enum logic [3:0] {
-    IN_H, IN_X, LIN_FEED, LIN_COLLECT, QK, SM_FEED, SM_COLLECT, AV, PROJ_A, PROJ_X, PROJ_OUT,
-    CLS_OUT
+    IN_H, IN_X, IN_S, LIN_FEED, LIN_COLLECT, QK, SM_FEED, SM_COLLECT, AV, PROJ_A, PROJ_X,
+    PROJ_OUT, SCORE_OUT
   } state_t;
   state_t state;
 
@@ -101,7 +112,14 @@ module attention #(
   logic signed [31:0] logit[QK_KEYS][KG];           // key j: bank j % QK_KEYS
   logic [7:0] prob[AV_KEYS][VG];                    // key j: bank j % AV_KEYS
   localparam int NSZ = 1 << $clog2(MAX_N);
-  logic [15:0] cls_acc[NSZ];                        // a_j: sum over heads of A_h[0, j]
+  localparam int NI = $clog2(NSZ);
+  localparam int HW = $clog2(MAX_HEADS);
+  logic [31:0] sc_acc[NSZ];             // score source per key (score_out 1 / 2)
+  logic [7:0] mx[NSZ];                  // max_i A_h[i, j] over the queries so far (head hd)
+  logic [31:0] head_acc[MAX_HEADS];     // CP-ViT head mass
+  logic [MAX_HEADS-1:0] hpruned;        // CP-ViT: pruned heads (used with head_apply)
+  logic [CW-1:0] pa_col, pa_hw;         // projection feed: word within the row / the head
+  logic [HW-1:0] pa_head;
   logic [1:0] proj_sel;                 // which projection runs on the linear engine (0 q, 1 k, 2 v)
   logic [CW-1:0] beat, t, jb, kk, cw, hd, lrow, lcol;
   logic signed [31:0] acc_qk[QK_KEYS];
@@ -237,7 +255,7 @@ module attention #(
   wire qk_last_blk = ((jb + 1'b1) << LQ) >= CW'(n);
   wire av_last_blk = ((jb + 1'b1) << LV) >= CW'(n);
 
-  assign s_axis_tready = (state == IN_H) || (state == IN_X);
+  assign s_axis_tready = (state == IN_H) || (state == IN_X) || (state == IN_S);
   always_comb begin
     l_s_tdata = '0;
     l_s_tvalid = 1'b0;
@@ -247,7 +265,7 @@ module attention #(
         l_s_tvalid = 1'b1;
       end
       PROJ_A: begin
-        l_s_tdata = a_word;
+        l_s_tdata = pa_masked ? '0 : a_word;   // a pruned head's channels are 0
         l_s_tvalid = 1'b1;
       end
       PROJ_X: begin
@@ -258,18 +276,65 @@ module attention #(
     endcase
   end
   assign l_m_tready = (state == LIN_COLLECT) || ((state == PROJ_OUT) && m_axis_tready);
-  wire [CW-1:0] cls_beats = CW'((32'(n) + 1) / 2);
-  logic [BEAT-1:0] cls_word;
+  wire [CW-1:0] sc_beats = CW'((32'(n) + 1) / 2);
+  logic [BEAT-1:0] sc_word;
   always_comb begin
-    cls_word = '0;
+    sc_word = '0;
     for (int l = 0; l < 2; l++)
-      if (32'(beat) * 2 + l < 32'(n) && (beat != 0 || l != 0))   // CLS itself: 0
-        cls_word[32*l+:32] = 32'(cls_acc[$clog2(NSZ)'(32'(beat) * 2 + l)]);
+      if (32'(beat) * 2 + l < 32'(n) && (beat != 0 || l != 0))   // CLS: 0
+        sc_word[32*l+:32] = sc_acc[NI'(32'(beat) * 2 + l)];
   end
-  assign m_axis_tdata = (state == CLS_OUT) ? cls_word : l_m_tdata;
-  assign m_axis_tvalid = ((state == PROJ_OUT) && l_m_tvalid) || (state == CLS_OUT);
-  assign m_axis_tlast = ((state == PROJ_OUT) && l_m_tlast && !cls_scores) ||
-                        ((state == CLS_OUT) && beat == cls_beats - 1'b1);
+  assign m_axis_tdata = (state == SCORE_OUT) ? sc_word : l_m_tdata;
+  assign m_axis_tvalid = ((state == PROJ_OUT) && l_m_tvalid) || (state == SCORE_OUT);
+  assign m_axis_tlast = ((state == PROJ_OUT) && l_m_tlast && score_out == 2'd0) ||
+                        ((state == SCORE_OUT) && beat == sc_beats - 1'b1);
+
+  // CP-ViT heads: active heads, the first one and the one after hd
+  function automatic logic head_on(input logic [HW-1:0] h, input logic [MAX_HEADS-1:0] pr,
+                                   input logic apply);
+    head_on = !(apply && pr[h]);
+  endfunction
+  logic [CW-1:0] first_hd, next_hd;
+  always_comb begin
+    first_hd = CW'(heads);
+    next_hd = CW'(heads);
+    for (int h = MAX_HEADS - 1; h >= 0; h--) begin
+      if (h < 32'(heads) && head_on(HW'(h), hpruned, head_apply)) begin
+        first_hd = CW'(h);
+        if (CW'(h) > hd) next_hd = CW'(h);
+      end
+    end
+  end
+  // rd.cpvit_head_mask: rank of each head by mass (ties: the lower head ranks first)
+  logic [MAX_HEADS-1:0] sel_pruned;
+  always_comb begin
+    for (int h = 0; h < MAX_HEADS; h++) begin
+      logic [7:0] rank;
+      rank = '0;
+      for (int g = 0; g < MAX_HEADS; g++)
+        if (g < 32'(heads) && (head_acc[g] > head_acc[h] || (head_acc[g] == head_acc[h] && g < h)))
+          rank = rank + 1'b1;
+      sel_pruned[h] = (h < 32'(heads)) && (32'(rank) >= 32'(heads) - 32'(head_select));
+    end
+  end
+  // the last query of a head: its max over queries per key (this beat's lanes) and their sum
+  // over the live patches (the head's mass)
+  logic [7:0] mx_new[B8];
+  logic [31:0] mass_beat;
+  always_comb begin
+    mass_beat = '0;
+    for (int l = 0; l < B8; l++) begin
+      logic [7:0] p_l, m_l;
+      logic [CW-1:0] j;
+      j = beat * CW'(B8) + CW'(l);
+      p_l = sm_m_tdata[8*l+:8];
+      m_l = mx[NI'(j)];
+      mx_new[l] = (t == 0 || p_l > m_l) ? p_l : m_l;
+      if (j != 0 && j < CW'(n)) mass_beat = mass_beat + 32'(mx_new[l]);
+    end
+  end
+  wire pa_masked = head_apply && hpruned[pa_head];
+
   // each block of QK_KEYS logits goes to the softmax as soon as Q.K^T has written it
   assign sm_s_tvalid = (state == SM_FEED) || ((state == QK) && (beat < jb));
   always_comb begin
@@ -291,22 +356,41 @@ module attention #(
       lrow <= '0;
       lcol <= '0;
       proj_sel <= '0;
+      hpruned <= '0;
+      pa_col <= '0;
+      pa_hw <= '0;
+      pa_head <= '0;
+      for (int h = 0; h < MAX_HEADS; h++) head_acc[h] <= '0;
     end else begin
+      if (state != PROJ_A) begin
+        pa_col <= '0;
+        pa_hw <= '0;
+        pa_head <= '0;
+      end
       unique case (state)
         IN_H: if (s_axis_tvalid) begin
           h_buf[BI'(beat)] <= s_axis_tdata;
           if (beat == tensor_beats - 1'b1) begin
             state <= IN_X;
             beat <= '0;
+            if (head_reset) for (int h = 0; h < MAX_HEADS; h++) head_acc[h] <= '0;
           end else beat <= beat + 1'b1;
         end
         IN_X: if (s_axis_tvalid) begin
           x_buf[BI'(beat)] <= s_axis_tdata;
           beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == tensor_beats - 1'b1) begin
-            state <= LIN_FEED;
+            state <= (score_out == 2'd2) ? IN_S : LIN_FEED;
             proj_sel <= '0;
+            if (head_select != 0) hpruned <= sel_pruned;
+            if (score_out == 2'd1) for (int j = 0; j < NSZ; j++) sc_acc[j] <= '0;
           end
+        end
+        IN_S: if (s_axis_tvalid) begin  // CP-ViT: the tokens' cumulative scores
+          for (int l = 0; l < 2; l++)
+            if (32'(beat) * 2 + l < 32'(n)) sc_acc[NI'(32'(beat) * 2 + l)] <= s_axis_tdata[32*l+:32];
+          beat <= (beat == sc_beats - 1'b1) ? '0 : beat + 1'b1;
+          if (beat == sc_beats - 1'b1) state <= LIN_FEED;
         end
         LIN_FEED: if (l_s_tready) begin
           beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;
@@ -327,8 +411,8 @@ module attention #(
           beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == tensor_beats - 1'b1) begin
             if (proj_sel == 2'd2) begin
-              state <= QK;
-              hd <= '0;
+              state <= (first_hd < CW'(heads)) ? QK : PROJ_A;
+              hd <= first_hd;
               t <= '0;
               jb <= '0;
               kk <= '0;
@@ -364,12 +448,18 @@ module attention #(
             if (beat * CW'(B8) + CW'(l) < CW'(n))
               prob[(32'(beat) * B8 + 32'(l)) % AV_KEYS][VGI'((beat * CW'(B8) + CW'(l)) >> LV)]
                   <= sm_m_tdata[8*l+:8];
-            // query 0 (CLS): a_j, the first head's row starting the sum
-            if (t == 0 && beat * CW'(B8) + CW'(l) < CW'(n))
-              cls_acc[$clog2(NSZ)'(beat * CW'(B8) + CW'(l))] <=
-                  ((hd == 0) ? 16'd0 : cls_acc[$clog2(NSZ)'(beat * CW'(B8) + CW'(l))])
-                  + 16'(sm_m_tdata[8*l+:8]);
+            if (beat * CW'(B8) + CW'(l) < CW'(n)) begin
+              mx[NI'(beat * CW'(B8) + CW'(l))] <= mx_new[l];
+              // EViT: query 0's probabilities; CP-ViT: after the last query, the max
+              if (score_out == 2'd1 && t == 0)
+                sc_acc[NI'(beat * CW'(B8) + CW'(l))] <= sc_acc[NI'(beat * CW'(B8) + CW'(l))]
+                                                        + 32'(sm_m_tdata[8*l+:8]);
+              else if (score_out == 2'd2 && t == CW'(n) - 1'b1)
+                sc_acc[NI'(beat * CW'(B8) + CW'(l))] <= sc_acc[NI'(beat * CW'(B8) + CW'(l))]
+                                                        + 32'(mx_new[l]);
+            end
           end
+          if (head_track && t == CW'(n) - 1'b1) head_acc[HW'(hd)] <= head_acc[HW'(hd)] + mass_beat;
           beat <= (beat == prob_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == prob_beats - 1'b1) begin
             state <= AV;
@@ -385,11 +475,11 @@ module attention #(
               cw <= '0;
               if (t == CW'(n) - 1'b1) begin
                 t <= '0;
-                if (hd == CW'(heads) - 1'b1) begin
+                if (next_hd >= CW'(heads)) begin
                   state <= PROJ_A;
                   beat <= '0;
                 end else begin
-                  hd <= hd + 1'b1;
+                  hd <= next_hd;
                   state <= QK;
                 end
               end else begin
@@ -404,18 +494,24 @@ module attention #(
         PROJ_A: if (l_s_tready) begin
           beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == tensor_beats - 1'b1) state <= PROJ_X;
+          // the head of the next word
+          pa_col <= (pa_col == row_beats - 1'b1) ? '0 : pa_col + 1'b1;
+          if (pa_col == row_beats - 1'b1 || pa_hw == hd_words - 1'b1) pa_hw <= '0;
+          else pa_hw <= pa_hw + 1'b1;
+          if (pa_col == row_beats - 1'b1) pa_head <= '0;
+          else if (pa_hw == hd_words - 1'b1) pa_head <= pa_head + 1'b1;
         end
         PROJ_X: if (l_s_tready) begin
           beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == tensor_beats - 1'b1) state <= PROJ_OUT;
         end
         PROJ_OUT: if (m_axis_tready && l_m_tvalid && l_m_tlast) begin
-          state <= cls_scores ? CLS_OUT : IN_H;
+          state <= (score_out != 2'd0) ? SCORE_OUT : IN_H;
           beat <= '0;
         end
-        CLS_OUT: if (m_axis_tready) begin
-          beat <= (beat == cls_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == cls_beats - 1'b1) state <= IN_H;
+        SCORE_OUT: if (m_axis_tready) begin
+          beat <= (beat == sc_beats - 1'b1) ? '0 : beat + 1'b1;
+          if (beat == sc_beats - 1'b1) state <= IN_H;
         end
         default: state <= IN_H;
       endcase

@@ -18,6 +18,8 @@ from sievit.rtl.schema import DESC_WORDS, OPS, PRUNE_MODES, SEL_MAXH, encode
 
 OP = {name: op.code for name, op in OPS.items()}
 MAXH = SEL_MAXH   # selector heads a descriptor holds
+ATTN_MAX_HEADS = 8   # attention's MAX_HEADS (CP-ViT's head registers)
+SCORE_BITS = 16      # pruning's score registers: CP-ViT's cumulative scores must fit
 RTL_LANES = 8     # k-lanes of the small (64-bit) MAC arrays: patch embedding, selector, head
 
 
@@ -97,7 +99,8 @@ def check_fits(layout: Layout, hw: RtlParams) -> None:
             ("MLP width", m["mlp_dim"], hw.max_h, "max_h"), ("patch inputs", patch_in, hw.max_in, "max_in"),
             ("image bytes", pixels, hw.max_pix, "max_pix"),
             ("classes", m["num_classes"], hw.max_classes, "max_classes"),
-            ("heads", layout.heads, MAXH, "MAXH")]
+            ("heads", layout.heads, MAXH, "MAXH"),
+            ("attention heads", layout.heads, ATTN_MAX_HEADS, "attention MAX_HEADS")]
     for what, value, limit, name in need:
         if value > limit:
             raise SievitError(f"bundle needs {value} {what} but the RTL is built for "
@@ -107,6 +110,12 @@ def check_fits(layout: Layout, hw: RtlParams) -> None:
         if value % RTL_LANES:
             raise SievitError(f"bundle {what} {value} is not a multiple of the RTL's "
                               f"{RTL_LANES} MAC lanes / 8-byte beats")
+    red = layout.b.config["reduction"]
+    if red["method"] == "cpvit":
+        top = 255 * layout.heads * (max(red["blocks"], default=0) + 1)
+        if top >= 1 << SCORE_BITS:
+            raise SievitError(f"CP-ViT's cumulative scores reach {top}; the pruning engine's "
+                              f"scores hold {SCORE_BITS} bits")
     # the wide engines: rows of whole beats, k-steps of whole lanes
     step = max(hw.lanes, hw.beat_bytes)
     for what, value in (("width", layout.dim), ("head width", layout.dh),
@@ -153,9 +162,17 @@ class Program:
             "w": e["lin"]["w_off"], "b": self._b(e["lin"]), "frac_acc": e["lin"]["frac_acc"],
             "frac_cls": e["frac_cls"], "frac_pos": e["frac_pos"], "frac_out": e["frac_out"]})]
         stage = 0
-        evit_k = evit_keep_per_stage(lay.b.config) if self.method == "evit" else []
+        red = lay.b.config["reduction"]
+        method_on = mode == "reduce"          # EViT / CP-ViT: the stages run inside blocks
+        keep = keep_per_stage(lay.b.config) if self.method in ("evit", "cpvit") else []
+        stage_blocks = desc["sel_block"]
         for i in range(lay.m["depth"]):
-            evit_here = mode == "reduce" and i in desc["sel_block"]
+            here = method_on and i in stage_blocks
+            cp = method_on and self.method == "cpvit"
+            heads_pruned = red.get("heads_pruned", 0) if cp else 0
+            score_out = ((1 if self.method == "evit" else 0) if here else 0)
+            if cp and i <= max(stage_blocks, default=-1):
+                score_out = 2                 # the cumulative score, carried in SC
             if (self.method == "heatvit" and mode != "none" and stage < len(desc["sel_block"])
                     and desc["sel_block"][stage] == i):
                 ops += [self._score(desc["sel"][stage]),
@@ -170,11 +187,16 @@ class Program:
                 "w": [d["w_off"] for d in lins], "b": [self._b(d) for d in lins],
                 "frac_acc": [d["frac_acc"] for d in lins], "frac_out": [d["frac_out"] for d in lins],
                 "frac_res": a["proj"]["frac_res"], "frac_s": a["frac_s"], "frac_v": a["frac_v"],
-                "frac_attn_out": a["frac_attn_out"], "cls_scores": int(evit_here)}))
-            if evit_here:  # EViT: the block's CLS attention picks the rows; the MLP runs on them
-                ops.append(encode("prune", D, {"mode": PRUNE_MODES["evit"],
-                                               "k": evit_k[desc["sel_block"].index(i)],
-                                               "heads": lay.heads}))
+                "frac_attn_out": a["frac_attn_out"], "score_out": score_out,
+                # CP-ViT's heads: mass over the blocks before head_block, then the mask
+                "head_reset": int(cp and i == 0),
+                "head_track": int(cp and heads_pruned > 0 and i < red["head_block"]),
+                "head_select": heads_pruned if cp and i == red["head_block"] else 0,
+                "head_apply": int(cp and heads_pruned > 0 and i >= red["head_block"])}))
+            if here:  # the block's attention scores pick the rows; the MLP runs on them
+                ops.append(encode("prune", D, {
+                    "mode": PRUNE_MODES["evit" if self.method == "evit" else "drop"],
+                    "k": keep[stage_blocks.index(i)], "heads": lay.heads}))
             ops.append(self._ln(desc["ln2"][i]))
             fc1, fc2 = desc["mlp"][i]["fc1"], desc["mlp"][i]["fc2"]
             ops.append(encode("mlp", D, {
@@ -219,17 +241,23 @@ class Program:
                 "memory_bytes": len(self.image)}
 
 
-def evit_keep_per_stage(cfg: dict) -> list[int]:
-    """EViT's kept candidates per stage, k = ceil(keep_rate * M) (quant/budgets.py): the same
-    for every image, because M is: all patches at the first stage, then the k kept plus the
-    fused token (present whenever k < M)."""
+def keep_per_stage(cfg: dict) -> list[int]:
+    """Kept candidates per stage: EViT k = ceil(keep_rate * M) (quant/budgets.py), CP-ViT
+    k = min(keep_tokens[s], M). The same for every image, because M is: all patches at the
+    first stage, then the k kept (EViT: plus the fused token, present whenever k < M)."""
     from sievit.quant.budgets import evit_keep_count
+    r = cfg["reduction"]
     m_cand = (cfg["model"]["image_size"] // cfg["model"]["patch_size"]) ** 2
     out = []
-    for _ in cfg["reduction"]["blocks"]:
-        k = int(evit_keep_count(cfg["reduction"]["keep_rate"], np.array([m_cand]))[0])
-        out.append(k)
-        m_cand = k + (k < m_cand)
+    for s, _ in enumerate(r["blocks"]):
+        if r["method"] == "evit":
+            k = int(evit_keep_count(r["keep_rate"], np.array([m_cand]))[0])
+            out.append(k)
+            m_cand = k + (k < m_cand)
+        else:
+            k = min(int(r["keep_tokens"][s]), m_cand)
+            out.append(k)
+            m_cand = k
     return out
 
 

@@ -7,6 +7,9 @@
 //   EViT (mode 3, rd.evit_fuse): scores are the CLS attention summed over heads (Q0.8 x
 //   heads, from the attention engine); every live row but CLS is a candidate (an earlier
 //   package too); the k best stay, the rest fuse into sum(a_j x_j) / (heads * 2^8).
+//   Drop (mode 4, rd.drop_topk; CP-ViT): the k best candidates stay, the rest are dropped;
+//   the scores travel with the kept rows (CP-ViT's cumulative scores): the score output is
+//   the n_new compacted scores instead of the n input ones.
 // Ties go to the lower row in every top-k.
 // Message layout = the HLS pruning_top with score_in = 1:
 //   in : n rows of `dim` int8, n ids (int32), n scores (int32)
@@ -19,7 +22,7 @@ module pruning #(
     input  logic                             rst_n,
     input  logic [15:0]                      n,      // live rows, CLS first, 1..MAX_N
     input  logic [15:0]                      dim,    // multiple of 8
-    input  logic [1:0]                       mode,   // sievit_pkg PRUNE_*: 1 threshold, 2 top-k, 3 EViT
+    input  logic [2:0]                       mode,   // sievit_pkg PRUNE_*: 1 threshold, 2 top-k, 3 EViT, 4 drop
     input  logic [15:0]                      k,      // top-k modes: candidates to keep
     input  logic [15:0]                      heads,  // EViT: the fused token's divisor is heads * 2^8
     input  logic [sievit_pkg::BEAT_BITS-1:0] s_axis_tdata,
@@ -95,6 +98,7 @@ module pruning #(
   // decision of token t: a candidate is a live patch (HeatViT: not CLS, not the old package;
   // EViT: any live row but CLS)
   wire evit = (mode == PRUNE_EVIT);
+  wire drop = (mode == PRUNE_DROP);
   function automatic logic is_cand(input logic [NW-1:0] r, input logic signed [31:0] id,
                                    input logic ev);
     is_cand = (r != 0) && (ev || id > 0);
@@ -102,10 +106,10 @@ module pruning #(
   logic cand_t, keep_t;
   logic [NW-1:0] rank_t;
   always_comb begin
-    cand_t = is_cand(t, ids[t], evit);
+    cand_t = is_cand(t, ids[t], evit || drop);
     rank_t = '0;
     for (int j = 1; j < MAX_N; j++) begin
-      if (NW'(j) < NW'(n) && is_cand(NW'(j), ids[NW'(j)], evit) &&
+      if (NW'(j) < NW'(n) && is_cand(NW'(j), ids[NW'(j)], evit || drop) &&
           (score[NW'(j)] > score[t] || (score[NW'(j)] == score[t] && NW'(j) < t)))
         rank_t = rank_t + 1'b1;
     end
@@ -143,8 +147,14 @@ module pruning #(
     x_word = x_row[64*out_c0[DW-1:3]+:64];
     unique case (state)
       OUT_HDR: out_word = {32'(cnt), 32'(n_new)};
-      OUT_S: for (int l = 0; l < 2; l++)
-        if (32'(beat) * 2 + l < 32'(n)) out_word[32*l+:32] = 32'(score[NW'(32'(beat) * 2 + l)]);
+      OUT_S: for (int l = 0; l < 2; l++) begin
+        if (drop) begin       // the kept rows' scores, in their new order
+          if (32'(beat) * 2 + l < 32'(n_new))
+            out_word[32*l+:32] = 32'(score[order[NW'(32'(beat) * 2 + l)]]);
+        end else if (32'(beat) * 2 + l < 32'(n)) begin
+          out_word[32*l+:32] = 32'(score[NW'(32'(beat) * 2 + l)]);
+        end
+      end
       OUT_X:
         for (int l = 0; l < I8_PER_BEAT; l++)
           out_word[8*l+:8] = (out_row == n_kept + 1'b1) ? pkg[out_c0 + DW'(l)]
@@ -212,7 +222,7 @@ module pruning #(
         end
         DECIDE: begin  // one token per cycle: rank, keep, fuse flags and the new order
           keep[t] <= keep_t;
-          fuse[t] <= (cand_t && !keep_t) || (!evit && t != 0 && ids[t] == PKG_ID);
+          fuse[t] <= !drop && ((cand_t && !keep_t) || (!evit && t != 0 && ids[t] == PKG_ID));
           if (t == 0 || keep_t) begin
             order[(t == 0) ? '0 : n_kept + 1'b1] <= t;
             if (t != 0) n_kept <= n_kept + 1'b1;
@@ -253,7 +263,7 @@ module pruning #(
         end
         OUT_HDR: if (m_axis_tready) state <= OUT_S;
         OUT_S: if (m_axis_tready) begin
-          if (beat == pair_beats - 1'b1) begin
+          if (beat == (drop ? new_pair_beats : pair_beats) - 1'b1) begin
             state <= OUT_X;
             beat <= '0;
           end else beat <= beat + 1'b1;

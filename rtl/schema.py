@@ -68,8 +68,13 @@ OPS: dict[str, Op] = {
         _frac("frac_res", "the block input's frac (proj residual)"),
         _frac("frac_s", "logits frac: frac(q) + frac(k)"), _frac("frac_v", "v frac"),
         _frac("frac_attn_out", "head concat frac"),
-        Field("cls_scores", "1: also write Σ_h A_h[0, j] (Q0.8 × heads) of every key j to SC")),
-        "H, X", "X; with cls_scores, then SC"),
+        Field("score_out", "score source to SC after the rows: 0 none, 1 EViT Σ_h A_h[0, j], "
+                           "2 CP-ViT cum_j + Σ_h max_i A_h[i, j] (reads cum from SC)"),
+        Field("head_reset", "CP-ViT: clear the per-head mass first"),
+        Field("head_track", "CP-ViT: add each head's mass Σ_j≥1 max_i A_h[i, j]"),
+        Field("head_select", "CP-ViT: > 0: prune this many heads of least mass from now on"),
+        Field("head_apply", "CP-ViT: pruned heads skip Q·Kᵀ, softmax, A·V; their channels 0")),
+        "H, X; with score_out 2, then SC", "X; with score_out, then SC"),
     "mlp": Op(4, "mlp", (
         Field("hidden", "hidden width"), Field("fc1_w", "fc1 weights"), Field("fc1_b", "fc1 biases"),
         _frac("fc1_frac_acc", "fc1 accumulator frac"), _frac("fc1_frac_gelu_in", "GELU input frac"),
@@ -87,18 +92,19 @@ OPS: dict[str, Op] = {
         Field("b", "biases, same order", 3 * SEL_MAXH),
         _frac("frac_acc", "accumulator fracs, same order", 3 * SEL_MAXH)), "X", "SC"),
     "prune": Op(6, "pruning", (
-        Field("mode", "decision: 1 threshold, 2 top-k (HeatViT), 3 EViT top-k + fuse"),
+        Field("mode", "decision: 1 threshold, 2 top-k (HeatViT), 3 EViT top-k + fuse, "
+                      "4 drop (CP-ViT top-k, scores travel with the rows)"),
         Field("k", "top-k modes: candidates kept"),
         Field("heads", "EViT: heads (the fused token's divisor is heads · 2⁸)")),
-        "X, IDS, SC", "header → top `m_axis`; scores dropped; rows → X; ids → IDS and top "
-        "`m_axis`; `n` = n_new"),
+        "X, IDS, SC", "header → top `m_axis`; scores dropped (mode 4: the kept rows' → SC); rows → "
+        "X; ids → IDS and top `m_axis`; `n` = n_new"),
     "head": Op(7, "head", (
         Field("classes", "classes"), Field("g", "LN γ"), Field("b", "LN β"),
         _frac("gamma_frac", "LN γ frac"), _frac("ln_frac_out", "LN output frac"),
         Field("w", "classifier weights"), Field("fc_b", "classifier biases"),
         _frac("frac_acc", "accumulator frac")), "X row 0 (CLS)", "logits → top `m_axis` (TLAST)"),
 }
-PRUNE_MODES = {"threshold": 1, "topk": 2, "evit": 3}
+PRUNE_MODES = {"threshold": 1, "topk": 2, "evit": 3, "drop": 4}
 # sievit_top's stream sources / sinks
 BUFFERS = {"X": 0, "H": 1, "IDS": 2, "SC": 3, "HDR": 4, "DROP": 5, "OUT": 6}
 FIRST_FIELD_WORD = 2     # word 0: opcode, word 1: model width
@@ -165,7 +171,7 @@ def render_sv() -> str:
              "  // opcodes (descriptor word 0)"]
     lines += [f"  localparam logic [7:0] OP_{n.upper()} = 8'd{op.code};" for n, op in OPS.items()]
     lines.append("  // pruning decisions (prune.mode)")
-    lines += [f"  localparam logic [1:0] PRUNE_{n.upper()} = 2'd{c};" for n, c in PRUNE_MODES.items()]
+    lines += [f"  localparam logic [2:0] PRUNE_{n.upper()} = 3'd{c};" for n, c in PRUNE_MODES.items()]
     lines.append("  // linear write-back epilogues")
     lines += [f"  localparam int EPI_{n.upper()} = {c};" for n, c in EPI.items()]
     lines.append("  // buffers: stream sources / sinks of sievit_top")

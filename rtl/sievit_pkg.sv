@@ -23,9 +23,10 @@ package sievit_pkg;
   localparam logic [7:0] OP_PRUNE = 8'd6;
   localparam logic [7:0] OP_HEAD = 8'd7;
   // pruning decisions (prune.mode)
-  localparam logic [1:0] PRUNE_THRESHOLD = 2'd1;
-  localparam logic [1:0] PRUNE_TOPK = 2'd2;
-  localparam logic [1:0] PRUNE_EVIT = 2'd3;
+  localparam logic [2:0] PRUNE_THRESHOLD = 3'd1;
+  localparam logic [2:0] PRUNE_TOPK = 3'd2;
+  localparam logic [2:0] PRUNE_EVIT = 3'd3;
+  localparam logic [2:0] PRUNE_DROP = 3'd4;
   // linear write-back epilogues
   localparam int EPI_REQUANT = 0;
   localparam int EPI_GELU = 1;
@@ -67,7 +68,11 @@ package sievit_pkg;
   localparam int D_ATTN_FRAC_S = 21;
   localparam int D_ATTN_FRAC_V = 22;
   localparam int D_ATTN_FRAC_ATTN_OUT = 23;
-  localparam int D_ATTN_CLS_SCORES = 24;
+  localparam int D_ATTN_SCORE_OUT = 24;
+  localparam int D_ATTN_HEAD_RESET = 25;
+  localparam int D_ATTN_HEAD_TRACK = 26;
+  localparam int D_ATTN_HEAD_SELECT = 27;
+  localparam int D_ATTN_HEAD_APPLY = 28;
   localparam int D_MLP_HIDDEN = 2;
   localparam int D_MLP_FC1_W = 3;
   localparam int D_MLP_FC1_B = 4;

@@ -118,10 +118,15 @@ module sievit_top #(
         src_buf[0] = B_H;
         src_len[1] = tok_beats;
         src_segs = 2'd2;
-        if (op == OP_ATTN && d[D_ATTN_CLS_SCORES][0]) begin  // EViT: then a_j to SC
+        if (op == OP_ATTN && d[D_ATTN_SCORE_OUT][1:0] != 2'd0) begin  // EViT / CP-ViT scores
           snk_buf[1] = B_SC;
           snk_len[1] = pairs;
           snk_segs = 3'd2;
+        end
+        if (op == OP_ATTN && d[D_ATTN_SCORE_OUT][1:0] == 2'd2) begin  // CP-ViT: the old cum
+          src_buf[2] = B_SC;
+          src_len[2] = pairs;
+          src_segs = 2'd3;
         end
       end
       OP_SCORE: begin
@@ -135,10 +140,15 @@ module sievit_top #(
         src_len[2] = pairs;
         src_segs = 2'd3;
         snk_buf[0] = B_HDR;
-        snk_buf[1] = B_DROP;
         snk_buf[3] = B_IDS;
         snk_len[0] = CW'(1);
-        snk_len[1] = pairs;
+        if (d[D_PRUNE_MODE][2:0] == PRUNE_DROP) begin  // CP-ViT: the kept rows' scores
+          snk_buf[1] = B_SC;
+          snk_len[1] = new_pairs;
+        end else begin
+          snk_buf[1] = B_DROP;
+          snk_len[1] = pairs;
+        end
         snk_len[2] = CW'(n_new) * row_beats;
         snk_len[3] = new_pairs;
         snk_segs = 3'd4;
@@ -330,7 +340,9 @@ module sievit_top #(
               .EXP_LANES(EXP_LANES), .EXT_LINEAR(1), .MAX_N(MAX_N), .MAX_D(MAX_D),
               .BEAT(BEAT)) u_attn (
       .clk, .rst_n, .n, .dim, .heads(d[D_ATTN_HEADS][15:0]), .head_dim(d[D_ATTN_HEAD_DIM][15:0]),
-      .cls_scores(d[D_ATTN_CLS_SCORES][0]),
+      .score_out(d[D_ATTN_SCORE_OUT][1:0]), .head_reset(d[D_ATTN_HEAD_RESET][0]),
+      .head_track(d[D_ATTN_HEAD_TRACK][0]), .head_select(d[D_ATTN_HEAD_SELECT][7:0]),
+      .head_apply(d[D_ATTN_HEAD_APPLY][0]),
       .w_addr({d[D_ATTN_W + 3], d[D_ATTN_W + 2], d[D_ATTN_W + 1], d[D_ATTN_W]}),
       .b_addr({d[D_ATTN_B + 3], d[D_ATTN_B + 2], d[D_ATTN_B + 1], d[D_ATTN_B]}),
       .frac_acc({d[D_ATTN_FRAC_ACC + 3][7:0], d[D_ATTN_FRAC_ACC + 2][7:0],
@@ -383,7 +395,7 @@ module sievit_top #(
   assign e_req_beats[6] = '0;
   assign e_rsp_ready[6] = 1'b0;
   pruning #(.MAX_N(MAX_N), .MAX_D(MAX_D)) u_prune (
-      .clk, .rst_n, .n, .dim, .mode(d[D_PRUNE_MODE][1:0]), .k(d[D_PRUNE_K][15:0]),
+      .clk, .rst_n, .n, .dim, .mode(d[D_PRUNE_MODE][2:0]), .k(d[D_PRUNE_K][15:0]),
       .heads(d[D_PRUNE_HEADS][15:0]),
       .s_axis_tdata(n_s_tdata), .s_axis_tvalid(e_s_tvalid && e == 3'd6),
       .s_axis_tready(e_s_tready[6]), .s_axis_tlast(e_s_tlast),
@@ -467,7 +479,10 @@ module sievit_top #(
           end
           if (op == OP_EMBED) begin
             n <= d[D_EMBED_TOKENS][15:0];
-            for (int p = 0; p < PB; p++) ids_buf[p] <= {32'(2 * p + 1), 32'(2 * p)};
+            for (int p = 0; p < PB; p++) begin
+              ids_buf[p] <= {32'(2 * p + 1), 32'(2 * p)};
+              sc_buf[p] <= '0;   // CP-ViT's cumulative scores start at 0
+            end
           end
         end
         S_RUN: begin

@@ -149,34 +149,41 @@ def attention_cls_cases(path: Path, dim: int, heads: int) -> list[dict]:
         if chan:
             raise ValueError("attention_cls_cases: channel-masked cases (CAIT) are not read")
         y = c.take(n * dim).reshape(n, dim)
-        cls = c.take(n)
-        c.take(n), c.take(heads), c.take(n), c.take(n * dh)   # CP-ViT, PPT, ToMe sources
+        cls, mx = c.take(n), c.take(n)
+        c.take(heads), c.take(n), c.take(n * dh)   # head mass, PPT, ToMe sources
         if prop or bits != (1 << heads) - 1:        # the other methods' attention inputs
             continue
-        out.append({"block": block, "a": h, "b": x, "y": y, "cls": cls})
+        out.append({"block": block, "a": h, "b": x, "y": y, "cls": cls, "max_sum": mx})
     return out
 
 
-def evit_pruning_cases(path: Path, dim: int, heads: int) -> list[dict]:
-    """An EViT bundle's reduce cases (rd.evit_fuse: real stage inputs, then k = 0 / 1 / M,
-    ties, identical rows, an earlier fused token among the candidates) as pruning cases in
-    mode 3 (the other methods' cases in the file are skipped). The fused count is what
-    EViT's definition gives: every candidate not kept."""
+def method_pruning_cases(path: Path, dim: int, heads: int, method: str) -> list[dict]:
+    """A method bundle's reduce cases (real stage inputs, then k = 0 / 1 / M, ties, identical
+    rows; EViT: an earlier fused token among the candidates) as pruning cases: EViT mode 3
+    (rd.evit_fuse, scores = CLS attention), CP-ViT mode 4 (rd.drop_topk on the cumulative
+    scores, which come out compacted with the kept rows). The other methods' cases in the
+    file are skipped. The fused count is what the definitions give: EViT fuses every
+    candidate not kept, drop fuses none."""
+    code_of = {"evit": 1, "cpvit": 4}
     c = Cursor(path)
     out = []
     for _ in range(c.one()):
         code, n, k, _r, _tau, _w0, _w1 = (c.one() for _ in range(7))
         x = c.take(n * dim).reshape(n, dim)
         ids = c.take(n)
-        c.take(n), c.take(n)                        # sizes, cumulative scores
-        score = c.take(n)
+        c.take(n)                                   # sizes
+        cum, score = c.take(n), c.take(n)
         c.take(n * (dim // heads))                  # unit keys
         m, _pooled = c.one(), c.one()
         x_new, ids_new = c.take(m * dim).reshape(m, dim), c.take(m)
-        c.take(m), c.take(m)
-        if code != 1:       # the reduce engine's cases of the other methods
+        c.take(m)
+        cum_new = c.take(m)
+        if code != code_of[method]:
             continue
-        out.append({"n": n, "mode": 3, "k": k, "heads": heads, "x": x, "ids": ids,
-                    "score": score, "n_new": m, "fused": (n - 1) - min(k, n - 1),
+        evit = method == "evit"
+        out.append({"n": n, "mode": 3 if evit else 4, "k": k, "heads": heads, "x": x,
+                    "ids": ids, "score": score if evit else cum,
+                    "score_out": score if evit else cum_new, "n_new": m,
+                    "fused": (n - 1) - min(k, n - 1) if evit else 0,
                     "x_new": x_new, "ids_new": ids_new})
     return out

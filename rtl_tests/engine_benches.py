@@ -12,7 +12,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 
-from case_files import (attention_cls_cases, evit_pruning_cases, block_cases, gelu_cases, head_cases, patch_embed_cases, layernorm_cases, linear_cases, pruning_cases, pack_i32, pack_i8, softmax_cases,
+from case_files import (attention_cls_cases, method_pruning_cases, block_cases, gelu_cases, head_cases, patch_embed_cases, layernorm_cases, linear_cases, pruning_cases, pack_i32, pack_i8, softmax_cases,
                         unpack_i8, unpack_i32, unpack_u8)
 
 CASES = Path(os.environ.get("SIEVIT_CASE_DIR", "."))
@@ -240,16 +240,19 @@ def pruning_words(c):
 
 
 def pruning_check(c, got):
+    """Header, the score output (the input scores; drop: the kept rows' scores), rows, ids."""
     n, n_new, dim = c["n"], c["n_new"], layout()["dim"]
-    pairs, new_pairs, row = -(-n // 2), -(-n_new // 2), dim // 8
+    want_scores = c.get("score_out", c["score"])
+    new_pairs, row = -(-n_new // 2), dim // 8
+    pairs = -(-len(want_scores) // 2)
     if len(got) != 1 + pairs + n_new * row + new_pairs:
         return False
     head = unpack_i32(got[:1], 2)
-    score = unpack_i32(got[1:1 + pairs], n)
+    score = unpack_i32(got[1:1 + pairs], len(want_scores))
     xs = got[1 + pairs:1 + pairs + n_new * row]
     x_new = np.stack([unpack_i8(xs[r * row:(r + 1) * row], dim) for r in range(n_new)])
     ids = unpack_i32(got[1 + pairs + n_new * row:], n_new)
-    return (list(head) == [n_new, c["fused"]] and np.array_equal(score, c["score"])
+    return (list(head) == [n_new, c["fused"]] and np.array_equal(score, want_scores)
             and np.array_equal(x_new, c["x_new"]) and np.array_equal(ids, c["ids_new"]))
 
 
@@ -263,15 +266,22 @@ async def pruning_cases_bit_exact(dut):
                     timeout_ns=2_000_000)
 
 
-def _evit_cases():
+def _method_cases(method: str):
     lay = layout()
-    return evit_pruning_cases(CASES / "reduce.bin", lay["dim"], lay["attn"][0]["heads"])
+    return method_pruning_cases(CASES / "reduce.bin", lay["dim"], lay["attn"][0]["heads"], method)
 
 
 @cocotb.test()
 async def pruning_evit_cases_bit_exact(dut):
     """EViT (mode 3): the top-k by CLS attention and the fused token of rd.evit_fuse."""
-    await run_cases(dut, _evit_cases(), pruning_cfg, pruning_words, pruning_check,
+    await run_cases(dut, _method_cases("evit"), pruning_cfg, pruning_words, pruning_check,
+                    timeout_ns=2_000_000)
+
+
+@cocotb.test()
+async def pruning_drop_cases_bit_exact(dut):
+    """CP-ViT (mode 4): rd.drop_topk on the cumulative scores, which follow the kept rows."""
+    await run_cases(dut, _method_cases("cpvit"), pruning_cfg, pruning_words, pruning_check,
                     timeout_ns=2_000_000)
 
 
@@ -351,27 +361,59 @@ def attention_cfg(dut, c):
     dut.frac_s.value = a["frac_s"]
     dut.frac_v.value = a["frac_v"]
     dut.frac_attn_out.value = a["frac_attn_out"]
-    dut.cls_scores.value = int("cls" in c)
+    dut.score_out.value = c.get("score_out", 0)
+    dut.head_reset.value = 1
+    dut.head_track.value = 0
+    dut.head_select.value = 0
+    dut.head_apply.value = 0
 
 
-def attention_cls_check(c, got):
-    """The rows, then the CLS attention a_j (int32 pairs in the low half of each beat)."""
+def attention_score_check(c, got):
+    """The rows, then the score source (int32 pairs in the low half of each beat)."""
     n, dim = c["y"].shape
     rows = n * dim // 8
     return (len(got) == rows + -(-n // 2) and block_check(c, got[:rows])
-            and np.array_equal(unpack_i32(got[rows:], n), c["cls"]))
+            and np.array_equal(unpack_i32(got[rows:], n), c["scores"]))
+
+
+def attention_score_words(c):
+    return block_words(c) + (pack_i32(c["cum_in"]) if c["score_out"] == 2 else [])
 
 
 def _cls_cases():
+    """EViT: score_out 1, the CLS attention (rd.cls_attention)."""
     lay = layout()
-    return attention_cls_cases(CASES / "attention_method.bin", lay["dim"], lay["attn"][0]["heads"])
+    cases = attention_cls_cases(CASES / "attention_method.bin", lay["dim"], lay["attn"][0]["heads"])
+    return [{**c, "score_out": 1, "scores": c["cls"]} for c in cases]
+
+
+def _cum_cases():
+    """CP-ViT: score_out 2, cum_in + sum_h max_i A_h[i, j] (rd.cpvit_accumulate), with
+    random cumulative scores coming in (CLS's stays 0)."""
+    lay = layout()
+    cases = attention_cls_cases(CASES / "attention_method.bin", lay["dim"], lay["attn"][0]["heads"])
+    rng = np.random.default_rng(5)
+    out = []
+    for c in cases:
+        n = len(c["a"])
+        cum = rng.integers(0, 255 * lay["attn"][0]["heads"] * 4, size=n)
+        cum[0] = 0
+        out.append({**c, "score_out": 2, "cum_in": cum, "scores": cum + c["max_sum"]})
+    return out
 
 
 @cocotb.test()
 async def attention_cls_cases_bit_exact(dut):
-    """cls_scores = 1 (EViT's score source): rd.cls_attention after the block's output."""
-    await run_cases(dut, _cls_cases(), attention_cfg, block_words, attention_cls_check,
-                    timeout_ns=20_000_000)
+    """score_out = 1 (EViT's score source): rd.cls_attention after the block's output."""
+    await run_cases(dut, _cls_cases(), attention_cfg, attention_score_words,
+                    attention_score_check, timeout_ns=20_000_000)
+
+
+@cocotb.test()
+async def attention_cum_cases_bit_exact(dut):
+    """score_out = 2 (CP-ViT's score source): the cumulative scores in, plus this block's."""
+    await run_cases(dut, _cum_cases(), attention_cfg, attention_score_words,
+                    attention_score_check, timeout_ns=20_000_000)
 
 
 @cocotb.test()

@@ -20,7 +20,6 @@ from sievit.rtl.program import readmemh_text
 ROOT = Path(__file__).resolve().parents[1]
 RTL = ROOT / "rtl"
 BUNDLE = ROOT / "checkpoints" / "fmnist_heatvit_b40" / "bundle"  # deployed
-EVIT = ROOT / "checkpoints" / "fmnist_evit"
 ENGINES = tuple(ENGINE_DEPS)
 # build parameters at the fmnist shape where a module's defaults are sized for deit_tiny
 PARAMS = {"head": {"MAX_D": 128, "MAX_CLASSES": 16}}
@@ -71,17 +70,23 @@ def _write_memory(lay, out: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def evit_case_dir(tmp_path_factory) -> Path:
-    """The shipped EViT checkpoint's cases: its attention with the CLS-attention output and
-    its reduce (rd.evit_fuse) cases, with its weights in the memory image."""
+def method_case_dirs(tmp_path_factory):
+    """A shipped method checkpoint's cases (its attention with the score outputs, its reduce
+    cases) with its weights in the memory image, made once per method on first use."""
     from sievit.engine_cases import write_cases
     from sievit.layout import Layout
     from sievit.quant.export import export_checkpoint
-    out = tmp_path_factory.mktemp("rtl_evit_cases")
-    bundle = export_checkpoint(EVIT)
-    write_cases(bundle, out, 600, seed=11)
-    _write_memory(Layout(bundle), out)
-    return out
+    made: dict[str, Path] = {}
+
+    def get(method: str) -> Path:
+        if method not in made:
+            out = tmp_path_factory.mktemp(f"rtl_{method}_cases")
+            bundle = export_checkpoint(ROOT / "checkpoints" / f"fmnist_{method}")
+            write_cases(bundle, out, 600, seed=11)
+            _write_memory(Layout(bundle), out)
+            made[method] = out
+        return made[method]
+    return get
 
 
 def sources(engine: str) -> list[Path]:
@@ -103,15 +108,19 @@ def test_engine(engine, sim, params, case_dir, tmp_path):
                 CASES[sim][engine] // (4 if params and engine == "linear" else 1))
 
 
-# EViT on the same builds: pruning's mode 3 on the checkpoint's reduce cases (real stage
-# inputs and the edge cases of sievit.engine_cases), attention's CLS-attention output
-EVIT_RUNS = [("pruning", "pruning_evit_cases_bit_exact", 600),
-             ("attention", "attention_cls_cases_bit_exact", 100)]
+# The methods on the same builds: EViT's pruning mode 3 and attention's CLS attention,
+# CP-ViT's pruning mode 4 (drop) and attention's cumulative scores, each on its shipped
+# checkpoint's cases (real stage inputs and the edge cases of sievit.engine_cases)
+METHOD_RUNS = [("pruning", "pruning_evit_cases_bit_exact", 600, "evit"),
+               ("attention", "attention_cls_cases_bit_exact", 100, "evit"),
+               ("pruning", "pruning_drop_cases_bit_exact", 600, "cpvit"),
+               ("attention", "attention_cum_cases_bit_exact", 100, "cpvit")]
 
 
-@pytest.mark.parametrize("engine,testcase,n_cases", EVIT_RUNS, ids=[r[0] for r in EVIT_RUNS])
-def test_engine_evit(engine, testcase, n_cases, evit_case_dir, tmp_path):
-    _run_engine(engine, "verilator", {}, evit_case_dir, tmp_path, [testcase], n_cases)
+@pytest.mark.parametrize("engine,testcase,n_cases,method", METHOD_RUNS,
+                         ids=[f"{r[3]}-{r[0]}" for r in METHOD_RUNS])
+def test_engine_method(engine, testcase, n_cases, method, method_case_dirs, tmp_path):
+    _run_engine(engine, "verilator", {}, method_case_dirs(method), tmp_path, [testcase], n_cases)
 
 
 def _run_engine(engine: str, sim: str, params: dict, case_dir: Path, tmp_path: Path,

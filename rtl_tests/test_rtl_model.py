@@ -291,3 +291,42 @@ def test_evit_other_budgets_bit_exact(evit_bundle, budget):
     out = cosim(evit_bundle, 1, modes=["reduce"], jobs=1, budget=budget)
     assert out["mismatches"] == 0, out
     assert out["budget"] == float(budget)
+
+
+@pytest.fixture(scope="module")
+def cpvit_bundle(tmp_path_factory) -> Path:
+    """The shipped CP-ViT checkpoint (patches dropped after blocks 1-4 by cumulative
+    attention, one of three heads pruned from block 4) as a bundle."""
+    from sievit.quant.bundle import save_bundle
+    from sievit.quant.export import export_checkpoint
+    out = tmp_path_factory.mktemp("rtl_cpvit") / "bundle"
+    save_bundle(export_checkpoint(ROOT / "checkpoints" / "fmnist_cpvit"), out)
+    return out
+
+
+def test_cpvit_whole_model_bit_exact_and_saves_cycles(cpvit_bundle):
+    """CP-ViT on the RTL: attention carries the cumulative scores in SC (score_out 2), the
+    pruning engine drops by them (mode 4) and the pruned head skips Q.K^T, softmax and A.V:
+    bit-exact with stalls, and the attention phase per token is cheaper than dense."""
+    out = cosim(cpvit_bundle, 2, modes=["none", "reduce"], stall_pct=20, latency=16, jobs=1)
+    assert out["mismatches"] == 0, out
+    assert out["method"] == "cpvit"
+    dense, red = out["modes"]["none"], out["modes"]["reduce"]
+    assert red["cycles_by_phase"]["attention"] < dense["cycles_by_phase"]["attention"]
+    assert 0 < out["cycle_saving"]
+
+
+@pytest.mark.parametrize("head_block,heads_pruned", [(0, 2), (2, 2), (3, 0)])
+def test_cpvit_head_pruning_edges_bit_exact(cpvit_bundle, tmp_path, head_block, heads_pruned):
+    """All heads but one pruned (from block 0, where every head's mass is 0 and the ties
+    prune the higher heads, and from block 2), and no head pruned at all."""
+    import dataclasses
+
+    from sievit.config import validate
+    from sievit.quant.bundle import load_bundle, save_bundle
+    b = load_bundle(cpvit_bundle)
+    cfg = copy.deepcopy(b.config)
+    cfg["reduction"].update(head_block=head_block, heads_pruned=heads_pruned)
+    save_bundle(dataclasses.replace(b, config=validate(cfg)), tmp_path / "b")
+    out = cosim(tmp_path / "b", 1, modes=["reduce"], jobs=1)
+    assert out["mismatches"] == 0, out

@@ -213,7 +213,7 @@ def test_bench_pareto_writes_table_and_plot(tmp_path, capsys):
 def test_hls_and_rtl_reject_other_methods(tmp_path):
     from sievit.layout import Layout
     g, _ = pair("tome")
-    with pytest.raises(SievitError, match="RTL engines implement heatvit, evit; reduction.method 'tome'"):
+    with pytest.raises(SievitError, match="RTL engines implement heatvit, evit, cpvit; reduction.method 'tome'"):
         Layout(g.b)
 
 
