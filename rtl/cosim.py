@@ -465,7 +465,8 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
     first differing output) and `first_differing_engine` (its first mismatching image rerun
     with every engine output logged: the first descriptor whose output differs from the
     golden intermediate, rtl/localize.py).
-    `budget`: the method's knob instead of the bundle's (EViT keep_rate).
+    `budget`: the method's knob instead of the bundle's, typed (EViT keep_rate, CP-ViT keep;
+    HeatViT "threshold" or a top-k list; the CLI parses it with parse_budget).
     `where` (a sievit.fanout.Where; default: `jobs` local workers): where the image chunks
     run; runs with `waves` or `reset_at` use `jobs` simulator threads in this process."""
     from sievit.data import first_images_for
@@ -479,8 +480,8 @@ def cosim(bundle_dir: Path, n_images: int, sim: str = "verilator", modes: list[s
     check_conditions(stall_pct, latency, stall_internal=stall_internal)
     bundle = load_bundle(bundle_dir)
     if budget is not None:  # the method's knob (quant/budgets.py KNOB), same weights
-        from sievit.quant.budgets import parse_budget, with_budget_bundle
-        bundle = with_budget_bundle(bundle, parse_budget(bundle.config, str(budget)))
+        from sievit.quant.budgets import with_budget_bundle
+        bundle = with_budget_bundle(bundle, budget)
     prog = Program(bundle, hw)
     simulator_env(sim)
     modes = modes or ["none", bundle.config["reduction"]["mode"]]

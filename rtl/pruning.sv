@@ -72,7 +72,7 @@ module pruning #(
   logic [47:0] div_num, div_den;      // |2 num + den| < 2^42
   logic [47:0] div_q;
 
-  udiv #(.W(48)) u_div (.clk, .rst_n, .start(div_start), .num(div_num), .den(div_den),
+  udiv #(.W(48), .BITS(8)) u_div (.clk, .rst_n, .start(div_start), .num(div_num), .den(div_den),
                         .quot(div_q), .busy(div_busy), .done(div_done));
 
   wire [CW-1:0] row_beats = CW'(dim / 16'(I8_PER_BEAT));

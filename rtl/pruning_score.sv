@@ -198,7 +198,7 @@ module pruning_score #(
   /* verilator lint_off UNUSEDSIGNAL */
   logic [47:0] div_q;  // means fit int8 and scores 9 bits
   /* verilator lint_on UNUSEDSIGNAL */
-  udiv #(.W(48)) u_div (.clk, .rst_n, .start(div_start), .num(div_num), .den(div_den),
+  udiv #(.W(48), .BITS(8)) u_div (.clk, .rst_n, .start(div_start), .num(div_num), .den(div_den),
                         .quot(div_q), .busy(div_busy), .done(div_done));
   logic glob_neg;
 

@@ -109,7 +109,9 @@ def cmd_bench(args: argparse.Namespace) -> dict:
         if args.retrain:
             retrain(methods, args.device)
         from sievit.fanout import where_from
-        return pareto(methods, args.images, where_from(args), Path(args.out))
+        return pareto(methods, args.images, where_from(args), Path(args.out),
+                      rtl_images=args.rtl_images,
+                      reuse_golden=Path(args.reuse_golden) if args.reuse_golden else None)
     if args.what == "fuzz":
         from sievit.fuzz import fuzz
         return fuzz(args.draws, args.seed, rtl=args.rtl, images=args.images or 2)
@@ -216,9 +218,14 @@ def cmd_cosim(args: argparse.Namespace) -> dict:
     from sievit.rtl.cosim import cosim
     modes = None if args.modes == "both" else [args.modes]
     n = None if args.images == "all" else args.images
+    budget = None
+    if args.budget is not None:
+        from sievit.quant.budgets import parse_budget
+        from sievit.quant.bundle import load_bundle
+        budget = parse_budget(load_bundle(Path(args.bundle)).config, args.budget)
     out = cosim(Path(args.bundle), n, sim=args.sim, modes=modes, hw_name=args.hw,
                 watchdog_cycles=args.watchdog_cycles, stall_pct=args.stall,
-                latency=args.mem_latency, where=where_from(args), budget=args.budget,
+                latency=args.mem_latency, where=where_from(args), budget=budget,
                 waves=None if args.waves is None else Path(args.waves) if args.waves
                 else output_dir() / "cosim_waves")
     print(f"[cosim] {out['images']} images, {out['mismatches']} mismatches, "
@@ -308,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     A.fanout_options(b, jobs=2, what="pareto: ")
     b.add_argument("--out", default="docs", help="pareto: folder of pareto.md / pareto.png")
     b.add_argument("--retrain", action="store_true", help="pareto: rebuild the checkpoints first")
+    b.add_argument("--rtl-images", type=A.int_in("--rtl-images", 0, 10000),
+                   default=0, help="pareto: also co-simulate the RTL methods' points (dense, "
+                                   "HeatViT, EViT, CP-ViT) on this many test images (0: no RTL)")
+    b.add_argument("--reuse-golden", metavar="JSON", default=None,
+                   help="pareto: take the golden columns from an earlier `bench pareto --json` "
+                        "output of the same points instead of evaluating them again")
     b.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="pareto --retrain")
     b.add_argument("--batch", type=A.int_in("--batch", 1, 10_000), default=250,
                    help="golden: images per golden-model call")
@@ -368,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="both = dense and the bundle's deployment mode")
     co.add_argument("--budget", default=None,
                     help="a reduction method's knob to run instead of the bundle's (EViT "
-                         "keep_rate; e.g. a reduction.pareto budget)")
+                         "keep_rate, CP-ViT keep; e.g. a reduction.pareto budget)")
     co.add_argument("--hw", choices=("fmnist", "deit_tiny", "zcu102"), default="fmnist", help="RTL parameter preset (rtl/program.py PRESETS): fmnist (128 MACs/cycle), deit_tiny (512), zcu102 (2048)")
     A.fanout_options(co)
     co.add_argument("--watchdog-cycles", type=A.int_in("--watchdog-cycles", 1000, 10**12),
