@@ -121,7 +121,9 @@ def export_random(cfg: dict, seed: int, calib_images: int = 8, return_model: boo
         model.pos.normal_(0.0, 0.5)
         model.cls.normal_(0.0, 0.5)
     images = _sample_images(cfg, calib_images, rng)
-    calibrate(model, images, n_images=16)
+    # a reduction method's forward has modes none | reduce (HeatViT's: threshold | topk)
+    calibrate(model, images, n_images=16,
+              prune="threshold" if cfg["reduction"]["method"] == "heatvit" else "reduce")
     model.eval()
     bundle = bundle_from_model(model, images[:2], {"source": "random", "seed": seed})
     return (bundle, model.double()) if return_model else bundle
