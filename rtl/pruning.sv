@@ -256,7 +256,7 @@ module pruning #(
           div_pending <= 1'b1;
         end else if (div_done) begin
           // saturated like fuse_weighted (EViT's weights need not sum to the divisor)
-          pkg[ch] <= sat8(dneg ? -64'(div_q) : 64'(div_q));
+          pkg[ch] <= sat8(dneg ? 64'sd0 - 64'(div_q) : 64'(div_q));
           div_pending <= 1'b0;
           if (16'(ch) == dim - 1'b1) state <= OUT_HDR;
           else ch <= ch + 1'b1;
