@@ -204,6 +204,27 @@ def t_rtl_deit(root: Path, modes: tuple[str, ...], phases: bool) -> str:
     return table(header, rows)
 
 
+def t_rtl_methods_deit(root: Path) -> str:
+    """The methods on the RTL at the DeiT-Tiny shape (zcu102 preset, random weights)."""
+    dense = deit_run(root, "zcu102", "none")
+    header = ["method", "setting", "mismatches", "cycles / image", "fewer MACs", "fewer cycles",
+              "cycle ÷ MAC saving", "MAC utilization", "images/s at 300 MHz"]
+    rows = [["dense", "—", mism(dense), mega(dense["cycles_per_image"]), "—", "—", "—",
+             pct(dense["mac_utilization"]), f"{dense['images_per_s_at_300mhz']:.1f}"]]
+    for label, rel, setting in (
+            ("HeatViT", "docs/rtl/cosim_deit_zcu102_topk.json", "top-k 88 / 45 / 32"),
+            ("EViT", "docs/rtl/cosim_deit_zcu102_evit.json", "κ 0.7 at blocks 3, 6, 9"),
+            ("CP-ViT", "docs/rtl/cosim_deit_zcu102_cpvit.json",
+             "keep 0.16 at blocks 3, 6, 9, 1 head pruned from block 6")):
+        r = cosim(root, rel)
+        ms = saving(dense["macs_per_image"], r["macs_per_image"])
+        cs = saving(dense["cycles_per_image"], r["cycles_per_image"])
+        rows.append([label, setting, mism(r), mega(r["cycles_per_image"]), pct(ms), pct(cs),
+                     f"{cs / ms:.2f}", pct(r["mac_utilization"]),
+                     f"{r['images_per_s_at_300mhz']:.1f}"])
+    return table(header, rows)
+
+
 def t_rtl_targets(root: Path) -> str:
     z_d, z_t = deit_run(root, "zcu102", "none"), deit_run(root, "zcu102", "topk")
     t_d, t_t = deit_run(root, "deit_tiny", "none"), deit_run(root, "deit_tiny", "topk")
@@ -306,6 +327,8 @@ TABLES: dict[str, tuple[str, Callable[[Path], str]]] = {
     "rtl_targets": ("docs/rtl/cosim_deit_*.json, docs/rtl/cosim_fmnist_200_*.json, docs/rtl_synth.json",
                     t_rtl_targets),
     "pareto_best": ("docs/pareto.json", t_pareto_best),
+    "rtl_methods_deit": ("docs/rtl/cosim_deit_zcu102_{none,topk,evit,cpvit}.json",
+                         t_rtl_methods_deit),
 }
 
 
@@ -501,7 +524,7 @@ def pareto_md(root: Path) -> str:
     from sievit.pareto import write_table
     d = load(root, "docs/pareto.json")
     with tempfile.TemporaryDirectory() as tmp:
-        write_table(d["rows"], Path(tmp) / "pareto.md", d["images"])
+        write_table(d["rows"], Path(tmp) / "pareto.md", d["images"], d.get("rtl"))
         return (Path(tmp) / "pareto.md").read_text()
 
 
