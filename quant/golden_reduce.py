@@ -81,6 +81,8 @@ def run_reduce(g, images: np.ndarray, mode: str, trace: bool):
             if method == "cpvit":
                 t.cum, head_score = rd.cpvit_accumulate(info["probs"], t, head_score,
                                                         hmask is None)
+                if tr is not None:  # the attention engine's cumulative-score output
+                    tr[p + "cum"] = t.cum.copy()
             if stage < len(r["blocks"]) and r["blocks"][stage] == i:
                 if tr is not None:  # the reduce engine's input tokens
                     tr.update({f"stage{stage}.{k}": getattr(t, k).copy()
@@ -94,6 +96,7 @@ def run_reduce(g, images: np.ndarray, mode: str, trace: bool):
                 macs += extra_macs
                 if tr is not None:  # the reduce engine's output ids (PKG_ID: fused tokens)
                     tr[f"stage{stage}.out_ids"] = t.ids.copy()
+                    tr[f"stage{stage}.out_cum"] = t.cum.copy()
                 kept.append([t.ids[b, :t.n[b]][t.ids[b, :t.n[b]] >= 0] for b in range(B)])
                 tokens.append(t.n.copy())
                 origins.append(t.origin.copy())

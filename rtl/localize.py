@@ -108,7 +108,7 @@ def expected_outputs(label: Label, gold, b: int, sel_blocks: list[int],
     image b (gold: Golden.run(..., trace=True)): int8 rows into X / H, int32 scores, the new
     token count and ids of a pruning stage, the logits."""
     t = lambda key: np.asarray(gold.trace[key][b])  # noqa: E731
-    evit = method == "evit"
+    evit = method in ("evit", "cpvit")     # their stages run inside the block
     if label.op == "embed":
         return {"X": t("embed_out").ravel()}
     if label.op in ("ln", "attn", "mlp"):
@@ -119,16 +119,21 @@ def expected_outputs(label: Label, gold, b: int, sel_blocks: list[int],
         else:
             rows = _rows(gold, b, sel_blocks, block=label.index, after_block=True)
         out = {"H" if label.op == "ln" else "X": t(f"blocks.{label.index}.{key}")[:rows].ravel()}
-        if evit and label.op == "attn" and label.index in sel_blocks:  # rd.cls_attention
+        if method == "evit" and label.op == "attn" and label.index in sel_blocks:
             cls = t(f"blocks.{label.index}.attn_probs")[:, 0, :rows].sum(axis=0)
-            cls[0] = 0
+            cls[0] = 0                                                # rd.cls_attention
             out["SC"] = cls
+        if method == "cpvit" and label.op == "attn" and label.index <= max(sel_blocks):
+            out["SC"] = t(f"blocks.{label.index}.cum")[:rows]     # rd.cpvit_accumulate
         return out
     if label.op == "prune" and evit:
         s, blk = label.index, sel_blocks[label.index]
         n_new = int(gold.tokens_per_stage[b, s])
-        return {"HDR": np.array([n_new]), "X": t(f"blocks.{blk}.mlp_in")[:n_new].ravel(),
-                "IDS": t(f"stage{s}.out_ids")[:n_new]}
+        out = {"HDR": np.array([n_new]), "X": t(f"blocks.{blk}.mlp_in")[:n_new].ravel(),
+               "IDS": t(f"stage{s}.out_ids")[:n_new]}
+        if method == "cpvit":  # the kept rows' cumulative scores, back to SC
+            out["SC"] = t(f"stage{s}.out_cum")[:n_new]
+        return out
     if label.op == "score":
         rows = _rows(gold, b, sel_blocks, stage=label.index)
         return {"SC": t(f"selectors.{label.index}.score")[:rows]}

@@ -189,12 +189,22 @@ def evit_bundle(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def cpvit_bundle(tmp_path_factory) -> Path:
+    """The shipped CP-ViT checkpoint's bundle."""
+    from sievit.quant.bundle import save_bundle
+    from sievit.quant.export import export_checkpoint
+    out = tmp_path_factory.mktemp("debug_rtl_cpvit") / "b"
+    save_bundle(export_checkpoint(ROOT / "checkpoints" / "fmnist_cpvit"), out)
+    return out
+
+
 @pytest.mark.parametrize("which,mode", [("small_bundle", "none"), ("small_bundle", "topk"),
-                                        ("evit_bundle", "reduce")])
+                                        ("evit_bundle", "reduce"), ("cpvit_bundle", "reduce")])
 def test_every_engine_output_of_a_good_run_equals_golden(which, mode, request, tmp_path):
     """On the true weights the logged output of every descriptor (patch embedding, each
-    LayerNorm, attention, mlp, score, pruning and head; EViT: attention's CLS attention and
-    the stage's rows and ids) unpacks to its golden intermediate: the trace decoding is right
+    LayerNorm, attention, mlp, score, pruning and head; EViT / CP-ViT: attention's score
+    source and the stage's rows, ids and CP-ViT's carried scores) unpacks to its golden intermediate: the trace decoding is right
     wherever a difference could be reported."""
     small_bundle = request.getfixturevalue(which)
     from sievit.data import first_images_for
@@ -216,6 +226,7 @@ def test_every_engine_output_of_a_good_run_equals_golden(which, mode, request, t
                           prog.prog_addr[mode], hw.beat_bits)
     labels = descriptor_labels(prog.programs[mode])
     assert {k for k, _ in writes} == set(range(len(labels) - 1))
-    if mode == "reduce":  # EViT: the stage blocks' attention wrote the CLS attention too
-        sc = sorted(labels[k].index for k, sink in writes if sink == "SC")
-        assert sc == bundle.config["reduction"]["blocks"]
+    if mode == "reduce":  # the attention of the stage blocks wrote its score source too
+        blocks = bundle.config["reduction"]["blocks"]
+        sc = sorted(labels[k].index for k, sink in writes if sink == "SC" and labels[k].op == "attn")
+        assert sc == (blocks if which == "evit_bundle" else list(range(max(blocks) + 1)))
