@@ -25,7 +25,8 @@ def bars(runs: list[dict]) -> list[tuple[str, dict, dict]]:
     for run in runs:
         for mode, res in run["modes"].items():
             beat = f", {run['beat_bits']}-bit beats" if "beat_bits" in run else ", 64-bit beats"
-            label = (f"{run['hw']} {'dense' if mode == 'none' else mode}\n"
+            what = {"none": "dense", "reduce": run.get("method", "reduce")}.get(mode, mode)
+            label = (f"{run['hw']} {what}\n"
                      f"({run['mac_lanes']} MACs/cycle{beat})")
             out.append((label, res["cycles_by_phase"], res))
     return out
