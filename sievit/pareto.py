@@ -109,7 +109,7 @@ def pareto(methods: list[str], n_images: int | None, where: fanout.Where | int,
     (a Where, or a number of local worker processes). `rtl_images` > 0: also co-simulate the
     RTL methods' points on that many images (sievit/pareto_rtl.py); `reuse_golden`: the
     golden columns from an earlier run's JSON instead of a new evaluation."""
-    from sievit.pareto_rtl import add_rtl_columns, reuse_golden_rows
+    from sievit.pareto_rtl import add_rtl_columns, golden_run_of, reuse_golden_rows
     if isinstance(where, int):
         where = fanout.Where(jobs=where)
     n = n_images or 10000
@@ -126,7 +126,7 @@ def pareto(methods: list[str], n_images: int | None, where: fanout.Where | int,
     plot_pareto(rows, out_dir / "pareto.png", n, rtl)
     pictures = [str(plot_method(m, out_dir)) for m in methods]
     out = {"images": n, "jobs": where.jobs, "scheduler": where.scheduler,
-           "golden_from": str(reuse_golden) if reuse_golden else None, "rtl": rtl,
+           "golden_run": golden_run_of(reuse_golden) if reuse_golden else None, "rtl": rtl,
            "wall_s": round(time.time() - start, 1), "rows": rows,
            "table": str(out_dir / "pareto.md"), "plot": str(out_dir / "pareto.png"),
            "pictures": pictures}
@@ -331,9 +331,8 @@ def plot_pareto(rows: list[dict], path: Path, n: int, rtl: dict | None = None) -
             labels_c += [(x, y, t.replace("top-k ", "")) for x, y, t in pts]
         ax_c.set_xlabel("RTL cycles per image (thousands), Verilator cosim")
         ax_c.set_ylabel("top-1 (%)")
-        ax_c.set_title(f"the same points on the RTL (preset {rtl['hw']}, 128 MACs/cycle; "
-                       f"cycles: mean of {rtl['images']} test images, {rtl['mismatches']} "
-                       "mismatches)", fontsize=8)
+        ax_c.set_title(f"the same points on the RTL ({rtl['hw']} preset, 128 MACs/cycle): mean "
+                       f"of {rtl['images']} test images, {rtl['mismatches']} mismatches", fontsize=8)
         ax_c.grid(alpha=0.3)
         ax_c.legend(fontsize=7, loc="lower right")
     fig.tight_layout()

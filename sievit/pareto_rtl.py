@@ -26,6 +26,14 @@ def _key(method: str, budget) -> str:
     return json.dumps([method, budget])
 
 
+def golden_run_of(path: Path) -> dict:
+    """Where reused golden columns came from: the file and its run's wall time and jobs (or
+    those of the run it reused in turn)."""
+    data = json.loads(Path(path).read_text())
+    return data.get("golden_run") or {"file": str(path), "wall_s": data.get("wall_s"),
+                                      "jobs": data.get("jobs")}
+
+
 def reuse_golden_rows(path: Path, work: list[tuple], n: int) -> list[dict]:
     """The golden rows of an earlier `bench pareto --json` output for exactly the points of
     `work` on the same number of images, in work order; SievitError naming what differs."""
