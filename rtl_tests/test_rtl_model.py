@@ -284,13 +284,23 @@ def test_evit_whole_model_bit_exact_and_saves_cycles(evit_bundle):
     assert 0 < out["cycle_saving"] and red["macs_per_image"] < dense["macs_per_image"]
 
 
-@pytest.mark.parametrize("budget", ["0.5", "1.0"])
+@pytest.mark.parametrize("budget", [0.5, 1.0])
 def test_evit_other_budgets_bit_exact(evit_bundle, budget):
     """Another keep rate of the same checkpoint (--budget): 0.5 keeps fewer, 1.0 fuses
     nothing (no package token: n_fused 0 at every stage)."""
     out = cosim(evit_bundle, 1, modes=["reduce"], jobs=1, budget=budget)
     assert out["mismatches"] == 0, out
-    assert out["budget"] == float(budget)
+    assert out["budget"] == budget
+
+
+def test_cosim_budget_option_is_parsed(evit_bundle, capsys):
+    """`sievit cosim --budget` parses the knob as the bundle types it (a float keep rate)
+    and refuses what is not one."""
+    assert sievit_main(["cosim", "--bundle", str(evit_bundle), "--images", "1", "--modes",
+                        "reduce", "--budget", "0.5", "--json"]) == 0
+    assert '"budget": 0.5' in capsys.readouterr().out
+    assert sievit_main(["cosim", "--bundle", str(evit_bundle), "--budget", "half"]) == 2
+    assert "--budget 'half' is not a valid reduction.keep_rate for evit" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
