@@ -108,16 +108,13 @@ def expected_outputs(label: Label, gold, b: int, sel_blocks: list[int],
     image b (gold: Golden.run(..., trace=True)): int8 rows into X / H, int32 scores, the new
     token count and ids of a pruning stage, the logits."""
     t = lambda key: np.asarray(gold.trace[key][b])  # noqa: E731
-    evit = method in ("evit", "cpvit")     # their stages run inside the block
+    inside = method in ("evit", "cpvit")   # their stages run inside the block
     if label.op == "embed":
         return {"X": t("embed_out").ravel()}
     if label.op in ("ln", "attn", "mlp"):
         key = {"ln": f"{label.which}_out", "attn": "res1", "mlp": "out"}[label.op]
-        if evit:
-            after = label.op == "mlp" or label.which == "ln2"
-            rows = _rows(gold, b, sel_blocks, block=label.index, after_block=after)
-        else:
-            rows = _rows(gold, b, sel_blocks, block=label.index, after_block=True)
+        after = not inside or label.op == "mlp" or label.which == "ln2"
+        rows = _rows(gold, b, sel_blocks, block=label.index, after_block=after)
         out = {"H" if label.op == "ln" else "X": t(f"blocks.{label.index}.{key}")[:rows].ravel()}
         if method == "evit" and label.op == "attn" and label.index in sel_blocks:
             cls = t(f"blocks.{label.index}.attn_probs")[:, 0, :rows].sum(axis=0)
@@ -126,7 +123,7 @@ def expected_outputs(label: Label, gold, b: int, sel_blocks: list[int],
         if method == "cpvit" and label.op == "attn" and label.index <= max(sel_blocks):
             out["SC"] = t(f"blocks.{label.index}.cum")[:rows]     # rd.cpvit_accumulate
         return out
-    if label.op == "prune" and evit:
+    if label.op == "prune" and inside:
         s, blk = label.index, sel_blocks[label.index]
         n_new = int(gold.tokens_per_stage[b, s])
         out = {"HDR": np.array([n_new]), "X": t(f"blocks.{blk}.mlp_in")[:n_new].ravel(),

@@ -161,24 +161,16 @@ class Program:
             "grid": e["grid"], "tokens": lay.n_tok, "cls": e["cls_off"], "pos": e["pos_off"],
             "w": e["lin"]["w_off"], "b": self._b(e["lin"]), "frac_acc": e["lin"]["frac_acc"],
             "frac_cls": e["frac_cls"], "frac_pos": e["frac_pos"], "frac_out": e["frac_out"]})]
-        stage = 0
-        red = lay.b.config["reduction"]
-        method_on = mode == "reduce"          # EViT / CP-ViT: the stages run inside blocks
-        keep = keep_per_stage(lay.b.config) if self.method in ("evit", "cpvit") else []
         stage_blocks = desc["sel_block"]
+        in_block = mode == "reduce"           # EViT / CP-ViT: the stages run inside blocks
+        keep = keep_per_stage(lay.b.config) if in_block else []
         for i in range(lay.m["depth"]):
-            here = method_on and i in stage_blocks
-            cp = method_on and self.method == "cpvit"
-            heads_pruned = red.get("heads_pruned", 0) if cp else 0
-            score_out = ((1 if self.method == "evit" else 0) if here else 0)
-            if cp and i <= max(stage_blocks, default=-1):
-                score_out = 2                 # the cumulative score, carried in SC
-            if (self.method == "heatvit" and mode != "none" and stage < len(desc["sel_block"])
-                    and desc["sel_block"][stage] == i):
-                ops += [self._score(desc["sel"][stage]),
+            here = in_block and i in stage_blocks
+            if self.method == "heatvit" and mode != "none" and i in stage_blocks:
+                s = stage_blocks.index(i)
+                ops += [self._score(desc["sel"][s]),
                         encode("prune", D, {"mode": PRUNE_MODES[mode],
-                                            "k": desc["topk_keep"][stage], "heads": 0})]
-                stage += 1
+                                            "k": desc["topk_keep"][s], "heads": 0})]
             ops.append(self._ln(desc["ln1"][i]))
             a = desc["attn"][i]
             lins = [a["q"], a["k"], a["v"], a["proj"]]
@@ -187,12 +179,7 @@ class Program:
                 "w": [d["w_off"] for d in lins], "b": [self._b(d) for d in lins],
                 "frac_acc": [d["frac_acc"] for d in lins], "frac_out": [d["frac_out"] for d in lins],
                 "frac_res": a["proj"]["frac_res"], "frac_s": a["frac_s"], "frac_v": a["frac_v"],
-                "frac_attn_out": a["frac_attn_out"], "score_out": score_out,
-                # CP-ViT's heads: mass over the blocks before head_block, then the mask
-                "head_reset": int(cp and i == 0),
-                "head_track": int(cp and heads_pruned > 0 and i < red["head_block"]),
-                "head_select": heads_pruned if cp and i == red["head_block"] else 0,
-                "head_apply": int(cp and heads_pruned > 0 and i >= red["head_block"])}))
+                "frac_attn_out": a["frac_attn_out"], **self._attn_reduce_fields(i, in_block)}))
             if here:  # the block's attention scores pick the rows; the MLP runs on them
                 ops.append(encode("prune", D, {
                     "mode": PRUNE_MODES["evit" if self.method == "evit" else "drop"],
@@ -212,6 +199,21 @@ class Program:
             "w": h["fc"]["w_off"], "fc_b": self._b(h["fc"]), "frac_acc": h["fc"]["frac_acc"]}))
         ops.append(encode("end", D, {}))
         return np.stack(ops)
+
+    def _attn_reduce_fields(self, i: int, in_block: bool) -> dict[str, int]:
+        """Block i's attention fields of the method modes: the score source it writes to SC
+        (EViT at its stage blocks; CP-ViT's cumulative score up to the last stage) and
+        CP-ViT's heads (mass over the blocks before head_block, then the mask)."""
+        red = self.layout.b.config["reduction"]
+        blocks = self.layout.desc["sel_block"]
+        evit = in_block and self.method == "evit"
+        cp = in_block and self.method == "cpvit"
+        pruned = red["heads_pruned"] if cp else 0
+        return {"score_out": 1 if evit and i in blocks else 2 if cp and i <= max(blocks, default=-1) else 0,
+                "head_reset": int(cp and i == 0),
+                "head_track": int(pruned > 0 and i < red["head_block"]),
+                "head_select": pruned if i == red.get("head_block") else 0,
+                "head_apply": int(pruned > 0 and i >= red["head_block"])}
 
     def _ln(self, d: dict) -> np.ndarray:
         return encode("ln", self.layout.dim, {"g": d["g_off"], "b": self._b(d),
@@ -249,15 +251,13 @@ def keep_per_stage(cfg: dict) -> list[int]:
     r = cfg["reduction"]
     m_cand = (cfg["model"]["image_size"] // cfg["model"]["patch_size"]) ** 2
     out = []
-    for s, _ in enumerate(r["blocks"]):
+    for s in range(len(r["blocks"])):
         if r["method"] == "evit":
             k = int(evit_keep_count(r["keep_rate"], np.array([m_cand]))[0])
-            out.append(k)
-            m_cand = k + (k < m_cand)
         else:
             k = min(int(r["keep_tokens"][s]), m_cand)
-            out.append(k)
-            m_cand = k
+        out.append(k)
+        m_cand = k + (r["method"] == "evit" and k < m_cand)   # EViT's fused token
     return out
 
 

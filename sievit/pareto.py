@@ -109,14 +109,16 @@ def pareto(methods: list[str], n_images: int | None, where: fanout.Where | int,
     (a Where, or a number of local worker processes). `rtl_images` > 0: also co-simulate the
     RTL methods' points on that many images (sievit/pareto_rtl.py); `reuse_golden`: the
     golden columns from an earlier run's JSON instead of a new evaluation."""
-    from sievit.pareto_rtl import add_rtl_columns, golden_run_of, reuse_golden_rows
+    from sievit.pareto_rtl import add_rtl_columns, reuse_golden_rows
     if isinstance(where, int):
         where = fanout.Where(jobs=where)
     n = n_images or 10000
     work = pareto_work(methods, n)  # bad methods / checkpoints fail before any cluster starts
     start = time.time()
+    golden_run = None
     if reuse_golden is not None:
-        rows = merge_rows(reuse_golden_rows(reuse_golden, work, n))
+        rows, golden_run = reuse_golden_rows(reuse_golden, work, n)
+        rows = merge_rows(rows)
     else:
         with fanout.open_pool(where) as pool:  # Dask workers: one BLAS thread each
             rows = pareto_rows(work, pool)
@@ -126,7 +128,7 @@ def pareto(methods: list[str], n_images: int | None, where: fanout.Where | int,
     plot_pareto(rows, out_dir / "pareto.png", n, rtl)
     pictures = [str(plot_method(m, out_dir)) for m in methods]
     out = {"images": n, "jobs": where.jobs, "scheduler": where.scheduler,
-           "golden_run": golden_run_of(reuse_golden) if reuse_golden else None, "rtl": rtl,
+           "golden_run": golden_run, "rtl": rtl,
            "wall_s": round(time.time() - start, 1), "rows": rows,
            "table": str(out_dir / "pareto.md"), "plot": str(out_dir / "pareto.png"),
            "pictures": pictures}

@@ -26,17 +26,11 @@ def _key(method: str, budget) -> str:
     return json.dumps([method, budget])
 
 
-def golden_run_of(path: Path) -> dict:
-    """Where reused golden columns came from: the file and its run's wall time and jobs (or
-    those of the run it reused in turn)."""
-    data = json.loads(Path(path).read_text())
-    return data.get("golden_run") or {"file": str(path), "wall_s": data.get("wall_s"),
-                                      "jobs": data.get("jobs")}
-
-
-def reuse_golden_rows(path: Path, work: list[tuple], n: int) -> list[dict]:
+def reuse_golden_rows(path: Path, work: list[tuple], n: int) -> tuple[list[dict], dict]:
     """The golden rows of an earlier `bench pareto --json` output for exactly the points of
-    `work` on the same number of images, in work order; SievitError naming what differs."""
+    `work` on the same number of images, in work order, and where they came from (the file
+    and its run's wall time and jobs, or those of the run it reused in turn); SievitError
+    naming what differs."""
     try:
         data = json.loads(Path(path).read_text())
         old = {_key(r["method"], r["budget"]): r for r in data["rows"]}
@@ -52,7 +46,9 @@ def reuse_golden_rows(path: Path, work: list[tuple], n: int) -> list[dict]:
             raise SievitError(f"--reuse-golden {path} has no row for {method} at budget "
                               f"{budget} ({ckpt})")
         rows.append({k: v for k, v in row.items() if k != "rtl"})
-    return rows
+    origin = data.get("golden_run") or {"file": str(path), "wall_s": data.get("wall_s"),
+                                        "jobs": data.get("jobs")}
+    return rows, origin
 
 
 def add_rtl_columns(rows: list[dict], n_images: int, where: fanout.Where) -> dict:
