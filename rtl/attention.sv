@@ -101,16 +101,24 @@ module attention #(
   localparam int VGI = $clog2(VG > 1 ? VG : 2);
 
   typedef enum logic [3:0] {
-    IN_H, IN_X, IN_S, LIN_FEED, LIN_COLLECT, QK, SM_FEED, SM_COLLECT, AV, PROJ_A, PROJ_X,
-    PROJ_OUT, SCORE_OUT
+    IN_H, IN_X, IN_S, LIN_FEED, LIN_COLLECT, ATT, PROJ_A, PROJ_X, PROJ_OUT, SCORE_OUT
   } state_t;
   state_t state;
+  // ATT: three units walk the (head, query) jobs one after another, each on its own job, so
+  // that query t + 1's Q.K^T runs while query t's softmax and query t - 1's A.V do:
+  //   Q.K^T (q_*) writes a query's logits and feeds them to the softmax; it starts the next
+  //     job once the softmax has taken the last block (one logit buffer);
+  //   the collector (c_*) takes the softmax's probabilities into prob bank c_bank (score
+  //     sources, CP-ViT's max and head mass on the way) and marks the bank full;
+  //   A.V (a_*) runs on a full bank and frees it when the query's words are written.
+  typedef enum logic [1:0] {Q_RUN, Q_FEED, Q_END} qk_state_t;
+  qk_state_t q_st;
 
   logic [BEAT-1:0] h_buf[WB], x_buf[WB], q_buf[WB], a_buf[WB];
   logic [BEAT-1:0] k_mem[QK_KEYS][KG * RB];   // key j, word w: bank j % QK_KEYS
   logic [BEAT-1:0] v_mem[AV_KEYS][VG * RB];   // key j, word w: bank j % AV_KEYS
   logic signed [31:0] logit[QK_KEYS][KG];           // key j: bank j % QK_KEYS
-  logic [7:0] prob[AV_KEYS][VG];                    // key j: bank j % AV_KEYS
+  logic [7:0] prob[2][AV_KEYS][VG];                 // query bank, key j: bank j % AV_KEYS
   localparam int NSZ = 1 << $clog2(MAX_N);
   localparam int NI = $clog2(NSZ);
   localparam int HW = $clog2(MAX_HEADS);
@@ -121,7 +129,12 @@ module attention #(
   logic [CW-1:0] pa_col, pa_hw;         // projection feed: word within the row / the head
   logic [HW-1:0] pa_head;
   logic [1:0] proj_sel;                 // which projection runs on the linear engine (0 q, 1 k, 2 v)
-  logic [CW-1:0] beat, t, jb, kk, cw, hd, lrow, lcol;
+  logic [CW-1:0] beat, lrow, lcol;
+  logic [CW-1:0] q_t, q_hd, q_jb, q_kk, f_beat;   // Q.K^T's job, block, k-step; blocks fed
+  logic [CW-1:0] c_t, c_hd, c_beat;               // the collector's job and beat
+  logic [CW-1:0] a_t, a_hd, a_jb, a_cw;           // A.V's job, key block, word
+  logic c_bank, a_bank, c_end;
+  logic [1:0] pf;                                  // prob banks full
   logic signed [31:0] acc_qk[QK_KEYS];
   logic signed [31:0] acc_av[B8];
 
@@ -130,9 +143,9 @@ module attention #(
   wire [CW-1:0] hd_steps = CW'(head_dim / 16'(LANES));
   wire [CW-1:0] blk_beats = CW'((32'(n) + QK_KEYS - 1) / QK_KEYS);  // logit beats to the softmax
   wire [CW-1:0] prob_beats = CW'((32'(n) + B8 - 1) / B8);
-  wire [CW-1:0] c0 = hd * CW'(head_dim);    // first channel of head hd
-  wire [CW-1:0] w0 = c0 / CW'(B8);           // its first word
   wire [CW-1:0] hd_words = CW'(head_dim / 16'(B8));
+  wire [CW-1:0] q_w0 = q_hd * hd_words;     // the first word of Q.K^T's head
+  wire [CW-1:0] a_w0 = a_hd * hd_words;     // and of A.V's
 
   // ---- engines
   logic [BEAT-1:0] l_s_tdata, l_m_tdata, sm_m_tdata;
@@ -207,18 +220,18 @@ module attention #(
       .m_axis_tlast(sm_m_tlast));
 
   // ---- datapath
-  // Q.K^T: QK_KEYS keys of block jb against query t, LANES channels (step kk) of head hd
+  // Q.K^T: QK_KEYS keys of block q_jb against query q_t, LANES channels (step q_kk) of head q_hd
   logic signed [31:0] qk[QK_KEYS];
   always_comb begin
     for (int i = 0; i < QK_KEYS; i++) qk[i] = '0;
     for (int wj = 0; wj < WPC; wj++) begin
       logic [BEAT-1:0] qw;
-      qw = q_buf[BI'(t * row_beats + w0 + kk * CW'(WPC) + CW'(wj))];
+      qw = q_buf[BI'(q_t * row_beats + q_w0 + q_kk * CW'(WPC) + CW'(wj))];
       // key pairs share each query value: one packed multiply per pair
       for (int i = 0; i < QK_KEYS; i += 2) begin
         logic [BEAT-1:0] kw0, kw1;
-        kw0 = k_mem[i][KI'(jb * CW'(RB) + w0 + kk * CW'(WPC) + CW'(wj))];
-        kw1 = k_mem[i + 1][KI'(jb * CW'(RB) + w0 + kk * CW'(WPC) + CW'(wj))];
+        kw0 = k_mem[i][KI'(q_jb * CW'(RB) + q_w0 + q_kk * CW'(WPC) + CW'(wj))];
+        kw1 = k_mem[i + 1][KI'(q_jb * CW'(RB) + q_w0 + q_kk * CW'(WPC) + CW'(wj))];
         for (int l = 0; l < B8; l++) begin
           logic signed [34:0] prod;
           prod = pack_mul2($signed(kw0[8*l+:8]), $signed(kw1[8*l+:8]), 9'($signed(qw[8*l+:8])));
@@ -228,15 +241,15 @@ module attention #(
       end
     end
   end
-  // A.V: AV_KEYS keys of block jb, the eight channels of word cw of head hd
+  // A.V: AV_KEYS keys of block a_jb, the BEAT / 8 channels of word a_cw of head a_hd
   logic signed [31:0] av[B8];
   always_comb begin
     for (int ch = 0; ch < B8; ch++) av[ch] = '0;
     for (int i = 0; i < AV_KEYS; i++) begin
       logic [BEAT-1:0] vw;
       logic [7:0] p;
-      vw = v_mem[i][VI'(jb * CW'(RB) + w0 + cw)];
-      p = ((jb << LV) + CW'(i) < CW'(n)) ? prob[i][VGI'(jb)] : 8'd0;
+      vw = v_mem[i][VI'(a_jb * CW'(RB) + a_w0 + a_cw)];
+      p = ((a_jb << LV) + CW'(i) < CW'(n)) ? prob[a_bank][i][VGI'(a_jb)] : 8'd0;
       // channel pairs share the probability: one packed multiply per pair
       for (int ch = 0; ch < B8; ch += 2) begin
         logic signed [34:0] prod;
@@ -246,14 +259,14 @@ module attention #(
       end
     end
   end
-  logic [BEAT-1:0] av_word;   // the requantized channels of word cw
+  logic [BEAT-1:0] av_word;   // the requantized channels of word a_cw
   always_comb begin
     for (int ch = 0; ch < B8; ch++)
       av_word[8*ch+:8] = requant(64'(acc_av[ch] + av[ch]), 8 + 32'(frac_v), 32'(frac_attn_out));
   end
   wire [BEAT-1:0] a_word = a_buf[BI'(beat)];
-  wire qk_last_blk = ((jb + 1'b1) << LQ) >= CW'(n);
-  wire av_last_blk = ((jb + 1'b1) << LV) >= CW'(n);
+  wire qk_last_blk = ((q_jb + 1'b1) << LQ) >= CW'(n);
+  wire av_last_blk = ((a_jb + 1'b1) << LV) >= CW'(n);
 
   assign s_axis_tready = (state == IN_H) || (state == IN_X) || (state == IN_S);
   always_comb begin
@@ -294,17 +307,24 @@ module attention #(
                                    input logic apply);
     head_on = !(apply && pr[h]);
   endfunction
-  logic [CW-1:0] first_hd, next_hd;
+  logic [CW-1:0] first_hd, q_nhd, c_nhd, a_nhd;   // the active head after each unit's head
   always_comb begin
     first_hd = CW'(heads);
-    next_hd = CW'(heads);
+    q_nhd = CW'(heads);
+    c_nhd = CW'(heads);
+    a_nhd = CW'(heads);
     for (int h = MAX_HEADS - 1; h >= 0; h--) begin
       if (h < 32'(heads) && head_on(HW'(h), hpruned, head_apply)) begin
         first_hd = CW'(h);
-        if (CW'(h) > hd) next_hd = CW'(h);
+        if (CW'(h) > q_hd) q_nhd = CW'(h);
+        if (CW'(h) > c_hd) c_nhd = CW'(h);
+        if (CW'(h) > a_hd) a_nhd = CW'(h);
       end
     end
   end
+  wire q_last_t = (q_t == CW'(n) - 1'b1);
+  wire c_last_t = (c_t == CW'(n) - 1'b1);
+  wire a_last_t = (a_t == CW'(n) - 1'b1);
   // rd.cpvit_head_mask: rank of each head by mass (ties: the lower head ranks first)
   logic [MAX_HEADS-1:0] sel_pruned;
   always_comb begin
@@ -326,33 +346,35 @@ module attention #(
     for (int l = 0; l < B8; l++) begin
       logic [7:0] p_l, m_l;
       logic [CW-1:0] j;
-      j = beat * CW'(B8) + CW'(l);
+      j = c_beat * CW'(B8) + CW'(l);
       p_l = sm_m_tdata[8*l+:8];
       m_l = mx[NI'(j)];
-      mx_new[l] = (t == 0 || p_l > m_l) ? p_l : m_l;
+      mx_new[l] = (c_t == 0 || p_l > m_l) ? p_l : m_l;
       if (j != 0 && j < CW'(n)) mass_beat = mass_beat + 32'(mx_new[l]);
     end
   end
   wire pa_masked = head_apply && hpruned[pa_head];
 
   // each block of QK_KEYS logits goes to the softmax as soon as Q.K^T has written it
-  assign sm_s_tvalid = (state == SM_FEED) || ((state == QK) && (beat < jb));
+  assign sm_s_tvalid = (state == ATT) &&
+                       (((q_st == Q_RUN) && (f_beat < q_jb)) || (q_st == Q_FEED));
   always_comb begin
     for (int i = 0; i < QK_KEYS; i++)
-      sm_s_tdata[32*i+:32] = ((beat << LQ) + CW'(i) < CW'(n)) ? logit[i][KGI'(beat)] : 32'sd0;
+      sm_s_tdata[32*i+:32] = ((f_beat << LQ) + CW'(i) < CW'(n)) ? logit[i][KGI'(f_beat)] : 32'sd0;
   end
-  assign sm_m_tready = (state == SM_COLLECT);
+  assign sm_m_tready = (state == ATT) && !c_end && !pf[c_bank];
+  wire av_run = (state == ATT) && pf[a_bank];
 
   wire lrow_end = (lcol == row_beats - 1'b1);
   always_ff @(posedge clk) begin
     if (!rst_n) begin
       state <= IN_H;
       beat <= '0;
-      t <= '0;
-      jb <= '0;
-      kk <= '0;
-      cw <= '0;
-      hd <= '0;
+      q_st <= Q_END;
+      {q_t, q_hd, q_jb, q_kk, f_beat} <= '0;
+      {c_t, c_hd, c_beat, c_bank, c_end} <= '0;
+      {a_t, a_hd, a_jb, a_cw, a_bank} <= '0;
+      pf <= '0;
       lrow <= '0;
       lcol <= '0;
       proj_sel <= '0;
@@ -411,85 +433,92 @@ module attention #(
           beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == tensor_beats - 1'b1) begin
             if (proj_sel == 2'd2) begin
-              state <= (first_hd < CW'(heads)) ? QK : PROJ_A;
-              hd <= first_hd;
-              t <= '0;
-              jb <= '0;
-              kk <= '0;
+              state <= (first_hd < CW'(heads)) ? ATT : PROJ_A;
+              q_st <= Q_RUN;
+              {q_t, q_jb, q_kk, f_beat} <= '0;
+              {c_t, c_beat, c_bank, c_end} <= '0;
+              {a_t, a_jb, a_cw, a_bank} <= '0;
+              {q_hd, c_hd, a_hd} <= {3{first_hd}};
+              pf <= '0;
             end else begin
               proj_sel <= proj_sel + 1'b1;
               state <= LIN_FEED;
             end
           end
         end
-        QK: begin  // logits of query t, head hd: hd_steps cycles per block of QK_KEYS keys
-          if (sm_s_tvalid && sm_s_tready) beat <= beat + 1'b1;
-          if (kk == hd_steps - 1'b1) begin
-            for (int i = 0; i < QK_KEYS; i++) begin
-              if ((jb << LQ) + CW'(i) < CW'(n)) logit[i][KGI'(jb)] <= acc_qk[i] + qk[i];
-              acc_qk[i] <= '0;
-            end
-            kk <= '0;
-            if (qk_last_blk) begin
-              state <= SM_FEED;  // beat: the blocks fed so far
-              jb <= '0;
-            end else jb <= jb + 1'b1;
-          end else begin
-            for (int i = 0; i < QK_KEYS; i++) acc_qk[i] <= ((kk == 0) ? 32'sd0 : acc_qk[i]) + qk[i];
-            kk <= kk + 1'b1;
-          end
-        end
-        SM_FEED: if (sm_s_tready) begin
-          beat <= (beat == blk_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == blk_beats - 1'b1) state <= SM_COLLECT;
-        end
-        SM_COLLECT: if (sm_m_tvalid) begin
-          for (int l = 0; l < B8; l++) begin
-            if (beat * CW'(B8) + CW'(l) < CW'(n))
-              prob[(32'(beat) * B8 + 32'(l)) % AV_KEYS][VGI'((beat * CW'(B8) + CW'(l)) >> LV)]
-                  <= sm_m_tdata[8*l+:8];
-            if (beat * CW'(B8) + CW'(l) < CW'(n)) begin
-              mx[NI'(beat * CW'(B8) + CW'(l))] <= mx_new[l];
-              // EViT: query 0's probabilities; CP-ViT: after the last query, the max
-              if (score_out == 2'd1 && t == 0)
-                sc_acc[NI'(beat * CW'(B8) + CW'(l))] <= sc_acc[NI'(beat * CW'(B8) + CW'(l))]
-                                                        + 32'(sm_m_tdata[8*l+:8]);
-              else if (score_out == 2'd2 && t == CW'(n) - 1'b1)
-                sc_acc[NI'(beat * CW'(B8) + CW'(l))] <= sc_acc[NI'(beat * CW'(B8) + CW'(l))]
-                                                        + 32'(mx_new[l]);
+        ATT: begin
+          // Q.K^T: logits of query q_t, head q_hd, hd_steps cycles per block of QK_KEYS keys
+          if (q_st == Q_RUN) begin
+            if (q_kk == hd_steps - 1'b1) begin
+              for (int i = 0; i < QK_KEYS; i++) begin
+                if ((q_jb << LQ) + CW'(i) < CW'(n)) logit[i][KGI'(q_jb)] <= acc_qk[i] + qk[i];
+                acc_qk[i] <= '0;
+              end
+              q_kk <= '0;
+              if (qk_last_blk) begin
+                q_st <= Q_FEED;
+                q_jb <= '0;
+              end else q_jb <= q_jb + 1'b1;
+            end else begin
+              for (int i = 0; i < QK_KEYS; i++)
+                acc_qk[i] <= ((q_kk == 0) ? 32'sd0 : acc_qk[i]) + qk[i];
+              q_kk <= q_kk + 1'b1;
             end
           end
-          if (head_track && t == CW'(n) - 1'b1) head_acc[HW'(hd)] <= head_acc[HW'(hd)] + mass_beat;
-          beat <= (beat == prob_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == prob_beats - 1'b1) begin
-            state <= AV;
-            cw <= '0;
-            jb <= '0;
+          if (sm_s_tvalid && sm_s_tready) begin
+            if (q_st == Q_FEED && f_beat == blk_beats - 1'b1) begin  // the next job
+              f_beat <= '0;
+              q_t <= q_last_t ? '0 : q_t + 1'b1;
+              if (q_last_t) q_hd <= q_nhd;
+              q_st <= (q_last_t && q_nhd >= CW'(heads)) ? Q_END : Q_RUN;
+            end else f_beat <= f_beat + 1'b1;
           end
-        end
-        AV: begin  // word cw (8 channels) of query t: AV_KEYS keys per cycle
-          if (av_last_blk) begin
-            a_buf[BI'(t * row_beats + w0 + cw)] <= av_word;
-            jb <= '0;
-            if (cw == hd_words - 1'b1) begin
-              cw <= '0;
-              if (t == CW'(n) - 1'b1) begin
-                t <= '0;
-                if (next_hd >= CW'(heads)) begin
+          // the collector: probabilities of query c_t, head c_hd
+          if (sm_m_tready && sm_m_tvalid) begin
+            for (int l = 0; l < B8; l++) begin
+              if (c_beat * CW'(B8) + CW'(l) < CW'(n)) begin
+                prob[c_bank][(32'(c_beat) * B8 + 32'(l)) % AV_KEYS]
+                    [VGI'((c_beat * CW'(B8) + CW'(l)) >> LV)] <= sm_m_tdata[8*l+:8];
+                mx[NI'(c_beat * CW'(B8) + CW'(l))] <= mx_new[l];
+                // EViT: query 0's probabilities; CP-ViT: after the last query, the max
+                if (score_out == 2'd1 && c_t == 0)
+                  sc_acc[NI'(c_beat * CW'(B8) + CW'(l))] <= sc_acc[NI'(c_beat * CW'(B8) + CW'(l))]
+                                                            + 32'(sm_m_tdata[8*l+:8]);
+                else if (score_out == 2'd2 && c_last_t)
+                  sc_acc[NI'(c_beat * CW'(B8) + CW'(l))] <= sc_acc[NI'(c_beat * CW'(B8) + CW'(l))]
+                                                            + 32'(mx_new[l]);
+              end
+            end
+            if (head_track && c_last_t) head_acc[HW'(c_hd)] <= head_acc[HW'(c_hd)] + mass_beat;
+            if (c_beat == prob_beats - 1'b1) begin  // the bank is full: the next job
+              c_beat <= '0;
+              pf[c_bank] <= 1'b1;
+              c_bank <= ~c_bank;
+              c_t <= c_last_t ? '0 : c_t + 1'b1;
+              if (c_last_t) c_hd <= c_nhd;
+              if (c_last_t && c_nhd >= CW'(heads)) c_end <= 1'b1;
+            end else c_beat <= c_beat + 1'b1;
+          end
+          // A.V: word a_cw of query a_t, AV_KEYS keys per cycle
+          if (av_run) begin
+            if (av_last_blk) begin
+              a_buf[BI'(a_t * row_beats + a_w0 + a_cw)] <= av_word;
+              a_jb <= '0;
+              if (a_cw == hd_words - 1'b1) begin  // the query is done: free its bank
+                a_cw <= '0;
+                pf[a_bank] <= 1'b0;
+                a_bank <= ~a_bank;
+                a_t <= a_last_t ? '0 : a_t + 1'b1;
+                if (a_last_t) a_hd <= a_nhd;
+                if (a_last_t && a_nhd >= CW'(heads)) begin
                   state <= PROJ_A;
                   beat <= '0;
-                end else begin
-                  hd <= next_hd;
-                  state <= QK;
                 end
-              end else begin
-                t <= t + 1'b1;
-                state <= QK;
-              end
-            end else cw <= cw + 1'b1;
-          end else jb <= jb + 1'b1;
-          for (int ch = 0; ch < B8; ch++)
-            acc_av[ch] <= av_last_blk ? 32'sd0 : ((jb == 0) ? 32'sd0 : acc_av[ch]) + av[ch];
+              end else a_cw <= a_cw + 1'b1;
+            end else a_jb <= a_jb + 1'b1;
+            for (int ch = 0; ch < B8; ch++)
+              acc_av[ch] <= av_last_blk ? 32'sd0 : ((a_jb == 0) ? 32'sd0 : acc_av[ch]) + av[ch];
+          end
         end
         PROJ_A: if (l_s_tready) begin
           beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;

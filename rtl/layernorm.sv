@@ -1,8 +1,13 @@
 // Engine `layernorm`: integer LayerNorm of n_rows rows of `dim` int8 values
 // (docs/numerics.md). gamma (int8, weight memory) and beta (int32, bias memory) are fetched
-// once per tensor through the 64-bit ready/valid burst read port. Per row: load (sum),
-// variance (BEAT / 8 elements per cycle), v / dim and 2^32 / den on the sequential `udiv`
-// (8 quotient bits per cycle), floor isqrt (19 steps), output (BEAT / 8 per cycle).
+// once per tensor through the 64-bit ready/valid burst read port. Rows run through three
+// stages at once, each on its own row (row buffers in three banks):
+//   load: BEAT / 8 elements per cycle, summing s1 = sum q and s2 = sum q^2; then
+//         floor(v / dim) = dim * s2 - s1^2 exactly (v = sum (dim q - s1)^2 = dim (dim s2 - s1^2)),
+//         so no variance pass and no division by dim;
+//   scale: floor isqrt (two of its 19 bit pairs per cycle), 2^32 / max(isqrt, 1) on the
+//         sequential `udiv` (8 quotient bits per cycle);
+//   out:  BEAT / 8 normalised, scaled, shifted, requantized values per cycle.
 module layernorm
 #(
     parameter int MAX_D = 768,
@@ -40,45 +45,94 @@ module layernorm
 
   localparam int DW = $clog2(MAX_D + B8);
 
-  typedef enum logic [3:0] {IDLE, REQ_G, GET_G, REQ_B, GET_B, LOAD, VAR, VDIV, SQRT, DIV, OUT} state_t;
+  typedef enum logic [2:0] {IDLE, REQ_G, GET_G, REQ_B, GET_B, RUN} state_t;
+  typedef enum logic [1:0] {F_LOAD, F_STAT, F_HAND, F_DONE} front_t;
+  typedef enum logic [1:0] {M_IDLE, M_SQRT, M_DIV, M_HAND} mid_t;
   state_t state;
+  front_t fst;
+  mid_t mst;
+  logic bfull;                   // the out stage holds a row
 
-  logic signed [7:0] q[MAX_D];
+  logic signed [7:0] q[3][MAX_D];  // row banks: load writes fb, out reads bb
   logic signed [7:0] gamma[MAX_D];
   logic signed [31:0] beta[MAX_D];
-  logic [DW-1:0] beat;          // beat counter within the current phase
-  logic [15:0] row;
-  logic signed [31:0] s1;       // sum of the row
-  logic [63:0] v;               // sum of squared centred values
-  logic [63:0] sq_rem, sq_root; // isqrt state
+  logic [DW-1:0] beat;           // parameter fetch and load: beat within the phase
+  logic [DW-1:0] obeat;          // out: beat within the row
+  logic [15:0] frow, orow;       // rows loaded / rows written out
+  logic [1:0] fb, mb, bb;        // banks of the three stages
+  logic signed [31:0] s1;        // load: sum of the row
+  logic [31:0] s2;               // load: sum of squares (< 768 * 2^14)
+  logic [63:0] var_q;            // load: floor(v / dim) = dim * s2 - s1^2 (< 2^36)
+  logic signed [19:0] s1_m, s1_b;  // the row's sum in the scale and out stages (|s1| < 2^17)
+  logic [63:0] sq_rem, sq_root;  // isqrt state
   logic [5:0] step;
-  // one divider, used twice per row: floor(v / dim), then floor(2^32 / max(isqrt, 1))
+  logic [32:0] recip;            // out: 2^32 / max(isqrt, 1)
   logic div_start, div_done, div_busy;
-  logic [47:0] div_num, div_den;   // v < 2^48 for dim <= 768
+  logic [47:0] div_den;
   /* verilator lint_off UNUSEDSIGNAL */
   logic [47:0] div_q;
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [32:0] recip = div_q[32:0];
 
-  udiv #(.W(48), .BITS(8)) u_div (.clk, .rst_n, .start(div_start), .num(div_num), .den(div_den),
-                        .quot(div_q), .busy(div_busy), .done(div_done));
+  udiv #(.W(48), .BITS(8)) u_div (.clk, .rst_n, .start(div_start), .num(48'd1 << 32),
+                                  .den(div_den), .quot(div_q), .busy(div_busy),
+                                  .done(div_done));
 
   wire [DW-1:0] row_beats = DW'(dim / 16'(B8));              // stream beats per row
   wire [DW-1:0] gamma_beats = DW'(dim / 16'(I8_PER_BEAT));   // read-port words
   wire [DW-1:0] beta_beats = DW'(dim / 16'(I32_PER_BEAT));
+  function automatic logic [1:0] next_bank(input logic [1:0] b);
+    next_bank = (b == 2'd2) ? 2'd0 : b + 2'd1;
+  endfunction
 
-  // variance: 8 centred squares per cycle
-  logic [63:0] var_part;
+  // load: the beat's sum and sum of squares
+  logic signed [31:0] s1_beat;
+  logic [31:0] s2_beat;
   always_comb begin
-    var_part = '0;
+    s1_beat = '0;
+    s2_beat = '0;
     for (int l = 0; l < B8; l++) begin
-      logic signed [19:0] c;   // |dim * q - s1| <= 2 * 1024 * 128 = 2^18
-      c = 20'(20'($signed({1'b0, dim[10:0]})) * 20'(q[32'(beat) * B8 + l]) - 20'(s1));
-      var_part = var_part + 64'(40'(c) * 40'(c));
+      logic signed [7:0] e;
+      logic [7:0] a;             // |e| <= 128
+      e = s_axis_tdata[8*l+:8];
+      a = e[7] ? 8'(-16'(e)) : 8'(e);
+      s1_beat = s1_beat + 32'(e);
+      s2_beat = s2_beat + 32'(16'(a) * 16'(a));
     end
   end
+  // floor(v / dim) = dim * s2 - s1^2: 11 x 24 and 17 x 17 bits (|s1| <= 768 * 128)
+  logic [35:0] var_row;
+  always_comb begin
+    logic [16:0] a1;
+    logic [34:0] ds2;
+    logic [33:0] a1sq;
+    a1 = s1[31] ? 17'(-s1) : 17'(s1);
+    ds2 = 35'(dim[10:0]) * 35'(s2[23:0]);
+    a1sq = 34'(a1) * 34'(a1);
+    var_row = 36'(ds2) - 36'(a1sq);
+  end
+  // scale: two isqrt bit pairs (step, step - 1) per cycle
+  logic [63:0] rem2, root2;
+  always_comb begin
+    rem2 = sq_rem;
+    root2 = sq_root;
+    for (int k = 0; k < 2; k++) begin
+      logic [63:0] trial;
+      logic [5:0] st;
+      st = step - 6'(k);
+      if (k == 0 || step != 6'd0) begin
+        trial = root2 + (64'd1 << (2 * st));
+        if (rem2 >= trial) begin
+          rem2 = rem2 - trial;
+          root2 = (root2 >> 1) + (64'd1 << (2 * st));
+        end else begin
+          root2 = root2 >> 1;
+        end
+      end
+    end
+  end
+  wire sqrt_last = (step <= 6'd1);
 
-  // output beat: 8 normalised, scaled, shifted, requantized values
+  // out: BEAT / 8 normalised, scaled, shifted, requantized values of beat obeat of bank bb
   logic [BEAT-1:0] out_word;
   always_comb begin
     for (int l = 0; l < B8; l++) begin
@@ -92,8 +146,8 @@ module layernorm
       /* verilator lint_off UNUSEDSIGNAL */
       int k;  // element index: only its low bits address the row
       /* verilator lint_on UNUSEDSIGNAL */
-      k = 32'(beat) * B8 + l;
-      c = 20'(20'($signed({1'b0, dim[10:0]})) * 20'(q[k]) - 20'(s1));
+      k = 32'(obeat) * B8 + l;
+      c = 20'(20'($signed({1'b0, dim[10:0]})) * 20'(q[bb][k]) - 20'(s1_b));
       cr = 54'(c) * 54'($signed({1'b0, recip}));
       nrm_w = rshift_rne(64'(cr), 24);
       nrm = nrm_w[23:0];
@@ -102,34 +156,48 @@ module layernorm
     end
   end
 
+  // stage hand-overs; a bank is free when neither later stage holds it
+  wire out_last = bfull && m_axis_tready && (obeat == row_beats - 1'b1);
+  wire bank_free = !(mst != M_IDLE && mb == fb) && !(bfull && bb == fb);
+  wire m_hand = (fst == F_HAND) && (mst == M_IDLE);
+  wire k_hand = (mst == M_HAND) && (!bfull || out_last);
+
   assign mem_req_valid = (state == REQ_G) || (state == REQ_B);
   assign mem_req_addr = (state == REQ_G) ? gamma_addr : beta_addr;
   assign mem_req_beats = (state == REQ_G) ? 16'(gamma_beats) : 16'(beta_beats);
   assign mem_rsp_ready = (state == GET_G) || (state == GET_B);
-  assign s_axis_tready = (state == LOAD);
-  assign m_axis_tvalid = (state == OUT);
+  assign s_axis_tready = (state == RUN) && (fst == F_LOAD) && bank_free;
+  assign m_axis_tvalid = (state == RUN) && bfull;
   assign m_axis_tdata = out_word;
-  assign m_axis_tlast = (state == OUT) && (beat == row_beats - 1'b1) && (row == n_rows - 1'b1);
+  assign m_axis_tlast = bfull && (obeat == row_beats - 1'b1) && (orow == n_rows - 1'b1);
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
       state <= IDLE;
+      fst <= F_LOAD;
+      mst <= M_IDLE;
+      bfull <= 1'b0;
       beat <= '0;
-      row <= '0;
+      obeat <= '0;
+      frow <= '0;
+      orow <= '0;
+      {fb, mb, bb} <= '0;
       s1 <= '0;
-      v <= '0;
+      s2 <= '0;
+      var_q <= '0;
+      s1_m <= '0;
+      s1_b <= '0;
       sq_rem <= '0;
       sq_root <= '0;
       step <= '0;
+      recip <= '0;
       div_start <= 1'b0;
-      div_num <= '0;
       div_den <= '0;
     end else begin
       div_start <= 1'b0;
       unique case (state)
         IDLE: if (s_axis_tvalid) begin
           state <= REQ_G;
-          row <= '0;
         end
         REQ_G: if (mem_req_ready) begin
           state <= GET_G;
@@ -147,76 +215,79 @@ module layernorm
         GET_B: if (mem_rsp_valid) begin
           for (int l = 0; l < I32_PER_BEAT; l++) beta[32'(beat) * I32_PER_BEAT + l] <= mem_rsp_data[32*l+:32];
           if (beat == beta_beats - 1'b1) begin
-            state <= LOAD;
+            state <= RUN;
+            fst <= F_LOAD;
+            mst <= M_IDLE;
+            bfull <= 1'b0;
+            frow <= '0;
+            orow <= '0;
+            obeat <= '0;
+            {fb, mb, bb} <= '0;
             s1 <= '0;
+            s2 <= '0;
           end
           beat <= (beat == beta_beats - 1'b1) ? '0 : beat + 1'b1;
         end
-        LOAD: if (s_axis_tvalid) begin
-          logic signed [31:0] s;
-          s = s1;
-          for (int l = 0; l < B8; l++) begin
-            q[32'(beat) * B8 + l] <= s_axis_tdata[8*l+:8];
-            s = s + $signed({{24{s_axis_tdata[8*l+7]}}, s_axis_tdata[8*l+:8]});
-          end
-          s1 <= s;
-          if (beat == row_beats - 1'b1) begin
-            state <= VAR;
-            v <= '0;
-          end
-          beat <= (beat == row_beats - 1'b1) ? '0 : beat + 1'b1;
-        end
-        VAR: begin
-          v <= v + var_part;
-          if (beat == row_beats - 1'b1) begin
-            state <= VDIV;
-            div_num <= 48'(v + var_part);
-            div_den <= 48'(dim);
-            div_start <= 1'b1;
-          end
-          beat <= (beat == row_beats - 1'b1) ? '0 : beat + 1'b1;
-        end
-        VDIV: if (div_done) begin
-          state <= SQRT;
-          sq_rem <= 64'(div_q);
-          sq_root <= '0;
-          step <= 6'd18;   // v / dim is a mean of c^2 < 2^36 < 4^19: bit pairs 18..0
-        end
-        SQRT: begin  // restoring square root, bit pairs 18..0
-          logic [63:0] trial, root;
-          trial = sq_root + (64'd1 << (2 * step));
-          if (sq_rem >= trial) begin
-            sq_rem <= sq_rem - trial;
-            root = (sq_root >> 1) + (64'd1 << (2 * step));
-          end else begin
-            root = sq_root >> 1;
-          end
-          sq_root <= root;
-          if (step == 6'd0) begin
-            state <= DIV;
-            div_num <= 48'd1 << 32;
-            div_den <= (root == 0) ? 48'd1 : 48'(root);
-            div_start <= 1'b1;
-          end else begin
-            step <= step - 1'b1;
-          end
-        end
-        DIV: if (div_done) begin
-          state <= OUT;
-          beat <= '0;
-        end
-        OUT: if (m_axis_tready) begin
-          if (beat == row_beats - 1'b1) begin
-            beat <= '0;
-            if (row == n_rows - 1'b1) begin
-              state <= IDLE;
-            end else begin
-              row <= row + 1'b1;
-              state <= LOAD;
-              s1 <= '0;
+        RUN: begin
+          // load
+          unique case (fst)
+            F_LOAD: if (s_axis_tvalid && s_axis_tready) begin
+              for (int l = 0; l < B8; l++) q[fb][32'(beat) * B8 + l] <= s_axis_tdata[8*l+:8];
+              s1 <= s1 + s1_beat;
+              s2 <= s2 + s2_beat;
+              if (beat == row_beats - 1'b1) fst <= F_STAT;
+              beat <= (beat == row_beats - 1'b1) ? '0 : beat + 1'b1;
             end
-          end else begin
-            beat <= beat + 1'b1;
+            F_STAT: begin
+              var_q <= 64'(var_row);
+              fst <= F_HAND;
+            end
+            F_HAND: if (m_hand) begin
+              s1 <= '0;
+              s2 <= '0;
+              fb <= next_bank(fb);
+              frow <= frow + 1'b1;
+              fst <= (frow == n_rows - 1'b1) ? F_DONE : F_LOAD;
+            end
+            default: ;
+          endcase
+          // scale
+          unique case (mst)
+            M_IDLE: if (m_hand) begin
+              mst <= M_SQRT;
+              mb <= fb;
+              s1_m <= 20'(s1);
+              sq_rem <= var_q;
+              sq_root <= '0;
+              step <= 6'd18;   // v / dim < 2^36 < 4^19: bit pairs 18..0
+            end
+            M_SQRT: begin
+              sq_rem <= rem2;
+              sq_root <= root2;
+              if (sqrt_last) begin
+                mst <= M_DIV;
+                div_den <= (root2 == 0) ? 48'd1 : 48'(root2);
+                div_start <= 1'b1;
+              end else step <= step - 6'd2;
+            end
+            M_DIV: if (div_done) mst <= M_HAND;
+            M_HAND: if (k_hand) mst <= M_IDLE;
+            default: mst <= M_IDLE;
+          endcase
+          // out
+          if (m_axis_tvalid && m_axis_tready) begin
+            obeat <= (obeat == row_beats - 1'b1) ? '0 : obeat + 1'b1;
+            if (obeat == row_beats - 1'b1) begin
+              bfull <= 1'b0;
+              orow <= orow + 1'b1;
+              if (orow == n_rows - 1'b1) state <= IDLE;
+            end
+          end
+          if (k_hand) begin   // overrides the end of the previous row
+            bfull <= 1'b1;
+            bb <= mb;
+            s1_b <= s1_m;
+            recip <= div_q[32:0];
           end
         end
         default: state <= IDLE;

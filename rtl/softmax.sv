@@ -1,8 +1,9 @@
 // Engine `softmax`: I-BERT integer softmax of one row of n int32 logits (docs/numerics.md).
 // In: ceil(n/2) beats of two int32 logits. Out: ceil(n/8) beats of eight uint8
-// probabilities at frac 8 (zero padded), TLAST on the last. Phases: load (track the max),
-// exp (EXP_LANES elements per cycle, running sum), reciprocal (the sequential `udiv`),
-// normalise (eight elements per cycle).
+// probabilities at frac 8 (zero padded), TLAST on the last. Two stages that overlap rows:
+// the front loads (tracking the max) and exponentiates (EXP_LANES elements per cycle, running
+// sum); the back takes the reciprocal (the sequential `udiv`, 8 bits per cycle) and
+// normalises (BEAT / 8 elements per beat). Row r + 1 enters while row r leaves.
 module softmax
 #(
     parameter int MAX_N = 256,
@@ -31,26 +32,36 @@ module softmax
   localparam logic signed [63:0] EXP_B = 64'sd1385;
   localparam logic signed [63:0] EXP_C = 64'sd1006151;
 
-  typedef enum logic [2:0] {LOAD, EXP, DIV, OUT} state_t;
-  state_t state;
+  // two stages, so that row r + 1 loads and exponentiates while row r divides and leaves:
+  // front (LOAD, EXP) writes e_mem[fb], back (DIV, OUT) reads e_mem[bb]
+  typedef enum logic [1:0] {F_LOAD, F_EXP, F_HAND} front_t;
+  typedef enum logic [1:0] {BK_IDLE, BK_DIV, BK_OUT} back_t;
+  front_t fstate;
+  back_t bstate;
 
   logic signed [31:0] logit_mem[MAX_N];
-  logic [21:0] e_mem[MAX_N];   // exp values < 2^22
-  logic [IW-1:0] idx;          // element index (load, exp) or output beat (out)
+  logic [21:0] e_mem[2][MAX_N];   // exp values < 2^22, one bank per stage
+  logic fb, bb;                   // the banks of the front and the back
+  logic [IW-1:0] idx;             // front: element index (load, exp)
+  logic [IW-1:0] oidx;            // back: output beat
+  logic [15:0] bn;                // back: the row's n
   logic signed [31:0] max_v;
-  logic [39:0] total;          // sum of e: < 2^23 * MAX_N
+  logic [39:0] total;             // sum of e: < 2^23 * MAX_N
+  logic [39:0] btotal;            // back: the row's sum
   logic div_start, div_done, div_busy;
   /* verilator lint_off UNUSEDSIGNAL */
-  logic [47:0] div_q;          // floor(2^32 / total) < 2^33
+  logic [47:0] div_q;             // floor(2^32 / total) < 2^33
   /* verilator lint_on UNUSEDSIGNAL */
   wire [32:0] recip = div_q[32:0];
 
-  udiv #(.W(48), .BITS(4)) u_div (.clk, .rst_n, .start(div_start), .num(48'd1 << 32), .den(48'(total)),
-                        .quot(div_q), .busy(div_busy), .done(div_done));
+  udiv #(.W(48), .BITS(8)) u_div (.clk, .rst_n, .start(div_start), .num(48'd1 << 32),
+                                  .den(48'(btotal)), .quot(div_q), .busy(div_busy),
+                                  .done(div_done));
 
   wire [IW-1:0] n_i = IW'(n);
+  wire [IW-1:0] bn_i = IW'(bn);
   wire [IW-1:0] in_beats = IW'((32'(n) + IN_LANES - 1) / IN_LANES);
-  wire [IW-1:0] out_beats = IW'((32'(n) + B8 - 1) / B8);
+  wire [IW-1:0] out_beats = IW'((32'(bn) + B8 - 1) / B8);
 
   // exp of elements idx .. idx + EXP_LANES - 1, with narrow arithmetic: d <= 0; once
   // -d >= 31 * LN2 the shift is >= 31 and e = poly >> 31 = 0 (poly < 2^22), so only
@@ -89,29 +100,42 @@ module softmax
       logic [55:0] prod;  // e < 2^22 times recip <= 2^32, plus rounding; bits below 24 dropped
       /* verilator lint_on UNUSEDSIGNAL */
       logic [31:0] o;
-      j = IW'(idx * B8 + IW'(l));
-      prod = 56'(e_mem[j[$clog2(MAX_N)-1:0]]) * 56'(recip) + (56'(1) << 23);
+      j = IW'(oidx * B8 + IW'(l));
+      prod = 56'(e_mem[bb][j[$clog2(MAX_N)-1:0]]) * 56'(recip) + (56'(1) << 23);
       o = prod[55:24];
-      out_word[8*l+:8] = (j >= n_i) ? 8'd0 : (o > 32'd255 ? 8'd255 : o[7:0]);
+      out_word[8*l+:8] = (j >= bn_i) ? 8'd0 : (o > 32'd255 ? 8'd255 : o[7:0]);
     end
   end
 
-  assign s_axis_tready = (state == LOAD);
-  assign m_axis_tvalid = (state == OUT);
+  // the front hands a finished row to the back when the back is free (idle, or on its last
+  // output beat)
+  wire exp_last = (fstate == F_EXP) && (32'(idx) + EXP_LANES >= 32'(n_i));
+  wire [39:0] row_total = (fstate == F_EXP) ? total + e_sum : total;
+  wire out_last = (bstate == BK_OUT) && m_axis_tready && (oidx == out_beats - 1'b1);
+  wire hand = (exp_last || fstate == F_HAND) && (bstate == BK_IDLE || out_last);
+
+  assign s_axis_tready = (fstate == F_LOAD);
+  assign m_axis_tvalid = (bstate == BK_OUT);
   assign m_axis_tdata = out_word;
-  assign m_axis_tlast = (state == OUT) && (idx == out_beats - 1'b1);
+  assign m_axis_tlast = (bstate == BK_OUT) && (oidx == out_beats - 1'b1);
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
-      state <= LOAD;
+      fstate <= F_LOAD;
+      bstate <= BK_IDLE;
+      fb <= 1'b0;
+      bb <= 1'b0;
       idx <= '0;
+      oidx <= '0;
+      bn <= '0;
       max_v <= '0;
       total <= '0;
+      btotal <= '0;
       div_start <= 1'b0;
     end else begin
       div_start <= 1'b0;
-      unique case (state)
-        LOAD: if (s_axis_tvalid) begin
+      unique case (fstate)
+        F_LOAD: if (s_axis_tvalid) begin
           logic signed [31:0] m;
           m = max_v;
           for (int l = 0; l < IN_LANES; l++) begin
@@ -126,41 +150,51 @@ module softmax
           end
           max_v <= m;
           if (idx == in_beats - 1'b1) begin
-            state <= EXP;
+            fstate <= F_EXP;
             idx <= '0;
             total <= '0;
           end else begin
             idx <= idx + 1'b1;
           end
         end
-        EXP: begin
+        F_EXP: begin
           for (int l = 0; l < EXP_LANES; l++) begin
             logic [IW-1:0] j;
             j = idx + IW'(l);
-            if (j < n_i) e_mem[j[$clog2(MAX_N)-1:0]] <= e_val[l];
+            if (j < n_i) e_mem[fb][j[$clog2(MAX_N)-1:0]] <= e_val[l];
           end
-          total <= total + e_sum;
-          if (32'(idx) + EXP_LANES >= 32'(n_i)) begin
-            state <= DIV;
-            div_start <= 1'b1;  // total holds its final value from the next cycle on
+          total <= row_total;
+          if (exp_last) begin
+            fstate <= hand ? F_LOAD : F_HAND;
+            idx <= '0;
           end else begin
             idx <= idx + IW'(EXP_LANES);
           end
         end
-        DIV: if (div_done) begin
-          state <= OUT;
-          idx <= '0;
-        end
-        OUT: if (m_axis_tready) begin
-          if (idx == out_beats - 1'b1) begin
-            state <= LOAD;
-            idx <= '0;
-          end else begin
-            idx <= idx + 1'b1;
-          end
-        end
-        default: state <= LOAD;
+        F_HAND: if (hand) fstate <= F_LOAD;
+        default: fstate <= F_LOAD;
       endcase
+      if (hand) fb <= ~fb;
+
+      unique case (bstate)
+        BK_IDLE: ;
+        BK_DIV: if (div_done) begin
+          bstate <= BK_OUT;
+          oidx <= '0;
+        end
+        BK_OUT: if (m_axis_tready) begin
+          oidx <= oidx + 1'b1;
+          if (oidx == out_beats - 1'b1) bstate <= BK_IDLE;
+        end
+        default: bstate <= BK_IDLE;
+      endcase
+      if (hand) begin  // the row in e_mem[fb] moves to the back (overrides BK_OUT's last beat)
+        bstate <= BK_DIV;
+        bb <= fb;
+        bn <= n;
+        btotal <= row_total;
+        div_start <= 1'b1;  // btotal holds the row's sum from the next cycle on
+      end
     end
   end
 
