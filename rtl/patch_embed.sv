@@ -1,16 +1,46 @@
-// Engine `patch_embed`: uint8 pixels (HWC) -> (p - 128) patch rows -> `linear` engine (raw
-// int32 write-back) -> CLS row first, + position embedding (exact alignment), requantized to
-// the embedding frac (docs/numerics.md). The position/CLS table is fetched through the burst
-// read port before the patches stream into the linear engine (which fetches its weights
-// afterwards). In: image_size^2 * chans bytes, 8 per beat. Out: grid^2 + 1 rows of `dim` int8.
+// Engine `patch_embed`: uint8 pixels (HWC) -> (p - 128) patch rows -> `linear` engine, whose
+// residual write-back adds the position embedding (requant(acc << (f - fa) + pos << (f - fp),
+// f = max(fa, fp)): exact, and equal to the contract's alignment through max(fa, fc, fp),
+// since aligning to a finer frac only shifts left) -> CLS row (cls + pos[0], here) first, then
+// the patch rows (docs/numerics.md). The CLS and position tables are fetched through the
+// burst read port while nothing else uses it. The image streams in 8 bytes per beat and each
+// byte lands at its place in patch order (an incremental address per lane, no division);
+// the patch rows then leave as BEAT-bit words, each row padded with zeros to whole words (the
+// RTL layout pads the weight rows to match). In: image_size^2 * chans bytes, 8 per beat.
+// Out: grid^2 + 1 rows of `dim` int8, 8 per beat. With EXT_LINEAR = 1 the top's shared
+// array runs the GEMM behind lin_*; otherwise a private linear (BEAT = 64 only).
 module patch_embed #(
-    parameter int ROWS = 2,           // linear: token rows per cycle
-    parameter int COLS = 8,           // linear: output columns per cycle
-    parameter int MAX_PIX = 1024,   // image bytes
-    parameter int MAX_TOK = 64,     // grid^2 + 1
+    parameter int LANES = 8,          // the private linear: input elements per cycle
+    parameter int ROWS = 2,           //   token rows per cycle
+    parameter int COLS = 8,           //   output columns per cycle
+    parameter int EXT_LINEAR = 0,     // 1: use the lin_* port instead of a private linear
+    parameter int BEAT = 64,          // the linear engine's stream bits
+    parameter int MAX_PIX = 1024,     // image bytes
+    parameter int MAX_TOK = 64,       // grid^2 + 1
     parameter int MAX_D = 128,
-    parameter int MAX_IN = 64       // patch^2 * chans
+    parameter int MAX_IN = 64         // patch^2 * chans
 ) (
+    // the linear engine's port, used when EXT_LINEAR = 1: outputs 0 and inputs ignored
+    // otherwise. lin_busy: the linear engine may use the memory port now
+    output logic [15:0]                      lin_n_in,
+    output logic [15:0]                      lin_n_out,
+    output logic [15:0]                      lin_n_rows,
+    output logic [31:0]                      lin_w_addr,
+    output logic [31:0]                      lin_b_addr,
+    output logic [1:0]                       lin_epi,
+    output logic signed [7:0]                lin_frac_acc,
+    output logic signed [7:0]                lin_frac_out,
+    output logic signed [7:0]                lin_frac_gelu_in,
+    output logic signed [7:0]                lin_frac_res,
+    output logic [BEAT-1:0]                  lin_s_tdata,
+    output logic                             lin_s_tvalid,
+    input  logic                             lin_s_tready,
+    input  logic [BEAT-1:0]                  lin_m_tdata,
+    input  logic                             lin_m_tvalid,
+    output logic                             lin_m_tready,
+    input  logic                             lin_m_tlast,
+    input  logic [31:0]                      lin_mac_cycles,
+    output logic                             lin_busy,
     input  logic                             clk,
     input  logic                             rst_n,
     input  logic [15:0]                      image_size,
@@ -44,122 +74,188 @@ module patch_embed #(
 );
   import sievit_pkg::*;
 
+  localparam int B8 = BEAT / 8;                         // int8 elements per linear beat
+  localparam int R = BEAT / BEAT_BITS;                  // 64-bit parts per linear beat
+  localparam int LR = $clog2(R > 1 ? R : 2);
   localparam int CW = 24;
-  localparam int PI = $clog2(MAX_PIX);
-  localparam int DW = MAX_D / I8_PER_BEAT;            // words per token row
-  localparam int TW = MAX_TOK * DW;
-  localparam int TI = $clog2(TW);
+  localparam int MAX_IN_PAD = (MAX_IN + B8 - 1) / B8 * B8;
+  localparam int PIXP = MAX_PIX + (MAX_TOK - 1) * (MAX_IN_PAD - MAX_IN);  // patch order, padded rows
+  localparam int PXI = $clog2(PIXP);
+  localparam int DW = MAX_D / I8_PER_BEAT;              // 64-bit words per token row
   localparam int DI = $clog2(DW);
+  localparam int PW = MAX_TOK * MAX_D / B8;             // position table, linear words
+  localparam int PWI = $clog2(PW);
 
-  typedef enum logic [3:0] {IN_IMG, REQ_C, GET_C, REQ_P, GET_P, FEED, OUT_ROW, GET_ACC} state_t;
+  typedef enum logic [3:0] {IN_IMG, REQ_C, GET_C, REQ_P, GET_P, OUT_CLS, FEED, RES, OUT_LIN}
+      state_t;
   state_t state;
 
-  logic [7:0] img[MAX_PIX];
-  // word buffers (one access per beat, RAM-mappable): cls and pos 8 int8 per word, the
-  // accumulator row 8 int32 per word (written 2 per beat)
+  logic [7:0] img[PIXP];                 // (p - 128) in patch order, row by row
   logic [BEAT_BITS-1:0] cls[DW];
-  logic [BEAT_BITS-1:0] pos[TW];
-  logic [8*32-1:0] acc_row[DW];
-  logic [CW-1:0] beat, row, row_base;   // row_base: the first pos word of row `row`
+  logic [BEAT-1:0] pos[PW];              // position rows, linear words
+  logic [CW-1:0] beat, col;              // beat of the phase; word within the patch row
+  logic [LR-1:0] part;                   // OUT_LIN: 64-bit part of the linear's beat
 
   wire [CW-1:0] n_pix = CW'(image_size) * CW'(image_size) * CW'(chans);
   wire [CW-1:0] img_beats = (n_pix + 7) >> 3;
   wire [CW-1:0] n_patch = CW'(grid) * CW'(grid);
-  wire [CW-1:0] row_in = CW'(patch) * CW'(patch) * CW'(chans);
-  wire [CW-1:0] feed_beats = n_patch * (row_in >> 3);
-  wire [CW-1:0] d_beats = CW'(dim) >> 3;
+  wire [CW-1:0] pc = CW'(patch) * CW'(chans);            // bytes of one pixel row of a patch
+  wire [CW-1:0] row_in = CW'(patch) * pc;
+  wire [CW-1:0] row_words = (row_in + CW'(B8) - 1) / CW'(B8);
+  wire [CW-1:0] row_pad = row_words * CW'(B8);
+  wire [CW-1:0] feed_beats = n_patch * row_words;
+  wire [CW-1:0] d_beats = CW'(dim) >> 3;                 // 64-bit words per token row
+  wire [CW-1:0] d_words = CW'(dim) / CW'(B8);            // linear words per token row
+  wire [CW-1:0] res_beats = n_patch * d_words;
   wire [CW-1:0] pos_beats = (n_patch + 1) * d_beats;
-  wire [CW-1:0] acc_beats = CW'(dim) >> 1;
+  // patch-order address steps: next patch, next pixel row of the patches, next band
+  wire [CW-1:0] step_gx = row_pad - pc + 1'b1;
+  wire [CW-1:0] step_py = CW'(1) - (CW'(grid) - 1'b1) * row_pad;
+  wire [CW-1:0] step_gy = row_pad - row_in + 1'b1;
 
-  // linear engine: patch rows in, raw accumulators out
-  logic [BEAT_BITS-1:0] l_s_tdata, l_m_tdata;
-  logic l_s_tready, l_m_tvalid, l_m_tlast, l_req_valid, l_rsp_ready;
-  logic [31:0] l_req_addr, l_mac;
-  logic [15:0] l_req_beats;
+  // ---- the linear engine
+  logic [BEAT-1:0] l_s_tdata, l_m_tdata;
+  logic l_s_tvalid, l_s_tready, l_m_tvalid, l_m_tready, l_m_tlast;
+  logic [31:0] l_mac;
   wire mine = (state == REQ_C) || (state == GET_C) || (state == REQ_P) || (state == GET_P);
-
-  linear #(.LANES(8), .ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_TOK), .MAX_IN(MAX_IN), .MAX_OUT(MAX_D)) u_linear (
-      .clk, .rst_n, .n_in(16'(row_in)), .n_out(dim), .n_rows(16'(n_patch)), .w_addr, .b_addr,
-      .epi(2'(EPI_RAW)), .frac_acc, .frac_out(8'sd0), .frac_gelu_in(8'sd0), .frac_res(8'sd0),
-      .mem_req_valid(l_req_valid), .mem_req_ready(mem_req_ready && !mine),
-      .mem_req_addr(l_req_addr), .mem_req_beats(l_req_beats),
-      .mem_rsp_valid(mem_rsp_valid && !mine), .mem_rsp_ready(l_rsp_ready), .mem_rsp_data,
-      .s_axis_tdata(l_s_tdata), .s_axis_tvalid(state == FEED), .s_axis_tready(l_s_tready),
-      .s_axis_tlast(1'b0),
-      .m_axis_tdata(l_m_tdata), .m_axis_tvalid(l_m_tvalid), .m_axis_tready(state == GET_ACC),
-      .m_axis_tlast(l_m_tlast), .mac_cycles(l_mac));
-
-  assign mem_req_valid = mine ? ((state == REQ_C) || (state == REQ_P)) : l_req_valid;
-  assign mem_req_addr = mine ? ((state == REQ_C) ? cls_addr : pos_addr) : l_req_addr;
-  assign mem_req_beats = mine ? 16'((state == REQ_C) ? d_beats : pos_beats) : l_req_beats;
-  assign mem_rsp_ready = mine ? ((state == GET_C) || (state == GET_P)) : l_rsp_ready;
-
-  // The eight pixels of the current feed beat: patch (pgy, pgx), lane 0 at (ppy, ppx, pch)
-  // inside it; each lane steps the mixed-radix (row, column, channel) counter by one, so no
-  // address needs a division. A patch's row_in elements are whole beats.
-  logic [CW-1:0] pgy, pgx, ppy, ppx, pch, nxt_py, nxt_px, nxt_ch;
-  always_comb begin
-    logic [CW-1:0] py, px, c;
-    py = ppy;
-    px = ppx;
-    c = pch;
-    for (int l = 0; l < I8_PER_BEAT; l++) begin
-      l_s_tdata[8*l+:8] = img[PI'(((pgy * CW'(patch) + py) * CW'(image_size) + pgx * CW'(patch) + px)
-                               * CW'(chans) + c)] - 8'd128;
-      if (c == CW'(chans) - 1'b1) begin
-        c = '0;
-        if (px == CW'(patch) - 1'b1) begin
-          px = '0;
-          py = py + 1'b1;
-        end else px = px + 1'b1;
-      end else c = c + 1'b1;
-    end
-    nxt_py = py;
-    nxt_px = px;
-    nxt_ch = c;
+  assign lin_busy = (state == OUT_CLS) || (state == FEED) || (state == RES) || (state == OUT_LIN);
+  if (EXT_LINEAR != 0) begin : g_ext_linear
+    assign lin_n_in = 16'(row_pad);
+    assign lin_n_out = dim;
+    assign lin_n_rows = 16'(n_patch);
+    assign lin_w_addr = w_addr;
+    assign lin_b_addr = b_addr;
+    assign lin_epi = 2'(EPI_RESIDUAL);
+    assign lin_frac_acc = frac_acc;
+    assign lin_frac_out = frac_out;
+    assign lin_frac_gelu_in = 8'sd0;
+    assign lin_frac_res = frac_pos;
+    assign lin_s_tdata = l_s_tdata;
+    assign lin_s_tvalid = l_s_tvalid;
+    assign l_s_tready = lin_s_tready;
+    assign l_m_tdata = lin_m_tdata;
+    assign l_m_tvalid = lin_m_tvalid;
+    assign lin_m_tready = l_m_tready;
+    assign l_m_tlast = lin_m_tlast;
+    assign l_mac = lin_mac_cycles;
+    assign mem_req_valid = (state == REQ_C) || (state == REQ_P);
+    assign mem_req_addr = (state == REQ_C) ? cls_addr : pos_addr;
+    assign mem_req_beats = 16'((state == REQ_C) ? d_beats : pos_beats);
+    assign mem_rsp_ready = mine && ((state == GET_C) || (state == GET_P));
+  end else begin : g_int_linear
+    logic l_req_valid, l_rsp_ready;
+    logic [31:0] l_req_addr;
+    logic [15:0] l_req_beats;
+    linear #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_TOK), .MAX_IN(MAX_IN_PAD),
+             .MAX_OUT(MAX_D), .BEAT(BEAT)) u_linear (
+        .clk, .rst_n, .n_in(16'(row_pad)), .n_out(dim), .n_rows(16'(n_patch)), .w_addr, .b_addr,
+        .epi(2'(EPI_RESIDUAL)), .frac_acc, .frac_out, .frac_gelu_in(8'sd0), .frac_res(frac_pos),
+        .mem_req_valid(l_req_valid), .mem_req_ready(mem_req_ready && !mine),
+        .mem_req_addr(l_req_addr), .mem_req_beats(l_req_beats),
+        .mem_rsp_valid(mem_rsp_valid && !mine), .mem_rsp_ready(l_rsp_ready),
+        .mem_rsp_data(BEAT'(mem_rsp_data)),
+        .s_axis_tdata(l_s_tdata), .s_axis_tvalid(l_s_tvalid), .s_axis_tready(l_s_tready),
+        .s_axis_tlast(1'b0),
+        .m_axis_tdata(l_m_tdata), .m_axis_tvalid(l_m_tvalid), .m_axis_tready(l_m_tready),
+        .m_axis_tlast(l_m_tlast), .mac_cycles(l_mac));
+    assign mem_req_valid = mine ? ((state == REQ_C) || (state == REQ_P)) : l_req_valid;
+    assign mem_req_addr = mine ? ((state == REQ_C) ? cls_addr : pos_addr) : l_req_addr;
+    assign mem_req_beats = mine ? 16'((state == REQ_C) ? d_beats : pos_beats) : l_req_beats;
+    assign mem_rsp_ready = mine ? ((state == GET_C) || (state == GET_P)) : l_rsp_ready;
+    assign {lin_n_in, lin_n_out, lin_n_rows, lin_w_addr, lin_b_addr, lin_epi} = '0;
+    assign {lin_frac_acc, lin_frac_out, lin_frac_gelu_in, lin_frac_res} = '0;
+    assign {lin_s_tdata, lin_s_tvalid, lin_m_tready} = '0;
+    logic unused_lin;
+    assign unused_lin = ^{lin_s_tready, lin_m_tdata, lin_m_tvalid, lin_m_tlast, lin_mac_cycles};
   end
-  wire patch_end = (nxt_py == CW'(patch));
 
-  // output beat: 8 channels of row `row` (0 = CLS)
-  logic [BEAT_BITS-1:0] out_word;
-  wire [BEAT_BITS-1:0] cls_word = cls[DI'(beat)];
-  wire [BEAT_BITS-1:0] pos_word = pos[TI'(row_base + beat)];
-  wire [8*32-1:0] acc_word = acc_row[DI'(beat)];
+  // ---- image in: the patch-order address of each of the beat's eight bytes, from lane 0's
+  // (address, channel, column in the patch, patch column, pixel row in the patch)
+  logic [CW-1:0] w_p, w_c, w_px, w_gx, w_py;
+  logic [CW-1:0] lane_p[I8_PER_BEAT];
+  logic [CW-1:0] nx_p, nx_c, nx_px, nx_gx, nx_py;
   always_comb begin
-    int fa, f, f2;
-    fa = 32'(frac_acc);
-    f = fa > 32'(frac_cls) ? fa : 32'(frac_cls);
-    f2 = f > 32'(frac_pos) ? f : 32'(frac_pos);
+    logic [CW-1:0] p, c, px, gx, py;
+    p = w_p;
+    c = w_c;
+    px = w_px;
+    gx = w_gx;
+    py = w_py;
     for (int l = 0; l < I8_PER_BEAT; l++) begin
-      logic signed [63:0] tok, s;
-      tok = (row == 0) ? rshift_floor(64'($signed(cls_word[8*l+:8])), 32'(frac_cls) - f)
-                       : rshift_floor(64'($signed(acc_word[32*l+:32])), fa - f);
-      s = rshift_floor(tok, f - f2) + rshift_floor(64'($signed(pos_word[8*l+:8])), 32'(frac_pos) - f2);
-      out_word[8*l+:8] = requant(s, f2, 32'(frac_out));
+      lane_p[l] = p;
+      if (c != CW'(chans) - 1'b1) begin
+        c = c + 1'b1;
+        p = p + 1'b1;
+      end else if (px != CW'(patch) - 1'b1) begin
+        c = '0;
+        px = px + 1'b1;
+        p = p + 1'b1;
+      end else if (gx != CW'(grid) - 1'b1) begin
+        c = '0;
+        px = '0;
+        gx = gx + 1'b1;
+        p = p + step_gx;
+      end else begin
+        c = '0;
+        px = '0;
+        gx = '0;
+        p = p + ((py == CW'(patch) - 1'b1) ? step_gy : step_py);
+        py = (py == CW'(patch) - 1'b1) ? '0 : py + 1'b1;
+      end
+    end
+    nx_p = p;
+    nx_c = c;
+    nx_px = px;
+    nx_gx = gx;
+    nx_py = py;
+  end
+
+  // ---- streams into the linear engine: patch rows (zero-padded to whole words), then the
+  // patches' position rows as the residual
+  always_comb begin
+    l_s_tdata = pos[PWI'(d_words + beat)];
+    if (state == FEED)
+      for (int l = 0; l < B8; l++)
+        l_s_tdata[8*l+:8] = (col * CW'(B8) + CW'(l) < row_in) ? img[PXI'(beat * CW'(B8) + CW'(l))]
+                                                              : 8'd0;
+  end
+  assign l_s_tvalid = (state == FEED) || (state == RES);
+
+  // ---- the CLS row: cls + pos[0]
+  logic [BEAT_BITS-1:0] cls_out;
+  wire [BEAT-1:0] pos_w0 = pos[PWI'(beat / CW'(R))];
+  wire [BEAT_BITS-1:0] pos_word = pos_w0[BEAT_BITS * (R > 1 ? 32'(beat % CW'(R)) : 0)+:BEAT_BITS];
+  always_comb begin
+    int f;
+    f = frac_cls > frac_pos ? 32'(frac_cls) : 32'(frac_pos);
+    for (int l = 0; l < I8_PER_BEAT; l++) begin
+      logic signed [63:0] s;
+      s = rshift_floor(64'($signed(cls[DI'(beat)][8*l+:8])), 32'(frac_cls) - f)
+          + rshift_floor(64'($signed(pos_word[8*l+:8])), 32'(frac_pos) - f);
+      cls_out[8*l+:8] = requant(s, f, 32'(frac_out));
     end
   end
 
   assign s_axis_tready = (state == IN_IMG);
-  assign m_axis_tvalid = (state == OUT_ROW);
-  assign m_axis_tdata = out_word;
-  assign m_axis_tlast = (state == OUT_ROW) && (row == n_patch) && (beat == d_beats - 1'b1);
+  assign m_axis_tvalid = (state == OUT_CLS) || ((state == OUT_LIN) && l_m_tvalid);
+  assign m_axis_tdata = (state == OUT_CLS) ? cls_out : l_m_tdata[BEAT_BITS * 32'(part)+:BEAT_BITS];
+  assign m_axis_tlast = (state == OUT_LIN) && l_m_tlast && (32'(part) == R - 1);
+  assign l_m_tready = (state == OUT_LIN) && m_axis_tready && (32'(part) == R - 1);
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
       state <= IN_IMG;
       beat <= '0;
-      row <= '0;
-      row_base <= '0;
-      pgy <= '0;
-      pgx <= '0;
-      ppy <= '0;
-      ppx <= '0;
-      pch <= '0;
+      col <= '0;
+      part <= '0;
+      {w_p, w_c, w_px, w_gx, w_py} <= '0;
     end else begin
       unique case (state)
         IN_IMG: if (s_axis_tvalid) begin
           for (int l = 0; l < I8_PER_BEAT; l++)
-            if ((beat << 3) + CW'(l) < n_pix) img[PI'((beat << 3) + CW'(l))] <= s_axis_tdata[8*l+:8];
+            if ((beat << 3) + CW'(l) < n_pix)
+              img[PXI'(lane_p[l])] <= s_axis_tdata[8*l+:8] - 8'd128;
+          {w_p, w_c, w_px, w_gx, w_py} <= {nx_p, nx_c, nx_px, nx_gx, nx_py};
           beat <= (beat == img_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == img_beats - 1'b1) state <= REQ_C;
         end
@@ -171,42 +267,36 @@ module patch_embed #(
         end
         REQ_P: if (mem_req_ready) state <= GET_P;
         GET_P: if (mem_rsp_valid) begin
-          pos[TI'(beat)] <= mem_rsp_data;
+          pos[PWI'(beat / CW'(R))][BEAT_BITS * (R > 1 ? 32'(beat % CW'(R)) : 0)+:BEAT_BITS]
+              <= mem_rsp_data;
           beat <= (beat == pos_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == pos_beats - 1'b1) state <= FEED;
+          if (beat == pos_beats - 1'b1) state <= OUT_CLS;
+        end
+        OUT_CLS: if (m_axis_tready) begin
+          beat <= (beat == d_beats - 1'b1) ? '0 : beat + 1'b1;
+          if (beat == d_beats - 1'b1) begin
+            state <= FEED;
+            col <= '0;
+          end
         end
         FEED: if (l_s_tready) begin
           beat <= (beat == feed_beats - 1'b1) ? '0 : beat + 1'b1;
-          ppy <= patch_end ? '0 : nxt_py;
-          ppx <= patch_end ? '0 : nxt_px;
-          pch <= patch_end ? '0 : nxt_ch;
-          if (patch_end) begin
-            pgx <= (pgx == CW'(grid) - 1'b1) ? '0 : pgx + 1'b1;
-            pgy <= (pgx == CW'(grid) - 1'b1) ? pgy + 1'b1 : pgy;
-          end
-          if (beat == feed_beats - 1'b1) begin
-            state <= OUT_ROW;  // the CLS row needs no accumulator
-            row <= '0;
-            row_base <= '0;
-            pgy <= '0;
-            pgx <= '0;
+          col <= (col == row_words - 1'b1) ? '0 : col + 1'b1;
+          if (beat == feed_beats - 1'b1) state <= RES;
+        end
+        RES: if (l_s_tready) begin
+          beat <= (beat == res_beats - 1'b1) ? '0 : beat + 1'b1;
+          if (beat == res_beats - 1'b1) begin
+            state <= OUT_LIN;
+            part <= '0;
           end
         end
-        OUT_ROW: if (m_axis_tready) begin
-          beat <= (beat == d_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == d_beats - 1'b1) begin
-            if (row == n_patch) state <= IN_IMG;
-            else begin
-              row <= row + 1'b1;
-              row_base <= row_base + d_beats;
-              state <= GET_ACC;
-            end
+        OUT_LIN: if (m_axis_tready && l_m_tvalid) begin
+          part <= (32'(part) == R - 1) ? '0 : part + 1'b1;
+          if (l_m_tlast && 32'(part) == R - 1) begin
+            state <= IN_IMG;
+            {w_p, w_c, w_px, w_gx, w_py} <= '0;
           end
-        end
-        GET_ACC: if (l_m_tvalid) begin
-          acc_row[DI'(beat >> 2)][64*beat[1:0]+:64] <= l_m_tdata;
-          beat <= (beat == acc_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == acc_beats - 1'b1) state <= OUT_ROW;
         end
         default: state <= IN_IMG;
       endcase
@@ -214,5 +304,5 @@ module patch_embed #(
   end
 
   logic unused;
-  assign unused = s_axis_tlast ^ l_m_tlast ^ (|l_mac);
+  assign unused = s_axis_tlast ^ (|l_mac);
 endmodule

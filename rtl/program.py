@@ -129,7 +129,8 @@ class Program:
     """Descriptors of one bundle for each mode, and the memory image that holds them."""
 
     def __init__(self, bundle: Bundle, hw: RtlParams):
-        self.layout = Layout(bundle, lanes=RTL_LANES, word_bits=hw.beat_bits)
+        self.layout = Layout(bundle, lanes=RTL_LANES, word_bits=hw.beat_bits,
+                             embed_row_bytes=hw.beat_bytes)
         check_fits(self.layout, hw)
         self.hw = hw
         lay = self.layout

@@ -16,7 +16,7 @@ module sievit_top #(
     parameter int QK_KEYS = 8,        // attention Q.K^T: keys per cycle
     parameter int AV_KEYS = 8,        // attention A.V: keys per cycle (8 channels each)
     parameter int EXP_LANES = 8,      // attention softmax: exponentials per cycle
-    parameter int AUX_ROWS = 2,       // the patch embedding's and selector's own linear arrays:
+    parameter int AUX_ROWS = 2,       // the selector's own linear array:
     parameter int AUX_COLS = 8,       //   token rows and output columns per cycle
     parameter int MAX_N = 64,         // tokens: grid^2 + 1
     parameter int MAX_D = 128,        // model width
@@ -228,11 +228,13 @@ module sievit_top #(
   assign m_axis_tlast = (op == OP_HEAD) && snk_last;
 
   // memory port: the controller while fetching, otherwise the op's engine. The shared linear
-  // array (attention and mlp) reads wide words; the controller and the other engines read
-  // 64-bit words through the width adapter
+  // array (attention, mlp, and the patch embedding once it has its CLS and position tables)
+  // reads wide words; the controller and the other engines read 64-bit words through the
+  // width adapter
   wire ctrl_mem = (state == S_REQ) || (state == S_FETCH);
-  wire lin_op = (op == OP_ATTN) || (op == OP_MLP);
-  wire lin_mem = running && lin_op;
+  wire lin_op = (op == OP_ATTN) || (op == OP_MLP) || (op == OP_EMBED);   // the array's users
+  logic pe_lin_busy;
+  wire lin_mem = running && ((op == OP_ATTN) || (op == OP_MLP) || (op == OP_EMBED && pe_lin_busy));
   logic sl_req_valid, sl_rsp_ready;
   logic [31:0] sl_req_addr;
   logic [15:0] sl_req_beats;
@@ -243,10 +245,10 @@ module sievit_top #(
   logic aw_req_valid, aw_rsp_ready;
   logic [31:0] aw_req_addr;
   logic [15:0] aw_req_beats;
-  assign nm_req_valid = ctrl_mem ? (state == S_REQ) : (running && !lin_op && e_req_valid[e]);
+  assign nm_req_valid = ctrl_mem ? (state == S_REQ) : (running && !lin_mem && e_req_valid[e]);
   assign nm_req_addr = ctrl_mem ? pc : e_req_addr[e];
   assign nm_req_beats = ctrl_mem ? 16'(DESC_BEATS) : e_req_beats[e];
-  assign nm_rsp_ready = ctrl_mem ? (state == S_FETCH) : (running && !lin_op && e_rsp_ready[e]);
+  assign nm_rsp_ready = ctrl_mem ? (state == S_FETCH) : (running && !lin_mem && e_rsp_ready[e]);
   mem_narrow #(.WIDE(BEAT)) u_narrow (
       .clk, .rst_n, .n_req_valid(nm_req_valid), .n_req_ready(nm_req_ready),
       .n_req_addr(nm_req_addr), .n_req_beats(nm_req_beats), .n_rsp_valid(nm_rsp_valid),
@@ -273,15 +275,6 @@ module sievit_top #(
       `SIEVIT_MEM_PORTS(K), `SIEVIT_STREAM_CTL(K), \
       .s_axis_tdata(n_s_tdata), .m_axis_tdata(e_m_tdata[K])
 
-  patch_embed #(.ROWS(AUX_ROWS), .COLS(AUX_COLS), .MAX_PIX(MAX_PIX), .MAX_TOK(MAX_N), .MAX_D(MAX_D), .MAX_IN(MAX_IN)) u_embed (
-      .clk, .rst_n, .image_size(d[D_EMBED_IMAGE_SIZE][15:0]), .patch(d[D_EMBED_PATCH][15:0]),
-      .chans(d[D_EMBED_CHANS][15:0]), .grid(d[D_EMBED_GRID][15:0]), .dim,
-      .cls_addr(d[D_EMBED_CLS]), .pos_addr(d[D_EMBED_POS]), .w_addr(d[D_EMBED_W]),
-      .b_addr(d[D_EMBED_B]), .frac_acc(d[D_EMBED_FRAC_ACC][7:0]),
-      .frac_cls(d[D_EMBED_FRAC_CLS][7:0]), .frac_pos(d[D_EMBED_FRAC_POS][7:0]),
-      .frac_out(d[D_EMBED_FRAC_OUT][7:0]),
-      `SIEVIT_ENGINE_PORTS(1));
-
   layernorm #(.MAX_D(MAX_D), .BEAT(BEAT)) u_ln (
       .clk, .rst_n, .dim, .n_rows(n), .gamma_addr(d[D_LN_G]), .beta_addr(d[D_LN_B]),
       .gamma_frac(d[D_LN_GAMMA_FRAC][7:0]), .frac_out(d[D_LN_FRAC_OUT][7:0]),
@@ -289,19 +282,21 @@ module sievit_top #(
       .m_axis_tdata(ln_m_tdata));
   assign e_m_tdata[2] = '0;
 
-  // ---- the shared MAC array: one `linear` engine serves attention (Q, K, V, projection) and
-  // mlp (fc1, fc2); index 0 attention, 1 mlp
-  logic [1:0][15:0] u_n_in, u_n_out, u_n_rows;
-  logic [1:0][31:0] u_w_addr, u_b_addr;
-  logic [1:0][1:0] u_epi;
-  logic [1:0][7:0] u_frac_acc, u_frac_out, u_frac_gelu_in, u_frac_res;
-  logic [1:0][BEAT-1:0] u_s_tdata;
-  logic [1:0] u_s_tvalid, u_m_tready;
+  // ---- the shared MAC array: one `linear` engine serves attention (Q, K, V, projection),
+  // mlp (fc1, fc2) and the patch embedding; index 0 attention, 1 mlp, 2 patch_embed
+  logic [2:0][15:0] u_n_in, u_n_out, u_n_rows;
+  logic [2:0][31:0] u_w_addr, u_b_addr;
+  logic [2:0][1:0] u_epi;
+  logic [2:0][7:0] u_frac_acc, u_frac_out, u_frac_gelu_in, u_frac_res;
+  logic [2:0][BEAT-1:0] u_s_tdata;
+  logic [2:0] u_s_tvalid, u_m_tready;
   logic sl_s_tready, sl_m_tvalid, sl_m_tlast;
   logic [BEAT-1:0] sl_m_tdata;
   logic [31:0] sl_mac;
-  wire us = (op == OP_MLP);   // which engine drives the array
-  localparam int MAX_W = MAX_H > MAX_D ? MAX_H : MAX_D;
+  wire [1:0] us = (op == OP_MLP) ? 2'd1 : (op == OP_EMBED) ? 2'd2 : 2'd0;  // the array's user
+  localparam int MAX_IN_PAD = (MAX_IN + B8 - 1) / B8 * B8;   // patch rows in whole words
+  localparam int MAX_HD = MAX_H > MAX_D ? MAX_H : MAX_D;
+  localparam int MAX_W = MAX_HD > MAX_IN_PAD ? MAX_HD : MAX_IN_PAD;
 
   linear #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_N), .MAX_IN(MAX_W),
            .MAX_OUT(MAX_W), .BEAT(BEAT), .FULL_OUT(1)) u_array (
@@ -310,9 +305,9 @@ module sievit_top #(
       .w_addr(u_w_addr[us]), .b_addr(u_b_addr[us]), .epi(u_epi[us]),
       .frac_acc(u_frac_acc[us]), .frac_out(u_frac_out[us]),
       .frac_gelu_in(u_frac_gelu_in[us]), .frac_res(u_frac_res[us]),
-      .mem_req_valid(sl_req_valid), .mem_req_ready(mem_req_ready && running && lin_op),
+      .mem_req_valid(sl_req_valid), .mem_req_ready(mem_req_ready && lin_mem),
       .mem_req_addr(sl_req_addr), .mem_req_beats(sl_req_beats),
-      .mem_rsp_valid(mem_rsp_valid && running && lin_op), .mem_rsp_ready(sl_rsp_ready),
+      .mem_rsp_valid(mem_rsp_valid && lin_mem), .mem_rsp_ready(sl_rsp_ready),
       .mem_rsp_data,
       .s_axis_tdata(u_s_tdata[us]), .s_axis_tvalid(u_s_tvalid[us] && running && lin_op),
       .s_axis_tready(sl_s_tready), .s_axis_tlast(1'b0),
@@ -365,6 +360,17 @@ module sievit_top #(
       `SIEVIT_WIDE_PORTS(4), .m_axis_tdata(mlp_m_tdata), `SIEVIT_ARRAY_PORTS(4, 1),
       .mac_cycles(mlp_mac));
   assign e_m_tdata[4] = '0;
+
+  // the patch embedding: 64-bit image, table and output streams; its GEMM on the array
+  patch_embed #(.EXT_LINEAR(1), .BEAT(BEAT), .MAX_PIX(MAX_PIX), .MAX_TOK(MAX_N), .MAX_D(MAX_D),
+                .MAX_IN(MAX_IN)) u_embed (
+      .clk, .rst_n, .image_size(d[D_EMBED_IMAGE_SIZE][15:0]), .patch(d[D_EMBED_PATCH][15:0]),
+      .chans(d[D_EMBED_CHANS][15:0]), .grid(d[D_EMBED_GRID][15:0]), .dim,
+      .cls_addr(d[D_EMBED_CLS]), .pos_addr(d[D_EMBED_POS]), .w_addr(d[D_EMBED_W]),
+      .b_addr(d[D_EMBED_B]), .frac_acc(d[D_EMBED_FRAC_ACC][7:0]),
+      .frac_cls(d[D_EMBED_FRAC_CLS][7:0]), .frac_pos(d[D_EMBED_FRAC_POS][7:0]),
+      .frac_out(d[D_EMBED_FRAC_OUT][7:0]), .lin_busy(pe_lin_busy),
+      `SIEVIT_ENGINE_PORTS(1), `SIEVIT_ARRAY_PORTS(1, 2));
   `undef SIEVIT_ARRAY_PORTS
   `undef SIEVIT_WIDE_PORTS
 

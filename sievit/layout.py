@@ -92,7 +92,10 @@ class Layout:
     cannot hold the bundle (schema, widths not a multiple of lanes, negative fracs...).
     form: the hardware form (rtl | hls) whose reduction methods the bundle must use."""
 
-    def __init__(self, bundle: Bundle, lanes: int = 8, word_bits: int = 64, form: str = "rtl"):
+    def __init__(self, bundle: Bundle, lanes: int = 8, word_bits: int = 64, form: str = "rtl",
+                 embed_row_bytes: int = 1):
+        """`embed_row_bytes`: pad the patch embedding's weight rows with zero inputs to a
+        multiple of this many bytes (the RTL feeds patch rows as whole stream words)."""
         if bundle.meta.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
             raise SievitError("bundle schema version is not supported by the HLS engines")
         require_hardware(bundle.config, form)
@@ -106,6 +109,7 @@ class Layout:
         self.grid = m["image_size"] // m["patch_size"]
         self.n_tok = self.grid * self.grid + 1
         self.word_bits = word_bits
+        self.embed_row_bytes = embed_row_bytes
         self.mem = Memories(word_bytes=word_bits // 8)
         self.names: list[tuple[str, dict]] = []  # every linear, for the engine testbench
         self.lns: list[tuple[str, dict]] = []
@@ -122,11 +126,13 @@ class Layout:
     # -- builders --------------------------------------------------------------------------
     def linear(self, name: str, frac_in: int, epi: str, frac_out: int = 0, rows: slice | None = None,
                in_off: int = 0, out_off: int = 0, frac_gelu_in: int = 0, frac_res: int = 0,
-               label: str | None = None) -> dict:
+               label: str | None = None, pad_in: int = 1) -> dict:
         w = self.b.w(f"{name}.weight")
         bias = self.b.w(f"{name}.bias")
         if rows is not None:
             w, bias = w[rows], bias[rows]
+        if w.shape[1] % pad_in:  # zero weights for the zero inputs that pad each row
+            w = np.pad(w, ((0, 0), (0, -w.shape[1] % pad_in)))
         d = {"n_in": int(w.shape[1]), "n_out": int(w.shape[0]), "in_off": in_off,
              "out_off": out_off, "w_off": self.mem.add_w(name, w), "b_off": self.mem.add_b(name, bias),
              "frac_acc": frac_in + self.b.f(f"{name}.weight_frac"), "frac_out": frac_out,
@@ -144,7 +150,7 @@ class Layout:
     def _build(self) -> dict:
         b, D = self.b, self.dim
         m = self.m
-        lin = self.linear("patch_embed", C_INPUT_FRAC, "raw")
+        lin = self.linear("patch_embed", C_INPUT_FRAC, "raw", pad_in=self.embed_row_bytes)
         embed = {"lin": lin, "image_size": m["image_size"], "patch": m["patch_size"],
                  "chans": m["in_chans"], "grid": self.grid,
                  "cls_off": self.mem.add_w("cls", b.w("cls")), **self._pos_rows(b.w("pos")),
