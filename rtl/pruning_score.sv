@@ -75,7 +75,8 @@ module pruning_score #(
   logic [CW-1:0] beat, t, c;
   logic [HI-1:0] h;
   logic ln_done;
-  logic signed [47:0] sum;
+  logic signed [31:0] sum[I8_PER_BEAT];  // global mean: the sums of one word's channels
+  logic [2:0] gk;                         // the channel of that word being divided
   logic [47:0] den_sum;
 
   wire [CW-1:0] W = CW'(heads) * CW'(hid);          // local / mid row width
@@ -169,7 +170,7 @@ module pruning_score #(
   // per buffer (a single RAM read port each).
   wire [CW-1:0] in_beats = CW'(l_n_in) >> 3;
   localparam int GWI = $clog2(GW);
-  wire [WI-1:0] loc_raddr = (state == GLOB_SUM) ? WI'(row_base + (c >> 3))
+  wire [WI-1:0] loc_raddr = (state == GLOB_SUM) ? WI'(row_base + c)
                                                 : WI'(row_base + h_hid_beats + col);
   wire [GWI-1:0] glob_raddr = (pass == P_MLP1) ? GWI'(h_hid_beats + col - hid_beats) : GWI'(col);
   wire [BEAT_BITS-1:0] nrm_rdata = nrm[WI'(row_base + (h_hid_beats << 1) + col)];
@@ -201,6 +202,11 @@ module pruning_score #(
   udiv #(.W(48), .BITS(8)) u_div (.clk, .rst_n, .start(div_start), .num(div_num), .den(div_den),
                         .quot(div_q), .busy(div_busy), .done(div_done));
   logic glob_neg;
+  // div_round(sum, cnt) = floor((2 sum + cnt) / (2 cnt)) (floor for negatives) of channel
+  // g_sel of the word: the first after GLOB_SUM, the next after each division
+  wire [2:0] g_sel = (state == GLOB_DIV) ? gk + 1'b1 : 3'd0;
+  logic signed [47:0] g_nn;
+  assign g_nn = 48'sd2 * 48'(sum[g_sel]) + 48'(cnt);
 
   // fuse inputs of token t
   logic [47:0] f_num, f_plain, f_den;
@@ -236,7 +242,8 @@ module pruning_score #(
       row_base <= '0;
       h <= '0;
       ln_done <= 1'b0;
-      sum <= '0;
+      for (int l = 0; l < I8_PER_BEAT; l++) sum[l] <= '0;
+      gk <= '0;
       den_sum <= '0;
       div_start <= 1'b0;
       div_num <= '0;
@@ -295,7 +302,7 @@ module pruning_score #(
               c <= '0;
               t <= CW'(1);
               row_base <= w_beats;
-              sum <= '0;
+              for (int l = 0; l < I8_PER_BEAT; l++) sum[l] <= '0;
             end else if (pass == P_MLP1) begin
               pass <= P_MLP2;
               state <= FEED;
@@ -312,35 +319,41 @@ module pruning_score #(
             end
           end
         end
-        GLOB_SUM: begin  // channel c: sum over rows 1..n-1, one row per cycle
+        GLOB_SUM: begin  // word c (eight channels): sum over rows 1..n-1, one row per cycle
           if (t < CW'(n)) begin
-            sum <= sum + 48'($signed(loc_rdata[8*c[2:0]+:8]));
+            for (int l = 0; l < I8_PER_BEAT; l++)
+              sum[l] <= sum[l] + 32'($signed(loc_rdata[8*l+:8]));
             t <= t + 1'b1;
             row_base <= row_base + w_beats;
           end else begin
-            // div_round(sum, cnt) = floor((2 sum + cnt) / (2 cnt)), floor for negatives
-            logic signed [47:0] nn;
-            nn = 48'sd2 * sum + 48'(cnt);
-            glob_neg <= nn < 0;
-            div_num <= (nn < 0) ? 48'(-nn + 48'sd2 * 48'(cnt) - 48'sd1) : 48'(nn);
+            gk <= '0;
+            glob_neg <= g_nn < 0;
+            div_num <= (g_nn < 0) ? 48'(-g_nn + 48'sd2 * 48'(cnt) - 48'sd1) : 48'(g_nn);
             div_den <= 48'(cnt) << 1;
             div_start <= 1'b1;
             state <= GLOB_DIV;
           end
         end
-        GLOB_DIV: if (div_done) begin
-          glob[GWI'(c >> 3)][8*c[2:0]+:8] <= glob_neg ? -(8'(div_q)) : 8'(div_q);
-          sum <= '0;
-          t <= CW'(1);
-          row_base <= w_beats;
-          if (c == W - 1'b1) begin
-            state <= FEED;
-            pass <= P_MLP1;
-            h <= '0;
-            row_base <= '0;
+        GLOB_DIV: if (div_done) begin  // the mean of channel gk of word c; then the next
+          glob[GWI'(c)][8*gk+:8] <= glob_neg ? -(8'(div_q)) : 8'(div_q);
+          if (gk != 3'(I8_PER_BEAT - 1)) begin
+            gk <= gk + 1'b1;
+            glob_neg <= g_nn < 0;
+            div_num <= (g_nn < 0) ? 48'(-g_nn + 48'sd2 * 48'(cnt) - 48'sd1) : 48'(g_nn);
+            div_start <= 1'b1;
           end else begin
-            c <= c + 1'b1;
-            state <= GLOB_SUM;
+            for (int l = 0; l < I8_PER_BEAT; l++) sum[l] <= '0;
+            t <= CW'(1);
+            row_base <= w_beats;
+            if (c == w_beats - 1'b1) begin
+              state <= FEED;
+              pass <= P_MLP1;
+              h <= '0;
+              row_base <= '0;
+            end else begin
+              c <= c + 1'b1;
+              state <= GLOB_SUM;
+            end
           end
         end
         FUSE_SUM: begin
