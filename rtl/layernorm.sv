@@ -94,7 +94,7 @@ module layernorm
       logic signed [7:0] e;
       logic [7:0] a;             // |e| <= 128
       e = s_axis_tdata[8*l+:8];
-      a = e[7] ? 8'(-16'(e)) : 8'(e);
+      a = e[7] ? 8'(16'sd0 - 16'(e)) : 8'(e);
       s1_beat = s1_beat + 32'(e);
       s2_beat = s2_beat + 32'(16'(a) * 16'(a));
     end
@@ -119,6 +119,7 @@ module layernorm
       logic [63:0] trial;
       logic [5:0] st;
       st = step - 6'(k);
+      trial = '0;
       if (k == 0 || step != 6'd0) begin
         trial = root2 + (64'd1 << (2 * st));
         if (rem2 >= trial) begin

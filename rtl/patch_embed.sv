@@ -79,7 +79,8 @@ module patch_embed #(
   localparam int LR = $clog2(R > 1 ? R : 2);
   localparam int CW = 24;
   localparam int MAX_IN_PAD = (MAX_IN + B8 - 1) / B8 * B8;
-  localparam int PIXP = MAX_PIX + (MAX_TOK - 1) * (MAX_IN_PAD - MAX_IN);  // patch order, padded rows
+  // patch order, each row padded by fewer than B8 bytes: n_patch * row_pad < MAX_PIX + n_patch * B8
+  localparam int PIXP = MAX_PIX + (MAX_TOK - 1) * (B8 - 1);
   localparam int PXI = $clog2(PIXP);
   localparam int DW = MAX_D / I8_PER_BEAT;              // 64-bit words per token row
   localparam int DI = $clog2(DW);
