@@ -20,18 +20,18 @@ OP = {name: op.code for name, op in OPS.items()}
 MAXH = SEL_MAXH   # selector heads a descriptor holds
 ATTN_MAX_HEADS = 8   # attention's MAX_HEADS (CP-ViT's head registers)
 SCORE_BITS = 16      # pruning's score registers: CP-ViT's cumulative scores must fit
-RTL_LANES = 8     # k-lanes of the small (64-bit) MAC arrays: patch embedding, selector, head
+RTL_LANES = 8     # k-lanes of the small (64-bit) MAC arrays: selector, head
 
 
 @dataclass(frozen=True)
 class RtlParams:
     """Compile-time sizes of sievit_top (Verilog parameters): buffers and the MAC arrays.
 
-    The shared linear array (attention's and the MLP's GEMMs) does rows x cols x lanes int8
-    MACs per cycle (token rows x output columns x input elements; row pairs share one DSP);
-    attention's Q.K^T does qk_keys x lanes and A.V av_keys x 8; the patch embedding and the
-    selector keep arrays of aux_rows x aux_cols x 8. `beat_bits` is the width of the read
-    port and of the activation streams of layernorm, attention and mlp (the other engines and
+    The shared linear array (the patch embedding's, attention's and the MLP's GEMMs) does
+    rows x cols x lanes int8 MACs per cycle (token rows x output columns x input elements;
+    row pairs share one DSP); attention's Q.K^T does qk_keys x lanes and A.V av_keys x 8;
+    the selector keeps an array of aux_rows x aux_cols x 8. `beat_bits` is the width of the
+    read port and of the activation streams of layernorm, attention and mlp (the other engines and
     the image / result streams stay 64-bit); the memory model delivers at most
     `mem_bytes_per_cycle` bytes per cycle, `mem_latency` cycles after a burst's request."""
     max_n: int = 64
@@ -46,7 +46,7 @@ class RtlParams:
     qk_keys: int = 8
     av_keys: int = 8
     exp_lanes: int = 8    # softmax exponentials per cycle
-    aux_rows: int = 2     # the patch embedding's and selector's own (smaller) linear arrays
+    aux_rows: int = 2     # the selector's own (smaller) linear array
     aux_cols: int = 8
     lanes: int = 8        # input elements per dot product per cycle (shared array, Q.K^T)
     beat_bits: int = 64   # read port and activation streams: 64, 128 or 256

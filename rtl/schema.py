@@ -53,7 +53,7 @@ OPS: dict[str, Op] = {
         Field("chans", "input channels"), Field("grid", "patches per side"),
         Field("tokens", "tokens after embedding (grid² + 1)"),
         Field("cls", "CLS token byte address"), Field("pos", "position rows byte address"),
-        Field("w", "patch projection weights"), Field("b", "its biases"),
+        Field("w", "patch projection weights (rows zero-padded to whole stream words)"), Field("b", "its biases"),
         _frac("frac_acc", "accumulator frac"), _frac("frac_cls", "CLS frac"),
         _frac("frac_pos", "position frac"), _frac("frac_out", "output frac")),
         "image (top `s_axis`)", "X; `n` = tokens, ids 0…n−1"),

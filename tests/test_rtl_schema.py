@@ -84,3 +84,16 @@ def test_program_decodes_by_schema():
         assert len(prunes) == (0 if mode == "none" else len(desc["sel_block"]))
         for d in prunes:
             assert schema.field(d, "prune", "mode") == schema.PRUNE_MODES[mode]
+
+
+def test_wide_preset_pads_the_patch_rows_with_zero_weights():
+    """At 32-byte stream words the shipped model's 16-byte patch rows become 32: the RTL
+    layout appends 16 zero weights per output, the first 16 are the bundle's, unchanged."""
+    bundle = load_bundle(BUNDLE)
+    w = bundle.w("patch_embed.weight")
+    lin = Program(bundle, PRESETS["fmnist_wide"]).layout.desc["embed"]["lin"]
+    narrow = Program(bundle, PRESETS["fmnist"]).layout.desc["embed"]["lin"]
+    assert (w.shape[1], narrow["n_in"], lin["n_in"]) == (16, 16, 32)
+    mem = Program(bundle, PRESETS["fmnist_wide"]).layout.mem.weight_bytes()
+    got = mem[lin["w_off"]: lin["w_off"] + lin["n_out"] * 32].reshape(lin["n_out"], 32)
+    assert (got[:, :16] == w).all() and not got[:, 16:].any()
