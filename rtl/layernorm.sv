@@ -1,12 +1,13 @@
 // Engine `layernorm`: integer LayerNorm of n_rows rows of `dim` int8 values
 // (docs/numerics.md). gamma (int8, weight memory) and beta (int32, bias memory) are fetched
 // once per tensor through the 64-bit ready/valid burst read port. Rows run through three
-// stages at once, each on its own row (row buffers in three banks):
+// stages at once, each on its own row (row buffers in four banks):
 //   load: BEAT / 8 elements per cycle, summing s1 = sum q and s2 = sum q^2; then
 //         floor(v / dim) = dim * s2 - s1^2 exactly (v = sum (dim q - s1)^2 = dim (dim s2 - s1^2)),
 //         so no variance pass and no division by dim;
 //   scale: floor isqrt (two of its 19 bit pairs per cycle), 2^32 / max(isqrt, 1) on the
-//         sequential `udiv` (8 quotient bits per cycle);
+//         sequential `udiv` (8 quotient bits per cycle); two scale units take the rows in
+//         turn (the scale is the longest stage), and the rows leave them in order;
 //   out:  BEAT / 8 normalised, scaled, shifted, requantized values per cycle.
 module layernorm
 #(
@@ -50,39 +51,41 @@ module layernorm
   typedef enum logic [1:0] {M_IDLE, M_SQRT, M_DIV, M_HAND} mid_t;
   state_t state;
   front_t fst;
-  mid_t mst;
+  localparam int SU = 2;         // scale units
+  mid_t mst[SU];
   logic bfull;                   // the out stage holds a row
+  logic m_in, m_out;             // the scale unit the next row enters / leaves
 
-  logic signed [7:0] q[3][MAX_D];  // row banks: load writes fb, out reads bb
+  logic signed [7:0] q[4][MAX_D];  // row banks: load writes fb, out reads bb
   logic signed [7:0] gamma[MAX_D];
   logic signed [31:0] beta[MAX_D];
   logic [DW-1:0] beat;           // parameter fetch and load: beat within the phase
   logic [DW-1:0] obeat;          // out: beat within the row
   logic [15:0] frow, orow;       // rows loaded / rows written out
-  logic [1:0] fb, mb, bb;        // banks of the three stages
+  logic [1:0] fb, bb;            // banks of the load and out stages
+  logic [1:0] mb[SU];            //   and of the scale units
   logic signed [31:0] s1;        // load: sum of the row
   logic [31:0] s2;               // load: sum of squares (< 768 * 2^14)
   logic [63:0] var_q;            // load: floor(v / dim) = dim * s2 - s1^2 (< 2^36)
-  logic signed [19:0] s1_m, s1_b;  // the row's sum in the scale and out stages (|s1| < 2^17)
-  logic [63:0] sq_rem, sq_root;  // isqrt state
-  logic [5:0] step;
+  logic signed [19:0] s1_m[SU], s1_b;  // the row's sum in the scale and out stages (|s1| < 2^17)
+  logic [63:0] sq_rem[SU], sq_root[SU];  // isqrt state
+  logic [5:0] step[SU];
   logic [32:0] recip;            // out: 2^32 / max(isqrt, 1)
-  logic div_start, div_done, div_busy;
-  logic [47:0] div_den;
+  logic [SU-1:0] div_start, div_done, div_busy;
+  logic [47:0] div_den[SU];
   /* verilator lint_off UNUSEDSIGNAL */
-  logic [47:0] div_q;
+  logic [47:0] div_q[SU];
   /* verilator lint_on UNUSEDSIGNAL */
 
-  udiv #(.W(48), .BITS(8)) u_div (.clk, .rst_n, .start(div_start), .num(48'd1 << 32),
-                                  .den(div_den), .quot(div_q), .busy(div_busy),
-                                  .done(div_done));
+  for (genvar u = 0; u < SU; u++) begin : g_scale
+    udiv #(.W(48), .BITS(8)) u_div (.clk, .rst_n, .start(div_start[u]), .num(48'd1 << 32),
+                                    .den(div_den[u]), .quot(div_q[u]), .busy(div_busy[u]),
+                                    .done(div_done[u]));
+  end
 
   wire [DW-1:0] row_beats = DW'(dim / 16'(B8));              // stream beats per row
   wire [DW-1:0] gamma_beats = DW'(dim / 16'(I8_PER_BEAT));   // read-port words
   wire [DW-1:0] beta_beats = DW'(dim / 16'(I32_PER_BEAT));
-  function automatic logic [1:0] next_bank(input logic [1:0] b);
-    next_bank = (b == 2'd2) ? 2'd0 : b + 2'd1;
-  endfunction
 
   // load: the beat's sum and sum of squares
   logic signed [31:0] s1_beat;
@@ -110,28 +113,29 @@ module layernorm
     a1sq = 34'(a1) * 34'(a1);
     var_row = 36'(ds2) - 36'(a1sq);
   end
-  // scale: two isqrt bit pairs (step, step - 1) per cycle
-  logic [63:0] rem2, root2;
+  // scale: two isqrt bit pairs (step, step - 1) per cycle, in each unit
+  logic [63:0] rem2[SU], root2[SU];
   always_comb begin
-    rem2 = sq_rem;
-    root2 = sq_root;
-    for (int k = 0; k < 2; k++) begin
-      logic [63:0] trial;
-      logic [5:0] st;
-      st = step - 6'(k);
-      trial = '0;
-      if (k == 0 || step != 6'd0) begin
-        trial = root2 + (64'd1 << (2 * st));
-        if (rem2 >= trial) begin
-          rem2 = rem2 - trial;
-          root2 = (root2 >> 1) + (64'd1 << (2 * st));
-        end else begin
-          root2 = root2 >> 1;
+    for (int u = 0; u < SU; u++) begin
+      rem2[u] = sq_rem[u];
+      root2[u] = sq_root[u];
+      for (int k = 0; k < 2; k++) begin
+        logic [63:0] trial;
+        logic [5:0] st;
+        st = step[u] - 6'(k);
+        trial = '0;
+        if (k == 0 || step[u] != 6'd0) begin
+          trial = root2[u] + (64'd1 << (2 * st));
+          if (rem2[u] >= trial) begin
+            rem2[u] = rem2[u] - trial;
+            root2[u] = (root2[u] >> 1) + (64'd1 << (2 * st));
+          end else begin
+            root2[u] = root2[u] >> 1;
+          end
         end
       end
     end
   end
-  wire sqrt_last = (step <= 6'd1);
 
   // out: BEAT / 8 normalised, scaled, shifted, requantized values of beat obeat of bank bb
   logic [BEAT-1:0] out_word;
@@ -159,9 +163,10 @@ module layernorm
 
   // stage hand-overs; a bank is free when neither later stage holds it
   wire out_last = bfull && m_axis_tready && (obeat == row_beats - 1'b1);
-  wire bank_free = !(mst != M_IDLE && mb == fb) && !(bfull && bb == fb);
-  wire m_hand = (fst == F_HAND) && (mst == M_IDLE);
-  wire k_hand = (mst == M_HAND) && (!bfull || out_last);
+  wire bank_free = !(mst[0] != M_IDLE && mb[0] == fb) && !(mst[1] != M_IDLE && mb[1] == fb) &&
+                   !(bfull && bb == fb);
+  wire m_hand = (fst == F_HAND) && (mst[m_in] == M_IDLE);
+  wire k_hand = (mst[m_out] == M_HAND) && (!bfull || out_last);
 
   assign mem_req_valid = (state == REQ_G) || (state == REQ_B);
   assign mem_req_addr = (state == REQ_G) ? gamma_addr : beta_addr;
@@ -176,26 +181,30 @@ module layernorm
     if (!rst_n) begin
       state <= IDLE;
       fst <= F_LOAD;
-      mst <= M_IDLE;
       bfull <= 1'b0;
+      {m_in, m_out} <= '0;
       beat <= '0;
       obeat <= '0;
       frow <= '0;
       orow <= '0;
-      {fb, mb, bb} <= '0;
+      {fb, bb} <= '0;
       s1 <= '0;
       s2 <= '0;
       var_q <= '0;
-      s1_m <= '0;
       s1_b <= '0;
-      sq_rem <= '0;
-      sq_root <= '0;
-      step <= '0;
       recip <= '0;
-      div_start <= 1'b0;
-      div_den <= '0;
+      div_start <= '0;
+      for (int u = 0; u < SU; u++) begin
+        mst[u] <= M_IDLE;
+        mb[u] <= '0;
+        s1_m[u] <= '0;
+        sq_rem[u] <= '0;
+        sq_root[u] <= '0;
+        step[u] <= '0;
+        div_den[u] <= '0;
+      end
     end else begin
-      div_start <= 1'b0;
+      div_start <= '0;
       unique case (state)
         IDLE: if (s_axis_tvalid) begin
           state <= REQ_G;
@@ -218,12 +227,13 @@ module layernorm
           if (beat == beta_beats - 1'b1) begin
             state <= RUN;
             fst <= F_LOAD;
-            mst <= M_IDLE;
+            for (int u = 0; u < SU; u++) mst[u] <= M_IDLE;
+            {m_in, m_out} <= '0;
             bfull <= 1'b0;
             frow <= '0;
             orow <= '0;
             obeat <= '0;
-            {fb, mb, bb} <= '0;
+            {fb, bb} <= '0;
             s1 <= '0;
             s2 <= '0;
           end
@@ -246,35 +256,39 @@ module layernorm
             F_HAND: if (m_hand) begin
               s1 <= '0;
               s2 <= '0;
-              fb <= next_bank(fb);
+              fb <= fb + 2'd1;
               frow <= frow + 1'b1;
               fst <= (frow == n_rows - 1'b1) ? F_DONE : F_LOAD;
             end
             default: ;
           endcase
-          // scale
-          unique case (mst)
-            M_IDLE: if (m_hand) begin
-              mst <= M_SQRT;
-              mb <= fb;
-              s1_m <= 20'(s1);
-              sq_rem <= var_q;
-              sq_root <= '0;
-              step <= 6'd18;   // v / dim < 2^36 < 4^19: bit pairs 18..0
-            end
-            M_SQRT: begin
-              sq_rem <= rem2;
-              sq_root <= root2;
-              if (sqrt_last) begin
-                mst <= M_DIV;
-                div_den <= (root2 == 0) ? 48'd1 : 48'(root2);
-                div_start <= 1'b1;
-              end else step <= step - 6'd2;
-            end
-            M_DIV: if (div_done) mst <= M_HAND;
-            M_HAND: if (k_hand) mst <= M_IDLE;
-            default: mst <= M_IDLE;
-          endcase
+          // scale: unit m_in takes the next row, unit m_out hands its row on
+          if (m_hand) m_in <= ~m_in;
+          if (k_hand) m_out <= ~m_out;
+          for (int u = 0; u < SU; u++) begin
+            unique case (mst[u])
+              M_IDLE: if (m_hand && 32'(m_in) == u) begin
+                mst[u] <= M_SQRT;
+                mb[u] <= fb;
+                s1_m[u] <= 20'(s1);
+                sq_rem[u] <= var_q;
+                sq_root[u] <= '0;
+                step[u] <= 6'd18;   // v / dim < 2^36 < 4^19: bit pairs 18..0
+              end
+              M_SQRT: begin
+                sq_rem[u] <= rem2[u];
+                sq_root[u] <= root2[u];
+                if (step[u] <= 6'd1) begin
+                  mst[u] <= M_DIV;
+                  div_den[u] <= (root2[u] == 0) ? 48'd1 : 48'(root2[u]);
+                  div_start[u] <= 1'b1;
+                end else step[u] <= step[u] - 6'd2;
+              end
+              M_DIV: if (div_done[u]) mst[u] <= M_HAND;
+              M_HAND: if (k_hand && 32'(m_out) == u) mst[u] <= M_IDLE;
+              default: mst[u] <= M_IDLE;
+            endcase
+          end
           // out
           if (m_axis_tvalid && m_axis_tready) begin
             obeat <= (obeat == row_beats - 1'b1) ? '0 : obeat + 1'b1;
@@ -286,9 +300,9 @@ module layernorm
           end
           if (k_hand) begin   // overrides the end of the previous row
             bfull <= 1'b1;
-            bb <= mb;
-            s1_b <= s1_m;
-            recip <= div_q[32:0];
+            bb <= mb[m_out];
+            s1_b <= s1_m[m_out];
+            recip <= div_q[m_out][32:0];
           end
         end
         default: state <= IDLE;
@@ -297,5 +311,5 @@ module layernorm
   end
 
   logic unused;
-  assign unused = s_axis_tlast ^ div_busy;
+  assign unused = s_axis_tlast ^ (|div_busy);
 endmodule
