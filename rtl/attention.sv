@@ -476,17 +476,16 @@ module attention #(
           // the collector: probabilities of query c_t, head c_hd
           if (sm_m_tready && sm_m_tvalid) begin
             for (int l = 0; l < B8; l++) begin
-              if (c_beat * CW'(B8) + CW'(l) < CW'(n)) begin
-                prob[c_bank][(32'(c_beat) * B8 + 32'(l)) % AV_KEYS]
-                    [VGI'((c_beat * CW'(B8) + CW'(l)) >> LV)] <= sm_m_tdata[8*l+:8];
-                mx[NI'(c_beat * CW'(B8) + CW'(l))] <= mx_new[l];
+              logic [CW-1:0] j;   // the key of lane l
+              j = c_beat * CW'(B8) + CW'(l);
+              if (j < CW'(n)) begin
+                prob[c_bank][32'(j) % AV_KEYS][VGI'(j >> LV)] <= sm_m_tdata[8*l+:8];
+                mx[NI'(j)] <= mx_new[l];
                 // EViT: query 0's probabilities; CP-ViT: after the last query, the max
                 if (score_out == 2'd1 && c_t == 0)
-                  sc_acc[NI'(c_beat * CW'(B8) + CW'(l))] <= sc_acc[NI'(c_beat * CW'(B8) + CW'(l))]
-                                                            + 32'(sm_m_tdata[8*l+:8]);
+                  sc_acc[NI'(j)] <= sc_acc[NI'(j)] + 32'(sm_m_tdata[8*l+:8]);
                 else if (score_out == 2'd2 && c_last_t)
-                  sc_acc[NI'(c_beat * CW'(B8) + CW'(l))] <= sc_acc[NI'(c_beat * CW'(B8) + CW'(l))]
-                                                            + 32'(mx_new[l]);
+                  sc_acc[NI'(j)] <= sc_acc[NI'(j)] + 32'(mx_new[l]);
               end
             end
             if (head_track && c_last_t) head_acc[HW'(c_hd)] <= head_acc[HW'(c_hd)] + mass_beat;
