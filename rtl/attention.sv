@@ -101,8 +101,11 @@ module attention #(
   localparam int VGI = $clog2(VG > 1 ? VG : 2);
 
   typedef enum logic [3:0] {
-    IN_H, IN_X, IN_S, LIN_FEED, LIN_COLLECT, ATT, PROJ_A, PROJ_X, PROJ_OUT, SCORE_OUT
+    IN_H, IN_X, IN_S, LIN, ATT, PROJ_IN, PROJ_OUT, SCORE_OUT
   } state_t;
+  // LIN: h_buf into the linear engine for Q, K or V (proj_sel) while its output rows come
+  // back; PROJ_IN: per row, its attention words and then its residual words into the
+  // projection while its output rows stream out; PROJ_OUT: the rest of them
   state_t state;
   // ATT: three units walk the (head, query) jobs one after another, each on its own job, so
   // that query t + 1's Q.K^T runs while query t's softmax and query t - 1's A.V do:
@@ -129,7 +132,10 @@ module attention #(
   logic [CW-1:0] pa_col, pa_hw;         // projection feed: word within the row / the head
   logic [HW-1:0] pa_head;
   logic [1:0] proj_sel;                 // which projection runs on the linear engine (0 q, 1 k, 2 v)
-  logic [CW-1:0] beat, lrow, lcol;
+  logic [CW-1:0] beat, lrow, lcol, lbeat;   // LIN: words fed; row, word, count collected
+  logic lf_done;                            // LIN: every word is fed
+  logic [CW-1:0] xbeat, px_col;             // PROJ_IN: residual word, word within its row
+  logic pp_x;                               // PROJ_IN: the residual words are next
   logic [CW-1:0] q_t, q_hd, q_jb, q_kk, f_beat;   // Q.K^T's job, block, k-step; blocks fed
   logic [CW-1:0] c_t, c_hd, c_beat;               // the collector's job and beat
   logic [CW-1:0] a_t, a_hd, a_jb, a_cw;           // A.V's job, key block, word
@@ -153,7 +159,7 @@ module attention #(
   logic l_s_tvalid, l_s_tready, l_m_tvalid, l_m_tready, l_m_tlast;
   logic sm_s_tvalid, sm_s_tready, sm_m_tvalid, sm_m_tready, sm_m_tlast;
   logic [31:0] l_mac;
-  wire proj = (state == PROJ_A) || (state == PROJ_X) || (state == PROJ_OUT);
+  wire proj = (state == PROJ_IN) || (state == PROJ_OUT);
   wire [1:0] sel = proj ? 2'd3 : proj_sel;
 
   wire [15:0] l_n_in = dim;
@@ -196,7 +202,7 @@ module attention #(
               .MAX_OUT(MAX_D), .BEAT(BEAT)) u_linear (
         .clk, .rst_n,
         .n_in(l_n_in), .n_out(l_n_out), .n_rows(n),
-        .w_addr(l_w_addr), .b_addr(l_b_addr), .epi(l_epi),
+        .w_addr(l_w_addr), .b_addr(l_b_addr), .wl_start(1'b0), .wl_addr(32'd0), .epi(l_epi),
         .frac_acc(l_frac_acc), .frac_out(l_frac_out), .frac_gelu_in(l_frac_gelu_in),
         .frac_res(l_frac_res),
         .mem_req_valid, .mem_req_ready, .mem_req_addr, .mem_req_beats,
@@ -273,22 +279,18 @@ module attention #(
     l_s_tdata = '0;
     l_s_tvalid = 1'b0;
     unique case (state)
-      LIN_FEED: begin
+      LIN: begin
         l_s_tdata = h_buf[BI'(beat)];
-        l_s_tvalid = 1'b1;
+        l_s_tvalid = !lf_done;
       end
-      PROJ_A: begin
-        l_s_tdata = pa_masked ? '0 : a_word;   // a pruned head's channels are 0
-        l_s_tvalid = 1'b1;
-      end
-      PROJ_X: begin
-        l_s_tdata = x_buf[BI'(beat)];
+      PROJ_IN: begin
+        l_s_tdata = pp_x ? x_buf[BI'(xbeat)] : (pa_masked ? '0 : a_word);   // a pruned head's channels are 0
         l_s_tvalid = 1'b1;
       end
       default: ;
     endcase
   end
-  assign l_m_tready = (state == LIN_COLLECT) || ((state == PROJ_OUT) && m_axis_tready);
+  assign l_m_tready = (state == LIN) || (proj && m_axis_tready);
   wire [CW-1:0] sc_beats = CW'((32'(n) + 1) / 2);
   logic [BEAT-1:0] sc_word;
   always_comb begin
@@ -298,8 +300,8 @@ module attention #(
         sc_word[32*l+:32] = sc_acc[NI'(32'(beat) * 2 + l)];
   end
   assign m_axis_tdata = (state == SCORE_OUT) ? sc_word : l_m_tdata;
-  assign m_axis_tvalid = ((state == PROJ_OUT) && l_m_tvalid) || (state == SCORE_OUT);
-  assign m_axis_tlast = ((state == PROJ_OUT) && l_m_tlast && score_out == 2'd0) ||
+  assign m_axis_tvalid = (proj && l_m_tvalid) || (state == SCORE_OUT);
+  assign m_axis_tlast = (proj && l_m_tlast && score_out == 2'd0) ||
                         ((state == SCORE_OUT) && beat == sc_beats - 1'b1);
 
   // CP-ViT heads: active heads, the first one and the one after hd
@@ -384,7 +386,7 @@ module attention #(
       pa_head <= '0;
       for (int h = 0; h < MAX_HEADS; h++) head_acc[h] <= '0;
     end else begin
-      if (state != PROJ_A) begin
+      if (state != PROJ_IN) begin
         pa_col <= '0;
         pa_hw <= '0;
         pa_head <= '0;
@@ -402,7 +404,8 @@ module attention #(
           x_buf[BI'(beat)] <= s_axis_tdata;
           beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == tensor_beats - 1'b1) begin
-            state <= (score_out == 2'd2) ? IN_S : LIN_FEED;
+            state <= (score_out == 2'd2) ? IN_S : LIN;
+            {lbeat, lrow, lcol, lf_done} <= '0;
             proj_sel <= '0;
             if (head_select != 0) hpruned <= sel_pruned;
             if (score_out == 2'd1) for (int j = 0; j < NSZ; j++) sc_acc[j] <= '0;
@@ -412,28 +415,31 @@ module attention #(
           for (int l = 0; l < 2; l++)
             if (32'(beat) * 2 + l < 32'(n)) sc_acc[NI'(32'(beat) * 2 + l)] <= s_axis_tdata[32*l+:32];
           beat <= (beat == sc_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == sc_beats - 1'b1) state <= LIN_FEED;
-        end
-        LIN_FEED: if (l_s_tready) begin
-          beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == tensor_beats - 1'b1) begin
-            state <= LIN_COLLECT;
-            lrow <= '0;
-            lcol <= '0;
+          if (beat == sc_beats - 1'b1) begin
+            state <= LIN;
+            {lbeat, lrow, lcol, lf_done} <= '0;
           end
         end
-        LIN_COLLECT: if (l_m_tvalid) begin
+        LIN: begin
+         if (!lf_done && l_s_tready) begin
+          beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;
+          if (beat == tensor_beats - 1'b1) lf_done <= 1'b1;
+         end
+         if (l_m_tvalid) begin
           unique case (proj_sel)
-            2'd0: q_buf[BI'(beat)] <= l_m_tdata;
+            2'd0: q_buf[BI'(lbeat)] <= l_m_tdata;
             2'd1: k_mem[32'(lrow) % QK_KEYS][KI'((lrow >> LQ) * CW'(RB) + lcol)] <= l_m_tdata;
             default: v_mem[32'(lrow) % AV_KEYS][VI'((lrow >> LV) * CW'(RB) + lcol)] <= l_m_tdata;
           endcase
           lcol <= lrow_end ? '0 : lcol + 1'b1;
           lrow <= lrow_end ? lrow + 1'b1 : lrow;
-          beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == tensor_beats - 1'b1) begin
+          lbeat <= lbeat + 1'b1;
+          if (lbeat == tensor_beats - 1'b1) begin
+            {lbeat, lrow, lcol, lf_done} <= '0;
+            beat <= '0;
+            {xbeat, px_col, pp_x} <= '0;
             if (proj_sel == 2'd2) begin
-              state <= (first_hd < CW'(heads)) ? ATT : PROJ_A;
+              state <= (first_hd < CW'(heads)) ? ATT : PROJ_IN;
               q_st <= Q_RUN;
               {q_t, q_jb, q_kk, f_beat} <= '0;
               {c_t, c_beat, c_bank, c_end} <= '0;
@@ -442,9 +448,10 @@ module attention #(
               pf <= '0;
             end else begin
               proj_sel <= proj_sel + 1'b1;
-              state <= LIN_FEED;
+              state <= LIN;
             end
           end
+         end
         end
         ATT: begin
           // Q.K^T: logits of query q_t, head q_hd, hd_steps cycles per block of QK_KEYS keys
@@ -510,8 +517,9 @@ module attention #(
                 a_t <= a_last_t ? '0 : a_t + 1'b1;
                 if (a_last_t) a_hd <= a_nhd;
                 if (a_last_t && a_nhd >= CW'(heads)) begin
-                  state <= PROJ_A;
+                  state <= PROJ_IN;
                   beat <= '0;
+                  {xbeat, px_col, pp_x} <= '0;
                 end
               end else a_cw <= a_cw + 1'b1;
             end else a_jb <= a_jb + 1'b1;
@@ -519,19 +527,26 @@ module attention #(
               acc_av[ch] <= av_last_blk ? 32'sd0 : ((a_jb == 0) ? 32'sd0 : acc_av[ch]) + av[ch];
           end
         end
-        PROJ_A: if (l_s_tready) begin
-          beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == tensor_beats - 1'b1) state <= PROJ_X;
-          // the head of the next word
-          pa_col <= (pa_col == row_beats - 1'b1) ? '0 : pa_col + 1'b1;
-          if (pa_col == row_beats - 1'b1 || pa_hw == hd_words - 1'b1) pa_hw <= '0;
-          else pa_hw <= pa_hw + 1'b1;
-          if (pa_col == row_beats - 1'b1) pa_head <= '0;
-          else if (pa_hw == hd_words - 1'b1) pa_head <= pa_head + 1'b1;
-        end
-        PROJ_X: if (l_s_tready) begin
-          beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == tensor_beats - 1'b1) state <= PROJ_OUT;
+        PROJ_IN: if (l_s_tready) begin
+          if (!pp_x) begin
+            beat <= beat + 1'b1;
+            // the head of the next word
+            pa_col <= (pa_col == row_beats - 1'b1) ? '0 : pa_col + 1'b1;
+            if (pa_col == row_beats - 1'b1 || pa_hw == hd_words - 1'b1) pa_hw <= '0;
+            else pa_hw <= pa_hw + 1'b1;
+            if (pa_col == row_beats - 1'b1) begin
+              pa_head <= '0;
+              pp_x <= 1'b1;
+            end else if (pa_hw == hd_words - 1'b1) pa_head <= pa_head + 1'b1;
+          end else begin
+            xbeat <= xbeat + 1'b1;
+            px_col <= (px_col == row_beats - 1'b1) ? '0 : px_col + 1'b1;
+            if (px_col == row_beats - 1'b1) pp_x <= 1'b0;
+            if (xbeat == tensor_beats - 1'b1) begin
+              state <= PROJ_OUT;
+              beat <= '0;
+            end
+          end
         end
         PROJ_OUT: if (m_axis_tready && l_m_tvalid && l_m_tlast) begin
           state <= (score_out != 2'd0) ? SCORE_OUT : IN_H;

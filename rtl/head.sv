@@ -57,6 +57,7 @@ module head #(
 
   linear #(.LANES(8), .ROWS(1), .COLS(8), .MAX_N(1), .MAX_IN(MAX_D), .MAX_OUT(MAX_CLASSES)) u_linear (
       .clk, .rst_n, .n_in(dim), .n_out(n_classes), .n_rows(16'd1), .w_addr, .b_addr,
+      .wl_start(1'b0), .wl_addr(32'd0),
       .epi(2'(EPI_RAW)), .frac_acc, .frac_out(8'sd0), .frac_gelu_in(8'sd0), .frac_res(8'sd0),
       .mem_req_valid(lin_req_valid), .mem_req_ready(mem_req_ready && owner_lin),
       .mem_req_addr(lin_req_addr), .mem_req_beats(lin_req_beats),

@@ -1,7 +1,8 @@
 // Engine `mlp`: fc1 with GELU fused into its write-back, then fc2 with the residual fused
 // (docs/numerics.md), sequenced over one `linear` engine. In: h2 rows (LN2 output), then x1
-// rows (the residual), `dim` int8 each. Out: n rows of `dim` int8 (res2). The x1 rows are
-// buffered while fc1 computes; the GELU rows stay on chip between the two layers.
+// rows (the residual), `dim` int8 each. Out: n rows of `dim` int8 (res2). The h2 rows go
+// straight to fc1 and the x1 rows are buffered while it computes; fc1's GELU rows stay on
+// chip and go to fc2 each followed by its x1 row (the residual).
 module mlp #(
     parameter int LANES = 8,
     parameter int ROWS = 2,           // linear: token rows per cycle
@@ -74,12 +75,15 @@ module mlp #(
   localparam int GI = $clog2(GW);
   localparam int XI = $clog2(XW);
 
-  typedef enum logic [2:0] {FC1_IN, FC1_RUN, FC2_G, FC2_X, FC2_OUT} phase_t;
+  // FC2_IN: per row, its GELU words and then its residual words into fc2
+  typedef enum logic [2:0] {FC1_IN, FC1_RUN, FC2_IN, FC2_OUT} phase_t;
   phase_t phase;
 
   logic [BEAT-1:0] g_buf[GW];
   logic [BEAT-1:0] x_buf[XW];
   logic [CW-1:0] g_in, g_out, x_in, x_out;   // beat counters
+  logic [15:0] f_col;                        // FC2_IN: beat within the row (GELU, then residual)
+  logic f_res;                               //   the residual words are next
   logic [31:0] mac1;
 
   wire [CW-1:0] h_beats = CW'(n) * CW'(dim / 16'(B8));
@@ -90,7 +94,9 @@ module mlp #(
   logic [BEAT-1:0] l_s_tdata, l_m_tdata;
   logic l_s_tvalid, l_s_tready, l_m_tvalid, l_m_tready, l_m_tlast;
   logic [31:0] l_mac;
-  wire fc2 = (phase == FC2_G) || (phase == FC2_X) || (phase == FC2_OUT);
+  wire fc2 = (phase == FC2_IN) || (phase == FC2_OUT);
+  wire [15:0] g_row = hidden / 16'(B8);
+  wire [15:0] x_row = dim / 16'(B8);
 
   wire [15:0] l_n_in = fc2 ? hidden : dim;
   wire [15:0] l_n_out = fc2 ? dim : hidden;
@@ -132,7 +138,7 @@ module mlp #(
               .MAX_IN(MAX_H > MAX_D ? MAX_H : MAX_D), .MAX_OUT(MAX_H > MAX_D ? MAX_H : MAX_D), .BEAT(BEAT)) u_linear (
         .clk, .rst_n,
         .n_in(l_n_in), .n_out(l_n_out), .n_rows(n),
-        .w_addr(l_w_addr), .b_addr(l_b_addr), .epi(l_epi),
+        .w_addr(l_w_addr), .b_addr(l_b_addr), .wl_start(1'b0), .wl_addr(32'd0), .epi(l_epi),
         .frac_acc(l_frac_acc), .frac_out(l_frac_out), .frac_gelu_in(l_frac_gelu_in),
         .frac_res(l_frac_res),
         .mem_req_valid, .mem_req_ready, .mem_req_addr, .mem_req_beats,
@@ -158,13 +164,9 @@ module mlp #(
         l_s_tdata = s_axis_tdata;
         l_s_tvalid = s_axis_tvalid;
       end
-      FC2_G: begin
-        l_s_tdata = g_buf[GI'(g_out)];
-        l_s_tvalid = 1'b1;
-      end
-      FC2_X: begin
-        l_s_tdata = x_buf[XI'(x_out)];
-        l_s_tvalid = x_out < x_in;  // residual rows may still be arriving
+      FC2_IN: begin
+        l_s_tdata = f_res ? x_buf[XI'(x_out)] : g_buf[GI'(g_out)];
+        l_s_tvalid = !f_res || (x_out < x_in);  // residual rows may still be arriving
       end
       default: begin
         l_s_tdata = '0;
@@ -173,10 +175,10 @@ module mlp #(
     endcase
   end
   // fc1's output fills g_buf; fc2's output is the engine's output
-  assign l_m_tready = (phase == FC1_RUN) ? 1'b1 : (phase == FC2_OUT ? m_axis_tready : 1'b0);
+  assign l_m_tready = (phase == FC1_RUN) ? 1'b1 : (fc2 ? m_axis_tready : 1'b0);
   assign m_axis_tdata = l_m_tdata;
-  assign m_axis_tvalid = (phase == FC2_OUT) && l_m_tvalid;
-  assign m_axis_tlast = (phase == FC2_OUT) && l_m_tlast;
+  assign m_axis_tvalid = fc2 && l_m_tvalid;   // fc2's rows stream out while it runs
+  assign m_axis_tlast = fc2 && l_m_tlast;
   assign mac_cycles = mac1 + (fc2 ? l_mac : 32'd0);
 
   always_ff @(posedge clk) begin
@@ -186,6 +188,8 @@ module mlp #(
       g_out <= '0;
       x_in <= '0;
       x_out <= '0;
+      f_col <= '0;
+      f_res <= 1'b0;
       mac1 <= '0;
     end else begin
       if (take_x && s_axis_tvalid) begin
@@ -205,22 +209,22 @@ module mlp #(
         FC1_RUN: if (l_m_tvalid) begin
           g_buf[GI'(g_in)] <= l_m_tdata;
           if (g_in == g_beats - 1'b1) begin
-            phase <= FC2_G;
+            phase <= FC2_IN;
             g_out <= '0;
+            x_out <= '0;
+            f_col <= '0;
+            f_res <= 1'b0;
             mac1 <= l_mac;
           end
           g_in <= g_in + 1'b1;
         end
-        FC2_G: if (l_s_tready) begin
-          if (g_out == g_beats - 1'b1) begin
-            phase <= FC2_X;
-            x_out <= '0;
-          end
-          g_out <= g_out + 1'b1;
-        end
-        FC2_X: if (l_s_tready && l_s_tvalid) begin
-          if (x_out == x_beats - 1'b1) phase <= FC2_OUT;
-          x_out <= x_out + 1'b1;
+        FC2_IN: if (l_s_tready && l_s_tvalid) begin
+          if (f_res) x_out <= x_out + 1'b1;
+          else g_out <= g_out + 1'b1;
+          f_col <= (f_col == g_row + x_row - 1'b1) ? '0 : f_col + 1'b1;
+          if (f_col == g_row - 1'b1) f_res <= 1'b1;
+          if (f_col == g_row + x_row - 1'b1) f_res <= 1'b0;
+          if (x_out == x_beats - 1'b1 && f_res) phase <= FC2_OUT;
         end
         FC2_OUT: if (m_axis_tvalid && m_axis_tready && m_axis_tlast) begin
           phase <= FC1_IN;

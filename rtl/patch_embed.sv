@@ -21,7 +21,7 @@ module patch_embed #(
     parameter int MAX_IN = 64         // patch^2 * chans
 ) (
     // the linear engine's port, used when EXT_LINEAR = 1: outputs 0 and inputs ignored
-    // otherwise. lin_busy: the linear engine may use the memory port now
+    // otherwise
     output logic [15:0]                      lin_n_in,
     output logic [15:0]                      lin_n_out,
     output logic [15:0]                      lin_n_rows,
@@ -40,7 +40,6 @@ module patch_embed #(
     output logic                             lin_m_tready,
     input  logic                             lin_m_tlast,
     input  logic [31:0]                      lin_mac_cycles,
-    output logic                             lin_busy,
     input  logic                             clk,
     input  logic                             rst_n,
     input  logic [15:0]                      image_size,
@@ -87,14 +86,17 @@ module patch_embed #(
   localparam int PW = MAX_TOK * MAX_D / B8;             // position table, linear words
   localparam int PWI = $clog2(PW);
 
-  typedef enum logic [3:0] {IN_IMG, REQ_C, GET_C, REQ_P, GET_P, OUT_CLS, FEED, RES, OUT_LIN}
-      state_t;
+  // FEED: each patch row and then its position row into the linear engine, whose output
+  // rows already stream out; OUT_LIN: the rest of them
+  typedef enum logic [3:0] {IN_IMG, REQ_C, GET_C, REQ_P, GET_P, OUT_CLS, FEED, OUT_LIN} state_t;
   state_t state;
 
   logic [7:0] img[PIXP];                 // (p - 128) in patch order, row by row
   logic [BEAT_BITS-1:0] cls[DW];
   logic [BEAT-1:0] pos[PW];              // position rows, linear words
   logic [CW-1:0] beat, col;              // beat of the phase; word within the patch row
+  logic [CW-1:0] pbeat, pcol;            // FEED: position word, word within the position row
+  logic fres;                            // FEED: the position row's words are next
   logic [LR-1:0] part;                   // OUT_LIN: 64-bit part of the linear's beat
 
   wire [CW-1:0] n_pix = CW'(image_size) * CW'(image_size) * CW'(chans);
@@ -107,7 +109,6 @@ module patch_embed #(
   wire [CW-1:0] feed_beats = n_patch * row_words;
   wire [CW-1:0] d_beats = CW'(dim) >> 3;                 // 64-bit words per token row
   wire [CW-1:0] d_words = CW'(dim) / CW'(B8);            // linear words per token row
-  wire [CW-1:0] res_beats = n_patch * d_words;
   wire [CW-1:0] pos_beats = (n_patch + 1) * d_beats;
   // patch-order address steps: next patch, next pixel row of the patches, next band
   wire [CW-1:0] step_gx = row_pad - pc + 1'b1;
@@ -119,7 +120,6 @@ module patch_embed #(
   logic l_s_tvalid, l_s_tready, l_m_tvalid, l_m_tready, l_m_tlast;
   logic [31:0] l_mac;
   wire mine = (state == REQ_C) || (state == GET_C) || (state == REQ_P) || (state == GET_P);
-  assign lin_busy = (state == OUT_CLS) || (state == FEED) || (state == RES) || (state == OUT_LIN);
   if (EXT_LINEAR != 0) begin : g_ext_linear
     assign lin_n_in = 16'(row_pad);
     assign lin_n_out = dim;
@@ -150,6 +150,7 @@ module patch_embed #(
     linear #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_TOK), .MAX_IN(MAX_IN_PAD),
              .MAX_OUT(MAX_D), .BEAT(BEAT)) u_linear (
         .clk, .rst_n, .n_in(16'(row_pad)), .n_out(dim), .n_rows(16'(n_patch)), .w_addr, .b_addr,
+        .wl_start(1'b0), .wl_addr(32'd0),
         .epi(2'(EPI_RESIDUAL)), .frac_acc, .frac_out, .frac_gelu_in(8'sd0), .frac_res(frac_pos),
         .mem_req_valid(l_req_valid), .mem_req_ready(mem_req_ready && !mine),
         .mem_req_addr(l_req_addr), .mem_req_beats(l_req_beats),
@@ -211,16 +212,17 @@ module patch_embed #(
     nx_py = py;
   end
 
-  // ---- streams into the linear engine: patch rows (zero-padded to whole words), then the
-  // patches' position rows as the residual
+  // ---- the stream into the linear engine: per patch, its row (zero-padded to whole words)
+  // and then its position row as the residual
+  wire feeding = (state == FEED) && (beat != feed_beats || fres);
   always_comb begin
-    l_s_tdata = pos[PWI'(d_words + beat)];
-    if (state == FEED)
+    l_s_tdata = pos[PWI'(d_words + pbeat)];
+    if (!fres)
       for (int l = 0; l < B8; l++)
         l_s_tdata[8*l+:8] = (col * CW'(B8) + CW'(l) < row_in) ? img[PXI'(beat * CW'(B8) + CW'(l))]
                                                               : 8'd0;
   end
-  assign l_s_tvalid = (state == FEED) || (state == RES);
+  assign l_s_tvalid = feeding;
 
   // ---- the CLS row: cls + pos[0]
   logic [BEAT_BITS-1:0] cls_out;
@@ -238,16 +240,20 @@ module patch_embed #(
   end
 
   assign s_axis_tready = (state == IN_IMG);
-  assign m_axis_tvalid = (state == OUT_CLS) || ((state == OUT_LIN) && l_m_tvalid);
+  wire out_lin = (state == FEED) || (state == OUT_LIN);
+  assign m_axis_tvalid = (state == OUT_CLS) || (out_lin && l_m_tvalid);
   assign m_axis_tdata = (state == OUT_CLS) ? cls_out : l_m_tdata[BEAT_BITS * 32'(part)+:BEAT_BITS];
-  assign m_axis_tlast = (state == OUT_LIN) && l_m_tlast && (32'(part) == R - 1);
-  assign l_m_tready = (state == OUT_LIN) && m_axis_tready && (32'(part) == R - 1);
+  assign m_axis_tlast = out_lin && l_m_tlast && (32'(part) == R - 1);
+  assign l_m_tready = out_lin && m_axis_tready && (32'(part) == R - 1);
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
       state <= IN_IMG;
       beat <= '0;
       col <= '0;
+      pbeat <= '0;
+      pcol <= '0;
+      fres <= 1'b0;
       part <= '0;
       {w_p, w_c, w_px, w_gx, w_py} <= '0;
     end else begin
@@ -278,25 +284,34 @@ module patch_embed #(
           if (beat == d_beats - 1'b1) begin
             state <= FEED;
             col <= '0;
-          end
-        end
-        FEED: if (l_s_tready) begin
-          beat <= (beat == feed_beats - 1'b1) ? '0 : beat + 1'b1;
-          col <= (col == row_words - 1'b1) ? '0 : col + 1'b1;
-          if (beat == feed_beats - 1'b1) state <= RES;
-        end
-        RES: if (l_s_tready) begin
-          beat <= (beat == res_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == res_beats - 1'b1) begin
-            state <= OUT_LIN;
+            pbeat <= '0;
+            pcol <= '0;
+            fres <= 1'b0;
             part <= '0;
           end
         end
-        OUT_LIN: if (m_axis_tready && l_m_tvalid) begin
-          part <= (32'(part) == R - 1) ? '0 : part + 1'b1;
-          if (l_m_tlast && 32'(part) == R - 1) begin
-            state <= IN_IMG;
-            {w_p, w_c, w_px, w_gx, w_py} <= '0;
+        FEED, OUT_LIN: begin
+          if (feeding && l_s_tready) begin
+            if (!fres) begin   // `beat` counts the patch words, stopping at feed_beats
+              beat <= beat + 1'b1;
+              col <= (col == row_words - 1'b1) ? '0 : col + 1'b1;
+              if (col == row_words - 1'b1) fres <= 1'b1;
+            end else begin
+              pbeat <= pbeat + 1'b1;
+              pcol <= (pcol == d_words - 1'b1) ? '0 : pcol + 1'b1;
+              if (pcol == d_words - 1'b1) begin
+                fres <= 1'b0;
+                if (beat == feed_beats) state <= OUT_LIN;
+              end
+            end
+          end
+          if (m_axis_tready && l_m_tvalid) begin
+            part <= (32'(part) == R - 1) ? '0 : part + 1'b1;
+            if (l_m_tlast && 32'(part) == R - 1) begin
+              state <= IN_IMG;
+              beat <= '0;
+              {w_p, w_c, w_px, w_gx, w_py} <= '0;
+            end
           end
         end
         default: state <= IN_IMG;

@@ -137,7 +137,10 @@ class Program:
         self.weights = lay.mem.weight_bytes().tobytes()
         self.bias_base = len(self.weights)
         biases = lay.mem.bias_words().astype("<i4").tobytes()
-        self.prog_base = self.bias_base + len(biases)
+        # the shared array's weight list (the same GEMMs run in every mode), on whole beats
+        self.wlist_base = _align(self.bias_base + len(biases), hw.beat_bytes)
+        wlist = self.weight_list()
+        self.prog_base = self.wlist_base + len(wlist)
         self.method = bundle.config["reduction"]["method"]
         modes = ("none", "threshold", "topk") if self.method == "heatvit" else ("none", "reduce")
         self.programs = {mode: self.program(mode) for mode in modes}
@@ -146,13 +149,36 @@ class Program:
             self.prog_addr[mode] = addr
             blob += prog.astype("<u4").tobytes()
             addr += prog.nbytes
-        self.image = self.weights + biases + blob
+        pad = b"\0" * (self.wlist_base - self.bias_base - len(biases))
+        self.image = self.weights + biases + pad + wlist + blob
         if len(self.image) > hw.beat_bytes * hw.mem_words:
             raise SievitError(f"memory image is {len(self.image)} bytes; the simulated memory "
                               f"holds {hw.beat_bytes * hw.mem_words} (mem_words={hw.mem_words})")
 
     def _b(self, d: dict) -> int:
         return self.bias_base + 4 * d["b_off"]
+
+    def gemms(self) -> list[dict]:
+        """The shared array's GEMMs in the order the program calls them: the patch
+        embedding, then per block Q, K, V, the projection, fc1 and fc2 (every mode runs all
+        of them; pruning changes their row counts, not their weights)."""
+        desc = self.layout.desc
+        out = [desc["embed"]["lin"]]
+        for i in range(self.layout.m["depth"]):
+            a, mlp = desc["attn"][i], desc["mlp"][i]
+            out += [a["q"], a["k"], a["v"], a["proj"], mlp["fc1"], mlp["fc2"]]
+        return out
+
+    def weight_list(self) -> bytes:
+        """The weight list `linear` walks with PREFETCH = 1 (rtl/linear.sv): per GEMM
+        w, b, n_in | n_out << 16, 0 as 32-bit words, each entry on max(16, beat) bytes, ended
+        by an entry with n_out = 0."""
+        stride = max(16, self.hw.beat_bytes)
+        rows = [(d["w_off"], self._b(d), d["n_in"] | d["n_out"] << 16, 0) for d in self.gemms()]
+        rows.append((0, 0, 0, 0))
+        entry = np.zeros((len(rows), stride // 4), dtype="<u4")
+        entry[:, :4] = np.array(rows, dtype=np.uint64).astype("<u4")
+        return entry.tobytes()
 
     def program(self, mode: str) -> np.ndarray:
         lay, desc, D = self.layout, self.layout.desc, self.layout.dim
@@ -161,7 +187,8 @@ class Program:
             "image_size": e["image_size"], "patch": e["patch"], "chans": e["chans"],
             "grid": e["grid"], "tokens": lay.n_tok, "cls": e["cls_off"], "pos": e["pos_off"],
             "w": e["lin"]["w_off"], "b": self._b(e["lin"]), "frac_acc": e["lin"]["frac_acc"],
-            "frac_cls": e["frac_cls"], "frac_pos": e["frac_pos"], "frac_out": e["frac_out"]})]
+            "frac_cls": e["frac_cls"], "frac_pos": e["frac_pos"], "frac_out": e["frac_out"],
+            "wlist": self.wlist_base})]
         stage_blocks = desc["sel_block"]
         in_block = mode == "reduce"           # EViT / CP-ViT: the stages run inside blocks
         keep = keep_per_stage(lay.b.config) if in_block else []
@@ -242,6 +269,10 @@ class Program:
     def describe(self) -> dict:
         return {"hw": asdict(self.hw), "ops": {m: len(p) for m, p in self.programs.items()},
                 "memory_bytes": len(self.image)}
+
+
+def _align(addr: int, step: int) -> int:
+    return -(-addr // step) * step
 
 
 def keep_per_stage(cfg: dict) -> list[int]:

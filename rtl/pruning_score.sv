@@ -151,6 +151,7 @@ module pruning_score #(
 
   linear #(.LANES(8), .ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_N), .MAX_IN(MAX_D), .MAX_OUT(MAX_D)) u_linear (
       .clk, .rst_n, .n_in(l_n_in), .n_out(l_n_out), .n_rows(l_rows), .w_addr(l_w), .b_addr(l_b),
+      .wl_start(1'b0), .wl_addr(32'd0),
       .epi(l_epi), .frac_acc(l_frac_acc), .frac_out(l_frac_out), .frac_gelu_in(l_frac_gelu_in),
       .frac_res(8'sd0),
       .mem_req_valid(l_req_valid), .mem_req_ready(mem_req_ready && ln_done),

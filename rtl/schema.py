@@ -55,7 +55,9 @@ OPS: dict[str, Op] = {
         Field("cls", "CLS token byte address"), Field("pos", "position rows byte address"),
         Field("w", "patch projection weights (rows zero-padded to whole stream words)"), Field("b", "its biases"),
         _frac("frac_acc", "accumulator frac"), _frac("frac_cls", "CLS frac"),
-        _frac("frac_pos", "position frac"), _frac("frac_out", "output frac")),
+        _frac("frac_pos", "position frac"), _frac("frac_out", "output frac"),
+        Field("wlist", "the shared array's weight list: per GEMM in call order w, b, "
+                       "n_in | n_out << 16, 0; ended by n_out = 0")),
         "image (top `s_axis`)", "X; `n` = tokens, ids 0…n−1"),
     "ln": Op(2, "layernorm", (
         Field("g", "γ byte address"), Field("b", "β byte address"),

@@ -54,6 +54,7 @@ package sievit_pkg;
   localparam int D_EMBED_FRAC_CLS = 12;
   localparam int D_EMBED_FRAC_POS = 13;
   localparam int D_EMBED_FRAC_OUT = 14;
+  localparam int D_EMBED_WLIST = 15;
   localparam int D_LN_G = 2;
   localparam int D_LN_B = 3;
   localparam int D_LN_GAMMA_FRAC = 4;

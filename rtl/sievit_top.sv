@@ -227,14 +227,13 @@ module sievit_top #(
   assign m_axis_tdata = e_out_data[BEAT_BITS-1:0];
   assign m_axis_tlast = (op == OP_HEAD) && snk_last;
 
-  // memory port: the controller while fetching, otherwise the op's engine. The shared linear
-  // array (attention, mlp, and the patch embedding once it has its CLS and position tables)
-  // reads wide words; the controller and the other engines read 64-bit words through the
-  // width adapter
+  // memory port: two requesters, one burst at a time. The narrow side (the controller while
+  // fetching, otherwise the op's engine; 64-bit words through the width adapter) goes first;
+  // the shared array's weight loader (wide words; it walks the weight list ahead of the GEMMs,
+  // in bursts of at most W_CHUNK beats) takes the port whenever the narrow side does not ask.
+  // The grant holds from the request to the burst's last word.
   wire ctrl_mem = (state == S_REQ) || (state == S_FETCH);
   wire lin_op = (op == OP_ATTN) || (op == OP_MLP) || (op == OP_EMBED);   // the array's users
-  logic pe_lin_busy;
-  wire lin_mem = running && ((op == OP_ATTN) || (op == OP_MLP) || (op == OP_EMBED && pe_lin_busy));
   logic sl_req_valid, sl_rsp_ready;
   logic [31:0] sl_req_addr;
   logic [15:0] sl_req_beats;
@@ -245,21 +244,49 @@ module sievit_top #(
   logic aw_req_valid, aw_rsp_ready;
   logic [31:0] aw_req_addr;
   logic [15:0] aw_req_beats;
-  assign nm_req_valid = ctrl_mem ? (state == S_REQ) : (running && !lin_mem && e_req_valid[e]);
+  logic arb_busy, arb_lin;            // a burst is in flight; it is the array's
+  logic arb_pend, arb_pend_lin;       // a request is offered (and whose): it stays until taken
+  logic [15:0] arb_left;              // words of the burst still to come
+  wire arb_pick_lin = arb_pend ? arb_pend_lin : !aw_req_valid;
+  wire arb_offer = !arb_busy && (arb_pend || aw_req_valid || sl_req_valid);
+  assign nm_req_valid = ctrl_mem ? (state == S_REQ) : (running && e_req_valid[e]);
   assign nm_req_addr = ctrl_mem ? pc : e_req_addr[e];
   assign nm_req_beats = ctrl_mem ? 16'(DESC_BEATS) : e_req_beats[e];
-  assign nm_rsp_ready = ctrl_mem ? (state == S_FETCH) : (running && !lin_mem && e_rsp_ready[e]);
+  assign nm_rsp_ready = ctrl_mem ? (state == S_FETCH) : (running && e_rsp_ready[e]);
   mem_narrow #(.WIDE(BEAT)) u_narrow (
       .clk, .rst_n, .n_req_valid(nm_req_valid), .n_req_ready(nm_req_ready),
       .n_req_addr(nm_req_addr), .n_req_beats(nm_req_beats), .n_rsp_valid(nm_rsp_valid),
       .n_rsp_ready(nm_rsp_ready), .n_rsp_data(nm_rsp_data),
-      .w_req_valid(aw_req_valid), .w_req_ready(mem_req_ready && !lin_mem),
+      .w_req_valid(aw_req_valid), .w_req_ready(mem_req_ready && arb_offer && !arb_pick_lin),
       .w_req_addr(aw_req_addr), .w_req_beats(aw_req_beats),
-      .w_rsp_valid(mem_rsp_valid && !lin_mem), .w_rsp_ready(aw_rsp_ready), .w_rsp_data(mem_rsp_data));
-  assign mem_req_valid = lin_mem ? sl_req_valid : aw_req_valid;
-  assign mem_req_addr = lin_mem ? sl_req_addr : aw_req_addr;
-  assign mem_req_beats = lin_mem ? sl_req_beats : aw_req_beats;
-  assign mem_rsp_ready = lin_mem ? sl_rsp_ready : aw_rsp_ready;
+      .w_rsp_valid(mem_rsp_valid && arb_busy && !arb_lin), .w_rsp_ready(aw_rsp_ready),
+      .w_rsp_data(mem_rsp_data));
+  assign mem_req_valid = arb_offer;
+  assign mem_req_addr = arb_pick_lin ? sl_req_addr : aw_req_addr;
+  assign mem_req_beats = arb_pick_lin ? sl_req_beats : aw_req_beats;
+  assign mem_rsp_ready = arb_busy && (arb_lin ? sl_rsp_ready : aw_rsp_ready);
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      arb_busy <= 1'b0;
+      arb_lin <= 1'b0;
+      arb_pend <= 1'b0;
+      arb_pend_lin <= 1'b0;
+      arb_left <= '0;
+    end else if (arb_offer) begin
+      if (mem_req_ready) begin
+        arb_busy <= (mem_req_beats != 16'd0);
+        arb_lin <= arb_pick_lin;
+        arb_left <= mem_req_beats;
+        arb_pend <= 1'b0;
+      end else begin
+        arb_pend <= 1'b1;
+        arb_pend_lin <= arb_pick_lin;
+      end
+    end else if (arb_busy && mem_rsp_valid && mem_rsp_ready) begin
+      arb_left <= arb_left - 1'b1;
+      if (arb_left == 16'd1) arb_busy <= 1'b0;
+    end
+  end
 
   `define SIEVIT_MEM_PORTS(K) \
       .mem_req_valid(e_req_valid[K]), .mem_req_ready(nm_req_ready && running && e == 3'(K)), \
@@ -297,17 +324,27 @@ module sievit_top #(
   localparam int MAX_IN_PAD = (MAX_IN + B8 - 1) / B8 * B8;   // patch rows in whole words
   localparam int MAX_HD = MAX_H > MAX_D ? MAX_H : MAX_D;
   localparam int MAX_W = MAX_HD > MAX_IN_PAD ? MAX_HD : MAX_IN_PAD;
+  // weight words per bank of the largest GEMM: the patch projection, attention's, fc1, fc2
+  localparam int KD = (MAX_D + LANES - 1) / LANES, KH = (MAX_H + LANES - 1) / LANES;
+  localparam int KP = (MAX_IN_PAD + LANES - 1) / LANES;
+  localparam int GD = (MAX_D + COLS - 1) / COLS, GH = (MAX_H + COLS - 1) / COLS;
+  localparam int W_DEPTH_A = GD * (KP > KD ? KP : KD);
+  localparam int W_DEPTH_H = GH * KD > GD * KH ? GH * KD : GD * KH;
+  localparam int W_DEPTH = W_DEPTH_A > W_DEPTH_H ? W_DEPTH_A : W_DEPTH_H;
+  // the array walks the program's weight list from the patch embedding on
+  wire wl_start = (state == S_DISPATCH) && (op == OP_EMBED);
 
   linear #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_N), .MAX_IN(MAX_W),
-           .MAX_OUT(MAX_W), .BEAT(BEAT), .FULL_OUT(1)) u_array (
+           .MAX_OUT(MAX_W), .BEAT(BEAT), .PREFETCH(1), .W_DEPTH(W_DEPTH)) u_array (
       .clk, .rst_n,
       .n_in(u_n_in[us]), .n_out(u_n_out[us]), .n_rows(u_n_rows[us]),
-      .w_addr(u_w_addr[us]), .b_addr(u_b_addr[us]), .epi(u_epi[us]),
+      .w_addr(u_w_addr[us]), .b_addr(u_b_addr[us]), .wl_start(wl_start), .wl_addr(d[D_EMBED_WLIST]),
+      .epi(u_epi[us]),
       .frac_acc(u_frac_acc[us]), .frac_out(u_frac_out[us]),
       .frac_gelu_in(u_frac_gelu_in[us]), .frac_res(u_frac_res[us]),
-      .mem_req_valid(sl_req_valid), .mem_req_ready(mem_req_ready && lin_mem),
+      .mem_req_valid(sl_req_valid), .mem_req_ready(mem_req_ready && arb_offer && arb_pick_lin),
       .mem_req_addr(sl_req_addr), .mem_req_beats(sl_req_beats),
-      .mem_rsp_valid(mem_rsp_valid && lin_mem), .mem_rsp_ready(sl_rsp_ready),
+      .mem_rsp_valid(mem_rsp_valid && arb_busy && arb_lin), .mem_rsp_ready(sl_rsp_ready),
       .mem_rsp_data,
       .s_axis_tdata(u_s_tdata[us]), .s_axis_tvalid(u_s_tvalid[us] && running && lin_op),
       .s_axis_tready(sl_s_tready), .s_axis_tlast(1'b0),
@@ -369,7 +406,7 @@ module sievit_top #(
       .cls_addr(d[D_EMBED_CLS]), .pos_addr(d[D_EMBED_POS]), .w_addr(d[D_EMBED_W]),
       .b_addr(d[D_EMBED_B]), .frac_acc(d[D_EMBED_FRAC_ACC][7:0]),
       .frac_cls(d[D_EMBED_FRAC_CLS][7:0]), .frac_pos(d[D_EMBED_FRAC_POS][7:0]),
-      .frac_out(d[D_EMBED_FRAC_OUT][7:0]), .lin_busy(pe_lin_busy),
+      .frac_out(d[D_EMBED_FRAC_OUT][7:0]),
       `SIEVIT_ENGINE_PORTS(1), `SIEVIT_ARRAY_PORTS(1, 2));
   `undef SIEVIT_ARRAY_PORTS
   `undef SIEVIT_WIDE_PORTS

@@ -192,10 +192,10 @@ def linear_cfg(dut, c):
 
 
 def linear_words(c):
-    words = [w for row in c["x"] for w in pack_i8(row)]
-    if c["res"] is not None:
-        words += [w for row in c["res"] for w in pack_i8(row)]
-    return words
+    """Per row its x words, then (residual epilogue) its residual words."""
+    res = c["res"] if c["res"] is not None else [None] * len(c["x"])
+    return [w for row, r in zip(c["x"], res)
+            for w in [*pack_i8(row), *(pack_i8(r) if r is not None else [])]]
 
 
 def linear_check(c, got):
