@@ -103,8 +103,10 @@ module attention #(
   typedef enum logic [3:0] {
     IN_H, IN_X, IN_S, LIN, ATT, PROJ_IN, PROJ_OUT, SCORE_OUT
   } state_t;
-  // LIN: h_buf into the linear engine for Q, K or V (proj_sel) while its output rows come
-  // back; PROJ_IN: per row, its attention words and then its residual words into the
+  // IN_H: the h rows into h_buf and straight into the linear engine for Q; IN_X, IN_S: the
+  // residual rows (and CP-ViT's scores) while Q computes; LIN: h_buf into the linear engine
+  // for K and V. Q's, K's and V's output rows (proj_sel) are collected as they come, from
+  // IN_H to the end of LIN; PROJ_IN: per row, its attention words and then its residual words into the
   // projection while its output rows stream out; PROJ_OUT: the rest of them
   state_t state;
   // ATT: three units walk the (head, query) jobs one after another, each on its own job, so
@@ -132,8 +134,9 @@ module attention #(
   logic [CW-1:0] pa_col, pa_hw;         // projection feed: word within the row / the head
   logic [HW-1:0] pa_head;
   logic [1:0] proj_sel;                 // which projection runs on the linear engine (0 q, 1 k, 2 v)
-  logic [CW-1:0] beat, lrow, lcol, lbeat;   // LIN: words fed; row, word, count collected
-  logic lf_done;                            // LIN: every word is fed
+  logic [CW-1:0] fbeat, lrow, lcol, lbeat;  // Q/K/V: words fed; row, word, count collected
+  logic [CW-1:0] beat;
+  logic lf_done;                            // every word of this GEMM is fed
   logic [CW-1:0] xbeat, px_col;             // PROJ_IN: residual word, word within its row
   logic pp_x;                               // PROJ_IN: the residual words are next
   logic [CW-1:0] q_t, q_hd, q_jb, q_kk, f_beat;   // Q.K^T's job, block, k-step; blocks fed
@@ -274,13 +277,18 @@ module attention #(
   wire qk_last_blk = ((q_jb + 1'b1) << LQ) >= CW'(n);
   wire av_last_blk = ((a_jb + 1'b1) << LV) >= CW'(n);
 
-  assign s_axis_tready = (state == IN_H) || (state == IN_X) || (state == IN_S);
+  assign s_axis_tready = (state == IN_H) ? l_s_tready : ((state == IN_X) || (state == IN_S));
+  wire collect = (state == IN_H) || (state == IN_X) || (state == IN_S) || (state == LIN);
   always_comb begin
     l_s_tdata = '0;
     l_s_tvalid = 1'b0;
     unique case (state)
+      IN_H: begin
+        l_s_tdata = s_axis_tdata;
+        l_s_tvalid = s_axis_tvalid;
+      end
       LIN: begin
-        l_s_tdata = h_buf[BI'(beat)];
+        l_s_tdata = h_buf[BI'(fbeat)];
         l_s_tvalid = !lf_done;
       end
       PROJ_IN: begin
@@ -290,7 +298,7 @@ module attention #(
       default: ;
     endcase
   end
-  assign l_m_tready = (state == LIN) || (proj && m_axis_tready);
+  assign l_m_tready = collect || (proj && m_axis_tready);
   wire [CW-1:0] sc_beats = CW'((32'(n) + 1) / 2);
   logic [BEAT-1:0] sc_word;
   always_comb begin
@@ -379,6 +387,8 @@ module attention #(
       pf <= '0;
       lrow <= '0;
       lcol <= '0;
+      {fbeat, lbeat, xbeat, px_col} <= '0;
+      {lf_done, pp_x} <= '0;
       proj_sel <= '0;
       hpruned <= '0;
       pa_col <= '0;
@@ -391,12 +401,38 @@ module attention #(
         pa_hw <= '0;
         pa_head <= '0;
       end
+      // Q's, K's and V's output rows, as they come
+      if (collect && l_m_tvalid) begin
+        unique case (proj_sel)
+          2'd0: q_buf[BI'(lbeat)] <= l_m_tdata;
+          2'd1: k_mem[32'(lrow) % QK_KEYS][KI'((lrow >> LQ) * CW'(RB) + lcol)] <= l_m_tdata;
+          default: v_mem[32'(lrow) % AV_KEYS][VI'((lrow >> LV) * CW'(RB) + lcol)] <= l_m_tdata;
+        endcase
+        lcol <= lrow_end ? '0 : lcol + 1'b1;
+        lrow <= lrow_end ? lrow + 1'b1 : lrow;
+        lbeat <= lbeat + 1'b1;
+        if (lbeat == tensor_beats - 1'b1) begin
+          {lbeat, lrow, lcol, fbeat, lf_done} <= '0;
+          if (proj_sel == 2'd2) begin   // (in LIN: V is fed after the residual rows)
+            state <= (first_hd < CW'(heads)) ? ATT : PROJ_IN;
+            beat <= '0;
+            {xbeat, px_col, pp_x} <= '0;
+            q_st <= Q_RUN;
+            {q_t, q_jb, q_kk, f_beat} <= '0;
+            {c_t, c_beat, c_bank, c_end} <= '0;
+            {a_t, a_jb, a_cw, a_bank} <= '0;
+            {q_hd, c_hd, a_hd} <= {3{first_hd}};
+            pf <= '0;
+          end else proj_sel <= proj_sel + 1'b1;
+        end
+      end
       unique case (state)
-        IN_H: if (s_axis_tvalid) begin
+        IN_H: if (s_axis_tvalid && l_s_tready) begin
           h_buf[BI'(beat)] <= s_axis_tdata;
           if (beat == tensor_beats - 1'b1) begin
             state <= IN_X;
             beat <= '0;
+            lf_done <= 1'b1;   // Q's input is in
             if (head_reset) for (int h = 0; h < MAX_HEADS; h++) head_acc[h] <= '0;
           end else beat <= beat + 1'b1;
         end
@@ -405,8 +441,6 @@ module attention #(
           beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == tensor_beats - 1'b1) begin
             state <= (score_out == 2'd2) ? IN_S : LIN;
-            {lbeat, lrow, lcol, lf_done} <= '0;
-            proj_sel <= '0;
             if (head_select != 0) hpruned <= sel_pruned;
             if (score_out == 2'd1) for (int j = 0; j < NSZ; j++) sc_acc[j] <= '0;
           end
@@ -415,43 +449,11 @@ module attention #(
           for (int l = 0; l < 2; l++)
             if (32'(beat) * 2 + l < 32'(n)) sc_acc[NI'(32'(beat) * 2 + l)] <= s_axis_tdata[32*l+:32];
           beat <= (beat == sc_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == sc_beats - 1'b1) begin
-            state <= LIN;
-            {lbeat, lrow, lcol, lf_done} <= '0;
-          end
+          if (beat == sc_beats - 1'b1) state <= LIN;
         end
-        LIN: begin
-         if (!lf_done && l_s_tready) begin
-          beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == tensor_beats - 1'b1) lf_done <= 1'b1;
-         end
-         if (l_m_tvalid) begin
-          unique case (proj_sel)
-            2'd0: q_buf[BI'(lbeat)] <= l_m_tdata;
-            2'd1: k_mem[32'(lrow) % QK_KEYS][KI'((lrow >> LQ) * CW'(RB) + lcol)] <= l_m_tdata;
-            default: v_mem[32'(lrow) % AV_KEYS][VI'((lrow >> LV) * CW'(RB) + lcol)] <= l_m_tdata;
-          endcase
-          lcol <= lrow_end ? '0 : lcol + 1'b1;
-          lrow <= lrow_end ? lrow + 1'b1 : lrow;
-          lbeat <= lbeat + 1'b1;
-          if (lbeat == tensor_beats - 1'b1) begin
-            {lbeat, lrow, lcol, lf_done} <= '0;
-            beat <= '0;
-            {xbeat, px_col, pp_x} <= '0;
-            if (proj_sel == 2'd2) begin
-              state <= (first_hd < CW'(heads)) ? ATT : PROJ_IN;
-              q_st <= Q_RUN;
-              {q_t, q_jb, q_kk, f_beat} <= '0;
-              {c_t, c_beat, c_bank, c_end} <= '0;
-              {a_t, a_jb, a_cw, a_bank} <= '0;
-              {q_hd, c_hd, a_hd} <= {3{first_hd}};
-              pf <= '0;
-            end else begin
-              proj_sel <= proj_sel + 1'b1;
-              state <= LIN;
-            end
-          end
-         end
+        LIN: if (!lf_done && l_s_tready) begin
+          fbeat <= (fbeat == tensor_beats - 1'b1) ? '0 : fbeat + 1'b1;
+          if (fbeat == tensor_beats - 1'b1) lf_done <= 1'b1;
         end
         ATT: begin
           // Q.K^T: logits of query q_t, head q_hd, hd_steps cycles per block of QK_KEYS keys
@@ -551,6 +553,8 @@ module attention #(
         PROJ_OUT: if (m_axis_tready && l_m_tvalid && l_m_tlast) begin
           state <= (score_out != 2'd0) ? SCORE_OUT : IN_H;
           beat <= '0;
+          proj_sel <= '0;
+          lf_done <= 1'b0;
         end
         SCORE_OUT: if (m_axis_tready) begin
           beat <= (beat == sc_beats - 1'b1) ? '0 : beat + 1'b1;

@@ -17,7 +17,7 @@ ENGINE_DEPS: dict[str, tuple[str, ...]] = {
 }
 TOP = "sievit_top"
 # the top's modules in compile order (the package first)
-TOP_MODULES = (PACKAGE, *SHARED, "mem_narrow", "linear", "layernorm", "softmax", "gelu",
+TOP_MODULES = (PACKAGE, *SHARED, "mem_narrow", "mem_arbiter", "linear", "layernorm", "softmax", "gelu",
                "attention", "mlp",
                "pruning", "pruning_score", "head", "patch_embed", TOP)
 SIM_MODULES = ("sim/sim_memory", "sim/sievit_top_tb")   # the cosim harness (not synthesizable)

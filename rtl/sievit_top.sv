@@ -72,11 +72,15 @@ module sievit_top #(
   // opcodes OP_*, descriptor words D_<OP>_<FIELD> and buffer codes B_* come from
   // sievit_pkg's generated region (rtl/schema.py)
 
-  typedef enum logic [2:0] {S_IDLE, S_REQ, S_FETCH, S_DISPATCH, S_RUN} state_t;
+  // S_WAITD: waiting for the next descriptor, which is fetched into d_nx while the op before
+  // it runs (NX_*), so that the next op starts as soon as one ends
+  typedef enum logic [1:0] {S_IDLE, S_WAITD, S_DISPATCH, S_RUN} state_t;
   state_t state;
+  typedef enum logic [1:0] {NX_IDLE, NX_REQ, NX_GET, NX_OK} nx_state_t;
+  nx_state_t nx_st;
 
-  logic [31:0] d[DESC_WORDS];
-  logic [31:0] pc;
+  logic [31:0] d[DESC_WORDS], d_nx[DESC_WORDS];
+  logic [31:0] nx_pc;                // the address of the descriptor in (or on its way to) d_nx
   logic [CW-1:0] fcnt;
   logic [15:0] n, n_new;
   logic [BEAT-1:0] x_buf[XB], h_buf[XB];
@@ -227,66 +231,54 @@ module sievit_top #(
   assign m_axis_tdata = e_out_data[BEAT_BITS-1:0];
   assign m_axis_tlast = (op == OP_HEAD) && snk_last;
 
-  // memory port: two requesters, one burst at a time. The narrow side (the controller while
-  // fetching, otherwise the op's engine; 64-bit words through the width adapter) goes first;
-  // the shared array's weight loader (wide words; it walks the weight list ahead of the GEMMs,
-  // in bursts of at most W_CHUNK beats) takes the port whenever the narrow side does not ask.
-  // The grant holds from the request to the burst's last word.
-  wire ctrl_mem = (state == S_REQ) || (state == S_FETCH);
+  // memory port, one burst at a time (rtl/mem_arbiter.sv), in two levels. The narrow side
+  // (64-bit words through the width adapter) serves the op's engine first and the
+  // controller's fetch of the next descriptor when the engine does not ask; the port serves
+  // the narrow side first and the shared array's weight loader (wide words: it walks the
+  // weight list ahead of the GEMMs, in bursts of at most W_CHUNK beats) whenever the narrow
+  // side does not ask.
   wire lin_op = (op == OP_ATTN) || (op == OP_MLP) || (op == OP_EMBED);   // the array's users
-  logic sl_req_valid, sl_rsp_ready;
+  logic sl_req_valid, sl_rsp_ready, sl_req_ready, sl_rsp_valid;
   logic [31:0] sl_req_addr;
   logic [15:0] sl_req_beats;
-  logic nm_req_valid, nm_req_ready, nm_rsp_valid, nm_rsp_ready;
-  logic [31:0] nm_req_addr;
-  logic [15:0] nm_req_beats;
+  logic nm_req_ready, nm_rsp_valid;            // the op's engine's side of the narrow arbiter
+  logic c_req_ready, c_rsp_valid;              // the descriptor fetch's
   logic [BEAT_BITS-1:0] nm_rsp_data;
-  logic aw_req_valid, aw_rsp_ready;
+  logic na_req_valid, na_req_ready, na_rsp_valid, na_rsp_ready;
+  logic [31:0] na_req_addr;
+  logic [15:0] na_req_beats;
+  logic aw_req_valid, aw_req_ready, aw_rsp_valid, aw_rsp_ready;
   logic [31:0] aw_req_addr;
   logic [15:0] aw_req_beats;
-  logic arb_busy, arb_lin;            // a burst is in flight; it is the array's
-  logic arb_pend, arb_pend_lin;       // a request is offered (and whose): it stays until taken
-  logic [15:0] arb_left;              // words of the burst still to come
-  wire arb_pick_lin = arb_pend ? arb_pend_lin : !aw_req_valid;
-  wire arb_offer = !arb_busy && (arb_pend || aw_req_valid || sl_req_valid);
-  assign nm_req_valid = ctrl_mem ? (state == S_REQ) : (running && e_req_valid[e]);
-  assign nm_req_addr = ctrl_mem ? pc : e_req_addr[e];
-  assign nm_req_beats = ctrl_mem ? 16'(DESC_BEATS) : e_req_beats[e];
-  assign nm_rsp_ready = ctrl_mem ? (state == S_FETCH) : (running && e_rsp_ready[e]);
+  logic [31:0] n_addr[2], w_addr[2];
+  logic [15:0] n_beats[2], w_beats[2];
+  assign n_addr[0] = e_req_addr[e];
+  assign n_beats[0] = e_req_beats[e];
+  assign n_addr[1] = nx_pc;
+  assign n_beats[1] = 16'(DESC_BEATS);
+  mem_arbiter u_narrow_arb (
+      .clk, .rst_n, .req_valid({nx_st == NX_REQ, running && e_req_valid[e]}),
+      .req_ready({c_req_ready, nm_req_ready}), .req_addr(n_addr), .req_beats(n_beats),
+      .rsp_valid({c_rsp_valid, nm_rsp_valid}), .rsp_ready({nx_st == NX_GET, running && e_rsp_ready[e]}),
+      .m_req_valid(na_req_valid), .m_req_ready(na_req_ready), .m_req_addr(na_req_addr),
+      .m_req_beats(na_req_beats), .m_rsp_valid(na_rsp_valid), .m_rsp_ready(na_rsp_ready));
   mem_narrow #(.WIDE(BEAT)) u_narrow (
-      .clk, .rst_n, .n_req_valid(nm_req_valid), .n_req_ready(nm_req_ready),
-      .n_req_addr(nm_req_addr), .n_req_beats(nm_req_beats), .n_rsp_valid(nm_rsp_valid),
-      .n_rsp_ready(nm_rsp_ready), .n_rsp_data(nm_rsp_data),
-      .w_req_valid(aw_req_valid), .w_req_ready(mem_req_ready && arb_offer && !arb_pick_lin),
+      .clk, .rst_n, .n_req_valid(na_req_valid), .n_req_ready(na_req_ready),
+      .n_req_addr(na_req_addr), .n_req_beats(na_req_beats), .n_rsp_valid(na_rsp_valid),
+      .n_rsp_ready(na_rsp_ready), .n_rsp_data(nm_rsp_data),
+      .w_req_valid(aw_req_valid), .w_req_ready(aw_req_ready),
       .w_req_addr(aw_req_addr), .w_req_beats(aw_req_beats),
-      .w_rsp_valid(mem_rsp_valid && arb_busy && !arb_lin), .w_rsp_ready(aw_rsp_ready),
-      .w_rsp_data(mem_rsp_data));
-  assign mem_req_valid = arb_offer;
-  assign mem_req_addr = arb_pick_lin ? sl_req_addr : aw_req_addr;
-  assign mem_req_beats = arb_pick_lin ? sl_req_beats : aw_req_beats;
-  assign mem_rsp_ready = arb_busy && (arb_lin ? sl_rsp_ready : aw_rsp_ready);
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      arb_busy <= 1'b0;
-      arb_lin <= 1'b0;
-      arb_pend <= 1'b0;
-      arb_pend_lin <= 1'b0;
-      arb_left <= '0;
-    end else if (arb_offer) begin
-      if (mem_req_ready) begin
-        arb_busy <= (mem_req_beats != 16'd0);
-        arb_lin <= arb_pick_lin;
-        arb_left <= mem_req_beats;
-        arb_pend <= 1'b0;
-      end else begin
-        arb_pend <= 1'b1;
-        arb_pend_lin <= arb_pick_lin;
-      end
-    end else if (arb_busy && mem_rsp_valid && mem_rsp_ready) begin
-      arb_left <= arb_left - 1'b1;
-      if (arb_left == 16'd1) arb_busy <= 1'b0;
-    end
-  end
+      .w_rsp_valid(aw_rsp_valid), .w_rsp_ready(aw_rsp_ready), .w_rsp_data(mem_rsp_data));
+  assign w_addr[0] = aw_req_addr;
+  assign w_beats[0] = aw_req_beats;
+  assign w_addr[1] = sl_req_addr;
+  assign w_beats[1] = sl_req_beats;
+  mem_arbiter u_port_arb (
+      .clk, .rst_n, .req_valid({sl_req_valid, aw_req_valid}), .req_ready({sl_req_ready, aw_req_ready}),
+      .req_addr(w_addr), .req_beats(w_beats), .rsp_valid({sl_rsp_valid, aw_rsp_valid}),
+      .rsp_ready({sl_rsp_ready, aw_rsp_ready}),
+      .m_req_valid(mem_req_valid), .m_req_ready(mem_req_ready), .m_req_addr(mem_req_addr),
+      .m_req_beats(mem_req_beats), .m_rsp_valid(mem_rsp_valid), .m_rsp_ready(mem_rsp_ready));
 
   `define SIEVIT_MEM_PORTS(K) \
       .mem_req_valid(e_req_valid[K]), .mem_req_ready(nm_req_ready && running && e == 3'(K)), \
@@ -342,9 +334,9 @@ module sievit_top #(
       .epi(u_epi[us]),
       .frac_acc(u_frac_acc[us]), .frac_out(u_frac_out[us]),
       .frac_gelu_in(u_frac_gelu_in[us]), .frac_res(u_frac_res[us]),
-      .mem_req_valid(sl_req_valid), .mem_req_ready(mem_req_ready && arb_offer && arb_pick_lin),
+      .mem_req_valid(sl_req_valid), .mem_req_ready(sl_req_ready),
       .mem_req_addr(sl_req_addr), .mem_req_beats(sl_req_beats),
-      .mem_rsp_valid(mem_rsp_valid && arb_busy && arb_lin), .mem_rsp_ready(sl_rsp_ready),
+      .mem_rsp_valid(sl_rsp_valid), .mem_rsp_ready(sl_rsp_ready),
       .mem_rsp_data,
       .s_axis_tdata(u_s_tdata[us]), .s_axis_tvalid(u_s_tvalid[us] && running && lin_op),
       .s_axis_tready(sl_s_tready), .s_axis_tlast(1'b0),
@@ -473,8 +465,9 @@ module sievit_top #(
   always_ff @(posedge clk) begin
     if (!rst_n) begin
       state <= S_IDLE;
+      nx_st <= NX_IDLE;
       done <= 1'b0;
-      pc <= '0;
+      nx_pc <= '0;
       fcnt <= '0;
       n <= '0;
       n_new <= '0;
@@ -490,30 +483,42 @@ module sievit_top #(
         cycles_total <= cycles_total + 1'b1;
         cycles_phase[running ? phase : 3'd4] <= cycles_phase[running ? phase : 3'd4] + 1'b1;
       end
+      unique case (nx_st)
+        NX_REQ: if (c_req_ready) begin
+          nx_st <= NX_GET;
+          fcnt <= '0;
+        end
+        NX_GET: if (c_rsp_valid) begin
+          d_nx[2 * fcnt] <= nm_rsp_data[31:0];
+          d_nx[2 * fcnt + 1] <= nm_rsp_data[63:32];
+          fcnt <= fcnt + 1'b1;
+          if (fcnt == CW'(DESC_BEATS - 1)) nx_st <= NX_OK;
+        end
+        default: ;
+      endcase
       unique case (state)
         S_IDLE: if (start) begin
-          state <= S_REQ;
+          state <= S_WAITD;
+          nx_st <= NX_REQ;
           done <= 1'b0;
-          pc <= prog_addr;
+          nx_pc <= prog_addr;
           cycles_total <= '0;
           cycles_phase <= '0;
         end
-        S_REQ: if (nm_req_ready) begin
-          state <= S_FETCH;
-          fcnt <= '0;
-        end
-        S_FETCH: if (nm_rsp_valid) begin
-          d[2 * fcnt] <= nm_rsp_data[31:0];
-          d[2 * fcnt + 1] <= nm_rsp_data[63:32];
-          fcnt <= fcnt + 1'b1;
-          if (fcnt == CW'(DESC_BEATS - 1)) state <= S_DISPATCH;
+        S_WAITD: if (nx_st == NX_OK) begin
+          for (int i = 0; i < DESC_WORDS; i++) d[i] <= d_nx[i];
+          nx_st <= NX_IDLE;
+          state <= S_DISPATCH;
         end
         S_DISPATCH: begin
           src_seg <= '0;
           snk_seg <= '0;
           src_cnt <= '0;
           snk_cnt <= '0;
-          pc <= pc + 32'(DESC_WORDS * 4);
+          if (op != OP_END) begin   // fetch the next descriptor while this op runs
+            nx_pc <= nx_pc + 32'(DESC_WORDS * 4);
+            nx_st <= NX_REQ;
+          end
           if (op == OP_END) begin
             state <= S_IDLE;
             done <= 1'b1;
@@ -551,7 +556,7 @@ module sievit_top #(
               snk_cnt <= '0;
             end else snk_cnt <= snk_cnt + 1'b1;
             if (snk_last) begin
-              state <= S_REQ;
+              state <= S_WAITD;
               if (op == OP_PRUNE) n <= n_new;
             end
           end

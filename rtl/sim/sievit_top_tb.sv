@@ -112,7 +112,7 @@ module sievit_top_tb #(
   initial if ($value$plusargs("trace_writes=%s", trace_file)) tfd = $fopen(trace_file, "w");
   always_ff @(posedge clk) begin
     if (tfd != 0 && dut.snk_fire)
-      $fwrite(tfd, "W %0d %0d %0d %0d %0d %h\n", dut.pc, dut.op, dut.cur_snk, dut.snk_seg,
+      $fwrite(tfd, "W %0d %0d %0d %0d %0d %h\n", dut.nx_pc, dut.op, dut.cur_snk, dut.snk_seg,
               dut.snk_cnt, dut.e_out_data);
   end
 
