@@ -38,7 +38,7 @@ module linear
     parameter int BEAT = 64,        // stream and memory beat bits: 64, 128, 256 (<= 8 * LANES)
     parameter int PREFETCH = 0,     // 1: weights from the weight list, two buffers (above)
     parameter int W_DEPTH = 0,      // weight words per bank and buffer (0: the MAX_OUT x MAX_IN bound)
-    parameter int W_CHUNK = 256     // most beats per weight burst
+    parameter int W_CHUNK = 1024    // most beats per weight burst
 ) (
     input  logic                 clk,
     input  logic                 rst_n,
