@@ -20,22 +20,18 @@ OP_NAME = {op.code: name for name, op in OPS.items()}
 # the engine each opcode runs (one name per engine: golden, HLS, RTL and tests)
 ENGINE = {name: op.engine for name, op in OPS.items()}
 SINK = {code: name for name, code in BUFFERS.items()}   # sievit_top's B_* codes
-WIDE_OPS = ("ln", "attn", "mlp")  # engines on the BEAT-wide streams; the others are 64-bit
+WIDE_OPS = ("attn", "mlp")  # engines on the BEAT-wide streams; the others are 64-bit
 GAP = int(np.iinfo(np.int64).min)  # elements of a beat never written
 _LINE = re.compile(r"^W (\d+) (\d+) (\d+) (\d+) (\d+) ([0-9a-fA-F]+)$", re.M)
 
 
 @dataclass(frozen=True)
 class Label:
-    """One descriptor of a program: its opcode name, block (or selector stage) index and,
-    for LayerNorms, which of the block's two it is."""
+    """One descriptor of a program: its opcode name and block (or selector stage) index."""
     op: str
     index: int | None = None
-    which: str = ""
 
     def __str__(self) -> str:
-        if self.op == "ln":
-            return f"{self.which} of block {self.index}"
         if self.op in ("score", "prune"):
             return f"{ENGINE[self.op]} stage {self.index}"
         return f"{ENGINE[self.op]}" + (f" of block {self.index}" if self.op in ("attn", "mlp") else "")
@@ -43,14 +39,12 @@ class Label:
 
 def descriptor_labels(program: np.ndarray) -> list[Label]:
     """What each descriptor of a program computes, read from its opcodes (the program is
-    embed, then per block [score, prune] ln1 attn ln2 mlp, then head and end)."""
-    labels, block, stage, ln_seen = [], 0, 0, 0
+    embed, then per block [score, prune] attn mlp (each with its LayerNorm in front), then
+    head and end)."""
+    labels, block, stage = [], 0, 0
     for d in program:
         op = OP_NAME[int(d[0])]
-        if op == "ln":
-            labels.append(Label("ln", block, "ln1" if ln_seen % 2 == 0 else "ln2"))
-            ln_seen += 1
-        elif op in ("attn", "mlp"):
+        if op in ("attn", "mlp"):
             labels.append(Label(op, block))
             block += op == "mlp"
         elif op in ("score", "prune"):
@@ -111,11 +105,11 @@ def expected_outputs(label: Label, gold, b: int, sel_blocks: list[int],
     inside = method in ("evit", "cpvit")   # their stages run inside the block
     if label.op == "embed":
         return {"X": t("embed_out").ravel()}
-    if label.op in ("ln", "attn", "mlp"):
-        key = {"ln": f"{label.which}_out", "attn": "res1", "mlp": "out"}[label.op]
-        after = not inside or label.op == "mlp" or label.which == "ln2"
+    if label.op in ("attn", "mlp"):
+        key = {"attn": "res1", "mlp": "out"}[label.op]
+        after = not inside or label.op == "mlp"
         rows = _rows(gold, b, sel_blocks, block=label.index, after_block=after)
-        out = {"H" if label.op == "ln" else "X": t(f"blocks.{label.index}.{key}")[:rows].ravel()}
+        out = {"X": t(f"blocks.{label.index}.{key}")[:rows].ravel()}
         if method == "evit" and label.op == "attn" and label.index in sel_blocks:
             cls = t(f"blocks.{label.index}.attn_probs")[:, 0, :rows].sum(axis=0)
             cls[0] = 0                                                # rd.cls_attention

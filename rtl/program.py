@@ -199,7 +199,6 @@ class Program:
                 ops += [self._score(desc["sel"][s]),
                         encode("prune", D, {"mode": PRUNE_MODES[mode],
                                             "k": desc["topk_keep"][s], "heads": 0})]
-            ops.append(self._ln(desc["ln1"][i]))
             a = desc["attn"][i]
             lins = [a["q"], a["k"], a["v"], a["proj"]]
             ops.append(encode("attn", D, {
@@ -207,19 +206,19 @@ class Program:
                 "w": [d["w_off"] for d in lins], "b": [self._b(d) for d in lins],
                 "frac_acc": [d["frac_acc"] for d in lins], "frac_out": [d["frac_out"] for d in lins],
                 "frac_res": a["proj"]["frac_res"], "frac_s": a["frac_s"], "frac_v": a["frac_v"],
-                "frac_attn_out": a["frac_attn_out"], **self._attn_reduce_fields(i, in_block)}))
+                "frac_attn_out": a["frac_attn_out"], **self._attn_reduce_fields(i, in_block),
+                **self._ln(desc["ln1"][i])}))
             if here:  # the block's attention scores pick the rows; the MLP runs on them
                 ops.append(encode("prune", D, {
                     "mode": PRUNE_MODES["evit" if self.method == "evit" else "drop"],
                     "k": keep[stage_blocks.index(i)], "heads": lay.heads}))
-            ops.append(self._ln(desc["ln2"][i]))
             fc1, fc2 = desc["mlp"][i]["fc1"], desc["mlp"][i]["fc2"]
             ops.append(encode("mlp", D, {
                 "hidden": fc1["n_out"], "fc1_w": fc1["w_off"], "fc1_b": self._b(fc1),
                 "fc1_frac_acc": fc1["frac_acc"], "fc1_frac_gelu_in": fc1["frac_gelu_in"],
                 "fc1_frac_out": fc1["frac_out"], "fc2_w": fc2["w_off"], "fc2_b": self._b(fc2),
                 "fc2_frac_acc": fc2["frac_acc"], "fc2_frac_res": fc2["frac_res"],
-                "fc2_frac_out": fc2["frac_out"]}))
+                "fc2_frac_out": fc2["frac_out"], **self._ln(desc["ln2"][i])}))
         h = desc["head"]
         ops.append(encode("head", D, {
             "classes": h["fc"]["n_out"], "g": h["ln"]["g_off"], "b": self._b(h["ln"]),
@@ -243,10 +242,10 @@ class Program:
                 "head_select": pruned if i == red.get("head_block") else 0,
                 "head_apply": int(pruned > 0 and i >= red["head_block"])}
 
-    def _ln(self, d: dict) -> np.ndarray:
-        return encode("ln", self.layout.dim, {"g": d["g_off"], "b": self._b(d),
-                                              "gamma_frac": d["gamma_frac"],
-                                              "frac_out": d["frac_out"]})
+    def _ln(self, d: dict) -> dict[str, int]:
+        """The fields of the LayerNorm in front of an attn / mlp descriptor."""
+        return {"ln_g": d["g_off"], "ln_b": self._b(d), "ln_gamma_frac": d["gamma_frac"],
+                "ln_frac_out": d["frac_out"]}
 
     def _score(self, s: dict) -> np.ndarray:
         per_head = [(s["local"][h], s["mlp1"][h], s["mlp2"][h]) for h in range(s["heads"])]

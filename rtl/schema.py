@@ -46,6 +46,11 @@ def _frac(name: str, doc: str, count: int = 1) -> Field:
     return Field(name, doc, count, frac=True)
 
 
+# the LayerNorm in front of attention (LN1) and the MLP (LN2): the op streams its X rows
+# through it, and the controller reads γ and β ahead, with the descriptor
+_LN_FIELDS = (Field("ln_g", "LayerNorm γ byte address"), Field("ln_b", "LayerNorm β byte address"),
+              _frac("ln_gamma_frac", "LayerNorm γ frac"), _frac("ln_frac_out", "LayerNorm output frac"))
+
 OPS: dict[str, Op] = {
     "end": Op(0, "—", (), "—", "`done`"),
     "embed": Op(1, "patch_embed", (
@@ -59,9 +64,6 @@ OPS: dict[str, Op] = {
         Field("wlist", "the shared array's weight list: per GEMM in call order w, b, "
                        "n_in | n_out << 16, 0; ended by n_out = 0")),
         "image (top `s_axis`)", "X; `n` = tokens, ids 0…n−1"),
-    "ln": Op(2, "layernorm", (
-        Field("g", "γ byte address"), Field("b", "β byte address"),
-        _frac("gamma_frac", "γ frac"), _frac("frac_out", "output frac")), "X", "H"),
     "attn": Op(3, "attention", (
         Field("heads", "heads"), Field("head_dim", "head width"),
         Field("w", "weights of q, k, v, proj", 4), Field("b", "biases of q, k, v, proj", 4),
@@ -75,14 +77,16 @@ OPS: dict[str, Op] = {
         Field("head_reset", "CP-ViT: clear the per-head mass first"),
         Field("head_track", "CP-ViT: add each head's mass Σ_j≥1 max_i A_h[i, j]"),
         Field("head_select", "CP-ViT: > 0: prune this many heads of least mass from now on"),
-        Field("head_apply", "CP-ViT: pruned heads skip Q·Kᵀ, softmax, A·V; their channels 0")),
-        "H, X; with score_out 2, then SC", "X; with score_out, then SC"),
+        Field("head_apply", "CP-ViT: pruned heads skip Q·Kᵀ, softmax, A·V; their channels 0"),
+        *_LN_FIELDS),
+        "X through LN1, then X; with score_out 2, then SC", "X; with score_out, then SC"),
     "mlp": Op(4, "mlp", (
         Field("hidden", "hidden width"), Field("fc1_w", "fc1 weights"), Field("fc1_b", "fc1 biases"),
         _frac("fc1_frac_acc", "fc1 accumulator frac"), _frac("fc1_frac_gelu_in", "GELU input frac"),
         _frac("fc1_frac_out", "fc1 output frac"), Field("fc2_w", "fc2 weights"),
         Field("fc2_b", "fc2 biases"), _frac("fc2_frac_acc", "fc2 accumulator frac"),
-        _frac("fc2_frac_res", "residual frac"), _frac("fc2_frac_out", "output frac")), "H, X", "X"),
+        _frac("fc2_frac_res", "residual frac"), _frac("fc2_frac_out", "output frac"),
+        *_LN_FIELDS), "X through LN2, then X", "X"),
     "score": Op(5, "pruning_score", (
         Field("heads", "selector heads"), Field("hid", "hidden width per head"),
         Field("ln_g", "LN γ"), Field("ln_b", "LN β"), _frac("ln_gamma_frac", "LN γ frac"),
@@ -108,7 +112,7 @@ OPS: dict[str, Op] = {
 }
 PRUNE_MODES = {"threshold": 1, "topk": 2, "evit": 3, "drop": 4}
 # sievit_top's stream sources / sinks
-BUFFERS = {"X": 0, "H": 1, "IDS": 2, "SC": 3, "HDR": 4, "DROP": 5, "OUT": 6}
+BUFFERS = {"X": 0, "IDS": 2, "SC": 3, "HDR": 4, "DROP": 5, "OUT": 6}
 FIRST_FIELD_WORD = 2     # word 0: opcode, word 1: model width
 
 

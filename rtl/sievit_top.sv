@@ -76,23 +76,45 @@ module sievit_top #(
   // it runs (NX_*), so that the next op starts as soon as one ends
   typedef enum logic [1:0] {S_IDLE, S_WAITD, S_DISPATCH, S_RUN} state_t;
   state_t state;
-  typedef enum logic [1:0] {NX_IDLE, NX_REQ, NX_GET, NX_OK} nx_state_t;
+  typedef enum logic [2:0] {NX_IDLE, NX_REQ, NX_GET, NX_REQ_G, NX_GET_G, NX_REQ_B, NX_GET_B,
+                            NX_OK} nx_state_t;
   nx_state_t nx_st;
 
   logic [31:0] d[DESC_WORDS], d_nx[DESC_WORDS];
   logic [31:0] nx_pc;                // the address of the descriptor in (or on its way to) d_nx
   logic [CW-1:0] fcnt;
   logic [15:0] n, n_new;
-  logic [BEAT-1:0] x_buf[XB], h_buf[XB];
+  logic [BEAT-1:0] x_buf[XB];
   logic [BEAT_BITS-1:0] ids_buf[PB], sc_buf[PB];
 
   wire [7:0] op = d[0][7:0];
   wire [15:0] dim = d[1][15:0];
+  // the LayerNorm in front of attention (LN1) and mlp (LN2): the op streams its X rows through
+  // it, so it runs while they compute. Its gamma and beta are read with the descriptor, ahead
+  // of the op, into one of two banks (lc_buf), and served from there when it asks for them
+  wire op_ln = (op == OP_ATTN) || (op == OP_MLP);
+  wire [31:0] ln_g = (op == OP_ATTN) ? d[D_ATTN_LN_G] : d[D_MLP_LN_G];
+  wire [31:0] ln_b = (op == OP_ATTN) ? d[D_ATTN_LN_B] : d[D_MLP_LN_B];
+  wire [7:0] ln_gf = (op == OP_ATTN) ? d[D_ATTN_LN_GAMMA_FRAC][7:0] : d[D_MLP_LN_GAMMA_FRAC][7:0];
+  wire [7:0] ln_fo = (op == OP_ATTN) ? d[D_ATTN_LN_FRAC_OUT][7:0] : d[D_MLP_LN_FRAC_OUT][7:0];
+  wire [7:0] nx_op = d_nx[0][7:0];
+  wire nx_ln = (nx_op == OP_ATTN) || (nx_op == OP_MLP);
+  wire [31:0] nx_ln_g = (nx_op == OP_ATTN) ? d_nx[D_ATTN_LN_G] : d_nx[D_MLP_LN_G];
+  wire [31:0] nx_ln_b = (nx_op == OP_ATTN) ? d_nx[D_ATTN_LN_B] : d_nx[D_MLP_LN_B];
+  localparam int LCG = MAX_D / I8_PER_BEAT;          // gamma: 64-bit words
+  localparam int LCW = LCG + MAX_D / 2;              // and beta (int32 pairs)
+  localparam int LCI = $clog2(LCW);
+  wire [15:0] lc_gb = dim / 16'(I8_PER_BEAT);
+  wire [15:0] lc_bb = dim / 16'd2;
+  logic [BEAT_BITS-1:0] lc_buf[2][LCW];
+  logic lc_sel;                      // the bank of the running op
+  logic [LCI-1:0] lc_ptr;            // next word the LayerNorm reads
+  logic [15:0] lc_left;              // words of its request still to hand over
 
   // ---- stream segments of the current op (source: buffers -> engine; sink: engine -> ...)
   // layernorm, attention and mlp take wide beats; the other engines 64-bit ones, which the
   // buffers serve as parts of their wide words
-  wire wide_op = (op == OP_LN) || (op == OP_ATTN) || (op == OP_MLP);
+  wire wide_op = (op == OP_ATTN) || (op == OP_MLP);
   wire [CW-1:0] row_beats = CW'(dim) / (wide_op ? CW'(B8) : CW'(I8_PER_BEAT));
   wire [CW-1:0] tok_beats = CW'(n) * row_beats;
   wire [CW-1:0] pairs = CW'((32'(n) + 1) / 2);
@@ -117,9 +139,7 @@ module sievit_top #(
     snk_segs = 3'd1;
     unique case (op)
       OP_EMBED: snk_len[0] = CW'(d[D_EMBED_TOKENS]) * row_beats;
-      OP_LN: snk_buf[0] = B_H;
-      OP_ATTN, OP_MLP: begin
-        src_buf[0] = B_H;
+      OP_ATTN, OP_MLP: begin   // X through the LayerNorm, then X
         src_len[1] = tok_beats;
         src_segs = 2'd2;
         if (op == OP_ATTN && d[D_ATTN_SCORE_OUT][1:0] != 2'd0) begin  // EViT / CP-ViT scores
@@ -172,7 +192,14 @@ module sievit_top #(
   wire running = (state == S_RUN);
   wire stall_src = (SIM_STALL != 0) && stall_internal[0];
   wire stall_snk = (SIM_STALL != 0) && stall_internal[1];
-  wire src_active = running && (op != OP_EMBED) && (src_seg < src_segs) && !stall_src;
+  // attention and mlp: segment 0 goes into the LayerNorm, whose rows go on to the engine;
+  // the segments after it follow once the LayerNorm has handed over its last row
+  wire ln_in = running && op_ln;
+  logic [CW-1:0] lo_cnt;                 // LayerNorm beats handed to the engine
+  wire lo_done = (lo_cnt == tok_beats);
+  wire src_active = running && (op != OP_EMBED) && (src_seg < src_segs) && !stall_src &&
+                    (!ln_in || src_seg == 0 || lo_done);
+  wire to_ln = ln_in && (src_seg == 0);
   wire snk_active = running && (snk_seg < snk_segs);
   wire [2:0] cur_src = src_buf[src_seg];
   wire [2:0] cur_snk = snk_buf[snk_seg[1:0]];
@@ -181,7 +208,7 @@ module sievit_top #(
   wire [XI-1:0] src_widx = XI'(wide_op ? src_cnt : (src_cnt >> LRS));
   wire [LR-1:0] src_part = (R > 1 && !wide_op) ? LR'(src_cnt) : '0;
   always_comb begin
-    src_word = (cur_src == B_H) ? h_buf[src_widx] : x_buf[src_widx];
+    src_word = x_buf[src_widx];
     unique case (cur_src)
       B_IDS: src_data = BEAT'(ids_buf[PI'(src_cnt)]);
       B_SC: src_data = BEAT'(sc_buf[PI'(src_cnt)]);
@@ -201,14 +228,17 @@ module sievit_top #(
   logic [7:0][31:0] e_req_addr;
   logic [7:0][15:0] e_req_beats;
   logic e_m_tready;
+  logic ln_s_tready, ln_m_tvalid;
 
-  assign e_s_tdata = src_data;
+  assign e_s_tdata = (ln_in && !lo_done) ? ln_m_tdata : src_data;
   assign n_s_tdata = (op == OP_EMBED) ? s_axis_tdata : src_data[BEAT_BITS-1:0];
-  assign e_s_tvalid = (op == OP_EMBED) ? (running && s_axis_tvalid) : src_active;
+  assign e_s_tvalid = (op == OP_EMBED) ? (running && s_axis_tvalid) :
+                      (ln_in && !lo_done) ? ln_m_tvalid : src_active;
   assign e_s_tlast = (op == OP_EMBED) ? s_axis_tlast : src_last;
   assign s_axis_tready = running && (op == OP_EMBED) && e_s_tready[OP_EMBED[2:0]];
   wire [2:0] e = op[2:0];
-  wire src_fire = src_active && e_s_tready[e];
+  wire src_fire = src_active && (to_ln ? ln_s_tready : e_s_tready[e]);
+  wire lo_fire = ln_in && !lo_done && ln_m_tvalid && e_s_tready[e];
   wire e_out_valid = e_m_tvalid[e] && snk_active;
   wire snk_to_out = (cur_snk == B_HDR) || (cur_snk == B_OUT) || (op == OP_PRUNE && cur_snk == B_IDS);
   // beats to the result stream wait for m_axis_tready alone (the harness stalls it), so the
@@ -222,7 +252,6 @@ module sievit_top #(
   logic [BEAT-1:0] e_out_data;
   always_comb begin
     unique case (op)
-      OP_LN: e_out_data = ln_m_tdata;
       OP_ATTN: e_out_data = attn_m_tdata;
       OP_MLP: e_out_data = mlp_m_tdata;
       default: e_out_data = BEAT'(e_m_tdata[e]);
@@ -254,12 +283,14 @@ module sievit_top #(
   logic [15:0] n_beats[2], w_beats[2];
   assign n_addr[0] = e_req_addr[e];
   assign n_beats[0] = e_req_beats[e];
-  assign n_addr[1] = nx_pc;
-  assign n_beats[1] = 16'(DESC_BEATS);
+  assign n_addr[1] = (nx_st == NX_REQ_G) ? nx_ln_g : (nx_st == NX_REQ_B) ? nx_ln_b : nx_pc;
+  assign n_beats[1] = (nx_st == NX_REQ_G) ? lc_gb : (nx_st == NX_REQ_B) ? lc_bb : 16'(DESC_BEATS);
+  wire nx_req = (nx_st == NX_REQ) || (nx_st == NX_REQ_G) || (nx_st == NX_REQ_B);
+  wire nx_get = (nx_st == NX_GET) || (nx_st == NX_GET_G) || (nx_st == NX_GET_B);
   mem_arbiter u_narrow_arb (
-      .clk, .rst_n, .req_valid({nx_st == NX_REQ, running && e_req_valid[e]}),
+      .clk, .rst_n, .req_valid({nx_req, running && e_req_valid[e]}),
       .req_ready({c_req_ready, nm_req_ready}), .req_addr(n_addr), .req_beats(n_beats),
-      .rsp_valid({c_rsp_valid, nm_rsp_valid}), .rsp_ready({nx_st == NX_GET, running && e_rsp_ready[e]}),
+      .rsp_valid({c_rsp_valid, nm_rsp_valid}), .rsp_ready({nx_get, running && e_rsp_ready[e]}),
       .m_req_valid(na_req_valid), .m_req_ready(na_req_ready), .m_req_addr(na_req_addr),
       .m_req_beats(na_req_beats), .m_rsp_valid(na_rsp_valid), .m_rsp_ready(na_rsp_ready));
   mem_narrow #(.WIDE(BEAT)) u_narrow (
@@ -295,11 +326,19 @@ module sievit_top #(
       .s_axis_tdata(n_s_tdata), .m_axis_tdata(e_m_tdata[K])
 
   layernorm #(.MAX_D(MAX_D), .BEAT(BEAT)) u_ln (
-      .clk, .rst_n, .dim, .n_rows(n), .gamma_addr(d[D_LN_G]), .beta_addr(d[D_LN_B]),
-      .gamma_frac(d[D_LN_GAMMA_FRAC][7:0]), .frac_out(d[D_LN_FRAC_OUT][7:0]),
-      `SIEVIT_MEM_PORTS(2), `SIEVIT_STREAM_CTL(2), .s_axis_tdata(e_s_tdata),
-      .m_axis_tdata(ln_m_tdata));
+      .clk, .rst_n, .dim, .n_rows(n), .gamma_addr(ln_g), .beta_addr(ln_b),
+      .gamma_frac(ln_gf), .frac_out(ln_fo),
+      .mem_req_valid(e_req_valid[2]), .mem_req_ready(ln_in && lc_left == 16'd0),
+      .mem_req_addr(e_req_addr[2]), .mem_req_beats(e_req_beats[2]),
+      .mem_rsp_valid(lc_left != 16'd0), .mem_rsp_ready(e_rsp_ready[2]),
+      .mem_rsp_data(lc_buf[lc_sel][lc_ptr]),
+      .s_axis_tdata(src_data), .s_axis_tvalid(to_ln && src_active), .s_axis_tready(ln_s_tready),
+      .s_axis_tlast(src_last), .m_axis_tdata(ln_m_tdata), .m_axis_tvalid(ln_m_tvalid),
+      .m_axis_tready(ln_in && !lo_done && e_s_tready[e]), .m_axis_tlast(e_m_tlast[2]));
+  // (the LayerNorm is never an op's engine of its own)
   assign e_m_tdata[2] = '0;
+  assign e_m_tvalid[2] = 1'b0;
+  assign e_s_tready[2] = 1'b0;
 
   // ---- the shared MAC array: one `linear` engine serves attention (Q, K, V, projection),
   // mlp (fc1, fc2) and the patch embedding; index 0 attention, 1 mlp, 2 patch_embed
@@ -460,7 +499,7 @@ module sievit_top #(
   // ---- controller
   assign busy = (state != S_IDLE);
   wire [2:0] phase = (op == OP_ATTN) ? 3'd0 : (op == OP_MLP) ? 3'd1 :
-                     (op == OP_SCORE || op == OP_PRUNE) ? 3'd2 : (op == OP_LN) ? 3'd3 : 3'd4;
+                     (op == OP_SCORE || op == OP_PRUNE) ? 3'd2 : 3'd4;
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
@@ -478,6 +517,10 @@ module sievit_top #(
       cycles_total <= '0;
       cycles_phase <= '0;
       d[0] <= '0;
+      lo_cnt <= '0;
+      lc_sel <= 1'b0;
+      lc_ptr <= '0;
+      lc_left <= '0;
     end else begin
       if (busy) begin
         cycles_total <= cycles_total + 1'b1;
@@ -492,7 +535,19 @@ module sievit_top #(
           d_nx[2 * fcnt] <= nm_rsp_data[31:0];
           d_nx[2 * fcnt + 1] <= nm_rsp_data[63:32];
           fcnt <= fcnt + 1'b1;
-          if (fcnt == CW'(DESC_BEATS - 1)) nx_st <= NX_OK;
+          if (fcnt == CW'(DESC_BEATS - 1)) begin
+            fcnt <= '0;
+            // (the op's opcode is in word 0, already written)
+            nx_st <= ((d_nx[0][7:0] == OP_ATTN) || (d_nx[0][7:0] == OP_MLP)) ? NX_REQ_G : NX_OK;
+          end
+        end
+        NX_REQ_G: if (c_req_ready) nx_st <= NX_GET_G;
+        NX_REQ_B: if (c_req_ready) nx_st <= NX_GET_B;
+        NX_GET_G, NX_GET_B: if (c_rsp_valid) begin   // gamma, then beta, into the free bank
+          lc_buf[!lc_sel][LCI'(fcnt)] <= nm_rsp_data;
+          fcnt <= fcnt + 1'b1;
+          if (nx_st == NX_GET_G && fcnt == CW'(lc_gb) - 1'b1) nx_st <= NX_REQ_B;
+          if (nx_st == NX_GET_B && fcnt == CW'(lc_gb) + CW'(lc_bb) - 1'b1) nx_st <= NX_OK;
         end
         default: ;
       endcase
@@ -507,6 +562,7 @@ module sievit_top #(
         end
         S_WAITD: if (nx_st == NX_OK) begin
           for (int i = 0; i < DESC_WORDS; i++) d[i] <= d_nx[i];
+          if (nx_ln) lc_sel <= !lc_sel;   // its LayerNorm's gamma and beta
           nx_st <= NX_IDLE;
           state <= S_DISPATCH;
         end
@@ -519,6 +575,8 @@ module sievit_top #(
             nx_pc <= nx_pc + 32'(DESC_WORDS * 4);
             nx_st <= NX_REQ;
           end
+          lo_cnt <= '0;
+          lc_ptr <= '0;
           if (op == OP_END) begin
             state <= S_IDLE;
             done <= 1'b1;
@@ -534,6 +592,13 @@ module sievit_top #(
           end
         end
         S_RUN: begin
+          if (lo_fire) lo_cnt <= lo_cnt + 1'b1;
+          // the LayerNorm's reads of gamma and beta, from its bank
+          if (e_req_valid[2] && ln_in && lc_left == 16'd0) lc_left <= e_req_beats[2];
+          if (lc_left != 16'd0 && e_rsp_ready[2]) begin
+            lc_left <= lc_left - 1'b1;
+            lc_ptr <= lc_ptr + 1'b1;
+          end
           if (src_fire) begin
             if (src_cnt == src_len[src_seg] - 1'b1) begin
               src_seg <= src_seg + 1'b1;
@@ -544,8 +609,6 @@ module sievit_top #(
             unique case (cur_snk)
               B_X: if (wide_op) x_buf[XI'(snk_cnt)] <= e_out_data;
                    else x_buf[XI'(snk_cnt >> LRS)][BEAT_BITS*snk_part+:BEAT_BITS] <= e_out_data[BEAT_BITS-1:0];
-              B_H: if (wide_op) h_buf[XI'(snk_cnt)] <= e_out_data;
-                   else h_buf[XI'(snk_cnt >> LRS)][BEAT_BITS*snk_part+:BEAT_BITS] <= e_out_data[BEAT_BITS-1:0];
               B_IDS: ids_buf[PI'(snk_cnt)] <= e_out_data[BEAT_BITS-1:0];
               B_SC: sc_buf[PI'(snk_cnt)] <= e_out_data[BEAT_BITS-1:0];
               B_HDR: n_new <= e_out_data[15:0];

@@ -136,9 +136,8 @@ def _first_engine_difference(good, bad, mode: str, images: np.ndarray) -> tuple[
             s = sel.index(i)
             order += [(f"pruning_score stage {s}", "SC", f"selectors.{s}.score"),
                       (f"pruning stage {s}", "X", f"selectors.{s}.out")]
-        order += [(f"ln1 of block {i}", "H", f"blocks.{i}.ln1_out"),
-                  (f"attention of block {i}", "X", f"blocks.{i}.res1"),
-                  (f"ln2 of block {i}", "H", f"blocks.{i}.ln2_out"),
+        # (a LayerNorm's rows stream into the attention / mlp after it: not observed)
+        order += [(f"attention of block {i}", "X", f"blocks.{i}.res1"),
                   (f"mlp of block {i}", "X", f"blocks.{i}.out")]
     for computes, buf, key in order:
         want, got = g.trace[key][0].ravel(), r.trace[key][0].ravel()

@@ -116,7 +116,7 @@ def test_program_follows_the_bundle():
     prog = Program(bundle, PRESETS["fmnist"])
     names = {v: k for k, v in OP.items()}
     seq = [names[int(d[0])] for d in prog.programs["threshold"]]
-    block = ["ln", "attn", "ln", "mlp"]
+    block = ["attn", "mlp"]   # (each with its LayerNorm in front)
     expect = ["embed"] + block + ["score", "prune"] + block * 3 + ["score", "prune"] + block * 2
     assert seq == expect + ["head", "end"]
     dense = [names[int(d[0])] for d in prog.programs["none"]]
