@@ -279,8 +279,8 @@ module sievit_top #(
   logic aw_req_valid, aw_req_ready, aw_rsp_valid, aw_rsp_ready;
   logic [31:0] aw_req_addr;
   logic [15:0] aw_req_beats;
-  logic [31:0] n_addr[2], w_addr[2];
-  logic [15:0] n_beats[2], w_beats[2];
+  logic [1:0][31:0] n_addr, w_addr;
+  logic [1:0][15:0] n_beats, w_beats;
   assign n_addr[0] = e_req_addr[e];
   assign n_beats[0] = e_req_beats[e];
   assign n_addr[1] = (nx_st == NX_REQ_G) ? nx_ln_g : (nx_st == NX_REQ_B) ? nx_ln_b : nx_pc;
