@@ -232,7 +232,9 @@ def test_internal_streams_stall_bit_exact():
     assert st["stall_internal_pct"] == 60 and st["stall_pct"] == 0
     b, s = base["modes"]["threshold"], st["modes"]["threshold"]
     assert s["cycles_per_image"] > b["cycles_per_image"]
-    assert s["cycles_by_phase"]["layernorm"] > b["cycles_by_phase"]["layernorm"]
+    # the selector and the pruning engine take their rows straight from the buffers (the
+    # GEMM engines' phases also move with the weight loader's timing, either way)
+    assert s["cycles_by_phase"]["pruning"] > b["cycles_by_phase"]["pruning"]
 
 
 def test_whole_model_bit_exact_at_90_percent_stalls_and_256_latency():
