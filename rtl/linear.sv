@@ -208,6 +208,10 @@ module linear
 
   // the array finishes with its buffer on the last step of the last row group
   logic c_done;
+  // a (re)start of the weight list waits until no burst of the loader is offered or in flight
+  logic wl_pend;
+  wire wl_go = (PREFETCH != 0) && (wl_start || wl_pend) &&
+               ((ml == L_IDLE) || (ml == L_END) || (ml == L_WAIT));
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
@@ -224,8 +228,11 @@ module linear
       lb <= 1'b0;
       b_used <= '0;
       b_full <= '0;
+      wl_pend <= 1'b0;
     end else begin
-      if ((PREFETCH != 0) && wl_start) begin
+      if (wl_start && !wl_go) wl_pend <= 1'b1;
+      if (wl_go) begin
+        wl_pend <= 1'b0;
         ml <= L_REQ_E;
         wl_ptr <= wl_addr;
         lb <= 1'b0;
@@ -424,7 +431,7 @@ module linear
       o_beat <= '0;
       mac_cycles <= '0;
     end else begin
-      if ((PREFETCH != 0) && wl_start) cb <= 1'b0;
+      if (wl_go) cb <= 1'b0;
       if (start) begin
         running <= 1'b1;
         c_on <= 1'b1;

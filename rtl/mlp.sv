@@ -175,7 +175,9 @@ module mlp #(
     endcase
   end
   // fc1's output fills g_buf; fc2's output is the engine's output
-  assign l_m_tready = (phase == FC1_RUN) ? 1'b1 : (fc2 ? m_axis_tready : 1'b0);
+  // fc1's rows are kept as they come, also while its input still arrives (FC1_IN)
+  wire fc1 = (phase == FC1_IN) || (phase == FC1_RUN);
+  assign l_m_tready = fc1 ? 1'b1 : (fc2 ? m_axis_tready : 1'b0);
   assign m_axis_tdata = l_m_tdata;
   assign m_axis_tvalid = fc2 && l_m_tvalid;   // fc2's rows stream out while it runs
   assign m_axis_tlast = fc2 && l_m_tlast;
@@ -198,7 +200,6 @@ module mlp #(
       end
       unique case (phase)
         FC1_IN: if (s_axis_tvalid && l_s_tready) begin
-          g_in <= '0;
           x_in <= '0;
           mac1 <= '0;
           if (l_s_tready && s_axis_tvalid && (g_out == h_beats - 1'b1)) begin
@@ -206,18 +207,7 @@ module mlp #(
             g_out <= '0;
           end else g_out <= g_out + 1'b1;  // counts h2 beats sent to fc1
         end
-        FC1_RUN: if (l_m_tvalid) begin
-          g_buf[GI'(g_in)] <= l_m_tdata;
-          if (g_in == g_beats - 1'b1) begin
-            phase <= FC2_IN;
-            g_out <= '0;
-            x_out <= '0;
-            f_col <= '0;
-            f_res <= 1'b0;
-            mac1 <= l_mac;
-          end
-          g_in <= g_in + 1'b1;
-        end
+        FC1_RUN: ;   // (fc1's rows: below)
         FC2_IN: if (l_s_tready && l_s_tvalid) begin
           if (f_res) x_out <= x_out + 1'b1;
           else g_out <= g_out + 1'b1;
@@ -228,11 +218,24 @@ module mlp #(
         end
         FC2_OUT: if (m_axis_tvalid && m_axis_tready && m_axis_tlast) begin
           phase <= FC1_IN;
+          g_in <= '0;
           g_out <= '0;
           x_in <= '0;
         end
         default: phase <= FC1_IN;
       endcase
+      if (fc1 && l_m_tvalid) begin   // fc1's rows into g_buf (its last row only in FC1_RUN)
+        g_buf[GI'(g_in)] <= l_m_tdata;
+        g_in <= g_in + 1'b1;
+        if (g_in == g_beats - 1'b1) begin
+          phase <= FC2_IN;
+          g_out <= '0;
+          x_out <= '0;
+          f_col <= '0;
+          f_res <= 1'b0;
+          mac1 <= l_mac;
+        end
+      end
     end
   end
 

@@ -3,7 +3,7 @@
 // f = max(fa, fp)): exact, and equal to the contract's alignment through max(fa, fc, fp),
 // since aligning to a finer frac only shifts left) -> CLS row (cls + pos[0], here) first, then
 // the patch rows (docs/numerics.md). The CLS and position tables are fetched through the
-// burst read port while nothing else uses it. The image streams in 8 bytes per beat and each
+// burst read port (shared with the top's weight loader). The image streams in 8 bytes per beat and each
 // byte lands at its place in patch order (an incremental address per lane, no division);
 // the patch rows then leave as BEAT-bit words, each row padded with zeros to whole words (the
 // RTL layout pads the weight rows to match). In: image_size^2 * chans bytes, 8 per beat.
