@@ -503,5 +503,5 @@ module linear
   end
 
   logic unused;
-  assign unused = s_axis_tlast ^ (^wl_addr) ^ wl_start ^ (^e_raw);
+  assign unused = s_axis_tlast ^ (^e_raw);
 endmodule

@@ -540,7 +540,7 @@ module sievit_top #(
           if (fcnt == CW'(DESC_BEATS - 1)) begin
             fcnt <= '0;
             // (the op's opcode is in word 0, already written)
-            nx_st <= ((d_nx[0][7:0] == OP_ATTN) || (d_nx[0][7:0] == OP_MLP)) ? NX_REQ_G : NX_OK;
+            nx_st <= nx_ln ? NX_REQ_G : NX_OK;
           end
         end
         NX_REQ_G: if (c_req_ready) nx_st <= NX_GET_G;
