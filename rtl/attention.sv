@@ -9,7 +9,13 @@
 // CLS, is 0):
 //   score_out = 1 (EViT, rd.cls_attention): a_j = sum_h A_h[0, j];
 //   score_out = 2 (CP-ViT, rd.cpvit_accumulate): reads the tokens' cumulative scores
-//     (ceil(n/2) beats after x) and writes cum_j + sum_h max_i A_h[i, j].
+//     (ceil(n/2) beats after x) and writes cum_j + sum_h max_i A_h[i, j];
+//   score_out = 3 (ToMe, rd.size_bias and rd.unit_keys): reads the tokens' sizes (ceil(n/2)
+//     beats after x), adds ln(size_j) at the logits' frac (the ROM log_size, round half to
+//     even) to every logit of key j, and writes each row's unit key after the rows instead
+//     of scores: u = div_round(kbar * 2^7, max(isqrt(|kbar|^2), 1)), kbar = sum_h K_h, as
+//     head_dim int16 per row (BEAT / 16 a beat, little-endian). kbar is summed as K's rows
+//     come; a unit (u_*) turns them into unit keys while V, Q.K^T and A.V run.
 // CP-ViT's heads: head_track adds each head's mass sum_{j>=1} max_i A_h[i, j] to a
 // per-head register (head_reset clears them first); head_select = P > 0 marks the P heads
 // of least mass pruned (ties: the higher head first, rd.cpvit_head_mask); with head_apply
@@ -25,6 +31,8 @@ module attention #(
     parameter int MAX_N = 64,
     parameter int MAX_D = 128,
     parameter int MAX_HEADS = 8,
+    parameter int MAX_DH = 64,        // ToMe's unit keys: head width (<= MAX_D)
+    parameter int UK_LANES = 4,       // ToMe's unit keys: elements per cycle (divides BEAT / 16)
     parameter int BEAT = 64           // stream beat bits (head_dim a multiple of BEAT / 8)
 ) (
     // the linear engine's port, used when EXT_LINEAR = 1: sievit_top shares one array
@@ -53,7 +61,7 @@ module attention #(
     input  logic [15:0]                      dim,
     input  logic [15:0]                      heads,
     input  logic [15:0]                      head_dim,     // multiple of 8
-    input  logic [1:0]                       score_out,    // 0 none, 1 EViT, 2 CP-ViT (above)
+    input  logic [1:0]                       score_out,    // 0 none, 1 EViT, 2 CP-ViT, 3 ToMe (above)
     input  logic                             head_reset,
     input  logic                             head_track,
     input  logic [7:0]                       head_select,
@@ -101,7 +109,7 @@ module attention #(
   localparam int VGI = $clog2(VG > 1 ? VG : 2);
 
   typedef enum logic [3:0] {
-    IN_H, IN_X, IN_S, LIN, ATT, PROJ_IN, PROJ_OUT, SCORE_OUT
+    IN_H, IN_X, IN_S, LIN, ATT, PROJ_IN, PROJ_OUT, SCORE_OUT, UK_OUT
   } state_t;
   // IN_H: the h rows into h_buf and straight into the linear engine for Q; IN_X, IN_S: the
   // residual rows (and CP-ViT's scores) while Q computes; LIN: h_buf into the linear engine
@@ -146,6 +154,18 @@ module attention #(
   logic [1:0] pf;                                  // prob banks full
   logic signed [31:0] acc_qk[QK_KEYS];
   logic signed [31:0] acc_av[B8];
+  // ToMe (score_out 3): the keys' ln(size) bias, banked like the logits; kbar = sum_h K_h per
+  // row (B8 int16 lanes a word); the unit keys (BEAT / 16 int16 a word)
+  localparam int UH = B8 / 2;                       // int16 per unit-key word
+  localparam int KBW = (MAX_DH + B8 - 1) / B8;      // kbar words per row
+  localparam int UBW = 2 * KBW;                     // unit-key words per row
+  localparam int KBI = $clog2(NSZ * KBW);
+  localparam int UBI = $clog2(NSZ * UBW);
+  wire tome = (score_out == 2'd3);
+  logic signed [31:0] kbias[QK_KEYS][KG];
+  logic [16*B8-1:0] kb_mem[NSZ * KBW];
+  logic [BEAT-1:0] u_buf[NSZ * UBW];
+  logic [CW-1:0] kw;                        // K collection: the word within its head
 
   wire [CW-1:0] row_beats = CW'(dim / 16'(B8));
   wire [CW-1:0] tensor_beats = CW'(n) * row_beats;
@@ -307,10 +327,12 @@ module attention #(
       if (32'(beat) * 2 + l < 32'(n) && (beat != 0 || l != 0))   // CLS: 0
         sc_word[32*l+:32] = sc_acc[NI'(32'(beat) * 2 + l)];
   end
-  assign m_axis_tdata = (state == SCORE_OUT) ? sc_word : l_m_tdata;
-  assign m_axis_tvalid = (proj && l_m_tvalid) || (state == SCORE_OUT);
+  assign m_axis_tdata = (state == SCORE_OUT) ? sc_word :
+                        (state == UK_OUT) ? u_buf[UBI'(uo_row * CW'(UBW) + uo_w)] : l_m_tdata;
+  assign m_axis_tvalid = (proj && l_m_tvalid) || (state == SCORE_OUT) || (state == UK_OUT && u_done);
   assign m_axis_tlast = (proj && l_m_tlast && score_out == 2'd0) ||
-                        ((state == SCORE_OUT) && beat == sc_beats - 1'b1);
+                        ((state == SCORE_OUT) && beat == sc_beats - 1'b1) ||
+                        ((state == UK_OUT) && beat == uk_beats - 1'b1);
 
   // CP-ViT heads: active heads, the first one and the one after hd
   function automatic logic head_on(input logic [HW-1:0] h, input logic [MAX_HEADS-1:0] pr,
@@ -375,6 +397,135 @@ module attention #(
   assign sm_m_tready = (state == ATT) && !c_end && !pf[c_bank];
   wire av_run = (state == ATT) && pf[a_bank];
 
+  // ---- ToMe (score_out 3)
+  // rd.size_bias: ln(size) at the logits' frac, round half to even
+  function automatic logic signed [31:0] size_bias(input logic [31:0] size,
+                                                   input logic signed [7:0] frac);
+    size_bias = 32'(rshift_rne(64'(log_size(size > 32'd255 ? 8'd255 : size[7:0])),
+                               32'(LOG_SIZE_FRAC) - 32'(frac)));
+  endfunction
+  // kbar: K's word kw of head lcol / hd_words of row lrow, added to the heads before it
+  wire [KBI-1:0] kb_widx = KBI'(lrow * CW'(KBW) + kw);
+  wire [16*B8-1:0] kb_old = kb_mem[kb_widx];
+  logic [16*B8-1:0] kb_new;
+  always_comb begin
+    for (int l = 0; l < B8; l++)
+      kb_new[16*l+:16] = ((lcol < hd_words) ? 16'sd0 : $signed(kb_old[16*l+:16])) +
+                         16'($signed(l_m_tdata[8*l+:8]));
+  end
+  wire k_in = collect && l_m_tvalid && proj_sel == 2'd1 && lbeat == tensor_beats - 1'b1;
+  wire [CW-1:0] u_words = 2 * hd_words;             // unit-key words per row
+  wire [CW-1:0] uk_beats = CW'(n) * u_words;
+  logic [CW-1:0] uo_row, uo_w;                      // UK_OUT: row and word
+  // the unit-key unit, row by row once K is in: |kbar|^2 (UK_LANES squares a cycle), its
+  // integer square root (one bit a cycle), m = ceil(2^33 / D) for D = 2 max(root, 1) (one
+  // `udiv`), then UK_LANES elements a cycle: div_round(a, d) = floor(N / D), N = 2a + d,
+  // a = kbar * 2^7, as (|N| * m) >> 33 (|N| + D - 1 for N < 0, negated). Exact: |N| < 2^19
+  // and D <= 2^14 (|kbar| <= 8 * 128, head_dim <= 64), and floor(M m / 2^K) = floor(M / D)
+  // whenever M D < 2^K, here 2^33
+  typedef enum logic [2:0] {U_IDLE, U_SQ, U_ROOT, U_RECIP, U_DIV} u_state_t;
+  u_state_t u_st;
+  logic u_done;
+  logic [CW-1:0] u_row, u_e;                        // row, element
+  logic [27:0] u_sq, u_rem;
+  logic [27:0] u_root;                              // (wider while the bits settle)
+  logic [27:0] u_bit;
+  logic [14:0] u_den;                               // D = 2 max(root, 1)
+  logic [32:0] u_m;
+  logic [BEAT-1:0] u_word;                          // the unit-key word being filled
+  logic ud_start, ud_busy, ud_done;
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [35:0] ud_q;                                // m < 2^33
+  /* verilator lint_on UNUSEDSIGNAL */
+  udiv #(.W(36), .BITS(4)) u_udiv (.clk, .rst_n, .start(ud_start), .num(36'(36'd1 << 33) + 36'(u_den) - 36'd1),
+                                   .den(36'(u_den)), .quot(ud_q), .busy(ud_busy), .done(ud_done));
+  wire [16*B8-1:0] u_kw = kb_mem[KBI'(u_row * CW'(KBW) + u_e / CW'(B8))];
+  logic signed [15:0] u_lane[UK_LANES];
+  logic [27:0] u_sq_step;
+  logic [BEAT-1:0] u_word_next;
+  always_comb begin
+    u_sq_step = '0;
+    u_word_next = u_word;
+    for (int l = 0; l < UK_LANES; l++) begin
+      logic signed [15:0] kv;
+      logic signed [19:0] nn;
+      logic [18:0] mag;
+      /* verilator lint_off UNUSEDSIGNAL */
+      logic [51:0] prod;                            // bits below 33 dropped
+      /* verilator lint_on UNUSEDSIGNAL */
+      kv = $signed(u_kw[16*(32'(u_e % CW'(B8)) + l)+:16]);
+      u_sq_step = u_sq_step + 28'(32'(kv) * 32'(kv));
+      nn = 20'(kv) * 20'sd256 + 20'($signed({1'b0, u_den[14:1]}));   // 2a + d
+      mag = nn[19] ? 19'(20'sd0 - nn) + 19'(u_den) - 19'd1 : 19'(nn);
+      prod = 52'(mag) * 52'(u_m);
+      u_lane[l] = nn[19] ? 16'sd0 - 16'(prod[51:33]) : 16'(prod[51:33]);
+      u_word_next[16*(32'(u_e % CW'(UH)) + l)+:16] = u_lane[l];
+    end
+  end
+  wire [27:0] u_trial = u_root + u_bit;
+  assign ud_start = (u_st == U_RECIP) && u_den != 15'd0 && !ud_busy && !ud_done;
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      u_st <= U_IDLE;
+      u_done <= 1'b0;
+      {u_row, u_e, u_sq, u_rem, u_root, u_bit, u_den, u_m, u_word} <= '0;
+    end else begin
+      unique case (u_st)
+        U_IDLE: if (k_in && tome) begin
+          u_st <= U_SQ;
+          u_done <= 1'b0;
+          {u_row, u_e, u_sq} <= '0;
+        end
+        U_SQ: begin
+          u_sq <= u_sq + u_sq_step;
+          u_e <= u_e + CW'(UK_LANES);
+          if (u_e + CW'(UK_LANES) >= CW'(head_dim)) begin
+            u_st <= U_ROOT;
+            u_e <= '0;
+            u_rem <= u_sq + u_sq_step;
+            u_root <= '0;
+            u_bit <= 28'd1 << 26;
+          end
+        end
+        U_ROOT: begin   // floor(sqrt): one result bit a cycle
+          if (u_rem >= u_trial) begin
+            u_rem <= u_rem - u_trial;
+            u_root <= (u_root >> 1) + u_bit;
+          end else u_root <= u_root >> 1;
+          u_bit <= u_bit >> 2;
+          if (u_bit == 28'd1) begin
+            u_st <= U_RECIP;
+            u_den <= 15'd0;   // set next cycle, once the root is final
+          end
+        end
+        U_RECIP: begin
+          if (u_den == 15'd0) u_den <= (u_root == 28'd0) ? 15'd2 : {u_root[13:0], 1'b0};
+          if (ud_done) begin
+            u_m <= ud_q[32:0];
+            u_st <= U_DIV;
+          end
+        end
+        U_DIV: begin
+          u_e <= u_e + CW'(UK_LANES);
+          if ((u_e + CW'(UK_LANES)) % CW'(UH) == 0) begin
+            u_buf[UBI'(u_row * CW'(UBW) + u_e / CW'(UH))] <= u_word_next;
+            u_word <= '0;
+          end else u_word <= u_word_next;
+          if (u_e + CW'(UK_LANES) >= CW'(head_dim)) begin
+            u_e <= '0;
+            u_sq <= '0;
+            u_row <= u_row + 1'b1;
+            if (u_row == CW'(n) - 1'b1) begin
+              u_st <= U_IDLE;
+              u_done <= 1'b1;
+            end else u_st <= U_SQ;
+          end
+        end
+        default: u_st <= U_IDLE;
+      endcase
+    end
+  end
+
   wire lrow_end = (lcol == row_beats - 1'b1);
   always_ff @(posedge clk) begin
     if (!rst_n) begin
@@ -387,6 +538,8 @@ module attention #(
       pf <= '0;
       lrow <= '0;
       lcol <= '0;
+      kw <= '0;
+      {uo_row, uo_w} <= '0;
       {fbeat, lbeat, xbeat, px_col} <= '0;
       {lf_done, pp_x} <= '0;
       proj_sel <= '0;
@@ -405,14 +558,18 @@ module attention #(
       if (collect && l_m_tvalid) begin
         unique case (proj_sel)
           2'd0: q_buf[BI'(lbeat)] <= l_m_tdata;
-          2'd1: k_mem[32'(lrow) % QK_KEYS][KI'((lrow >> LQ) * CW'(RB) + lcol)] <= l_m_tdata;
+          2'd1: begin
+            k_mem[32'(lrow) % QK_KEYS][KI'((lrow >> LQ) * CW'(RB) + lcol)] <= l_m_tdata;
+            if (tome) kb_mem[kb_widx] <= kb_new;
+          end
           default: v_mem[32'(lrow) % AV_KEYS][VI'((lrow >> LV) * CW'(RB) + lcol)] <= l_m_tdata;
         endcase
         lcol <= lrow_end ? '0 : lcol + 1'b1;
+        kw <= (lrow_end || kw == hd_words - 1'b1) ? '0 : kw + 1'b1;
         lrow <= lrow_end ? lrow + 1'b1 : lrow;
         lbeat <= lbeat + 1'b1;
         if (lbeat == tensor_beats - 1'b1) begin
-          {lbeat, lrow, lcol, fbeat, lf_done} <= '0;
+          {lbeat, lrow, lcol, kw, fbeat, lf_done} <= '0;
           if (proj_sel == 2'd2) begin   // (in LIN: V is fed after the residual rows)
             state <= (first_hd < CW'(heads)) ? ATT : PROJ_IN;
             beat <= '0;
@@ -440,14 +597,18 @@ module attention #(
           x_buf[BI'(beat)] <= s_axis_tdata;
           beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == tensor_beats - 1'b1) begin
-            state <= (score_out == 2'd2) ? IN_S : LIN;
+            state <= (score_out[1]) ? IN_S : LIN;   // CP-ViT's scores, ToMe's sizes
             if (head_select != 0) hpruned <= sel_pruned;
             if (score_out == 2'd1) for (int j = 0; j < NSZ; j++) sc_acc[j] <= '0;
           end
         end
-        IN_S: if (s_axis_tvalid) begin  // CP-ViT: the tokens' cumulative scores
+        IN_S: if (s_axis_tvalid) begin  // CP-ViT: the tokens' cumulative scores; ToMe: sizes
           for (int l = 0; l < 2; l++)
-            if (32'(beat) * 2 + l < 32'(n)) sc_acc[NI'(32'(beat) * 2 + l)] <= s_axis_tdata[32*l+:32];
+            if (32'(beat) * 2 + l < 32'(n)) begin
+              if (tome) kbias[(32'(beat) * 2 + l) % QK_KEYS][KGI'((32'(beat) * 2 + l) >> LQ)] <=
+                  size_bias(s_axis_tdata[32*l+:32], frac_s);
+              else sc_acc[NI'(32'(beat) * 2 + l)] <= s_axis_tdata[32*l+:32];
+            end
           beat <= (beat == sc_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == sc_beats - 1'b1) state <= LIN;
         end
@@ -460,7 +621,8 @@ module attention #(
           if (q_st == Q_RUN) begin
             if (q_kk == hd_steps - 1'b1) begin
               for (int i = 0; i < QK_KEYS; i++) begin
-                if ((q_jb << LQ) + CW'(i) < CW'(n)) logit[i][KGI'(q_jb)] <= acc_qk[i] + qk[i];
+                if ((q_jb << LQ) + CW'(i) < CW'(n))
+                  logit[i][KGI'(q_jb)] <= acc_qk[i] + qk[i] + (tome ? kbias[i][KGI'(q_jb)] : 32'sd0);
                 acc_qk[i] <= '0;
               end
               q_kk <= '0;
@@ -551,7 +713,7 @@ module attention #(
           end
         end
         PROJ_OUT: if (m_axis_tready && l_m_tvalid && l_m_tlast) begin
-          state <= (score_out != 2'd0) ? SCORE_OUT : IN_H;
+          state <= tome ? UK_OUT : (score_out != 2'd0) ? SCORE_OUT : IN_H;
           beat <= '0;
           proj_sel <= '0;
           lf_done <= 1'b0;
@@ -559,6 +721,15 @@ module attention #(
         SCORE_OUT: if (m_axis_tready) begin
           beat <= (beat == sc_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == sc_beats - 1'b1) state <= IN_H;
+        end
+        UK_OUT: if (m_axis_tready && u_done) begin
+          beat <= (beat == uk_beats - 1'b1) ? '0 : beat + 1'b1;
+          uo_w <= (uo_w == u_words - 1'b1) ? '0 : uo_w + 1'b1;
+          if (uo_w == u_words - 1'b1) uo_row <= uo_row + 1'b1;
+          if (beat == uk_beats - 1'b1) begin
+            state <= IN_H;
+            {uo_w, uo_row} <= '0;
+          end
         end
         default: state <= IN_H;
       endcase

@@ -18,9 +18,12 @@ import numpy as np
 
 from sievit.errors import SievitError
 from sievit.layout import EPI
+from sievit.quant.contract import LOG_SIZE_FRAC
+from sievit.quant.reduce import log_size_table
 
 DESC_WORDS = 64          # 32-bit words per descriptor (fetched as 64-bit beats)
 SEL_MAXH = 4             # selector heads a `score` descriptor holds
+LOG_SIZE_MAX = 255       # proportional attention: token sizes the ln table covers
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,9 @@ OPS: dict[str, Op] = {
         _frac("frac_acc", "accumulator frac"), _frac("frac_cls", "CLS frac"),
         _frac("frac_pos", "position frac"), _frac("frac_out", "output frac"),
         Field("wlist", "the shared array's weight list: per GEMM in call order w, b, "
-                       "n_in | n_out << 16, 0; ended by n_out = 0")),
+                       "n_in | n_out << 16, 0; ended by n_out = 0"),
+        Field("sc_init", "the value every SC entry starts at: 0 (CP-ViT's cumulative "
+                         "scores), 1 (ToMe's token sizes)")),
         "image (top `s_axis`)", "X; `n` = tokens, ids 0…n−1"),
     "attn": Op(3, "attention", (
         Field("heads", "heads"), Field("head_dim", "head width"),
@@ -72,14 +77,17 @@ OPS: dict[str, Op] = {
         _frac("frac_res", "the block input's frac (proj residual)"),
         _frac("frac_s", "logits frac: frac(q) + frac(k)"), _frac("frac_v", "v frac"),
         _frac("frac_attn_out", "head concat frac"),
-        Field("score_out", "score source to SC after the rows: 0 none, 1 EViT Σ_h A_h[0, j], "
-                           "2 CP-ViT cum_j + Σ_h max_i A_h[i, j] (reads cum from SC)"),
+        Field("score_out", "score source after the rows: 0 none, 1 EViT Σ_h A_h[0, j] to SC, "
+                           "2 CP-ViT cum_j + Σ_h max_i A_h[i, j] to SC (reads cum from SC), "
+                           "3 ToMe: reads the token sizes from SC, adds ln(size_j) to every "
+                           "logit of key j, writes the unit keys to U"),
         Field("head_reset", "CP-ViT: clear the per-head mass first"),
         Field("head_track", "CP-ViT: add each head's mass Σ_j≥1 max_i A_h[i, j]"),
         Field("head_select", "CP-ViT: > 0: prune this many heads of least mass from now on"),
         Field("head_apply", "CP-ViT: pruned heads skip Q·Kᵀ, softmax, A·V; their channels 0"),
         *_LN_FIELDS),
-        "X through LN1, then X; with score_out 2, then SC", "X; with score_out, then SC"),
+        "X through LN1, then X; with score_out 2 or 3, then SC",
+        "X; with score_out 1 or 2, then SC; with 3, then U"),
     "mlp": Op(4, "mlp", (
         Field("hidden", "hidden width"), Field("fc1_w", "fc1 weights"), Field("fc1_b", "fc1 biases"),
         _frac("fc1_frac_acc", "fc1 accumulator frac"), _frac("fc1_frac_gelu_in", "GELU input frac"),
@@ -104,6 +112,11 @@ OPS: dict[str, Op] = {
         Field("heads", "EViT: heads (the fused token's divisor is heads · 2⁸)")),
         "X, IDS, SC", "header → top `m_axis`; scores dropped (mode 4: the kept rows' → SC); rows → "
         "X; ids → IDS and top `m_axis`; `n` = n_new"),
+    "merge": Op(2, "bipartite_merge", (
+        Field("r", "merges per image: r_img = min(r, (n − 1) // 2)"),
+        Field("head_dim", "unit-key width")),
+        "X, IDS, SC (sizes), U", "header → top `m_axis`; sizes → SC; rows → X; ids → IDS and "
+        "top `m_axis`; `n` = n_new"),
     "head": Op(7, "head", (
         Field("classes", "classes"), Field("g", "LN γ"), Field("b", "LN β"),
         _frac("gamma_frac", "LN γ frac"), _frac("ln_frac_out", "LN output frac"),
@@ -112,7 +125,7 @@ OPS: dict[str, Op] = {
 }
 PRUNE_MODES = {"threshold": 1, "topk": 2, "evit": 3, "drop": 4}
 # sievit_top's stream sources / sinks
-BUFFERS = {"X": 0, "IDS": 2, "SC": 3, "HDR": 4, "DROP": 5, "OUT": 6}
+BUFFERS = {"X": 0, "U": 1, "IDS": 2, "SC": 3, "HDR": 4, "DROP": 5, "OUT": 6}
 FIRST_FIELD_WORD = 2     # word 0: opcode, word 1: model width
 
 
@@ -174,6 +187,7 @@ def render_sv() -> str:
     lines = [SV_BEGIN, "  /* verilator lint_off UNUSEDPARAM */",
              f"  localparam int DESC_WORDS = {DESC_WORDS};",
              f"  localparam int SEL_MAXH = {SEL_MAXH};",
+             f"  localparam int LOG_SIZE_FRAC = {LOG_SIZE_FRAC};   // proportional attention's ln table",
              "  // opcodes (descriptor word 0)"]
     lines += [f"  localparam logic [7:0] OP_{n.upper()} = 8'd{op.code};" for n, op in OPS.items()]
     lines.append("  // pruning decisions (prune.mode)")
@@ -186,8 +200,22 @@ def render_sv() -> str:
     for name, op in OPS.items():
         for f in op.fields:
             lines.append(f"  localparam int {_sv_name(name, f.name)} = {WORD[name][f.name]};")
-    lines += ["  /* verilator lint_on UNUSEDPARAM */", SV_END]
+    lines.append("  /* verilator lint_on UNUSEDPARAM */")
+    lines += _render_log_size()
+    lines.append(SV_END)
     return "\n".join(lines)
+
+
+def _render_log_size() -> list[str]:
+    """Proportional attention's ROM: round(ln(s) * 2^LOG_SIZE_FRAC) for s = 1..LOG_SIZE_MAX
+    (quant.reduce.log_size_table; s = 0 reads as s = 1)."""
+    tab = log_size_table(LOG_SIZE_MAX)
+    lines = [f"  // round(ln(s) * 2^{LOG_SIZE_FRAC}), s = 0 read as 1 (quant/reduce.py log_size_table)",
+             "  function automatic logic [19:0] log_size(input logic [7:0] s);",
+             "    case (s)"]
+    lines += [f"      8'd{s}: log_size = 20'd{int(tab[s])};" for s in range(2, LOG_SIZE_MAX + 1)]
+    lines += ["      default: log_size = 20'd0;", "    endcase", "  endfunction"]
+    return lines
 
 
 def render_md() -> str:

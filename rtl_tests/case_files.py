@@ -157,6 +157,27 @@ def attention_cls_cases(path: Path, dim: int, heads: int) -> list[dict]:
     return out
 
 
+def attention_tome_cases(path: Path, dim: int, heads: int) -> list[dict]:
+    """The attention_method cases with proportional attention and every head (ToMe's
+    attention: sizes in, rd.size_bias on the logits, rd.unit_keys out); the others skipped."""
+    c = Cursor(path)
+    out = []
+    dh = dim // heads
+    for _ in range(c.one()):
+        block, n, prop, bits, chan = (c.one() for _ in range(5))
+        h, x = (c.take(n * dim).reshape(n, dim) for _ in range(2))
+        size = c.take(n)
+        if chan:
+            raise ValueError("attention_tome_cases: channel-masked cases (CAIT) are not read")
+        y = c.take(n * dim).reshape(n, dim)
+        c.take(n), c.take(n), c.take(heads), c.take(n)   # CLS attention, max, mass, PPT
+        u = c.take(n * dh).reshape(n, dh)
+        if not prop or bits != (1 << heads) - 1:
+            continue
+        out.append({"block": block, "a": h, "b": x, "y": y, "size": size, "u": u})
+    return out
+
+
 def method_pruning_cases(path: Path, dim: int, heads: int, method: str) -> list[dict]:
     """A method bundle's reduce cases (real stage inputs, then k = 0 / 1 / M, ties, identical
     rows; EViT: an earlier fused token among the candidates) as pruning cases: EViT mode 3

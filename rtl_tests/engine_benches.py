@@ -12,7 +12,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 
-from case_files import (attention_cls_cases, method_pruning_cases, block_cases, gelu_cases, head_cases, patch_embed_cases, layernorm_cases, linear_cases, pruning_cases, pack_i32, pack_i8, softmax_cases,
+from case_files import (attention_cls_cases, attention_tome_cases, method_pruning_cases, block_cases, gelu_cases, head_cases, patch_embed_cases, layernorm_cases, linear_cases, pruning_cases, pack_i32, pack_i8, softmax_cases,
                         unpack_i8, unpack_i32, unpack_u8)
 
 CASES = Path(os.environ.get("SIEVIT_CASE_DIR", "."))
@@ -414,6 +414,33 @@ async def attention_cum_cases_bit_exact(dut):
     """score_out = 2 (CP-ViT's score source): the cumulative scores in, plus this block's."""
     await run_cases(dut, _cum_cases(), attention_cfg, attention_score_words,
                     attention_score_check, timeout_ns=20_000_000)
+
+
+def _tome_cases():
+    """ToMe: score_out 3, token sizes in (proportional attention), unit keys out."""
+    lay = layout()
+    cases = attention_tome_cases(CASES / "attention_method.bin", lay["dim"], lay["attn"][0]["heads"])
+    return [{**c, "score_out": 3} for c in cases]
+
+
+def attention_tome_words(c):
+    return block_words(c) + pack_i32(c["size"])
+
+
+def attention_tome_check(c, got):
+    """The rows, then each row's unit key as int16 (four a beat)."""
+    n, dim = c["y"].shape
+    rows = n * dim // 8
+    u = c["u"]
+    want = [_packed(u.reshape(-1)[i:i + 4], 16) for i in range(0, u.size, 4)]
+    return len(got) == rows + len(want) and block_check(c, got[:rows]) and got[rows:] == want
+
+
+@cocotb.test()
+async def attention_tome_cases_bit_exact(dut):
+    """score_out = 3 (ToMe): ln(size) on the logits, rd.unit_keys after the block's output."""
+    await run_cases(dut, _tome_cases(), attention_cfg, attention_tome_words,
+                    attention_tome_check, timeout_ns=20_000_000)
 
 
 @cocotb.test()

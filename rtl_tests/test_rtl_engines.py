@@ -114,7 +114,8 @@ def test_engine(engine, sim, params, case_dir, tmp_path):
 METHOD_RUNS = [("pruning", "pruning_evit_cases_bit_exact", 600, "evit"),
                ("attention", "attention_cls_cases_bit_exact", 100, "evit"),
                ("pruning", "pruning_drop_cases_bit_exact", 600, "cpvit"),
-               ("attention", "attention_cum_cases_bit_exact", 100, "cpvit")]
+               ("attention", "attention_cum_cases_bit_exact", 100, "cpvit"),
+               ("attention", "attention_tome_cases_bit_exact", 100, "tome")]
 
 
 @pytest.mark.parametrize("engine,testcase,n_cases,method", METHOD_RUNS,
