@@ -14,12 +14,13 @@ ENGINE_DEPS: dict[str, tuple[str, ...]] = {
     "gelu": (), "softmax": (), "layernorm": (), "linear": (), "pruning": (),
     "mlp": ("linear",), "attention": ("linear", "softmax"), "head": ("layernorm", "linear"),
     "patch_embed": ("linear",), "pruning_score": ("layernorm", "linear"),
+    "bipartite_merge": (),
 }
 TOP = "sievit_top"
 # the top's modules in compile order (the package first)
 TOP_MODULES = (PACKAGE, *SHARED, "mem_narrow", "mem_arbiter", "linear", "layernorm", "softmax", "gelu",
                "attention", "mlp",
-               "pruning", "pruning_score", "head", "patch_embed", TOP)
+               "pruning", "bipartite_merge", "pruning_score", "head", "patch_embed", TOP)
 SIM_MODULES = ("sim/sim_memory", "sim/sievit_top_tb")   # the cosim harness (not synthesizable)
 
 

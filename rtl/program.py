@@ -14,7 +14,7 @@ from sievit.errors import SievitError
 from sievit.layout import Layout
 from sievit.quant.bundle import Bundle
 
-from sievit.rtl.schema import DESC_WORDS, OPS, PRUNE_MODES, SEL_MAXH, encode
+from sievit.rtl.schema import DESC_WORDS, LOG_SIZE_MAX, OPS, PRUNE_MODES, SEL_MAXH, encode
 
 OP = {name: op.code for name, op in OPS.items()}
 MAXH = SEL_MAXH   # selector heads a descriptor holds
@@ -49,6 +49,8 @@ class RtlParams:
     aux_rows: int = 2     # the selector's own (smaller) linear array
     aux_cols: int = 8
     lanes: int = 8        # input elements per dot product per cycle (shared array, Q.K^T)
+    sim_lanes: int = 8    # ToMe's merge: unit-key products per cycle
+    max_dh: int = 64      # head width (ToMe's unit keys)
     beat_bits: int = 64   # read port and activation streams: 64, 128 or 256
     mem_bytes_per_cycle: int = 16   # the memory model's bandwidth cap
     mem_latency: int = 64           # and its cycles from a request to the first word
@@ -69,6 +71,7 @@ class RtlParams:
                 "ROWS": self.rows, "COLS": self.cols, "QK_KEYS": self.qk_keys,
                 "AV_KEYS": self.av_keys, "EXP_LANES": self.exp_lanes,
                 "AUX_ROWS": self.aux_rows, "AUX_COLS": self.aux_cols, "LANES": self.lanes,
+                "SIM_LANES": self.sim_lanes, "MAX_DH": self.max_dh,
                 "BEAT": self.beat_bits}
 
 
@@ -82,11 +85,11 @@ PRESETS = {
     "fmnist_wide": RtlParams(rows=2, cols=32, lanes=32, beat_bits=256),
     # DeiT-Tiny buffers, 512 MACs/cycle, 128-bit beats
     "deit_tiny": RtlParams(**_DEIT_BUFFERS, mem_words=1 << 20, rows=2, cols=16, lanes=16,
-                           qk_keys=16, av_keys=16, exp_lanes=16, beat_bits=128),
+                           qk_keys=16, av_keys=16, exp_lanes=16, beat_bits=128, sim_lanes=32),
     # DeiT-Tiny buffers, 2048 MACs/cycle (1024 DSP48E2 for the array), 256-bit beats: the
     # ZCU102 target
     "zcu102": RtlParams(**_DEIT_BUFFERS, mem_words=1 << 19, rows=2, cols=32, lanes=32,
-                        qk_keys=32, av_keys=32, exp_lanes=32, beat_bits=256),
+                        qk_keys=32, av_keys=32, exp_lanes=32, beat_bits=256, sim_lanes=64),
 }
 
 
@@ -111,6 +114,17 @@ def check_fits(layout: Layout, hw: RtlParams) -> None:
             raise SievitError(f"bundle {what} {value} is not a multiple of the RTL's "
                               f"{RTL_LANES} MAC lanes / 8-byte beats")
     red = layout.b.config["reduction"]
+    if red["method"] == "tome":
+        for what, value, limit in (("head width", layout.dh, hw.max_dh),
+                                   ("tokens", layout.n_tok, LOG_SIZE_MAX),
+                                   ("heads", layout.heads, ATTN_MAX_HEADS)):
+            if value > limit:
+                raise SievitError(f"ToMe on the RTL needs {what} <= {limit} (unit keys, the "
+                                  f"ln-size ROM); the bundle has {value}")
+        if (2 * layout.dh) % hw.beat_bytes or layout.dh % hw.sim_lanes:
+            raise SievitError(f"ToMe's unit keys: head width {layout.dh} must fill whole "
+                              f"{hw.beat_bytes}-byte beats as int16 and be a multiple of "
+                              f"sim_lanes={hw.sim_lanes}")
     if red["method"] == "cpvit":
         top = 255 * layout.heads * (max(red["blocks"], default=0) + 1)
         if top >= 1 << SCORE_BITS:
@@ -188,10 +202,10 @@ class Program:
             "grid": e["grid"], "tokens": lay.n_tok, "cls": e["cls_off"], "pos": e["pos_off"],
             "w": e["lin"]["w_off"], "b": self._b(e["lin"]), "frac_acc": e["lin"]["frac_acc"],
             "frac_cls": e["frac_cls"], "frac_pos": e["frac_pos"], "frac_out": e["frac_out"],
-            "wlist": self.wlist_base})]
+            "wlist": self.wlist_base, "sc_init": int(self.method == "tome")})]
         stage_blocks = desc["sel_block"]
         in_block = mode == "reduce"           # EViT / CP-ViT: the stages run inside blocks
-        keep = keep_per_stage(lay.b.config) if in_block else []
+        keep = keep_per_stage(lay.b.config) if in_block and self.method != "tome" else []
         for i in range(lay.m["depth"]):
             here = in_block and i in stage_blocks
             if self.method == "heatvit" and mode != "none" and i in stage_blocks:
@@ -208,7 +222,10 @@ class Program:
                 "frac_res": a["proj"]["frac_res"], "frac_s": a["frac_s"], "frac_v": a["frac_v"],
                 "frac_attn_out": a["frac_attn_out"], **self._attn_reduce_fields(i, in_block),
                 **self._ln(desc["ln1"][i])}))
-            if here:  # the block's attention scores pick the rows; the MLP runs on them
+            if here and self.method == "tome":  # merge on the unit keys; the MLP runs on the rest
+                ops.append(encode("merge", D, {"r": lay.b.config["reduction"]["r"],
+                                               "head_dim": a["head_dim"]}))
+            elif here:  # the block's attention scores pick the rows; the MLP runs on them
                 ops.append(encode("prune", D, {
                     "mode": PRUNE_MODES["evit" if self.method == "evit" else "drop"],
                     "k": keep[stage_blocks.index(i)], "heads": lay.heads}))
@@ -235,8 +252,10 @@ class Program:
         blocks = self.layout.desc["sel_block"]
         evit = in_block and self.method == "evit"
         cp = in_block and self.method == "cpvit"
+        tome = in_block and self.method == "tome"      # proportional attention in every block
         pruned = red["heads_pruned"] if cp else 0
-        return {"score_out": 1 if evit and i in blocks else 2 if cp and i <= max(blocks, default=-1) else 0,
+        return {"score_out": 3 if tome else 1 if evit and i in blocks
+                else 2 if cp and i <= max(blocks, default=-1) else 0,
                 "head_reset": int(cp and i == 0),
                 "head_track": int(pruned > 0 and i < red["head_block"]),
                 "head_select": pruned if i == red.get("head_block") else 0,

@@ -19,12 +19,14 @@ module sievit_top #(
     parameter int EXP_LANES = 8,      // attention softmax: exponentials per cycle
     parameter int AUX_ROWS = 2,       // the selector's own linear array:
     parameter int AUX_COLS = 8,       //   token rows and output columns per cycle
+    parameter int SIM_LANES = 8,      // ToMe's merge: unit-key products per cycle
     parameter int MAX_N = 64,         // tokens: grid^2 + 1
     parameter int MAX_D = 128,        // model width
     parameter int MAX_H = 256,        // MLP hidden width
     parameter int MAX_IN = 64,        // patch^2 * channels
     parameter int MAX_PIX = 1024,     // image bytes
     parameter int MAX_CLASSES = 16,
+    parameter int MAX_DH = 64,        // head width (ToMe's unit keys)
     parameter int BEAT = 64,          // read-port and activation-stream beat bits: 64, 128, 256
                                       //   (the image and result streams stay 64-bit)
     parameter int SIM_STALL = 0       // 1: stall_internal stalls the buffer <-> engine streams
@@ -87,6 +89,10 @@ module sievit_top #(
   logic [15:0] n, n_new;
   logic [BEAT-1:0] x_buf[XB];
   logic [BEAT_BITS-1:0] ids_buf[PB], sc_buf[PB];
+  // ToMe's unit keys (U): head_dim int16 per row, written by attention, read by the merge
+  localparam int UW = (MAX_N * MAX_DH * 2 + B8 - 1) / B8;   // wide words
+  localparam int UI = $clog2(UW);
+  logic [BEAT-1:0] u_tbuf[UW];
 
   wire [7:0] op = d[0][7:0];
   wire [15:0] dim = d[1][15:0];
@@ -121,13 +127,13 @@ module sievit_top #(
   wire [CW-1:0] tok_beats = CW'(n) * row_beats;
   wire [CW-1:0] pairs = CW'((32'(n) + 1) / 2);
   wire [CW-1:0] new_pairs = CW'((32'(n_new) + 1) / 2);
-  logic [2:0] src_buf[3], snk_buf[4];
-  logic [CW-1:0] src_len[3], snk_len[4];
-  logic [1:0] src_segs;
+  logic [2:0] src_buf[4], snk_buf[4];
+  logic [CW-1:0] src_len[4], snk_len[4];
+  logic [2:0] src_segs;
   logic [2:0] snk_segs;
   // (element by element: Icarus 11 cannot assign an array pattern to an unpacked array)
   always_comb begin
-    for (int i = 0; i < 3; i++) begin
+    for (int i = 0; i < 4; i++) begin
       src_buf[i] = B_X;
       src_len[i] = '0;
     end
@@ -136,23 +142,27 @@ module sievit_top #(
       snk_len[i] = '0;
     end
     src_len[0] = tok_beats;
-    src_segs = 2'd1;
+    src_segs = 3'd1;
     snk_len[0] = tok_beats;
     snk_segs = 3'd1;
     unique case (op)
       OP_EMBED: snk_len[0] = CW'(d[D_EMBED_TOKENS]) * row_beats;
       OP_ATTN, OP_MLP: begin   // X through the LayerNorm, then X
         src_len[1] = tok_beats;
-        src_segs = 2'd2;
+        src_segs = 3'd2;
         if (op == OP_ATTN && d[D_ATTN_SCORE_OUT][1:0] != 2'd0) begin  // EViT / CP-ViT scores
           snk_buf[1] = B_SC;
           snk_len[1] = pairs;
           snk_segs = 3'd2;
         end
-        if (op == OP_ATTN && d[D_ATTN_SCORE_OUT][1:0] == 2'd2) begin  // CP-ViT: the old cum
+        if (op == OP_ATTN && d[D_ATTN_SCORE_OUT][1] == 1'b1) begin  // CP-ViT's cum, ToMe's sizes
           src_buf[2] = B_SC;
           src_len[2] = pairs;
-          src_segs = 2'd3;
+          src_segs = 3'd3;
+        end
+        if (op == OP_ATTN && d[D_ATTN_SCORE_OUT][1:0] == 2'd3) begin  // ToMe: the unit keys
+          snk_buf[1] = B_U;
+          snk_len[1] = CW'(n) * CW'(2 * d[D_ATTN_HEAD_DIM][15:0] / 16'(B8));
         end
       end
       OP_SCORE: begin
@@ -164,7 +174,7 @@ module sievit_top #(
         src_buf[2] = B_SC;
         src_len[1] = pairs;
         src_len[2] = pairs;
-        src_segs = 2'd3;
+        src_segs = 3'd3;
         snk_buf[0] = B_HDR;
         snk_buf[3] = B_IDS;
         snk_len[0] = CW'(1);
@@ -179,6 +189,24 @@ module sievit_top #(
         snk_len[3] = new_pairs;
         snk_segs = 3'd4;
       end
+      OP_MERGE: begin   // X, ids, sizes, unit keys -> header, sizes, rows, ids
+        src_buf[1] = B_IDS;
+        src_buf[2] = B_SC;
+        src_buf[3] = B_U;
+        src_len[1] = pairs;
+        src_len[2] = pairs;
+        src_len[3] = CW'(n) * CW'(d[D_MERGE_HEAD_DIM][15:0] / 16'd4);
+        src_segs = 3'd4;
+        snk_buf[0] = B_HDR;
+        snk_buf[1] = B_SC;
+        snk_buf[2] = B_X;
+        snk_buf[3] = B_IDS;
+        snk_len[0] = CW'(1);
+        snk_len[1] = new_pairs;
+        snk_len[2] = CW'(n_new) * row_beats;
+        snk_len[3] = new_pairs;
+        snk_segs = 3'd4;
+      end
       OP_HEAD: begin
         src_len[0] = row_beats;  // the CLS row
         snk_buf[0] = B_OUT;
@@ -188,7 +216,7 @@ module sievit_top #(
     endcase
   end
 
-  logic [1:0] src_seg;
+  logic [2:0] src_seg;
   logic [2:0] snk_seg;
   logic [CW-1:0] src_cnt, snk_cnt;
   wire running = (state == S_RUN);
@@ -203,10 +231,11 @@ module sievit_top #(
                     (!ln_in || src_seg == 0 || lo_done);
   wire to_ln = ln_in && (src_seg == 0);
   wire snk_active = running && (snk_seg < snk_segs);
-  wire [2:0] cur_src = src_buf[src_seg];
+  wire [2:0] cur_src = src_buf[src_seg[1:0]];
   wire [2:0] cur_snk = snk_buf[snk_seg[1:0]];
 
   logic [BEAT-1:0] src_data, src_word;
+  wire [BEAT-1:0] u_src_word = u_tbuf[UI'(src_cnt >> LRS)];
   wire [XI-1:0] src_widx = XI'(wide_op ? src_cnt : (src_cnt >> LRS));
   wire [LR-1:0] src_part = (R > 1 && !wide_op) ? LR'(src_cnt) : '0;
   always_comb begin
@@ -214,10 +243,11 @@ module sievit_top #(
     unique case (cur_src)
       B_IDS: src_data = BEAT'(ids_buf[PI'(src_cnt)]);
       B_SC: src_data = BEAT'(sc_buf[PI'(src_cnt)]);
+      B_U: src_data = BEAT'(u_src_word[BEAT_BITS*src_part+:BEAT_BITS]);   // (64-bit parts: the merge)
       default: src_data = wide_op ? src_word : BEAT'(src_word[BEAT_BITS*src_part+:BEAT_BITS]);
     endcase
   end
-  wire src_last = (src_seg == src_segs - 1'b1) && (src_cnt == src_len[src_seg] - 1'b1);
+  wire src_last = (src_seg == src_segs - 1'b1) && (src_cnt == src_len[src_seg[1:0]] - 1'b1);
 
   // ---- engines: the op's engine sees the stream; the others idle with valid low
   logic [BEAT-1:0] e_s_tdata;         // wide engines
@@ -230,7 +260,11 @@ module sievit_top #(
   logic [7:0][31:0] e_req_addr;
   logic [7:0][15:0] e_req_beats;
   logic e_m_tready;
-  logic ln_s_tready, ln_m_tvalid;
+  logic ln_s_tready, ln_m_tvalid, ln_m_tlast;
+  // the LayerNorm's gamma / beta reads, served from lc_buf (it is never an op's engine)
+  logic ln_req_valid, ln_rsp_ready;
+  logic [31:0] ln_req_addr;
+  logic [15:0] ln_req_beats;
 
   assign e_s_tdata = (ln_in && !lo_done) ? ln_m_tdata : src_data;
   assign n_s_tdata = (op == OP_EMBED) ? s_axis_tdata : src_data[BEAT_BITS-1:0];
@@ -242,7 +276,8 @@ module sievit_top #(
   wire src_fire = src_active && (to_ln ? ln_s_tready : e_s_tready[e]);
   wire lo_fire = ln_in && !lo_done && ln_m_tvalid && e_s_tready[e];
   wire e_out_valid = e_m_tvalid[e] && snk_active;
-  wire snk_to_out = (cur_snk == B_HDR) || (cur_snk == B_OUT) || (op == OP_PRUNE && cur_snk == B_IDS);
+  wire reduce_op = (op == OP_PRUNE) || (op == OP_MERGE);   // ids go to the result stream too
+  wire snk_to_out = (cur_snk == B_HDR) || (cur_snk == B_OUT) || (reduce_op && cur_snk == B_IDS);
   // beats to the result stream wait for m_axis_tready alone (the harness stalls it), so the
   // top's own TVALID never drops before its handshake
   assign e_m_tready = snk_active && (snk_to_out ? m_axis_tready : !stall_snk);
@@ -330,17 +365,13 @@ module sievit_top #(
   layernorm #(.MAX_D(MAX_D), .BEAT(BEAT)) u_ln (
       .clk, .rst_n, .dim, .n_rows(n), .gamma_addr(ln_g), .beta_addr(ln_b),
       .gamma_frac(ln_gf), .frac_out(ln_fo),
-      .mem_req_valid(e_req_valid[2]), .mem_req_ready(ln_in && lc_left == 16'd0),
-      .mem_req_addr(e_req_addr[2]), .mem_req_beats(e_req_beats[2]),
-      .mem_rsp_valid(lc_left != 16'd0), .mem_rsp_ready(e_rsp_ready[2]),
+      .mem_req_valid(ln_req_valid), .mem_req_ready(ln_in && lc_left == 16'd0),
+      .mem_req_addr(ln_req_addr), .mem_req_beats(ln_req_beats),
+      .mem_rsp_valid(lc_left != 16'd0), .mem_rsp_ready(ln_rsp_ready),
       .mem_rsp_data(lc_buf[lc_sel][lc_ptr]),
       .s_axis_tdata(src_data), .s_axis_tvalid(to_ln && src_active), .s_axis_tready(ln_s_tready),
       .s_axis_tlast(src_last), .m_axis_tdata(ln_m_tdata), .m_axis_tvalid(ln_m_tvalid),
-      .m_axis_tready(ln_in && !lo_done && e_s_tready[e]), .m_axis_tlast(e_m_tlast[2]));
-  // (the LayerNorm is never an op's engine of its own)
-  assign e_m_tdata[2] = '0;
-  assign e_m_tvalid[2] = 1'b0;
-  assign e_s_tready[2] = 1'b0;
+      .m_axis_tready(ln_in && !lo_done && e_s_tready[e]), .m_axis_tlast(ln_m_tlast));
 
   // ---- the shared MAC array: one `linear` engine serves attention (Q, K, V, projection),
   // mlp (fc1, fc2) and the patch embedding; index 0 attention, 1 mlp, 2 patch_embed
@@ -403,7 +434,7 @@ module sievit_top #(
   logic [31:0] mlp_mac;
   attention #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .QK_KEYS(QK_KEYS), .AV_KEYS(AV_KEYS),
               .EXP_LANES(EXP_LANES), .EXT_LINEAR(1), .MAX_N(MAX_N), .MAX_D(MAX_D),
-              .BEAT(BEAT)) u_attn (
+              .MAX_DH(MAX_DH), .BEAT(BEAT)) u_attn (
       .clk, .rst_n, .n, .dim, .heads(d[D_ATTN_HEADS][15:0]), .head_dim(d[D_ATTN_HEAD_DIM][15:0]),
       .score_out(d[D_ATTN_SCORE_OUT][1:0]), .head_reset(d[D_ATTN_HEAD_RESET][0]),
       .head_track(d[D_ATTN_HEAD_TRACK][0]), .head_select(d[D_ATTN_HEAD_SELECT][7:0]),
@@ -478,6 +509,18 @@ module sievit_top #(
       .m_axis_tdata(e_m_tdata[6]), .m_axis_tvalid(e_m_tvalid[6]),
       .m_axis_tready(e_m_tready && e == 3'd6), .m_axis_tlast(e_m_tlast[6]));
 
+  // ToMe's merge has no memory port
+  assign e_req_valid[2] = 1'b0;
+  assign e_req_addr[2] = '0;
+  assign e_req_beats[2] = '0;
+  assign e_rsp_ready[2] = 1'b0;
+  bipartite_merge #(.MAX_N(MAX_N), .MAX_D(MAX_D), .MAX_DH(MAX_DH), .SIM_LANES(SIM_LANES)) u_merge (
+      .clk, .rst_n, .n, .dim, .head_dim(d[D_MERGE_HEAD_DIM][15:0]), .r(d[D_MERGE_R][15:0]),
+      .s_axis_tdata(n_s_tdata), .s_axis_tvalid(e_s_tvalid && e == 3'd2),
+      .s_axis_tready(e_s_tready[2]), .s_axis_tlast(e_s_tlast),
+      .m_axis_tdata(e_m_tdata[2]), .m_axis_tvalid(e_m_tvalid[2]),
+      .m_axis_tready(e_m_tready && e == 3'd2), .m_axis_tlast(e_m_tlast[2]));
+
   head #(.MAX_D(MAX_D), .MAX_CLASSES(MAX_CLASSES)) u_head (
       .clk, .rst_n, .dim, .n_classes(d[D_HEAD_CLASSES][15:0]), .gamma_addr(d[D_HEAD_G]),
       .beta_addr(d[D_HEAD_B]), .gamma_frac(d[D_HEAD_GAMMA_FRAC][7:0]),
@@ -501,7 +544,7 @@ module sievit_top #(
   // ---- controller
   assign busy = (state != S_IDLE);
   wire [2:0] phase = (op == OP_ATTN) ? 3'd0 : (op == OP_MLP) ? 3'd1 :
-                     (op == OP_SCORE || op == OP_PRUNE) ? 3'd2 : 3'd4;
+                     (op == OP_SCORE || reduce_op) ? 3'd2 : 3'd4;
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
@@ -589,20 +632,21 @@ module sievit_top #(
             n <= d[D_EMBED_TOKENS][15:0];
             for (int p = 0; p < PB; p++) begin
               ids_buf[p] <= {32'(2 * p + 1), 32'(2 * p)};
-              sc_buf[p] <= '0;   // CP-ViT's cumulative scores start at 0
+              // CP-ViT's cumulative scores start at 0, ToMe's token sizes at 1
+              sc_buf[p] <= {d[D_EMBED_SC_INIT], d[D_EMBED_SC_INIT]};
             end
           end
         end
         S_RUN: begin
           if (lo_fire) lo_cnt <= lo_cnt + 1'b1;
           // the LayerNorm's reads of gamma and beta, from its bank
-          if (e_req_valid[2] && ln_in && lc_left == 16'd0) lc_left <= e_req_beats[2];
-          if (lc_left != 16'd0 && e_rsp_ready[2]) begin
+          if (ln_req_valid && ln_in && lc_left == 16'd0) lc_left <= ln_req_beats;
+          if (lc_left != 16'd0 && ln_rsp_ready) begin
             lc_left <= lc_left - 1'b1;
             lc_ptr <= lc_ptr + 1'b1;
           end
           if (src_fire) begin
-            if (src_cnt == src_len[src_seg] - 1'b1) begin
+            if (src_cnt == src_len[src_seg[1:0]] - 1'b1) begin
               src_seg <= src_seg + 1'b1;
               src_cnt <= '0;
             end else src_cnt <= src_cnt + 1'b1;
@@ -613,6 +657,7 @@ module sievit_top #(
                    else x_buf[XI'(snk_cnt >> LRS)][BEAT_BITS*snk_part+:BEAT_BITS] <= e_out_data[BEAT_BITS-1:0];
               B_IDS: ids_buf[PI'(snk_cnt)] <= e_out_data[BEAT_BITS-1:0];
               B_SC: sc_buf[PI'(snk_cnt)] <= e_out_data[BEAT_BITS-1:0];
+              B_U: u_tbuf[UI'(snk_cnt)] <= e_out_data;
               B_HDR: n_new <= e_out_data[15:0];
               default: ;
             endcase
@@ -622,7 +667,7 @@ module sievit_top #(
             end else snk_cnt <= snk_cnt + 1'b1;
             if (snk_last) begin
               state <= S_WAITD;
-              if (op == OP_PRUNE) n <= n_new;
+              if (reduce_op) n <= n_new;
             end
           end
         end
@@ -632,5 +677,5 @@ module sievit_top #(
   end
 
   logic unused;
-  assign unused = ^{e_m_tlast, mlp_mac};
+  assign unused = ^{e_m_tlast, mlp_mac, ln_m_tlast, ln_req_addr};
 endmodule

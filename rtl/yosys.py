@@ -23,7 +23,7 @@ from sievit.paths import build_root, rtl_dir
 ROOT = Path(__file__).resolve().parents[1]
 RTL = rtl_dir()  # package data when installed, else the checkout's rtl/
 # small but complete: every engine, every buffer; sizes are parameters of sievit_top
-SYNTH_PARAMS = {"MAX_N": 16, "MAX_D": 32, "MAX_H": 64, "MAX_IN": 16, "MAX_PIX": 256,
+SYNTH_PARAMS = {"MAX_N": 16, "MAX_D": 32, "MAX_DH": 32, "MAX_H": 64, "MAX_IN": 16, "MAX_PIX": 256,
                 "MAX_CLASSES": 16}
 FILES = TOP_MODULES[1:]  # the manifest's modules less the package, which is inlined
 

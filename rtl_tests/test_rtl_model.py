@@ -342,3 +342,35 @@ def test_cpvit_head_pruning_edges_bit_exact(cpvit_bundle, tmp_path, head_block, 
     save_bundle(dataclasses.replace(b, config=validate(cfg)), tmp_path / "b")
     out = cosim(tmp_path / "b", 1, modes=["reduce"], jobs=1)
     assert out["mismatches"] == 0, out
+
+
+@pytest.fixture(scope="module")
+def tome_bundle(tmp_path_factory) -> Path:
+    """The shipped ToMe checkpoint (r = 6 merges in each of the 6 blocks, proportional
+    attention) as a bundle."""
+    from sievit.quant.bundle import save_bundle
+    from sievit.quant.export import export_checkpoint
+    out = tmp_path_factory.mktemp("rtl_tome") / "bundle"
+    save_bundle(export_checkpoint(ROOT / "checkpoints" / "fmnist_tome"), out)
+    return out
+
+
+def test_tome_whole_model_bit_exact_and_saves_cycles(tome_bundle):
+    """ToMe on the RTL: attention reads the token sizes (ln(size) on the logits) and writes
+    the unit keys (score_out 3), the merge engine matches and merges by them (the `merge`
+    op, rd.bipartite_merge): bit-exact with stalls, fewer cycles in mlp than dense."""
+    out = cosim(tome_bundle, 2, modes=["none", "reduce"], stall_pct=20, latency=16, jobs=1)
+    assert out["mismatches"] == 0, out
+    assert out["method"] == "tome" and out["budget"] == 6
+    dense, red = out["modes"]["none"], out["modes"]["reduce"]
+    assert red["cycles_by_phase"]["mlp"] < dense["cycles_by_phase"]["mlp"]
+    assert 0 < out["cycle_saving"] and red["macs_per_image"] < dense["macs_per_image"]
+
+
+@pytest.mark.parametrize("budget", [0, 100])
+def test_tome_other_budgets_bit_exact(tome_bundle, budget):
+    """r = 0 merges nothing (sizes stay 1, the ln bias 0); r = 100 is capped at (n - 1) // 2
+    per block, so the last blocks run on a handful of tokens of large sizes."""
+    out = cosim(tome_bundle, 1, modes=["reduce"], jobs=1, budget=budget)
+    assert out["mismatches"] == 0, out
+    assert out["budget"] == budget
