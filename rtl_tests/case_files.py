@@ -208,3 +208,27 @@ def method_pruning_cases(path: Path, dim: int, heads: int, method: str) -> list[
                     "fused": (n - 1) - min(k, n - 1) if evit else 0,
                     "x_new": x_new, "ids_new": ids_new})
     return out
+
+
+def merge_cases(path: Path, dim: int, heads: int) -> list[dict]:
+    """A ToMe bundle's reduce cases (code 2, rd.bipartite_merge: real stage inputs, then
+    n = 1 / 2 / 3, r = 0 / 1, identical rows and keys, ties) as bipartite_merge cases; the
+    other methods' cases in the file are skipped. r_img = min(r, (n - 1) // 2)."""
+    c = Cursor(path)
+    out = []
+    dh = dim // heads
+    for _ in range(c.one()):
+        code, n, _k, r, _tau, _w0, _w1 = (c.one() for _ in range(7))
+        x = c.take(n * dim).reshape(n, dim)
+        ids, size = c.take(n), c.take(n)
+        c.take(n), c.take(n)                        # cum, score
+        u = c.take(n * dh).reshape(n, dh)
+        m, _pooled = c.one(), c.one()
+        x_new, ids_new, size_new = c.take(m * dim).reshape(m, dim), c.take(m), c.take(m)
+        c.take(m)                                   # cum_new
+        if code != 2:
+            continue
+        out.append({"n": n, "r": r, "dim": dim, "head_dim": dh, "x": x, "ids": ids,
+                    "size": size, "u": u, "r_img": min(r, (n - 1) // 2), "n_new": m,
+                    "x_new": x_new, "ids_new": ids_new, "size_new": size_new})
+    return out

@@ -12,7 +12,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 
-from case_files import (attention_cls_cases, attention_tome_cases, method_pruning_cases, block_cases, gelu_cases, head_cases, patch_embed_cases, layernorm_cases, linear_cases, pruning_cases, pack_i32, pack_i8, softmax_cases,
+from case_files import (attention_cls_cases, attention_tome_cases, merge_cases, method_pruning_cases, block_cases, gelu_cases, head_cases, patch_embed_cases, layernorm_cases, linear_cases, pruning_cases, pack_i32, pack_i8, softmax_cases,
                         unpack_i8, unpack_i32, unpack_u8)
 
 CASES = Path(os.environ.get("SIEVIT_CASE_DIR", "."))
@@ -578,3 +578,121 @@ async def pruning_score_reset_mid_tensor(dut):
     case = max(_score_cases()[:50], key=lambda c: c["n"])
     await reset_mid_tensor(dut, case, pruning_score_cfg, pruning_score_words, pruning_score_check,
                            20_000_000)
+
+
+# -- bipartite_merge (ToMe) -------------------------------------------------------------------
+# the harness builds the engine with its defaults: MAX_N 64, MAX_D 256, MAX_DH 64,
+# SIM_LANES 8, SIZE_W 8. Configuration rule checked for every case: n in 1..MAX_N, dim a
+# multiple of 8 <= MAX_D, head_dim a multiple of 4 <= MAX_DH (SIM_LANES, a power of two <=
+# MAX_DH, need not divide it: the last chunk's lanes past head_dim are masked), every size
+# sum < 2^SIZE_W
+MERGE_MAX = {"n": 64, "dim": 256, "head_dim": 64, "size": 1 << 8}
+
+
+def merge_cfg(dut, c):
+    assert 1 <= c["n"] <= MERGE_MAX["n"], c["n"]
+    assert c["dim"] % 8 == 0 and c["dim"] <= MERGE_MAX["dim"], c["dim"]
+    assert c["head_dim"] % 4 == 0 and c["head_dim"] <= MERGE_MAX["head_dim"], c["head_dim"]
+    assert np.abs(c["u"]).max(initial=0) <= 128
+    assert c["size_new"].max(initial=0) < MERGE_MAX["size"] and c["size"].min(initial=1) >= 0
+    dut.n.value = c["n"]
+    dut.dim.value = c["dim"]
+    dut.head_dim.value = c["head_dim"]
+    dut.r.value = c["r"]
+
+
+def merge_words(c):
+    """Rows, ids, sizes, then the unit keys as int16 (four a beat)."""
+    u = [_packed(row[i:i + 4], 16) for row in c["u"] for i in range(0, len(row), 4)]
+    return ([w for row in c["x"] for w in pack_i8(row)] + pack_i32(c["ids"])
+            + pack_i32(c["size"]) + u)
+
+
+def merge_check(c, got):
+    """Header {r_img, n_new}, the new sizes (pad 0), the new rows, the new ids (pad 0)."""
+    n_new, dim = c["n_new"], c["dim"]
+    pairs, row = -(-n_new // 2), dim // 8
+    if len(got) != 1 + pairs + n_new * row + pairs:
+        return False
+    xs = got[1 + pairs:1 + pairs + n_new * row]
+    x_new = np.stack([unpack_i8(xs[i * row:(i + 1) * row], dim) for i in range(n_new)])
+    return (got[0] == ((c["r_img"] << 32) | n_new)
+            and got[1:1 + pairs] == pack_i32(c["size_new"])
+            and np.array_equal(x_new, c["x_new"])
+            and got[1 + pairs + n_new * row:] == pack_i32(c["ids_new"]))
+
+
+def _merge_file_cases():
+    lay = layout()
+    return merge_cases(CASES / "reduce.bin", lay["dim"], lay["attn"][0]["heads"])
+
+
+def _merge_synthetic_cases(count: int = 60, seed: int = 5) -> list[dict]:
+    """Shapes and sizes the checkpoint's cases do not reach, with the golden rd.bipartite_merge:
+    every dim / head_dim corner (8 .. MAX_D, 4 .. MAX_DH, head_dim not a multiple of
+    SIM_LANES), n up to MAX_N, size sums up to 2^SIZE_W - 1 (the reciprocal division's
+    bound), saturated rows (negative numerators), keys from few values (ties, many sources
+    per destination)."""
+    from sievit.quant import reduce as rd
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        n = int(rng.choice([MERGE_MAX["n"], int(rng.integers(3, MERGE_MAX["n"] + 1))]))
+        dim = int(rng.choice([8, 96, 256, 8 * int(rng.integers(1, 33))]))
+        dh = int(rng.choice([4, 12, 36, MERGE_MAX["head_dim"], 4 * int(rng.integers(1, 17))]))
+        kind = i % 4
+        if kind == 0:                                 # extremes: rounding of -128 / 127 mixes
+            x = rng.choice(np.array([-128, 127, -127, 0, 1, -1]), size=(n, dim))
+        else:
+            x = rng.integers(-128, 128, size=(n, dim))
+        if kind == 2:                                 # few distinct keys: ties, shared targets
+            u = rng.choice(np.array([-128, 0, 128]), size=(3, dh))[rng.integers(0, 3, n)]
+        else:
+            u = rng.integers(-128, 129, size=(n, dh))
+        total = MERGE_MAX["size"] - 1                 # the image's tokens: every sum below
+        size = np.ones(n, np.int64)
+        size += rng.multinomial(total - n, rng.dirichlet(np.full(n, 0.3)))
+        ids = np.concatenate([[0], np.sort(rng.choice(np.arange(1, 1000), n - 1, replace=False))])
+        r = int(rng.choice([n, int(rng.integers(0, n // 2 + 1)), n // 2 - 1]))
+        t = rd.Tokens(x[None].astype(np.int64), ids[None], np.array([n]), size[None],
+                      np.zeros((1, n), np.int64), np.arange(1000)[None])
+        new = rd.bipartite_merge(t, u[None].astype(np.int64), r)[0]
+        m = int(new.n[0])
+        out.append({"n": n, "r": r, "dim": dim, "head_dim": dh, "x": x, "ids": ids,
+                    "size": size, "u": u, "r_img": min(r, (n - 1) // 2), "n_new": m,
+                    "x_new": new.x[0, :m], "ids_new": new.ids[0, :m], "size_new": new.size[0, :m]})
+    return out
+
+
+async def _merge_cycles(dut, cases) -> list[int]:
+    """Cycles from the message's first beat offered to TLAST out, under the harness's stalls."""
+    from cocotb.utils import get_sim_time
+    out = []
+    for c in cases:
+        merge_cfg(dut, c)
+        t0 = get_sim_time("ns")
+        got = await transfer(dut, merge_words(c), 10**7)
+        assert merge_check(c, got)
+        out.append(int(get_sim_time("ns") - t0) // 10)
+    return out
+
+
+@cocotb.test()
+async def bipartite_merge_cases_bit_exact(dut):
+    """rd.bipartite_merge on the ToMe checkpoint's reduce cases, then synthetic corners; the
+    cycles of the fmnist-shaped cases (n 50, dim 96, head_dim 32, r 6) are logged."""
+    cases = _merge_file_cases()
+    assert any(c["r_img"] > 0 for c in cases) and any(c["n"] <= 2 for c in cases)
+    await run_cases(dut, cases, merge_cfg, merge_words, merge_check, timeout_ns=10_000_000)
+    await run_cases(dut, _merge_synthetic_cases(), merge_cfg, merge_words, merge_check,
+                    timeout_ns=10_000_000)
+    shaped = [c for c in cases if (c["n"], c["r"], c["head_dim"]) == (50, 6, 32)][:5]
+    if shaped:
+        cyc = await _merge_cycles(dut, shaped)
+        dut._log.info(f"fmnist-shaped cases (n 50, dim 96, head_dim 32, r 6): cycles {cyc}")
+
+
+@cocotb.test()
+async def bipartite_merge_reset_mid_tensor(dut):
+    case = max(_merge_file_cases()[:100], key=lambda c: (c["r_img"], c["n"]))
+    await reset_mid_tensor(dut, case, merge_cfg, merge_words, merge_check, 10_000_000)

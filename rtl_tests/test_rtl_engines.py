@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RTL = ROOT / "rtl"
 BUNDLE = ROOT / "checkpoints" / "fmnist_heatvit_b40" / "bundle"  # deployed
 ENGINES = tuple(ENGINE_DEPS)
+# engines with no HeatViT cases (the deployed bundle has no merge): only their method runs
+# (METHOD_RUNS) and the lint
+METHOD_ONLY = ("bipartite_merge",)
 # build parameters at the fmnist shape where a module's defaults are sized for deit_tiny
 PARAMS = {"head": {"MAX_D": 128, "MAX_CLASSES": 16}}
 # cases per engine and simulator (the linear engine's cases are whole layers: ~10^5 cycles each)
@@ -37,7 +40,8 @@ CASES = {"verilator": {e: COMPOSED_CASES if e in COMPOSED else 2 * COMPOSED_CASE
 # linear array's combinational dot products on every buffer write (it takes whole arrays as the
 # sensitivity of an always_comb), so the linear engine (and head, which holds one) get few or
 # no Icarus cases: the 60 head cases ran over 18 minutes.
-RUNS = [(e, sim, PARAMS.get(e, {})) for sim in CASES for e in ENGINES if e in CASES[sim]]
+RUNS = [(e, sim, PARAMS.get(e, {})) for sim in CASES for e in ENGINES
+        if e in CASES[sim] and e not in METHOD_ONLY]
 # the MAC array's shape is a parameter: k-lanes, token rows (odd row counts skip packing), columns
 RUNS += [("linear", "verilator", {"LANES": 16}), ("linear", "verilator", {"ROWS": 1}),
          ("linear", "verilator", {"ROWS": 4, "COLS": 16})]
@@ -115,11 +119,14 @@ METHOD_RUNS = [("pruning", "pruning_evit_cases_bit_exact", 600, "evit"),
                ("attention", "attention_cls_cases_bit_exact", 100, "evit"),
                ("pruning", "pruning_drop_cases_bit_exact", 600, "cpvit"),
                ("attention", "attention_cum_cases_bit_exact", 100, "cpvit"),
-               ("attention", "attention_tome_cases_bit_exact", 100, "tome")]
+               ("attention", "attention_tome_cases_bit_exact", 100, "tome"),
+               ("bipartite_merge", "bipartite_merge_cases_bit_exact", 600, "tome"),
+               ("bipartite_merge", "bipartite_merge_reset_mid_tensor", 1, "tome")]
 
 
 @pytest.mark.parametrize("engine,testcase,n_cases,method", METHOD_RUNS,
-                         ids=[f"{r[3]}-{r[0]}" for r in METHOD_RUNS])
+                         ids=[f"{r[3]}-{r[0]}" + ("-reset" if "reset" in r[1] else "")
+                              for r in METHOD_RUNS])
 def test_engine_method(engine, testcase, n_cases, method, method_case_dirs, tmp_path):
     _run_engine(engine, "verilator", {}, method_case_dirs(method), tmp_path, [testcase], n_cases)
 
