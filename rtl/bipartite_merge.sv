@@ -5,43 +5,53 @@
 //   ties to the lower row); the r_img = min(r, (n - 1) // 2) A rows of largest sim (ties: the
 //   lower row) merge into their B rows: x_b = sat8(div_round(s_b x_b + sum s_a x_a,
 //   s_b + sum s_a)), s_b += sum s_a. Merged A rows leave; the others keep their order and ids.
-// Message layout (64-bit beats):
-//   in : n rows of `dim` int8; ceil(n/2) beats of ids (int32 pairs); ceil(n/2) beats of sizes
-//        (int32 pairs); n rows of unit keys, head_dim int16 each (4 a beat, element c in bits
-//        [16(c%4) +: 16] of the row's beat c/4; |u| <= 128, so only the low 9 bits are kept)
-//   out: {r_img, n_new} (hi, lo); ceil(n_new/2) beats of the new sizes (int32 pairs, pad 0);
-//        n_new rows of `dim` int8; ceil(n_new/2) beats of the new ids (pad 0); TLAST last.
-// Phases and cycles (no stalls): load (n dim/8 + 2 ceil(n/2) + n head_dim/4 beats);
-// similarity: every (A, B) pair, ceil(head_dim / SIM_LANES) cycles each, the argmax folded in
-// (one pipeline stage, n_a n_b ceil(head_dim/SIM_LANES) + 1 cycles); ranking: one A row per
-// cycle against all A rows in parallel (n_a cycles); merge: per destination 1 + sources
-// cycles (all channels at once), one reciprocal on the `udiv` (W/8 + 2 cycles), then dim/8
-// cycles that divide 8 channels each by a multiply and write them back; output beats.
-// Contract beyond the golden one: n in 1..MAX_N, dim a multiple of 8 <= MAX_D, head_dim a
-// multiple of 4 <= MAX_DH, and every destination's size sum (s_b + sum s_a) < 2^SIZE_W (the
-// tokens of one image; 255 covers DeiT's 197 and the attention engine's log_size ROM).
+// Message layout (BEAT-bit beats, B8 = BEAT/8 int8 or B16 = BEAT/16 int16 a beat; at BEAT 64
+// the 64-bit layout of the first version):
+//   in : n rows of `dim` int8 (element e in byte e % B8 of the row's beat e / B8); ceil(n/2)
+//        beats of ids (an int32 pair in the low 64 bits of each beat, upper bits ignored);
+//        ceil(n/2) beats of sizes (likewise); n rows of unit keys, head_dim int16 each
+//        (element c in bits [16(c % B16) +: 16] of the row's beat c / B16; |u| <= 128, so
+//        only the low 9 bits are kept)
+//   out: {r_img, n_new} (hi, lo) in the low 64 bits; ceil(n_new/2) beats of the new sizes
+//        (int32 pairs in the low 64 bits, pad and upper bits 0); n_new rows of `dim` int8 at
+//        B8 a beat; ceil(n_new/2) beats of the new ids (likewise); TLAST on the last.
+// Phases and cycles (no stalls): load (n dim/B8 + 2 ceil(n/2) + n head_dim/B16 beats);
+// similarity: SIM_ROWS A rows (a group, banked by (A index - 1) mod SIM_ROWS) against the same
+// B row, SIM_LANES products each a cycle, the argmax folded in (one pipeline stage,
+// ceil(n_a/SIM_ROWS) n_b ceil(head_dim/SIM_LANES) + 1 cycles); ranking: one A row per cycle
+// against all A rows in parallel (n_a cycles); merge: per destination 1 + sources cycles (all
+// channels at once), one reciprocal on the `udiv` (W/8 + 2 cycles), then dim/B8 cycles that
+// divide B8 channels each by a multiply and write them back; output beats.
+// Contract beyond the golden one: n in 1..MAX_N, dim a multiple of B8 <= MAX_D, head_dim a
+// multiple of B16 (and of 4) <= MAX_DH, and every destination's size sum (s_b + sum s_a) <
+// 2^SIZE_W (the tokens of one image; 255 covers DeiT's 197 and the attention engine's
+// log_size ROM). Build rules: BEAT in {64, 128, 256}, 8 * 2^clog2(MAX_D) >= BEAT,
+// 2^clog2(MAX_DH) >= B16, SIM_LANES and SIM_ROWS powers of two, SIM_ROWS < 2^clog2(MAX_N+1)/2.
 module bipartite_merge #(
     parameter int MAX_N = 64,
     parameter int MAX_D = 256,
     parameter int MAX_DH = 64,
     parameter int SIM_LANES = 8,  // u products per cycle: a power of two <= MAX_DH (lanes
                                   // past head_dim in the last chunk are masked)
-    parameter int SIZE_W = 8      // a destination's size sum is < 2^SIZE_W
+    parameter int SIM_ROWS = 1,   // A rows compared against one B row per cycle (a power of
+                                  // two): SIM_ROWS * SIM_LANES multipliers
+    parameter int SIZE_W = 8,     // a destination's size sum is < 2^SIZE_W
+    parameter int BEAT = 64       // stream beat bits: 64, 128 or 256
 ) (
     input  logic                             clk,
     input  logic                             rst_n,
-    input  logic [15:0]                      n,         // live rows, CLS first, 1..MAX_N
-    input  logic [15:0]                      dim,       // multiple of 8, <= MAX_D
-    input  logic [15:0]                      head_dim,  // multiple of 4, <= MAX_DH
-    input  logic [15:0]                      r,         // merges asked for
-    input  logic [sievit_pkg::BEAT_BITS-1:0] s_axis_tdata,
-    input  logic                             s_axis_tvalid,
-    output logic                             s_axis_tready,
-    input  logic                             s_axis_tlast,
-    output logic [sievit_pkg::BEAT_BITS-1:0] m_axis_tdata,
-    output logic                             m_axis_tvalid,
-    input  logic                             m_axis_tready,
-    output logic                             m_axis_tlast
+    input  logic [15:0]     n,         // live rows, CLS first, 1..MAX_N
+    input  logic [15:0]     dim,       // multiple of BEAT/8, <= MAX_D
+    input  logic [15:0]     head_dim,  // multiple of BEAT/16 and of 4, <= MAX_DH
+    input  logic [15:0]     r,         // merges asked for
+    input  logic [BEAT-1:0] s_axis_tdata,
+    input  logic            s_axis_tvalid,
+    output logic            s_axis_tready,
+    input  logic            s_axis_tlast,
+    output logic [BEAT-1:0] m_axis_tdata,
+    output logic            m_axis_tvalid,
+    input  logic            m_axis_tready,
+    output logic            m_axis_tlast
 );
   import sievit_pkg::*;
 
@@ -62,6 +72,16 @@ module bipartite_merge #(
   localparam int PW = SIZE_W + 8;         // the multiplied numerator P < 129 d < 2^(SIZE_W+8)
   localparam int K = 2 * SIZE_W + 8;      // 129 d^2 < 2^K for d < 2^SIZE_W
   localparam int DIVW = ((K + 2 + 7) / 8) * 8;  // udiv width (2^K + d - 1 < 2^(K+1))
+  localparam int B8 = BEAT / 8;           // int8 a beat
+  localparam int B16 = BEAT / 16;         // int16 a beat
+  localparam int XSL = 8 * DSZ / BEAT;    // BEAT slices of a row word
+  localparam int XSW = (XSL > 1) ? $clog2(XSL) : 1;
+  localparam int USL = USZ / B16;         // BEAT-beat slices of a unit-key row
+  localparam int USW = (USL > 1) ? $clog2(USL) : 1;
+  localparam int SR = SIM_ROWS;
+  localparam int ABD = (HSZ + SR - 1) / SR;  // depth of an A bank
+  localparam int AW = (ABD > 1) ? $clog2(ABD) : 1;
+  localparam int GW = AW + 1;             // A group index (0 .. ceil(n_a / SR) - 1)
 
   typedef enum logic [3:0] {
     LOAD_X, LOAD_ID, LOAD_SZ, LOAD_U, SIM, SIM_END, RANK, M_DST, M_SRC, M_RECIP, M_SCALE,
@@ -73,9 +93,10 @@ module bipartite_merge #(
   logic [8*DSZ-1:0] x[NSZ];
   logic signed [31:0] ids[NSZ];
   logic [31:0] size[NSZ];
-  // unit keys, banked A (even rows) / B (odd rows): one row read from each per cycle
-  logic [UW*USZ-1:0] ua[HSZ];
+  // unit keys: B (odd rows) in one memory, A (even rows > 0) in SR banks (A index a: bank
+  // (a - 1) % SR, word (a - 1) / SR); one B row and one row of every A bank read a cycle
   logic [UW*USZ-1:0] ub[HSZ];
+  logic [SR-1:0][UW*USZ-1:0] ua_rd;   // the current group's rows
   logic signed [SIMW-1:0] node[HSZ];  // per A row: its best similarity
   logic [HW-1:0] dst[HSZ];            // per A row: its best B row
   logic [HSZ-1:0] mrg;                // per A row: merges
@@ -91,27 +112,30 @@ module bipartite_merge #(
   logic [CW-1:0] bcol;                // beat within the row (LOAD_X, LOAD_U, OUT_X, M_SCALE)
   logic [NW-1:0] sp;                  // output: source row of the current new row
 
-  // similarity walk: A row ai (1..n_a), B row bj (0..n_b-1), chunk ch
-  logic [HW-1:0] ai, bj, ka;          // ka: the A row being ranked
+  // similarity walk: A group ag (A rows ag SR + 1 .. ag SR + SR), B row bj (0..n_b-1), chunk ch
+  logic [GW-1:0] ag;
+  logic [HW-1:0] bj, ka;              // ka: the A row being ranked
   logic [CHW-1:0] ch;
-  // pipeline stage: one chunk's dot product
+  // pipeline stage: one chunk's dot product per row of the group
   logic p_valid, p_last_ch, p_last_b;
-  logic [HW-1:0] p_a, p_b;
-  logic signed [SIMW-1:0] p_dot, acc, best;
-  logic [HW-1:0] best_j;
+  logic [GW-1:0] p_g;
+  logic [HW-1:0] p_b;
+  logic signed [SIMW-1:0] p_dot[SR], acc[SR], best[SR];
+  logic [HW-1:0] best_j[SR];
 
   wire [HW-1:0] n_a = HW'((n - 16'd1) >> 1);
   wire [HW-1:0] n_b = HW'(n >> 1);
   wire [15:0] r_img = (r < 16'(n_a)) ? r : 16'(n_a);
   wire [15:0] n_new = n - r_img;
-  wire [CW-1:0] row_beats = CW'(dim / 16'(I8_PER_BEAT));
-  wire [CW-1:0] u_beats = CW'(head_dim / 16'd4);
+  wire [CW-1:0] row_beats = CW'(dim / 16'(B8));
+  wire [CW-1:0] u_beats = CW'(head_dim / 16'(B16));
   wire [CW-1:0] x_beats = CW'(n) * row_beats;
   wire [CW-1:0] pair_beats = CW'((32'(n) + 1) / 2);
   wire [CW-1:0] uk_beats = CW'(n) * u_beats;
   wire [CW-1:0] new_pair_beats = CW'((32'(n_new) + 1) / 2);
   wire [CW-1:0] new_x_beats = CW'(n_new) * row_beats;
   wire [CHW-1:0] chunks = CHW'((32'(head_dim) + SIM_LANES - 1) / SIM_LANES);
+  wire [GW-1:0] last_g = GW'((32'(n_a) + SR - 1) / SR - 1);  // n_a >= 1 in SIM
 
   // lowest set bit
   function automatic logic [HW-1:0] first(input logic [HSZ-1:0] m);
@@ -126,29 +150,49 @@ module bipartite_merge #(
     nxt = (!q[0] && m[q[NW-1:1]]) ? p + NW'(2) : q;
   endfunction
 
-  // -- similarity: chunk ch of A row ai against B row bj --------------------------------------
-  logic [UW*USZ-1:0] ua_row, ub_row;
-  logic signed [SIMW-1:0] dot;
+  // -- unit-key load: the beat's B16 elements into a B row or an A bank ---------------------
+  logic [B16*UW-1:0] u_slice;
+  always_comb for (int l = 0; l < B16; l++) u_slice[UW*l+:UW] = s_axis_tdata[16*l+:UW];
+  wire u_we = (state == LOAD_U) && s_axis_tvalid;
+  wire [HW-1:0] u_idx = brow[NW-1:1];           // A or B index of the row
+  wire [HW-1:0] u_a1 = u_idx - HW'(1);          // A index - 1 (A rows only)
+  wire [USW-1:0] u_sl = USW'(bcol);
+  always_ff @(posedge clk)
+    if (u_we && brow[0]) ub[u_idx][B16*UW*u_sl+:B16*UW] <= u_slice;
+  for (genvar k = 0; k < SR; k++) begin : g_abank
+    logic [UW*USZ-1:0] mem[ABD];
+    always_ff @(posedge clk)
+      if (u_we && !brow[0] && u_idx != '0 && 32'(u_a1) % SR == k)
+        mem[AW'(32'(u_a1) / SR)][B16*UW*u_sl+:B16*UW] <= u_slice;
+    assign ua_rd[k] = mem[AW'(ag)];
+  end
+
+  // -- similarity: chunk ch of the group's A rows against B row bj ---------------------------
+  logic [UW*USZ-1:0] ub_row;
+  logic signed [SIMW-1:0] dot[SR];
   always_comb begin
-    ua_row = ua[ai];
     ub_row = ub[bj];
-    dot = '0;
-    for (int l = 0; l < SIM_LANES; l++) begin
-      if (32'(ch) * SIM_LANES + l < 32'(head_dim))
-        dot = dot + SIMW'($signed(ua_row[UW * (32'(ch) * SIM_LANES + l) +: UW]))
-                  * SIMW'($signed(ub_row[UW * (32'(ch) * SIM_LANES + l) +: UW]));
+    for (int k = 0; k < SR; k++) begin
+      dot[k] = '0;
+      for (int l = 0; l < SIM_LANES; l++) begin
+        if (32'(ch) * SIM_LANES + l < 32'(head_dim))
+          dot[k] = dot[k] + SIMW'($signed(ua_rd[k][UW * (32'(ch) * SIM_LANES + l) +: UW]))
+                          * SIMW'($signed(ub_row[UW * (32'(ch) * SIM_LANES + l) +: UW]));
+      end
     end
   end
   // the argmax as the dot products come (strictly greater: ties keep the lower B row)
-  logic signed [SIMW-1:0] acc_sum, best_new;
-  logic [HW-1:0] best_j_new;
+  logic signed [SIMW-1:0] acc_sum[SR], best_new[SR];
+  logic [HW-1:0] best_j_new[SR];
   always_comb begin
-    acc_sum = acc + p_dot;
-    best_new = best;
-    best_j_new = best_j;
-    if (p_b == '0 || acc_sum > best) begin
-      best_new = acc_sum;
-      best_j_new = p_b;
+    for (int k = 0; k < SR; k++) begin
+      acc_sum[k] = acc[k] + p_dot[k];
+      best_new[k] = best[k];
+      best_j_new[k] = best_j[k];
+      if (p_b == '0 || acc_sum[k] > best[k]) begin
+        best_new[k] = acc_sum[k];
+        best_j_new[k] = p_b;
+      end
     end
   end
 
@@ -195,16 +239,16 @@ module bipartite_merge #(
   // rr + 1 <= d, so the floor is q. P = M for M >= 0 and P = -M + d - 1 for M < 0
   // (floor(M / d) = -ceil(-M / d)). |a| <= 128 d (|x| <= 128, sizes sum to d), so
   // P <= max(127d + d/2, 128d - floor(d/2) + d - 1) < 129 d and P (d - 1) < 129 d^2 < 2^8 2^(2 SIZE_W)
-  // = 2^K for d < 2^SIZE_W. Eight channels per cycle (PW x (K+1) multipliers).
+  // = 2^K for d < 2^SIZE_W. B8 channels per cycle (B8 PW x (K+1) multipliers).
   wire [SIZE_W-1:0] dd = (den[SIZE_W-1:0] == '0) ? SIZE_W'(1) : den[SIZE_W-1:0];
   logic div_start, div_done, div_busy;
   logic [DIVW-1:0] div_num, div_den, div_q;
   udiv #(.W(DIVW), .BITS(8)) u_div (.clk, .rst_n, .start(div_start), .num(div_num),
                                     .den(div_den), .quot(div_q), .busy(div_busy),
                                     .done(div_done));
-  logic [63:0] q_word;
+  logic [BEAT-1:0] q_word;
   always_comb begin
-    for (int l = 0; l < I8_PER_BEAT; l++) begin
+    for (int l = 0; l < B8; l++) begin
       logic signed [NUMW:0] mm;
       logic [PW-1:0] pp;
       logic [PW+K:0] prod;
@@ -220,12 +264,12 @@ module bipartite_merge #(
   // -- the row buffer's write port: input beats, merged rows -------------------------------
   logic x_we;
   logic [NW-1:0] x_wa;
-  logic [DW-4:0] x_wc;                // 8-byte slice
-  logic [63:0] x_wd;
+  logic [XSW-1:0] x_wc;               // BEAT slice
+  logic [BEAT-1:0] x_wd;
   always_comb begin
     x_we = 1'b0;
     x_wa = brow;
-    x_wc = (DW - 3)'(bcol);
+    x_wc = XSW'(bcol);
     x_wd = s_axis_tdata;
     if (state == LOAD_X) x_we = s_axis_tvalid;
     else if (state == M_SCALE) begin
@@ -234,21 +278,21 @@ module bipartite_merge #(
       x_wd = q_word;
     end
   end
-  always_ff @(posedge clk) if (x_we) x[x_wa][64*x_wc+:64] <= x_wd;
+  always_ff @(posedge clk) if (x_we) x[x_wa][BEAT*x_wc+:BEAT] <= x_wd;
 
   // -- output words ------------------------------------------------------------------------
   wire [NW-1:0] sp2 = nxt(sp, mrg);
-  logic [BEAT_BITS-1:0] out_word;
+  logic [BEAT-1:0] out_word;
   always_comb begin
     out_word = '0;
     unique case (state)
-      OUT_HDR: out_word = {32'(r_img), 32'(n_new)};
+      OUT_HDR: out_word[63:0] = {32'(r_img), 32'(n_new)};
       OUT_SZ, OUT_ID: for (int l = 0; l < 2; l++) begin
         if (32'(beat) * 2 + l < 32'(n_new))
           out_word[32*l+:32] = (state == OUT_SZ) ? size[(l == 0) ? sp : sp2]
                                                  : ids[(l == 0) ? sp : sp2];
       end
-      OUT_X: out_word = x_row[64*(DW-3)'(bcol)+:64];
+      OUT_X: out_word = x_row[BEAT*XSW'(bcol)+:BEAT];
       default: out_word = '0;
     endcase
   end
@@ -260,10 +304,6 @@ module bipartite_merge #(
   assign m_axis_tdata = out_word;
   assign m_axis_tlast = (state == OUT_ID) && (beat == new_pair_beats - 1'b1);
 
-  // unit-key beat: four 9-bit elements
-  logic [4*UW-1:0] u_slice;
-  always_comb for (int l = 0; l < 4; l++) u_slice[UW*l+:UW] = s_axis_tdata[16*l+:UW];
-
   wire [CW-1:0] cur_row_beats = (state == LOAD_U) ? u_beats : row_beats;
   wire row_end = (bcol == cur_row_beats - 1'b1);
 
@@ -274,7 +314,7 @@ module bipartite_merge #(
       brow <= '0;
       bcol <= '0;
       sp <= '0;
-      ai <= '0;
+      ag <= '0;
       bj <= '0;
       ka <= '0;
       ch <= '0;
@@ -282,12 +322,14 @@ module bipartite_merge #(
       p_valid <= 1'b0;
       p_last_ch <= 1'b0;
       p_last_b <= 1'b0;
-      p_a <= '0;
+      p_g <= '0;
       p_b <= '0;
-      p_dot <= '0;
-      acc <= '0;
-      best <= '0;
-      best_j <= '0;
+      for (int k = 0; k < SR; k++) begin
+        p_dot[k] <= '0;
+        acc[k] <= '0;
+        best[k] <= '0;
+        best_j[k] <= '0;
+      end
       mrg <= '0;
       pend <= '0;
       smask <= '0;
@@ -301,22 +343,21 @@ module bipartite_merge #(
       // similarity pipeline, stage 2: accumulate, fold into the argmax
       p_valid <= 1'b0;
       if (p_valid) begin
-        if (p_last_ch) begin
-          acc <= '0;
-          best <= best_new;
-          best_j <= best_j_new;
-          if (p_last_b) begin
-            node[p_a] <= best_new;
-            dst[p_a] <= best_j_new;
-          end
-        end else acc <= acc_sum;
+        for (int k = 0; k < SR; k++) begin
+          if (p_last_ch) begin
+            acc[k] <= '0;
+            best[k] <= best_new[k];
+            best_j[k] <= best_j_new[k];
+            // A row p_g SR + k + 1, if it exists
+            if (p_last_b && 32'(p_g) * SR + k < 32'(n_a)) begin
+              node[HW'(32'(p_g) * SR + k + 1)] <= best_new[k];
+              dst[HW'(32'(p_g) * SR + k + 1)] <= best_j_new[k];
+            end
+          end else acc[k] <= acc_sum[k];
+        end
       end
       unique case (state)
-        LOAD_X, LOAD_U: if (s_axis_tvalid) begin
-          if (state == LOAD_U) begin
-            if (!brow[0]) ua[brow[NW-1:1]][4*UW*(32'(bcol))+:4*UW] <= u_slice;
-            else ub[brow[NW-1:1]][4*UW*(32'(bcol))+:4*UW] <= u_slice;
-          end
+        LOAD_X, LOAD_U: if (s_axis_tvalid) begin  // (the unit-key writes: above)
           bcol <= row_end ? '0 : bcol + 1'b1;
           brow <= row_end ? brow + 1'b1 : brow;
           if (beat == ((state == LOAD_X) ? x_beats : uk_beats) - 1'b1) begin
@@ -327,10 +368,10 @@ module bipartite_merge #(
             else if (n_a == '0) state <= OUT_HDR;
             else begin
               state <= SIM;
-              ai <= HW'(1);
+              ag <= '0;
               bj <= '0;
               ch <= '0;
-              acc <= '0;
+              for (int k = 0; k < SR; k++) acc[k] <= '0;
             end
           end else beat <= beat + 1'b1;
         end
@@ -348,10 +389,10 @@ module bipartite_merge #(
             pend <= '0;
           end else beat <= beat + 1'b1;
         end
-        SIM: begin  // stage 1: one chunk a cycle
+        SIM: begin  // stage 1: one chunk a cycle for every row of the group
           p_valid <= 1'b1;
-          p_dot <= dot;
-          p_a <= ai;
+          for (int k = 0; k < SR; k++) p_dot[k] <= dot[k];
+          p_g <= ag;
           p_b <= bj;
           p_last_ch <= (ch == chunks - 1'b1);
           p_last_b <= (bj == n_b - 1'b1);
@@ -361,8 +402,8 @@ module bipartite_merge #(
             if (bj != n_b - 1'b1) bj <= bj + 1'b1;
             else begin
               bj <= '0;
-              if (ai == n_a) state <= SIM_END;
-              else ai <= ai + 1'b1;
+              if (ag == last_g) state <= SIM_END;
+              else ag <= ag + 1'b1;
             end
           end
         end
@@ -406,9 +447,9 @@ module bipartite_merge #(
           bcol <= '0;
           state <= M_SCALE;
         end
-        M_SCALE: begin  // 8 channels a cycle (the write port above), num shifts down by 8
+        M_SCALE: begin  // B8 channels a cycle (the write port above), num shifts down by B8
           for (int c = 0; c < DSZ; c++)
-            num[c] <= (c + I8_PER_BEAT < DSZ) ? num[(c + I8_PER_BEAT) % DSZ] : '0;
+            num[c] <= (c + B8 < DSZ) ? num[(c + B8) % DSZ] : '0;
           if (bcol == row_beats - 1'b1) begin
             bcol <= '0;
             size[{cj, 1'b1}] <= den;

@@ -581,18 +581,35 @@ async def pruning_score_reset_mid_tensor(dut):
 
 
 # -- bipartite_merge (ToMe) -------------------------------------------------------------------
-# the harness builds the engine with its defaults: MAX_N 64, MAX_D 256, MAX_DH 64,
-# SIM_LANES 8, SIZE_W 8. Configuration rule checked for every case: n in 1..MAX_N, dim a
-# multiple of 8 <= MAX_D, head_dim a multiple of 4 <= MAX_DH (SIM_LANES, a power of two <=
-# MAX_DH, need not divide it: the last chunk's lanes past head_dim are masked), every size
-# sum < 2^SIZE_W
-MERGE_MAX = {"n": 64, "dim": 256, "head_dim": 64, "size": 1 << 8}
+# the harness builds the engine with its defaults (MAX_N 64, MAX_D 256, MAX_DH 64, SIM_LANES 8,
+# SIM_ROWS 1, SIZE_W 8, BEAT 64) or the run's build parameters (SIEVIT_ENGINE_PARAMS, JSON).
+# Configuration rule checked for every case: n in 1..MAX_N, dim a multiple of BEAT/8 <= MAX_D,
+# head_dim a multiple of BEAT/16 and of 4 <= MAX_DH (SIM_LANES, a power of two <= MAX_DH, need
+# not divide it: the last chunk's lanes past head_dim are masked), every size sum < 2^SIZE_W
+MERGE_PRM = {"MAX_N": 64, "MAX_D": 256, "MAX_DH": 64, "SIM_LANES": 8, "SIM_ROWS": 1, "BEAT": 64,
+             **json.loads(os.environ.get("SIEVIT_ENGINE_PARAMS", "{}"))}
+MERGE_MAX = {"n": MERGE_PRM["MAX_N"], "dim": MERGE_PRM["MAX_D"], "head_dim": MERGE_PRM["MAX_DH"],
+             "size": 1 << 8}
+MERGE_BEAT = MERGE_PRM["BEAT"]
+M8, M16 = MERGE_BEAT // 8, MERGE_BEAT // 16       # int8 / int16 a beat
+MW = MERGE_BEAT // 64                             # 64-bit words a beat
+
+
+def _widen(words: list[int]) -> list[int]:
+    """64-bit words -> BEAT-bit beats, word i in bits [64 (i % MW) +: 64] of beat i // MW."""
+    assert len(words) % MW == 0
+    return [sum(w << (64 * k) for k, w in enumerate(words[i:i + MW]))
+            for i in range(0, len(words), MW)]
+
+
+def _narrow(beats: list[int]) -> list[int]:
+    return [(b >> (64 * k)) & ((1 << 64) - 1) for b in beats for k in range(MW)]
 
 
 def merge_cfg(dut, c):
     assert 1 <= c["n"] <= MERGE_MAX["n"], c["n"]
-    assert c["dim"] % 8 == 0 and c["dim"] <= MERGE_MAX["dim"], c["dim"]
-    assert c["head_dim"] % 4 == 0 and c["head_dim"] <= MERGE_MAX["head_dim"], c["head_dim"]
+    assert c["dim"] % M8 == 0 and c["dim"] <= MERGE_MAX["dim"], c["dim"]
+    assert c["head_dim"] % max(4, M16) == 0 and c["head_dim"] <= MERGE_MAX["head_dim"], c["head_dim"]
     assert np.abs(c["u"]).max(initial=0) <= 128
     assert c["size_new"].max(initial=0) < MERGE_MAX["size"] and c["size"].min(initial=1) >= 0
     dut.n.value = c["n"]
@@ -602,20 +619,22 @@ def merge_cfg(dut, c):
 
 
 def merge_words(c):
-    """Rows, ids, sizes, then the unit keys as int16 (four a beat)."""
-    u = [_packed(row[i:i + 4], 16) for row in c["u"] for i in range(0, len(row), 4)]
-    return ([w for row in c["x"] for w in pack_i8(row)] + pack_i32(c["ids"])
+    """Rows (BEAT/8 a beat), ids, sizes (an int32 pair in the low 64 bits of a beat), then the
+    unit keys as int16 (BEAT/16 a beat)."""
+    u = [_packed(row[i:i + M16], 16) for row in c["u"] for i in range(0, len(row), M16)]
+    return ([w for row in c["x"] for w in _widen(pack_i8(row))] + pack_i32(c["ids"])
             + pack_i32(c["size"]) + u)
 
 
 def merge_check(c, got):
-    """Header {r_img, n_new}, the new sizes (pad 0), the new rows, the new ids (pad 0)."""
+    """Header {r_img, n_new}, the new sizes (pad 0), the new rows, the new ids (pad 0); the
+    header and pair beats' bits past 64 are 0."""
     n_new, dim = c["n_new"], c["dim"]
-    pairs, row = -(-n_new // 2), dim // 8
+    pairs, row = -(-n_new // 2), dim // M8
     if len(got) != 1 + pairs + n_new * row + pairs:
         return False
     xs = got[1 + pairs:1 + pairs + n_new * row]
-    x_new = np.stack([unpack_i8(xs[i * row:(i + 1) * row], dim) for i in range(n_new)])
+    x_new = np.stack([unpack_i8(_narrow(xs[i * row:(i + 1) * row]), dim) for i in range(n_new)])
     return (got[0] == ((c["r_img"] << 32) | n_new)
             and got[1:1 + pairs] == pack_i32(c["size_new"])
             and np.array_equal(x_new, c["x_new"])
@@ -627,45 +646,56 @@ def _merge_file_cases():
     return merge_cases(CASES / "reduce.bin", lay["dim"], lay["attn"][0]["heads"])
 
 
+def _merge_case(rng, n: int, dim: int, dh: int, r: int, kind: int, total: int) -> dict:
+    """One case with the golden rd.bipartite_merge; sizes sum to `total` (>= n)."""
+    from sievit.quant import reduce as rd
+    if kind == 0:                                 # extremes: rounding of -128 / 127 mixes
+        x = rng.choice(np.array([-128, 127, -127, 0, 1, -1]), size=(n, dim))
+    else:
+        x = rng.integers(-128, 128, size=(n, dim))
+    if kind == 2:                                 # few distinct keys: ties, shared targets
+        u = rng.choice(np.array([-128, 0, 128]), size=(3, dh))[rng.integers(0, 3, n)]
+    else:
+        u = rng.integers(-128, 129, size=(n, dh))
+    size = np.ones(n, np.int64)
+    size += rng.multinomial(total - n, rng.dirichlet(np.full(n, 0.3)))
+    ids = np.concatenate([[0], np.sort(rng.choice(np.arange(1, 1000), n - 1, replace=False))])
+    t = rd.Tokens(x[None].astype(np.int64), ids[None], np.array([n]), size[None],
+                  np.zeros((1, n), np.int64), np.arange(1000)[None])
+    new = rd.bipartite_merge(t, u[None].astype(np.int64), r)[0]
+    m = int(new.n[0])
+    return {"n": n, "r": r, "dim": dim, "head_dim": dh, "x": x, "ids": ids,
+            "size": size, "u": u, "r_img": min(r, (n - 1) // 2), "n_new": m,
+            "x_new": new.x[0, :m], "ids_new": new.ids[0, :m], "size_new": new.size[0, :m]}
+
+
 def _merge_synthetic_cases(count: int = 60, seed: int = 5) -> list[dict]:
     """Shapes and sizes the checkpoint's cases do not reach, with the golden rd.bipartite_merge:
-    every dim / head_dim corner (8 .. MAX_D, 4 .. MAX_DH, head_dim not a multiple of
-    SIM_LANES), n up to MAX_N, size sums up to 2^SIZE_W - 1 (the reciprocal division's
-    bound), saturated rows (negative numerators), keys from few values (ties, many sources
-    per destination)."""
-    from sievit.quant import reduce as rd
+    every dim / head_dim corner (BEAT/8 .. MAX_D, the smallest head_dim .. MAX_DH, head_dim not
+    a multiple of SIM_LANES), n up to MAX_N, size sums up to 2^SIZE_W - 1 (the reciprocal
+    division's bound), saturated rows (negative numerators), keys from few values (ties, many
+    sources per destination). At BEAT 64 the shapes of the first version."""
     rng = np.random.default_rng(seed)
+    dstep, hstep = M8, max(4, M16)
+    dmax, hmax = MERGE_MAX["dim"] // dstep, MERGE_MAX["head_dim"] // hstep
     out = []
     for i in range(count):
         n = int(rng.choice([MERGE_MAX["n"], int(rng.integers(3, MERGE_MAX["n"] + 1))]))
-        dim = int(rng.choice([8, 96, 256, 8 * int(rng.integers(1, 33))]))
-        dh = int(rng.choice([4, 12, 36, MERGE_MAX["head_dim"], 4 * int(rng.integers(1, 17))]))
-        kind = i % 4
-        if kind == 0:                                 # extremes: rounding of -128 / 127 mixes
-            x = rng.choice(np.array([-128, 127, -127, 0, 1, -1]), size=(n, dim))
+        if MERGE_BEAT == 64:
+            dim = int(rng.choice([8, 96, 256, 8 * int(rng.integers(1, 33))]))
+            dh = int(rng.choice([4, 12, 36, MERGE_MAX["head_dim"], 4 * int(rng.integers(1, 17))]))
         else:
-            x = rng.integers(-128, 128, size=(n, dim))
-        if kind == 2:                                 # few distinct keys: ties, shared targets
-            u = rng.choice(np.array([-128, 0, 128]), size=(3, dh))[rng.integers(0, 3, n)]
-        else:
-            u = rng.integers(-128, 129, size=(n, dh))
-        total = MERGE_MAX["size"] - 1                 # the image's tokens: every sum below
-        size = np.ones(n, np.int64)
-        size += rng.multinomial(total - n, rng.dirichlet(np.full(n, 0.3)))
-        ids = np.concatenate([[0], np.sort(rng.choice(np.arange(1, 1000), n - 1, replace=False))])
+            dim = int(rng.choice([dstep, dmax * dstep, dstep * int(rng.integers(1, dmax + 1))]))
+            dh = int(rng.choice([hstep, 3 * hstep if 3 <= hmax else hstep, hmax * hstep,
+                                 hstep * int(rng.integers(1, hmax + 1))]))
         r = int(rng.choice([n, int(rng.integers(0, n // 2 + 1)), n // 2 - 1]))
-        t = rd.Tokens(x[None].astype(np.int64), ids[None], np.array([n]), size[None],
-                      np.zeros((1, n), np.int64), np.arange(1000)[None])
-        new = rd.bipartite_merge(t, u[None].astype(np.int64), r)[0]
-        m = int(new.n[0])
-        out.append({"n": n, "r": r, "dim": dim, "head_dim": dh, "x": x, "ids": ids,
-                    "size": size, "u": u, "r_img": min(r, (n - 1) // 2), "n_new": m,
-                    "x_new": new.x[0, :m], "ids_new": new.ids[0, :m], "size_new": new.size[0, :m]})
+        out.append(_merge_case(rng, n, dim, dh, r, i % 4, MERGE_MAX["size"] - 1))
     return out
 
 
 async def _merge_cycles(dut, cases) -> list[int]:
-    """Cycles from the message's first beat offered to TLAST out, under the harness's stalls."""
+    """Cycles from the message's first beat offered to TLAST out, under the harness's stalls
+    (+stall=0: none)."""
     from cocotb.utils import get_sim_time
     out = []
     for c in cases:
@@ -681,7 +711,7 @@ async def _merge_cycles(dut, cases) -> list[int]:
 async def bipartite_merge_cases_bit_exact(dut):
     """rd.bipartite_merge on the ToMe checkpoint's reduce cases, then synthetic corners; the
     cycles of the fmnist-shaped cases (n 50, dim 96, head_dim 32, r 6) are logged."""
-    cases = _merge_file_cases()
+    cases = [c for c in _merge_file_cases() if c["dim"] % M8 == 0]
     assert any(c["r_img"] > 0 for c in cases) and any(c["n"] <= 2 for c in cases)
     await run_cases(dut, cases, merge_cfg, merge_words, merge_check, timeout_ns=10_000_000)
     await run_cases(dut, _merge_synthetic_cases(), merge_cfg, merge_words, merge_check,
@@ -690,6 +720,18 @@ async def bipartite_merge_cases_bit_exact(dut):
     if shaped:
         cyc = await _merge_cycles(dut, shaped)
         dut._log.info(f"fmnist-shaped cases (n 50, dim 96, head_dim 32, r 6): cycles {cyc}")
+
+
+@cocotb.test()
+async def bipartite_merge_shape_cycles(dut):
+    """Synthetic cases of one shape (SIEVIT_MERGE_SHAPE "n,dim,head_dim,r"), checked bit-exact;
+    their cycles logged (run with +stall=0 for the stall-free count)."""
+    n, dim, dh, r = (int(v) for v in os.environ["SIEVIT_MERGE_SHAPE"].split(","))
+    rng = np.random.default_rng(9)
+    cases = [_merge_case(rng, n, dim, dh, r, k % 4, max(n, min(255, 2 * n))) for k in range(4)]
+    await setup(dut)
+    cyc = await _merge_cycles(dut, cases)
+    dut._log.info(f"shape n {n} dim {dim} head_dim {dh} r {r}: cycles {cyc}")
 
 
 @cocotb.test()

@@ -40,6 +40,8 @@ def harness(engine: str, rtl: Path) -> str:
     pnames = re.findall(r"parameter\s+int\s+(\w+)", params)
     param_block = f"#({params})" if params else ""
     pass_params = f"#({', '.join(f'.{p}({p})' for p in pnames)})" if pnames else ""
+    # the stream words: BEAT bits where the engine has that parameter (its default 64), else 64
+    sw = "[BEAT-1:0]" if "BEAT" in pnames else "[63:0]"
     # cocotb touches only the harness's ports and its two message memories; they are made
     # public here so the build can turn Verilator's blanket --public-flat-rw off (3x faster)
     pub = " /* verilator public_flat_rw */"
@@ -75,9 +77,9 @@ module tb_{engine} {param_block} (
 
   localparam int SI = $clog2({SRC_WORDS});
   localparam int OI = $clog2({SNK_WORDS});
-  logic [63:0] src_mem[{SRC_WORDS}]{pub};
-  logic [63:0] snk_mem[{SNK_WORDS}]{pub};
-  logic [63:0] s_axis_tdata, m_axis_tdata;
+  logic {sw} src_mem[{SRC_WORDS}]{pub};
+  logic {sw} snk_mem[{SNK_WORDS}]{pub};
+  logic {sw} s_axis_tdata, m_axis_tdata;
   logic s_axis_tvalid, s_axis_tready, s_axis_tlast, m_axis_tvalid, m_axis_tready, m_axis_tlast;
   logic busy;
   logic [31:0] src_i;

@@ -131,8 +131,36 @@ def test_engine_method(engine, testcase, n_cases, method, method_case_dirs, tmp_
     _run_engine(engine, "verilator", {}, method_case_dirs(method), tmp_path, [testcase], n_cases)
 
 
+# ToMe's merge at other build parameters (wide streams, several A rows a cycle), on the same
+# bench and the ToMe checkpoint's cases (the bench packs its words to the build's BEAT)
+MERGE_RUNS = [{"BEAT": 256, "SIM_ROWS": 4, "SIM_LANES": 32}, {"BEAT": 128, "SIM_ROWS": 2}]
+
+
+@pytest.mark.parametrize("params", MERGE_RUNS,
+                         ids=["bipartite_merge" + "".join(f"-{k}{v}" for k, v in p.items())
+                              for p in MERGE_RUNS])
+def test_merge_params(params, method_case_dirs, tmp_path):
+    _run_engine("bipartite_merge", "verilator", params, method_case_dirs("tome"), tmp_path,
+                ["bipartite_merge_cases_bit_exact", "bipartite_merge_reset_mid_tensor"], 600)
+
+
+# stall-free cycles of one synthetic shape (checked bit-exact), logged: (a) the fmnist shape at
+# the defaults, (b) DeiT-Tiny's first merge at wide streams and four A rows a cycle
+MERGE_CYCLES = [({}, "50,96,32,6"),
+                ({"MAX_N": 200, "MAX_D": 192, "MAX_DH": 64, "SIM_LANES": 64, "SIM_ROWS": 4,
+                  "BEAT": 256}, "197,192,64,8")]
+
+
+@pytest.mark.parametrize("params,shape", MERGE_CYCLES,
+                         ids=[f"bipartite_merge-cycles-{s}" for _, s in MERGE_CYCLES])
+def test_merge_cycles(params, shape, method_case_dirs, tmp_path):
+    _run_engine("bipartite_merge", "verilator", params, method_case_dirs("tome"), tmp_path,
+                ["bipartite_merge_shape_cycles"], 4, stall=0, env={"SIEVIT_MERGE_SHAPE": shape})
+
+
 def _run_engine(engine: str, sim: str, params: dict, case_dir: Path, tmp_path: Path,
-                testcases: list[str], n_cases: int) -> None:
+                testcases: list[str], n_cases: int, stall: int = 30,
+                env: dict | None = None) -> None:
     from cocotb_tools.runner import get_runner
     if sim == "verilator":
         os.environ["PATH"] = f"{verilator_bin_dir()}:{os.environ['PATH']}"
@@ -151,9 +179,10 @@ def _run_engine(engine: str, sim: str, params: dict, case_dir: Path, tmp_path: P
                      timescale=("1ns", "1ps"))
     results = runner.test(hdl_toplevel=f"tb_{engine}", test_module="engine_benches",
                           test_dir=Path(__file__).parent, build_dir=build,
-                          plusargs=[f"+mem={case_dir / 'memory.hex'}", "+stall=30"],
+                          plusargs=[f"+mem={case_dir / 'memory.hex'}", f"+stall={stall}"],
                           testcase=testcases,
-                          extra_env={"SIEVIT_CASE_DIR": str(case_dir),
+                          extra_env={**(env or {}), "SIEVIT_CASE_DIR": str(case_dir),
+                                     "SIEVIT_ENGINE_PARAMS": json.dumps(params),
                                      "SIEVIT_MAX_CASES": str(n_cases),
                                      # Icarus (4-state) takes the first cases: on the last one
                                      # (11 rows, odd) its output read as X, most likely the
