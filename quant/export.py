@@ -109,6 +109,7 @@ def export_random(cfg: dict, seed: int, calib_images: int = 8, return_model: boo
     """Seeded random weights (std 1/sqrt(fan_in), so signals neither vanish nor explode)
     with power-of-two activation scales calibrated on sample inputs."""
     from sievit.model.train import calibrate
+    from sievit.quant.golden_reduce import PROPORTIONAL
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = ViT(cfg, quant=True)
@@ -121,9 +122,12 @@ def export_random(cfg: dict, seed: int, calib_images: int = 8, return_model: boo
         model.pos.normal_(0.0, 0.5)
         model.cls.normal_(0.0, 0.5)
     images = _sample_images(cfg, calib_images, rng)
-    # a reduction method's forward has modes none | reduce (HeatViT's: threshold | topk)
-    calibrate(model, images, n_images=16,
-              prune="threshold" if cfg["reduction"]["method"] == "heatvit" else "reduce")
+    # a reduction method's forward has modes none | reduce (HeatViT's: threshold | topk); the
+    # proportional-attention methods calibrate dense: before the statistics settle, their
+    # logits' frac is not yet a scale, so ln(size) at that frac overflows
+    method = cfg["reduction"]["method"]
+    prune = "threshold" if method == "heatvit" else "none" if method in PROPORTIONAL else "reduce"
+    calibrate(model, images, n_images=16, prune=prune)
     model.eval()
     bundle = bundle_from_model(model, images[:2], {"source": "random", "seed": seed})
     return (bundle, model.double()) if return_model else bundle

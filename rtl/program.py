@@ -49,7 +49,8 @@ class RtlParams:
     aux_rows: int = 2     # the selector's own (smaller) linear array
     aux_cols: int = 8
     lanes: int = 8        # input elements per dot product per cycle (shared array, Q.K^T)
-    sim_lanes: int = 8    # ToMe's merge: unit-key products per cycle
+    sim_lanes: int = 8    # ToMe's merge: unit-key products per A row per cycle
+    sim_rows: int = 1     #   and A rows compared at once
     max_dh: int = 64      # head width (ToMe's unit keys)
     beat_bits: int = 64   # read port and activation streams: 64, 128 or 256
     mem_bytes_per_cycle: int = 16   # the memory model's bandwidth cap
@@ -71,25 +72,26 @@ class RtlParams:
                 "ROWS": self.rows, "COLS": self.cols, "QK_KEYS": self.qk_keys,
                 "AV_KEYS": self.av_keys, "EXP_LANES": self.exp_lanes,
                 "AUX_ROWS": self.aux_rows, "AUX_COLS": self.aux_cols, "LANES": self.lanes,
-                "SIM_LANES": self.sim_lanes, "MAX_DH": self.max_dh,
+                "SIM_LANES": self.sim_lanes, "SIM_ROWS": self.sim_rows, "MAX_DH": self.max_dh,
                 "BEAT": self.beat_bits}
 
 
 _DEIT_BUFFERS = dict(max_n=200, max_d=192, max_h=768, max_in=768, max_pix=224 * 224 * 3,
                      max_classes=1000)
 PRESETS = {
-    # the shipped Fashion-MNIST model's buffers; 128 MACs/cycle (CI simulates it quickly)
-    "fmnist": RtlParams(),
+    # the shipped Fashion-MNIST model's buffers; 128 MACs/cycle (CI simulates it quickly);
+    # ToMe's similarity takes a whole 32-wide unit key per cycle
+    "fmnist": RtlParams(sim_lanes=32),
     # the shipped model's buffers on the wide datapath (256-bit beats, 2 x 32 x 32): CI's
     # check of the width adapter, the part-word buffer access and the wide engines
-    "fmnist_wide": RtlParams(rows=2, cols=32, lanes=32, beat_bits=256),
+    "fmnist_wide": RtlParams(rows=2, cols=32, lanes=32, beat_bits=256, sim_lanes=32),
     # DeiT-Tiny buffers, 512 MACs/cycle, 128-bit beats
     "deit_tiny": RtlParams(**_DEIT_BUFFERS, mem_words=1 << 20, rows=2, cols=16, lanes=16,
-                           qk_keys=16, av_keys=16, exp_lanes=16, beat_bits=128, sim_lanes=32),
+                           qk_keys=16, av_keys=16, exp_lanes=16, beat_bits=128, sim_lanes=32, sim_rows=2),
     # DeiT-Tiny buffers, 2048 MACs/cycle (1024 DSP48E2 for the array), 256-bit beats: the
     # ZCU102 target
     "zcu102": RtlParams(**_DEIT_BUFFERS, mem_words=1 << 19, rows=2, cols=32, lanes=32,
-                        qk_keys=32, av_keys=32, exp_lanes=32, beat_bits=256, sim_lanes=64),
+                        qk_keys=32, av_keys=32, exp_lanes=32, beat_bits=256, sim_lanes=64, sim_rows=4),
 }
 
 

@@ -19,7 +19,8 @@ module sievit_top #(
     parameter int EXP_LANES = 8,      // attention softmax: exponentials per cycle
     parameter int AUX_ROWS = 2,       // the selector's own linear array:
     parameter int AUX_COLS = 8,       //   token rows and output columns per cycle
-    parameter int SIM_LANES = 8,      // ToMe's merge: unit-key products per cycle
+    parameter int SIM_LANES = 8,      // ToMe's merge: unit-key products per A row per cycle
+    parameter int SIM_ROWS = 1,       //   and A rows per cycle
     parameter int MAX_N = 64,         // tokens: grid^2 + 1
     parameter int MAX_D = 128,        // model width
     parameter int MAX_H = 256,        // MLP hidden width
@@ -122,7 +123,7 @@ module sievit_top #(
   // ---- stream segments of the current op (source: buffers -> engine; sink: engine -> ...)
   // layernorm, attention and mlp take wide beats; the other engines 64-bit ones, which the
   // buffers serve as parts of their wide words
-  wire wide_op = (op == OP_ATTN) || (op == OP_MLP);
+  wire wide_op = (op == OP_ATTN) || (op == OP_MLP) || (op == OP_MERGE);
   wire [CW-1:0] row_beats = CW'(dim) / (wide_op ? CW'(B8) : CW'(I8_PER_BEAT));
   wire [CW-1:0] tok_beats = CW'(n) * row_beats;
   wire [CW-1:0] pairs = CW'((32'(n) + 1) / 2);
@@ -195,7 +196,7 @@ module sievit_top #(
         src_buf[3] = B_U;
         src_len[1] = pairs;
         src_len[2] = pairs;
-        src_len[3] = CW'(n) * CW'(d[D_MERGE_HEAD_DIM][15:0] / 16'd4);
+        src_len[3] = CW'(n) * CW'(2 * d[D_MERGE_HEAD_DIM][15:0] / 16'(B8));
         src_segs = 3'd4;
         snk_buf[0] = B_HDR;
         snk_buf[1] = B_SC;
@@ -235,7 +236,7 @@ module sievit_top #(
   wire [2:0] cur_snk = snk_buf[snk_seg[1:0]];
 
   logic [BEAT-1:0] src_data, src_word;
-  wire [BEAT-1:0] u_src_word = u_tbuf[UI'(src_cnt >> LRS)];
+  wire [BEAT-1:0] u_src_word = u_tbuf[UI'(src_cnt)];
   wire [XI-1:0] src_widx = XI'(wide_op ? src_cnt : (src_cnt >> LRS));
   wire [LR-1:0] src_part = (R > 1 && !wide_op) ? LR'(src_cnt) : '0;
   always_comb begin
@@ -243,7 +244,7 @@ module sievit_top #(
     unique case (cur_src)
       B_IDS: src_data = BEAT'(ids_buf[PI'(src_cnt)]);
       B_SC: src_data = BEAT'(sc_buf[PI'(src_cnt)]);
-      B_U: src_data = BEAT'(u_src_word[BEAT_BITS*src_part+:BEAT_BITS]);   // (64-bit parts: the merge)
+      B_U: src_data = u_src_word;
       default: src_data = wide_op ? src_word : BEAT'(src_word[BEAT_BITS*src_part+:BEAT_BITS]);
     endcase
   end
@@ -254,7 +255,7 @@ module sievit_top #(
   logic [BEAT_BITS-1:0] n_s_tdata;    // 64-bit engines
   logic e_s_tvalid, e_s_tlast;
   logic [7:0][BEAT_BITS-1:0] e_m_tdata;   // 64-bit engines' outputs
-  logic [BEAT-1:0] ln_m_tdata, attn_m_tdata, mlp_m_tdata;
+  logic [BEAT-1:0] ln_m_tdata, attn_m_tdata, mlp_m_tdata, merge_m_tdata;
   logic [7:0] e_m_tvalid, e_m_tlast, e_s_tready;
   logic [7:0] e_req_valid, e_rsp_ready;
   logic [7:0][31:0] e_req_addr;
@@ -291,6 +292,7 @@ module sievit_top #(
     unique case (op)
       OP_ATTN: e_out_data = attn_m_tdata;
       OP_MLP: e_out_data = mlp_m_tdata;
+      OP_MERGE: e_out_data = merge_m_tdata;
       default: e_out_data = BEAT'(e_m_tdata[e]);
     endcase
   end
@@ -510,15 +512,18 @@ module sievit_top #(
       .m_axis_tready(e_m_tready && e == 3'd6), .m_axis_tlast(e_m_tlast[6]));
 
   // ToMe's merge has no memory port
+  assign e_m_tdata[2] = '0;
   assign e_req_valid[2] = 1'b0;
   assign e_req_addr[2] = '0;
   assign e_req_beats[2] = '0;
   assign e_rsp_ready[2] = 1'b0;
-  bipartite_merge #(.MAX_N(MAX_N), .MAX_D(MAX_D), .MAX_DH(MAX_DH), .SIM_LANES(SIM_LANES)) u_merge (
+  // ToMe's merge: wide streams, like attention and mlp
+  bipartite_merge #(.MAX_N(MAX_N), .MAX_D(MAX_D), .MAX_DH(MAX_DH), .SIM_LANES(SIM_LANES),
+                    .SIM_ROWS(SIM_ROWS), .BEAT(BEAT)) u_merge (
       .clk, .rst_n, .n, .dim, .head_dim(d[D_MERGE_HEAD_DIM][15:0]), .r(d[D_MERGE_R][15:0]),
-      .s_axis_tdata(n_s_tdata), .s_axis_tvalid(e_s_tvalid && e == 3'd2),
+      .s_axis_tdata(e_s_tdata), .s_axis_tvalid(e_s_tvalid && e == 3'd2),
       .s_axis_tready(e_s_tready[2]), .s_axis_tlast(e_s_tlast),
-      .m_axis_tdata(e_m_tdata[2]), .m_axis_tvalid(e_m_tvalid[2]),
+      .m_axis_tdata(merge_m_tdata), .m_axis_tvalid(e_m_tvalid[2]),
       .m_axis_tready(e_m_tready && e == 3'd2), .m_axis_tlast(e_m_tlast[2]));
 
   head #(.MAX_D(MAX_D), .MAX_CLASSES(MAX_CLASSES)) u_head (

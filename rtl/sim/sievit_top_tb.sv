@@ -30,7 +30,8 @@ module sievit_top_tb #(
     parameter int AUX_ROWS = 2,
     parameter int AUX_COLS = 8,
     parameter int LANES = 8,
-    parameter int SIM_LANES = 8,          // ToMe's merge: unit-key products per cycle
+    parameter int SIM_LANES = 8,          // ToMe's merge: unit-key products per A row per cycle
+    parameter int SIM_ROWS = 1,           //   and A rows per cycle
     parameter int MAX_DH = 64,            // head width (ToMe's unit keys)
     parameter int BEAT = 64,              // read-port and activation-stream beat bits
     parameter int MEM_BYTES_PER_CYCLE = 16,   // the memory model's bandwidth cap
@@ -94,7 +95,7 @@ module sievit_top_tb #(
   sievit_top #(.MAX_N(MAX_N), .MAX_D(MAX_D), .MAX_H(MAX_H), .MAX_IN(MAX_IN), .MAX_PIX(MAX_PIX),
                .MAX_CLASSES(MAX_CLASSES), .ROWS(ROWS), .COLS(COLS), .QK_KEYS(QK_KEYS),
                .AV_KEYS(AV_KEYS), .EXP_LANES(EXP_LANES), .AUX_ROWS(AUX_ROWS), .AUX_COLS(AUX_COLS), .LANES(LANES), .BEAT(BEAT),
-               .SIM_LANES(SIM_LANES), .MAX_DH(MAX_DH), .SIM_STALL(1)) dut (
+               .SIM_LANES(SIM_LANES), .SIM_ROWS(SIM_ROWS), .MAX_DH(MAX_DH), .SIM_STALL(1)) dut (
       .clk, .rst_n, .start, .prog_addr(32'(prog_addr)), .busy, .done,
       .mem_req_valid, .mem_req_ready, .mem_req_addr, .mem_req_beats,
       .mem_rsp_valid, .mem_rsp_ready, .mem_rsp_data,
