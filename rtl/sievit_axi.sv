@@ -30,6 +30,9 @@ module sievit_axi #(
     parameter int MAX_IN = 64,
     parameter int MAX_PIX = 1024,
     parameter int MAX_CLASSES = 16,
+    parameter int MAX_DH = 64,        // head width (ToMe's unit keys)
+    parameter int SIM_LANES = 8,      // ToMe's merge: unit-key products per A row per cycle
+    parameter int SIM_ROWS = 1,       //   and A rows per cycle
     parameter int BEAT = 64           // sievit_top's read-port / stream beat: the IP's read
                                       //   path feeds 64-bit words, so 64 only (for now)
 ) (
@@ -254,7 +257,8 @@ module sievit_axi #(
 
   sievit_top #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .QK_KEYS(QK_KEYS), .AV_KEYS(AV_KEYS),
                .EXP_LANES(EXP_LANES), .AUX_ROWS(AUX_ROWS), .AUX_COLS(AUX_COLS), .MAX_N(MAX_N), .MAX_D(MAX_D), .MAX_H(MAX_H), .MAX_IN(MAX_IN),
-               .MAX_PIX(MAX_PIX), .MAX_CLASSES(MAX_CLASSES), .BEAT(BEAT)) u_core (
+               .MAX_PIX(MAX_PIX), .MAX_CLASSES(MAX_CLASSES), .MAX_DH(MAX_DH),
+               .SIM_LANES(SIM_LANES), .SIM_ROWS(SIM_ROWS), .BEAT(BEAT)) u_core (
       .clk(aclk), .rst_n(core_rst_n), .start(core_start), .prog_addr, .busy(core_busy),
       .done(core_done),
       .mem_req_valid(cm_req_valid), .mem_req_ready(cm_req_ready), .mem_req_addr(cm_req_addr),
