@@ -135,31 +135,9 @@ def patch_embed_cases(path: Path, pixels: int, tokens: int, dim: int) -> list[di
             for _ in range(c.one())]
 
 
-def attention_cls_cases(path: Path, dim: int, heads: int) -> list[dict]:
-    """The plain attention_method cases of an EViT bundle (no proportional attention, every
-    head; the cases with the other methods' inputs are skipped) as attention cases with the
-    CLS attention rd.cls_attention expected too."""
-    c = Cursor(path)
-    out = []
-    dh = dim // heads
-    for _ in range(c.one()):
-        block, n, prop, bits, chan = (c.one() for _ in range(5))
-        h, x = (c.take(n * dim).reshape(n, dim) for _ in range(2))
-        c.take(n)                                   # token sizes
-        if chan:
-            raise ValueError("attention_cls_cases: channel-masked cases (CAIT) are not read")
-        y = c.take(n * dim).reshape(n, dim)
-        cls, mx = c.take(n), c.take(n)
-        c.take(heads), c.take(n), c.take(n * dh)   # head mass, PPT, ToMe sources
-        if prop or bits != (1 << heads) - 1:        # the other methods' attention inputs
-            continue
-        out.append({"block": block, "a": h, "b": x, "y": y, "cls": cls, "max_sum": mx})
-    return out
-
-
-def attention_tome_cases(path: Path, dim: int, heads: int) -> list[dict]:
-    """The attention_method cases with proportional attention and every head (ToMe's
-    attention: sizes in, rd.size_bias on the logits, rd.unit_keys out); the others skipped."""
+def _attention_method_records(path: Path, dim: int, heads: int) -> list[dict]:
+    """Every attention_method case as one record: inputs, sizes, output and score sources
+    (channel-masked cases, CAIT's, are not read)."""
     c = Cursor(path)
     out = []
     dh = dim // heads
@@ -168,14 +146,28 @@ def attention_tome_cases(path: Path, dim: int, heads: int) -> list[dict]:
         h, x = (c.take(n * dim).reshape(n, dim) for _ in range(2))
         size = c.take(n)
         if chan:
-            raise ValueError("attention_tome_cases: channel-masked cases (CAIT) are not read")
+            raise ValueError("attention method cases: channel-masked cases (CAIT) are not read")
         y = c.take(n * dim).reshape(n, dim)
-        c.take(n), c.take(n), c.take(heads), c.take(n)   # CLS attention, max, mass, PPT
+        cls, mx = c.take(n), c.take(n)
+        c.take(heads), c.take(n)                    # head mass, PPT score
         u = c.take(n * dh).reshape(n, dh)
-        if not prop or bits != (1 << heads) - 1:
-            continue
-        out.append({"block": block, "a": h, "b": x, "y": y, "size": size, "u": u})
+        out.append({"block": block, "a": h, "b": x, "y": y, "size": size, "cls": cls,
+                    "max_sum": mx, "u": u, "prop": prop, "all_heads": bits == (1 << heads) - 1})
     return out
+
+
+def attention_cls_cases(path: Path, dim: int, heads: int) -> list[dict]:
+    """The plain attention_method cases of an EViT bundle (no proportional attention, every
+    head; the cases with the other methods' inputs are skipped) as attention cases with the
+    CLS attention rd.cls_attention expected too."""
+    return [r for r in _attention_method_records(path, dim, heads)
+            if not r["prop"] and r["all_heads"]]
+
+
+def attention_tome_cases(path: Path, dim: int, heads: int) -> list[dict]:
+    """The attention_method cases with proportional attention and every head (ToMe's
+    attention: sizes in, rd.size_bias on the logits, rd.unit_keys out); the others skipped."""
+    return [r for r in _attention_method_records(path, dim, heads) if r["prop"] and r["all_heads"]]
 
 
 def method_pruning_cases(path: Path, dim: int, heads: int, method: str) -> list[dict]:
