@@ -118,8 +118,7 @@ def check_fits(layout: Layout, hw: RtlParams) -> None:
     red = layout.b.config["reduction"]
     if red["method"] == "tome":
         for what, value, limit in (("head width", layout.dh, hw.max_dh),
-                                   ("tokens", layout.n_tok, LOG_SIZE_MAX),
-                                   ("heads", layout.heads, ATTN_MAX_HEADS)):
+                                   ("tokens", layout.n_tok, LOG_SIZE_MAX)):
             if value > limit:
                 raise SievitError(f"ToMe on the RTL needs {what} <= {limit} (unit keys, the "
                                   f"ln-size ROM); the bundle has {value}")

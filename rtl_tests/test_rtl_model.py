@@ -263,14 +263,19 @@ def test_reset_in_the_middle_of_an_image_then_next_image_exact():
         cosim(BUNDLE, 2, reset_at=(0, 10 ** 9), modes=["threshold"])
 
 
+def _shipped_bundle(tmp_path_factory, method: str) -> Path:
+    """checkpoints/fmnist_<method> exported to a bundle in a fresh temporary folder."""
+    from sievit.quant.bundle import save_bundle
+    from sievit.quant.export import export_checkpoint
+    out = tmp_path_factory.mktemp(f"rtl_{method}") / "bundle"
+    save_bundle(export_checkpoint(ROOT / "checkpoints" / f"fmnist_{method}"), out)
+    return out
+
+
 @pytest.fixture(scope="module")
 def evit_bundle(tmp_path_factory) -> Path:
     """The shipped EViT checkpoint (keep rate 0.6 at blocks 1 and 3) as a bundle."""
-    from sievit.quant.bundle import save_bundle
-    from sievit.quant.export import export_checkpoint
-    out = tmp_path_factory.mktemp("rtl_evit") / "bundle"
-    save_bundle(export_checkpoint(ROOT / "checkpoints" / "fmnist_evit"), out)
-    return out
+    return _shipped_bundle(tmp_path_factory, "evit")
 
 
 def test_evit_whole_model_bit_exact_and_saves_cycles(evit_bundle):
@@ -309,11 +314,7 @@ def test_cosim_budget_option_is_parsed(evit_bundle, capsys):
 def cpvit_bundle(tmp_path_factory) -> Path:
     """The shipped CP-ViT checkpoint (patches dropped after blocks 1-4 by cumulative
     attention, one of three heads pruned from block 4) as a bundle."""
-    from sievit.quant.bundle import save_bundle
-    from sievit.quant.export import export_checkpoint
-    out = tmp_path_factory.mktemp("rtl_cpvit") / "bundle"
-    save_bundle(export_checkpoint(ROOT / "checkpoints" / "fmnist_cpvit"), out)
-    return out
+    return _shipped_bundle(tmp_path_factory, "cpvit")
 
 
 def test_cpvit_whole_model_bit_exact_and_saves_cycles(cpvit_bundle):
@@ -348,11 +349,7 @@ def test_cpvit_head_pruning_edges_bit_exact(cpvit_bundle, tmp_path, head_block, 
 def tome_bundle(tmp_path_factory) -> Path:
     """The shipped ToMe checkpoint (r = 6 merges in each of the 6 blocks, proportional
     attention) as a bundle."""
-    from sievit.quant.bundle import save_bundle
-    from sievit.quant.export import export_checkpoint
-    out = tmp_path_factory.mktemp("rtl_tome") / "bundle"
-    save_bundle(export_checkpoint(ROOT / "checkpoints" / "fmnist_tome"), out)
-    return out
+    return _shipped_bundle(tmp_path_factory, "tome")
 
 
 def test_tome_whole_model_bit_exact_and_saves_cycles(tome_bundle):
