@@ -16,6 +16,12 @@
 //     of scores: u = div_round(kbar * 2^7, max(isqrt(|kbar|^2), 1)), kbar = sum_h K_h, as
 //     head_dim int16 per row (BEAT / 16 a beat, little-endian). kbar is summed as K's rows
 //     come; a unit (u_*) turns them into unit keys while V, Q.K^T and A.V run.
+//   score_out = 4 (PPT, rd.ppt_score): as 3, and after the unit keys the scores
+//     s_j = (sum_h A_h[0, j]) * isqrt(sum_c v_jc^2) (CLS: 0) as int32 pairs in the low 64
+//     bits of ceil(n/2) beats. sum_c v^2 is summed as V's rows come, and a unit (v_*) takes
+//     its integer square root (one bit a cycle) while Q.K^T and A.V run. s < 2^23: the CLS
+//     attention is <= 255 MAX_HEADS < 2^11, the root <= 128 sqrt(MAX_D) <= 2^11 (MAX_D <= 256);
+//   score_out = 5: proportional attention only (the sizes in and the ln bias, as 3).
 // CP-ViT's heads: head_track adds each head's mass sum_{j>=1} max_i A_h[i, j] to a
 // per-head register (head_reset clears them first); head_select = P > 0 marks the P heads
 // of least mass pruned (ties: the higher head first, rd.cpvit_head_mask); with head_apply
@@ -61,7 +67,7 @@ module attention #(
     input  logic [15:0]                      dim,
     input  logic [15:0]                      heads,
     input  logic [15:0]                      head_dim,     // multiple of 8
-    input  logic [1:0]                       score_out,    // 0 none, 1 EViT, 2 CP-ViT, 3 ToMe (above)
+    input  logic [2:0]                       score_out,    // 0 none, 1 EViT, 2 CP-ViT, 3 ToMe, 4 PPT, 5 sizes (above)
     input  logic                             head_reset,
     input  logic                             head_track,
     input  logic [7:0]                       head_select,
@@ -109,7 +115,7 @@ module attention #(
   localparam int VGI = $clog2(VG > 1 ? VG : 2);
 
   typedef enum logic [3:0] {
-    IN_H, IN_X, IN_S, LIN, ATT, PROJ_IN, PROJ_OUT, SCORE_OUT, UK_OUT
+    IN_H, IN_X, IN_S, LIN, ATT, PROJ_IN, PROJ_OUT, SCORE_OUT, UK_OUT, PS_OUT
   } state_t;
   // IN_H: the h rows into h_buf and straight into the linear engine for Q; IN_X, IN_S: the
   // residual rows (and CP-ViT's scores) while Q computes; LIN: h_buf into the linear engine
@@ -161,7 +167,10 @@ module attention #(
   localparam int UBW = 2 * KBW;                     // unit-key words per row
   localparam int KBI = $clog2(NSZ * KBW);
   localparam int UBI = $clog2(NSZ * UBW);
-  wire tome = (score_out == 2'd3);
+  wire ukeys = (score_out == 3'd3) || (score_out == 3'd4);   // unit keys to U
+  wire prop = ukeys || (score_out == 3'd5);                  // sizes in, ln(size) on the logits
+  wire ppt = (score_out == 3'd4);
+  wire cls_sum = (score_out == 3'd1) || ppt;                 // sum_h A_h[0, j] into sc_acc
   logic signed [31:0] kbias[QK_KEYS][KG];
   logic [16*B8-1:0] kb_mem[NSZ * KBW];
   logic [BEAT-1:0] u_buf[NSZ * UBW];
@@ -327,12 +336,63 @@ module attention #(
       if (32'(beat) * 2 + l < 32'(n) && (beat != 0 || l != 0))   // CLS: 0
         sc_word[32*l+:32] = sc_acc[NI'(32'(beat) * 2 + l)];
   end
-  assign m_axis_tdata = (state == SCORE_OUT) ? sc_word :
+  wire v_in = collect && l_m_tvalid && proj_sel == 2'd2 && lbeat == tensor_beats - 1'b1;
+  // PPT: sum_c v^2 of V's word lcol of row lrow, added to the row's earlier words
+  localparam int VSW = 15 + $clog2(MAX_D);          // sum_c v^2 <= 2^14 MAX_D
+  logic [VSW-1:0] vsq[NSZ];
+  logic [11:0] vn[NSZ];                             // isqrt(sum_c v^2) <= 128 sqrt(MAX_D)
+  logic [VSW-1:0] vsq_beat;
+  always_comb begin
+    vsq_beat = '0;
+    for (int l = 0; l < B8; l++)
+      vsq_beat = vsq_beat + VSW'(16'($signed(l_m_tdata[8*l+:8])) * 16'($signed(l_m_tdata[8*l+:8])));
+  end
+  // the v-norm unit, row by row once V is in: floor(sqrt(sum_c v^2)), one bit a cycle
+  logic v_busy, v_done;
+  logic [CW-1:0] v_row;
+  logic [VSW-1:0] v_rem, v_root, v_bit;
+  wire [VSW-1:0] v_trial = v_root + v_bit;
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      {v_busy, v_done} <= '0;
+      {v_row, v_rem, v_root, v_bit} <= '0;
+    end else if (v_in && ppt) begin
+      {v_busy, v_done} <= 2'b10;
+      v_row <= '0;
+    end else if (v_busy) begin
+      if (v_bit == '0) begin                        // load the row
+        v_rem <= vsq[NI'(v_row)];
+        v_root <= '0;
+        v_bit <= VSW'(1) << (2 * ((VSW - 1) / 2));
+      end else begin
+        if (v_rem >= v_trial) begin
+          v_rem <= v_rem - v_trial;
+          v_root <= (v_root >> 1) + v_bit;
+        end else v_root <= v_root >> 1;
+        v_bit <= v_bit >> 2;
+        if (v_bit == VSW'(1)) begin
+          vn[NI'(v_row)] <= 12'((v_rem >= v_trial) ? (v_root >> 1) + v_bit : v_root >> 1);
+          v_row <= v_row + 1'b1;
+          if (v_row == CW'(n) - 1'b1) {v_busy, v_done} <= 2'b01;
+        end
+      end
+    end
+  end
+  // PPT: the scores of rows 2 beat and 2 beat + 1 (CLS and rows past n: 0)
+  logic [BEAT-1:0] ps_word;
+  always_comb begin
+    ps_word = '0;
+    for (int l = 0; l < 2; l++)
+      if (32'(beat) * 2 + l < 32'(n) && (beat != 0 || l != 0))
+        ps_word[32*l+:32] = 32'(sc_acc[NI'(32'(beat) * 2 + l)][10:0]) * 32'(vn[NI'(32'(beat) * 2 + l)]);
+  end
+  assign m_axis_tdata = (state == SCORE_OUT) ? sc_word : (state == PS_OUT) ? ps_word :
                         (state == UK_OUT) ? u_buf[UBI'(uo_row * CW'(UBW) + uo_w)] : l_m_tdata;
-  assign m_axis_tvalid = (proj && l_m_tvalid) || (state == SCORE_OUT) || (state == UK_OUT && u_done);
-  assign m_axis_tlast = (proj && l_m_tlast && score_out == 2'd0) ||
-                        ((state == SCORE_OUT) && beat == sc_beats - 1'b1) ||
-                        ((state == UK_OUT) && beat == uk_beats - 1'b1);
+  assign m_axis_tvalid = (proj && l_m_tvalid) || (state == SCORE_OUT) || (state == UK_OUT && u_done)
+                         || (state == PS_OUT && v_done);
+  assign m_axis_tlast = (proj && l_m_tlast && (score_out == 3'd0 || score_out == 3'd5)) ||
+                        ((state == SCORE_OUT || state == PS_OUT) && beat == sc_beats - 1'b1) ||
+                        ((state == UK_OUT) && !ppt && beat == uk_beats - 1'b1);
 
   // CP-ViT heads: active heads, the first one and the one after hd
   function automatic logic head_on(input logic [HW-1:0] h, input logic [MAX_HEADS-1:0] pr,
@@ -397,7 +457,7 @@ module attention #(
   assign sm_m_tready = (state == ATT) && !c_end && !pf[c_bank];
   wire av_run = (state == ATT) && pf[a_bank];
 
-  // ---- ToMe (score_out 3)
+  // ---- ToMe (score_out 3), PPT (4), proportional attention (3, 4, 5)
   // rd.size_bias: ln(size) at the logits' frac, round half to even
   function automatic logic signed [31:0] size_bias(input logic [31:0] size,
                                                    input logic signed [7:0] frac);
@@ -471,7 +531,7 @@ module attention #(
       {u_row, u_e, u_sq, u_rem, u_root, u_bit, u_den, u_m, u_word} <= '0;
     end else begin
       unique case (u_st)
-        U_IDLE: if (k_in && tome) begin
+        U_IDLE: if (k_in && ukeys) begin
           u_st <= U_SQ;
           u_done <= 1'b0;
           {u_row, u_e, u_sq} <= '0;
@@ -560,9 +620,12 @@ module attention #(
           2'd0: q_buf[BI'(lbeat)] <= l_m_tdata;
           2'd1: begin
             k_mem[32'(lrow) % QK_KEYS][KI'((lrow >> LQ) * CW'(RB) + lcol)] <= l_m_tdata;
-            if (tome) kb_mem[kb_widx] <= kb_new;
+            if (ukeys) kb_mem[kb_widx] <= kb_new;
           end
-          default: v_mem[32'(lrow) % AV_KEYS][VI'((lrow >> LV) * CW'(RB) + lcol)] <= l_m_tdata;
+          default: begin
+            v_mem[32'(lrow) % AV_KEYS][VI'((lrow >> LV) * CW'(RB) + lcol)] <= l_m_tdata;
+            if (ppt) vsq[NI'(lrow)] <= ((lcol == '0) ? VSW'(0) : vsq[NI'(lrow)]) + vsq_beat;
+          end
         endcase
         lcol <= lrow_end ? '0 : lcol + 1'b1;
         kw <= (lrow_end || kw == hd_words - 1'b1) ? '0 : kw + 1'b1;
@@ -597,15 +660,15 @@ module attention #(
           x_buf[BI'(beat)] <= s_axis_tdata;
           beat <= (beat == tensor_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == tensor_beats - 1'b1) begin
-            state <= (score_out[1]) ? IN_S : LIN;   // CP-ViT's scores, ToMe's sizes
+            state <= (score_out == 3'd2 || prop) ? IN_S : LIN;   // CP-ViT's scores, sizes
             if (head_select != 0) hpruned <= sel_pruned;
-            if (score_out == 2'd1) for (int j = 0; j < NSZ; j++) sc_acc[j] <= '0;
+            if (cls_sum) for (int j = 0; j < NSZ; j++) sc_acc[j] <= '0;
           end
         end
-        IN_S: if (s_axis_tvalid) begin  // CP-ViT: the tokens' cumulative scores; ToMe: sizes
+        IN_S: if (s_axis_tvalid) begin  // CP-ViT: the tokens' cumulative scores; else sizes
           for (int l = 0; l < 2; l++)
             if (32'(beat) * 2 + l < 32'(n)) begin
-              if (tome) kbias[(32'(beat) * 2 + l) % QK_KEYS][KGI'((32'(beat) * 2 + l) >> LQ)] <=
+              if (prop) kbias[(32'(beat) * 2 + l) % QK_KEYS][KGI'((32'(beat) * 2 + l) >> LQ)] <=
                   size_bias(s_axis_tdata[32*l+:32], frac_s);
               else sc_acc[NI'(32'(beat) * 2 + l)] <= s_axis_tdata[32*l+:32];
             end
@@ -622,7 +685,7 @@ module attention #(
             if (q_kk == hd_steps - 1'b1) begin
               for (int i = 0; i < QK_KEYS; i++) begin
                 if ((q_jb << LQ) + CW'(i) < CW'(n))
-                  logit[i][KGI'(q_jb)] <= acc_qk[i] + qk[i] + (tome ? kbias[i][KGI'(q_jb)] : 32'sd0);
+                  logit[i][KGI'(q_jb)] <= acc_qk[i] + qk[i] + (prop ? kbias[i][KGI'(q_jb)] : 32'sd0);
                 acc_qk[i] <= '0;
               end
               q_kk <= '0;
@@ -653,9 +716,9 @@ module attention #(
                 prob[c_bank][32'(j) % AV_KEYS][VGI'(j >> LV)] <= sm_m_tdata[8*l+:8];
                 mx[NI'(j)] <= mx_new[l];
                 // EViT: query 0's probabilities; CP-ViT: after the last query, the max
-                if (score_out == 2'd1 && c_t == 0)
+                if (cls_sum && c_t == 0)
                   sc_acc[NI'(j)] <= sc_acc[NI'(j)] + 32'(sm_m_tdata[8*l+:8]);
-                else if (score_out == 2'd2 && c_last_t)
+                else if (score_out == 3'd2 && c_last_t)
                   sc_acc[NI'(j)] <= sc_acc[NI'(j)] + 32'(mx_new[l]);
               end
             end
@@ -713,7 +776,7 @@ module attention #(
           end
         end
         PROJ_OUT: if (m_axis_tready && l_m_tvalid && l_m_tlast) begin
-          state <= tome ? UK_OUT : (score_out != 2'd0) ? SCORE_OUT : IN_H;
+          state <= ukeys ? UK_OUT : (score_out == 3'd1 || score_out == 3'd2) ? SCORE_OUT : IN_H;
           beat <= '0;
           proj_sel <= '0;
           lf_done <= 1'b0;
@@ -727,9 +790,13 @@ module attention #(
           uo_w <= (uo_w == u_words - 1'b1) ? '0 : uo_w + 1'b1;
           if (uo_w == u_words - 1'b1) uo_row <= uo_row + 1'b1;
           if (beat == uk_beats - 1'b1) begin
-            state <= IN_H;
+            state <= ppt ? PS_OUT : IN_H;
             {uo_w, uo_row} <= '0;
           end
+        end
+        PS_OUT: if (m_axis_tready && v_done) begin
+          beat <= (beat == sc_beats - 1'b1) ? '0 : beat + 1'b1;
+          if (beat == sc_beats - 1'b1) state <= IN_H;
         end
         default: state <= IN_H;
       endcase

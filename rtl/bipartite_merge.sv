@@ -5,14 +5,20 @@
 //   ties to the lower row); the r_img = min(r, (n - 1) // 2) A rows of largest sim (ties: the
 //   lower row) merge into their B rows: x_b = sat8(div_round(s_b x_b + sum s_a x_a,
 //   s_b + sum s_a)), s_b += sum s_a. Merged A rows leave; the others keep their order and ids.
+// PPT (ppt = 1; quant/reduce.py ppt_reduce, ppt_pool_mask, drop_topk): the scores s_j (int32
+// pairs, after the unit keys; s < 2^SW) decide per image: with m = n - 1 candidates, S = sum s
+// and Q = sum s^2 over rows 1..n-1, pool (the merge above) where S = 0 or
+// (m Q - S^2) 2^40 < tau m^2 S^2 (exact, on one shift-and-add multiplier), else drop the r_img
+// candidates of lowest score (keep the m - r_img highest; ties: the lower row is kept) and
+// keep the others' rows, ids and sizes in order. The header's high word is r_img | pool << 16.
 // Message layout (BEAT-bit beats, B8 = BEAT/8 int8 or B16 = BEAT/16 int16 a beat; at BEAT 64
 // the 64-bit layout of the first version):
 //   in : n rows of `dim` int8 (element e in byte e % B8 of the row's beat e / B8); ceil(n/2)
 //        beats of ids (an int32 pair in the low 64 bits of each beat, upper bits ignored);
 //        ceil(n/2) beats of sizes (likewise); n rows of unit keys, head_dim int16 each
 //        (element c in bits [16(c % B16) +: 16] of the row's beat c / B16; |u| <= 128, so
-//        only the low 9 bits are kept)
-//   out: {r_img, n_new} (hi, lo) in the low 64 bits; ceil(n_new/2) beats of the new sizes
+//        only the low 9 bits are kept); PPT: ceil(n/2) beats of scores (like the ids)
+//   out: {r_img | pool << 16, n_new} (hi, lo) in the low 64 bits; ceil(n_new/2) beats of the new sizes
 //        (int32 pairs in the low 64 bits, pad and upper bits 0); n_new rows of `dim` int8 at
 //        B8 a beat; ceil(n_new/2) beats of the new ids (likewise); TLAST on the last.
 // Phases and cycles (no stalls): load (n dim/B8 + 2 ceil(n/2) + n head_dim/B16 beats);
@@ -36,6 +42,7 @@ module bipartite_merge #(
     parameter int SIM_ROWS = 1,   // A rows compared against one B row per cycle (a power of
                                   // two): SIM_ROWS * SIM_LANES multipliers
     parameter int SIZE_W = 8,     // a destination's size sum is < 2^SIZE_W
+    parameter int SW = 24,        // PPT: scores are < 2^SW
     parameter int BEAT = 64       // stream beat bits: 64, 128 or 256
 ) (
     input  logic                             clk,
@@ -44,6 +51,8 @@ module bipartite_merge #(
     input  logic [15:0]     dim,       // multiple of BEAT/8, <= MAX_D
     input  logic [15:0]     head_dim,  // multiple of BEAT/16 and of 4, <= MAX_DH
     input  logic [15:0]     r,         // merges asked for
+    input  logic            ppt,       // PPT: pool (merge) or prune, per image (above)
+    input  logic [40:0]     tau,       // PPT: round(min(tau, 1) 2^40)
     input  logic [BEAT-1:0] s_axis_tdata,
     input  logic            s_axis_tvalid,
     output logic            s_axis_tready,
@@ -83,9 +92,9 @@ module bipartite_merge #(
   localparam int AW = (ABD > 1) ? $clog2(ABD) : 1;
   localparam int GW = AW + 1;             // A group index (0 .. ceil(n_a / SR) - 1)
 
-  typedef enum logic [3:0] {
-    LOAD_X, LOAD_ID, LOAD_SZ, LOAD_U, SIM, SIM_END, RANK, M_DST, M_SRC, M_RECIP, M_SCALE,
-    OUT_HDR, OUT_SZ, OUT_X, OUT_ID
+  typedef enum logic [4:0] {
+    LOAD_X, LOAD_ID, LOAD_SZ, LOAD_U, LOAD_S, P_SCAN, P_MUL, SIM, SIM_END, RANK, M_DST, M_SRC,
+    M_RECIP, M_SCALE, OUT_HDR, OUT_SZ, OUT_X, OUT_ID
   } state_t;
   state_t state;
 
@@ -100,6 +109,17 @@ module bipartite_merge #(
   logic signed [SIMW-1:0] node[HSZ];  // per A row: its best similarity
   logic [HW-1:0] dst[HSZ];            // per A row: its best B row
   logic [HSZ-1:0] mrg;                // per A row: merges
+  logic [NSZ-1:0] gone;               // per row: leaves (a merged A row, a dropped row)
+  // PPT: scores, the rows the prune would drop, the variance test's sums and products
+  logic [SW-1:0] score[NSZ];
+  logic [NSZ-1:0] pgone;
+  logic pool;
+  logic [NW-1:0] kp;                  // P_SCAN: the candidate row
+  logic [SW+NW-1:0] s_tot;            // S < 2^(SW+NW)
+  logic [2*SW+NW-1:0] s_sq;           // Q
+  logic [2:0] vstep;                  // P_MUL: which product (below)
+  logic [127:0] va, mc, mp;           // m Q - S^2, multiplicand, product
+  logic [63:0] ml;                    // multiplier (its bits go right)
   logic [HSZ-1:0] pend;               // per B row: a destination not merged yet
   logic [HSZ-1:0] smask;              // the current destination's sources not added yet
   logic signed [NUMW-1:0] num[DSZ];   // per channel: sum of size * x over the current group
@@ -124,6 +144,7 @@ module bipartite_merge #(
   logic [HW-1:0] best_j[SR];
 
   wire [HW-1:0] n_a = HW'((n - 16'd1) >> 1);
+  wire [NW-1:0] m_cand = NW'(n - 16'd1);
   wire [HW-1:0] n_b = HW'(n >> 1);
   wire [15:0] r_img = (r < 16'(n_a)) ? r : 16'(n_a);
   wire [15:0] n_new = n - r_img;
@@ -143,11 +164,12 @@ module bipartite_merge #(
     for (int i = HSZ - 1; i >= 0; i--) if (m[i]) first = HW'(i);
   endfunction
 
-  // compaction: the row after p in the new order (merged rows are even, never adjacent)
-  function automatic logic [NW-1:0] nxt(input logic [NW-1:0] p, input logic [HSZ-1:0] m);
-    logic [NW-1:0] q;
-    q = p + 1'b1;
-    nxt = (!q[0] && m[q[NW-1:1]]) ? p + NW'(2) : q;
+  // compaction: the first row after p that stays
+  function automatic logic [NW-1:0] nxt(input logic [NW-1:0] p, input logic [NSZ-1:0] g);
+    logic [NSZ-1:0] after;
+    after = ~g & ~((NSZ'(2) << p) - NSZ'(1));
+    nxt = '0;
+    for (int i = NSZ - 1; i >= 0; i--) if (after[i]) nxt = NW'(i);
   endfunction
 
   // -- unit-key load: the beat's B16 elements into a B row or an A bank ---------------------
@@ -206,6 +228,21 @@ module bipartite_merge #(
     end
   end
   wire merge_ka = 32'(rank) < 32'(r_img);
+
+  // -- PPT: candidate kp against every candidate (higher score, or equal and lower row, ranks
+  //    first); the prune keeps the m - r_img first
+  logic [NW:0] prank;
+  always_comb begin
+    prank = '0;
+    for (int q = 1; q < NSZ; q++) begin
+      if (NW'(q) <= m_cand && (score[q] > score[kp] || (score[q] == score[kp] && NW'(q) < kp)))
+        prank = prank + 1'b1;
+    end
+  end
+  wire drop_kp = 32'(prank) >= 32'(m_cand) - 32'(r_img);
+  wire [SW-1:0] s_kp = score[kp];
+  wire [2*SW-1:0] s_kp_sq = (2*SW)'(s_kp) * (2*SW)'(s_kp);
+  wire [2*SW+NW-1:0] s_sq_next = s_sq + ((kp <= m_cand) ? (2*SW+NW)'(s_kp_sq) : (2*SW+NW)'(0));
 
   // -- merge: the next destination, the next source ------------------------------------------
   wire [HW-1:0] dst_next = first(pend);
@@ -281,12 +318,12 @@ module bipartite_merge #(
   always_ff @(posedge clk) if (x_we) x[x_wa][BEAT*x_wc+:BEAT] <= x_wd;
 
   // -- output words ------------------------------------------------------------------------
-  wire [NW-1:0] sp2 = nxt(sp, mrg);
+  wire [NW-1:0] sp2 = nxt(sp, gone);
   logic [BEAT-1:0] out_word;
   always_comb begin
     out_word = '0;
     unique case (state)
-      OUT_HDR: out_word[63:0] = {32'(r_img), 32'(n_new)};
+      OUT_HDR: out_word[63:0] = {15'd0, pool && ppt, r_img, 32'(n_new)};
       OUT_SZ, OUT_ID: for (int l = 0; l < 2; l++) begin
         if (32'(beat) * 2 + l < 32'(n_new))
           out_word[32*l+:32] = (state == OUT_SZ) ? size[(l == 0) ? sp : sp2]
@@ -298,7 +335,7 @@ module bipartite_merge #(
   end
 
   assign s_axis_tready = (state == LOAD_X) || (state == LOAD_ID) || (state == LOAD_SZ)
-                         || (state == LOAD_U);
+                         || (state == LOAD_U) || (state == LOAD_S);
   assign m_axis_tvalid = (state == OUT_HDR) || (state == OUT_SZ) || (state == OUT_X)
                          || (state == OUT_ID);
   assign m_axis_tdata = out_word;
@@ -331,6 +368,11 @@ module bipartite_merge #(
         best_j[k] <= '0;
       end
       mrg <= '0;
+      gone <= '0;
+      pgone <= '0;
+      pool <= 1'b0;
+      kp <= '0;
+      {s_tot, s_sq, vstep, va, mc, mp, ml} <= '0;
       pend <= '0;
       smask <= '0;
       den <= '0;
@@ -365,7 +407,8 @@ module bipartite_merge #(
             brow <= '0;
             bcol <= '0;
             if (state == LOAD_X) state <= LOAD_ID;
-            else if (n_a == '0) state <= OUT_HDR;
+            else if (ppt) state <= LOAD_S;
+            else if (r_img == '0) state <= OUT_HDR;
             else begin
               state <= SIM;
               ag <= '0;
@@ -375,19 +418,88 @@ module bipartite_merge #(
             end
           end else beat <= beat + 1'b1;
         end
-        LOAD_ID, LOAD_SZ: if (s_axis_tvalid) begin
+        LOAD_ID, LOAD_SZ, LOAD_S: if (s_axis_tvalid) begin
           for (int l = 0; l < 2; l++) begin
             if (32'(beat) * 2 + l < 32'(n)) begin
               if (state == LOAD_ID) ids[NW'(32'(beat) * 2 + l)] <= s_axis_tdata[32*l+:32];
-              else size[NW'(32'(beat) * 2 + l)] <= s_axis_tdata[32*l+:32];
+              else if (state == LOAD_SZ) size[NW'(32'(beat) * 2 + l)] <= s_axis_tdata[32*l+:32];
+              else score[NW'(32'(beat) * 2 + l)] <= s_axis_tdata[32*l+:SW];
             end
           end
           if (beat == pair_beats - 1'b1) begin
             beat <= '0;
-            state <= (state == LOAD_ID) ? LOAD_SZ : LOAD_U;
+            state <= (state == LOAD_ID) ? LOAD_SZ : (state == LOAD_SZ) ? LOAD_U : P_SCAN;
             mrg <= '0;
+            gone <= '0;
             pend <= '0;
+            if (state == LOAD_S) begin
+              pgone <= '0;
+              kp <= NW'(1);
+              s_tot <= '0;
+              s_sq <= '0;
+            end
           end else beat <= beat + 1'b1;
+        end
+        P_SCAN: begin  // one candidate a cycle: S, Q, and whether the prune drops it
+          if (kp <= m_cand) begin
+            s_tot <= s_tot + (SW+NW)'(s_kp);
+            s_sq <= s_sq_next;
+            if (drop_kp) pgone[kp] <= 1'b1;
+          end
+          if (kp >= m_cand) begin
+            state <= P_MUL;
+            vstep <= '0;
+            mp <= '0;
+            mc <= 128'(s_sq_next);   // m Q first
+            ml <= 64'(m_cand);
+          end
+          kp <= kp + 1'b1;
+        end
+        P_MUL: begin  // shift and add: mp += mc while ml's bits go right
+          if (ml != '0) begin
+            if (ml[0]) mp <= mp + mc;
+            mc <= mc << 1;
+            ml <= ml >> 1;
+          end else begin  // the product of step vstep is in mp
+            vstep <= vstep + 1'b1;
+            mp <= '0;
+            unique case (vstep)
+              3'd0: begin  // m Q; next S^2
+                va <= mp;
+                mc <= 128'(s_tot);
+                ml <= 64'(s_tot);
+              end
+              3'd1: begin  // S^2: va = m Q - S^2; next m S^2
+                va <= va - mp;
+                mc <= mp;
+                ml <= 64'(m_cand);
+              end
+              3'd2: begin  // m S^2; next m^2 S^2
+                mc <= mp;
+                ml <= 64'(m_cand);
+              end
+              3'd3: begin  // m^2 S^2; next tau m^2 S^2
+                mc <= mp;
+                ml <= 64'(tau);
+              end
+              default: begin  // tau m^2 S^2: the choice
+                pool <= (s_tot == '0) || ((va << 40) < mp);
+                if ((s_tot == '0) || ((va << 40) < mp)) begin
+                  if (r_img == '0) state <= OUT_HDR;
+                  else begin
+                    state <= SIM;
+                    ag <= '0;
+                    bj <= '0;
+                    ch <= '0;
+                    for (int k = 0; k < SR; k++) acc[k] <= '0;
+                  end
+                end else begin
+                  gone <= pgone;
+                  state <= OUT_HDR;
+                end
+              end
+            endcase
+          end
         end
         SIM: begin  // stage 1: one chunk a cycle for every row of the group
           p_valid <= 1'b1;
@@ -414,6 +526,7 @@ module bipartite_merge #(
         RANK: begin  // one A row a cycle
           if (merge_ka) begin
             mrg[ka] <= 1'b1;
+            gone[{ka, 1'b0}] <= 1'b1;
             pend[dst[ka]] <= 1'b1;
           end
           if (ka == n_a) state <= M_DST;
@@ -462,7 +575,7 @@ module bipartite_merge #(
           sp <= '0;
         end
         OUT_SZ, OUT_ID: if (m_axis_tready) begin
-          sp <= nxt(sp2, mrg);
+          sp <= nxt(sp2, gone);
           if (beat == new_pair_beats - 1'b1) begin
             beat <= '0;
             sp <= '0;

@@ -14,6 +14,7 @@ from sievit.errors import SievitError
 from sievit.layout import Layout
 from sievit.quant.bundle import Bundle
 
+from sievit.quant.contract import PPT_TAU_FRAC
 from sievit.rtl.schema import DESC_WORDS, LOG_SIZE_MAX, OPS, PRUNE_MODES, SEL_MAXH, encode
 
 OP = {name: op.code for name, op in OPS.items()}
@@ -21,6 +22,8 @@ MAXH = SEL_MAXH   # selector heads a descriptor holds
 ATTN_MAX_HEADS = 8   # attention's MAX_HEADS (CP-ViT's head registers)
 SCORE_BITS = 16      # pruning's score registers: CP-ViT's cumulative scores must fit
 RTL_LANES = 8     # k-lanes of the small (64-bit) MAC arrays: selector, head
+MERGE_METHODS = ("tome", "ppt")   # their stages run on the merge op (bipartite_merge)
+PPT_MAX_D = 256   # PPT's scores (CLS attention x isqrt(|v|^2)) stay below 2^24
 
 
 @dataclass(frozen=True)
@@ -116,14 +119,16 @@ def check_fits(layout: Layout, hw: RtlParams) -> None:
             raise SievitError(f"bundle {what} {value} is not a multiple of the RTL's "
                               f"{RTL_LANES} MAC lanes / 8-byte beats")
     red = layout.b.config["reduction"]
-    if red["method"] == "tome":
+    if red["method"] in MERGE_METHODS:
+        name = {"tome": "ToMe", "ppt": "PPT"}[red["method"]]
         for what, value, limit in (("head width", layout.dh, hw.max_dh),
-                                   ("tokens", layout.n_tok, LOG_SIZE_MAX)):
+                                   ("tokens", layout.n_tok, LOG_SIZE_MAX),
+                                   ("width", layout.dim, PPT_MAX_D)):
             if value > limit:
-                raise SievitError(f"ToMe on the RTL needs {what} <= {limit} (unit keys, the "
-                                  f"ln-size ROM); the bundle has {value}")
+                raise SievitError(f"{name} on the RTL needs {what} <= {limit} (unit keys, the "
+                                  f"ln-size ROM, PPT's 24-bit scores); the bundle has {value}")
         if (2 * layout.dh) % hw.beat_bytes or layout.dh % hw.sim_lanes:
-            raise SievitError(f"ToMe's unit keys: head width {layout.dh} must fill whole "
+            raise SievitError(f"{name}'s unit keys: head width {layout.dh} must fill whole "
                               f"{hw.beat_bytes}-byte beats as int16 and be a multiple of "
                               f"sim_lanes={hw.sim_lanes}")
     if red["method"] == "cpvit":
@@ -203,10 +208,11 @@ class Program:
             "grid": e["grid"], "tokens": lay.n_tok, "cls": e["cls_off"], "pos": e["pos_off"],
             "w": e["lin"]["w_off"], "b": self._b(e["lin"]), "frac_acc": e["lin"]["frac_acc"],
             "frac_cls": e["frac_cls"], "frac_pos": e["frac_pos"], "frac_out": e["frac_out"],
-            "wlist": self.wlist_base, "sc_init": int(self.method == "tome")})]
+            "wlist": self.wlist_base, "sc_init": int(self.method in MERGE_METHODS)})]
         stage_blocks = desc["sel_block"]
         in_block = mode == "reduce"           # EViT / CP-ViT: the stages run inside blocks
-        keep = keep_per_stage(lay.b.config) if in_block and self.method != "tome" else []
+        keep = (keep_per_stage(lay.b.config)
+                if in_block and self.method not in MERGE_METHODS else [])
         for i in range(lay.m["depth"]):
             here = in_block and i in stage_blocks
             if self.method == "heatvit" and mode != "none" and i in stage_blocks:
@@ -223,9 +229,8 @@ class Program:
                 "frac_res": a["proj"]["frac_res"], "frac_s": a["frac_s"], "frac_v": a["frac_v"],
                 "frac_attn_out": a["frac_attn_out"], **self._attn_reduce_fields(i, in_block),
                 **self._ln(desc["ln1"][i])}))
-            if here and self.method == "tome":  # merge on the unit keys; the MLP runs on the rest
-                ops.append(encode("merge", D, {"r": lay.b.config["reduction"]["r"],
-                                               "head_dim": a["head_dim"]}))
+            if here and self.method in MERGE_METHODS:  # merge (PPT: or drop); the MLP runs on the rest
+                ops.append(encode("merge", D, self._merge_fields(a["head_dim"])))
             elif here:  # the block's attention scores pick the rows; the MLP runs on them
                 ops.append(encode("prune", D, {
                     "mode": PRUNE_MODES["evit" if self.method == "evit" else "drop"],
@@ -253,14 +258,26 @@ class Program:
         blocks = self.layout.desc["sel_block"]
         evit = in_block and self.method == "evit"
         cp = in_block and self.method == "cpvit"
-        tome = in_block and self.method == "tome"      # proportional attention in every block
+        # ToMe / PPT: proportional attention in every block; the stage blocks also write
+        # the unit keys (3) and PPT's scores (4) for the merge op after them
+        prop = in_block and self.method in MERGE_METHODS
         pruned = red["heads_pruned"] if cp else 0
-        return {"score_out": 3 if tome else 1 if evit and i in blocks
+        stage_code = {"tome": 3, "ppt": 4}.get(self.method, 5)
+        return {"score_out": (stage_code if i in blocks else 5) if prop
+                else 1 if evit and i in blocks
                 else 2 if cp and i <= max(blocks, default=-1) else 0,
                 "head_reset": int(cp and i == 0),
                 "head_track": int(pruned > 0 and i < red["head_block"]),
                 "head_select": pruned if i == red.get("head_block") else 0,
                 "head_apply": int(pruned > 0 and i >= red["head_block"])}
+
+    def _merge_fields(self, head_dim: int) -> dict[str, int | list[int]]:
+        """The merge op of a ToMe / PPT stage. PPT's τ is clamped to 1 (as 2^40): the
+        variance of normalised scores is below 1, so τ >= 1 always pools either way."""
+        red = self.layout.b.config["reduction"]
+        tau = min(round(float(red.get("tau", 0.0)) * (1 << PPT_TAU_FRAC)), 1 << PPT_TAU_FRAC)
+        return {"r": red["r"], "head_dim": head_dim, "ppt": int(self.method == "ppt"),
+                "tau": [tau & 0xFFFFFFFF, tau >> 32]}
 
     def _ln(self, d: dict) -> dict[str, int]:
         """The fields of the LayerNorm in front of an attn / mlp descriptor."""

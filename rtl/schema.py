@@ -80,14 +80,18 @@ OPS: dict[str, Op] = {
         Field("score_out", "score source after the rows: 0 none, 1 EViT Σ_h A_h[0, j] to SC, "
                            "2 CP-ViT cum_j + Σ_h max_i A_h[i, j] to SC (reads cum from SC), "
                            "3 ToMe: reads the token sizes from SC, adds ln(size_j) to every "
-                           "logit of key j, writes the unit keys to U"),
+                           "logit of key j, writes the unit keys to U; 4 PPT: as 3, then "
+                           "each row's score (Σ_h A_h[0, j]) · isqrt(Σ_c v_jc²) to U after "
+                           "the unit keys; 5: proportional attention only (as 3, nothing "
+                           "written)"),
         Field("head_reset", "CP-ViT: clear the per-head mass first"),
         Field("head_track", "CP-ViT: add each head's mass Σ_j≥1 max_i A_h[i, j]"),
         Field("head_select", "CP-ViT: > 0: prune this many heads of least mass from now on"),
         Field("head_apply", "CP-ViT: pruned heads skip Q·Kᵀ, softmax, A·V; their channels 0"),
         *_LN_FIELDS),
-        "X through LN1, then X; with score_out 2 or 3, then SC",
-        "X; with score_out 1 or 2, then SC; with 3, then U"),
+        "X through LN1, then X; with score_out 2 to 5, then SC",
+        "X; with score_out 1 or 2, then SC; with 3, then U (unit keys); with 4, then U "
+        "(unit keys, then PPT scores)"),
     "mlp": Op(4, "mlp", (
         Field("hidden", "hidden width"), Field("fc1_w", "fc1 weights"), Field("fc1_b", "fc1 biases"),
         _frac("fc1_frac_acc", "fc1 accumulator frac"), _frac("fc1_frac_gelu_in", "GELU input frac"),
@@ -114,8 +118,12 @@ OPS: dict[str, Op] = {
         "X; ids → IDS and top `m_axis`; `n` = n_new"),
     "merge": Op(2, "bipartite_merge", (
         Field("r", "merges per image: r_img = min(r, (n − 1) // 2)"),
-        Field("head_dim", "unit-key width")),
-        "X, IDS, SC (sizes), U", "header → top `m_axis`; sizes → SC; rows → X; ids → IDS and "
+        Field("head_dim", "unit-key width"),
+        Field("ppt", "1: PPT, per image: pool (this merge) where the variance of the "
+                     "normalised scores is below τ, else drop the r_img lowest-scored rows"),
+        Field("tau", "PPT: round(min(τ, 1) · 2⁴⁰), low and high word", 2)),
+        "X, IDS, SC (sizes), U (unit keys; PPT: then the scores)",
+        "header → top `m_axis`; sizes → SC; rows → X; ids → IDS and "
         "top `m_axis`; `n` = n_new"),
     "head": Op(7, "head", (
         Field("classes", "classes"), Field("g", "LN γ"), Field("b", "LN β"),

@@ -112,6 +112,8 @@ package sievit_pkg;
   localparam int D_PRUNE_HEADS = 4;
   localparam int D_MERGE_R = 2;
   localparam int D_MERGE_HEAD_DIM = 3;
+  localparam int D_MERGE_PPT = 4;
+  localparam int D_MERGE_TAU = 5;
   localparam int D_HEAD_CLASSES = 2;
   localparam int D_HEAD_G = 3;
   localparam int D_HEAD_B = 4;

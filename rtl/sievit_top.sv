@@ -90,8 +90,9 @@ module sievit_top #(
   logic [15:0] n, n_new;
   logic [BEAT-1:0] x_buf[XB];
   logic [BEAT_BITS-1:0] ids_buf[PB], sc_buf[PB];
-  // ToMe's unit keys (U): head_dim int16 per row, written by attention, read by the merge
-  localparam int UW = (MAX_N * MAX_DH * 2 + B8 - 1) / B8;   // wide words
+  // ToMe's unit keys (U): head_dim int16 per row, written by attention, read by the merge;
+  // PPT's scores after them (int32 pairs, one a wide word)
+  localparam int UW = (MAX_N * MAX_DH * 2 + B8 - 1) / B8 + (MAX_N + 1) / 2;   // wide words
   localparam int UI = $clog2(UW);
   logic [BEAT-1:0] u_tbuf[UW];
 
@@ -124,6 +125,7 @@ module sievit_top #(
   // layernorm, attention and mlp take wide beats; the other engines 64-bit ones, which the
   // buffers serve as parts of their wide words
   wire wide_op = (op == OP_ATTN) || (op == OP_MLP) || (op == OP_MERGE);
+  wire [2:0] attn_so = d[D_ATTN_SCORE_OUT][2:0];
   wire [CW-1:0] row_beats = CW'(dim) / (wide_op ? CW'(B8) : CW'(I8_PER_BEAT));
   wire [CW-1:0] tok_beats = CW'(n) * row_beats;
   wire [CW-1:0] pairs = CW'((32'(n) + 1) / 2);
@@ -151,19 +153,21 @@ module sievit_top #(
       OP_ATTN, OP_MLP: begin   // X through the LayerNorm, then X
         src_len[1] = tok_beats;
         src_segs = 3'd2;
-        if (op == OP_ATTN && d[D_ATTN_SCORE_OUT][1:0] != 2'd0) begin  // EViT / CP-ViT scores
+        if (op == OP_ATTN && (attn_so == 3'd1 || attn_so == 3'd2)) begin  // EViT / CP-ViT scores
           snk_buf[1] = B_SC;
           snk_len[1] = pairs;
           snk_segs = 3'd2;
         end
-        if (op == OP_ATTN && d[D_ATTN_SCORE_OUT][1] == 1'b1) begin  // CP-ViT's cum, ToMe's sizes
+        if (op == OP_ATTN && attn_so >= 3'd2) begin  // CP-ViT's cum; the sizes
           src_buf[2] = B_SC;
           src_len[2] = pairs;
           src_segs = 3'd3;
         end
-        if (op == OP_ATTN && d[D_ATTN_SCORE_OUT][1:0] == 2'd3) begin  // ToMe: the unit keys
+        if (op == OP_ATTN && (attn_so == 3'd3 || attn_so == 3'd4)) begin  // the unit keys (PPT: scores)
           snk_buf[1] = B_U;
-          snk_len[1] = CW'(n) * CW'(2 * d[D_ATTN_HEAD_DIM][15:0] / 16'(B8));
+          snk_len[1] = CW'(n) * CW'(2 * d[D_ATTN_HEAD_DIM][15:0] / 16'(B8))
+                       + ((attn_so == 3'd4) ? pairs : CW'(0));
+          snk_segs = 3'd2;
         end
       end
       OP_SCORE: begin
@@ -196,7 +200,8 @@ module sievit_top #(
         src_buf[3] = B_U;
         src_len[1] = pairs;
         src_len[2] = pairs;
-        src_len[3] = CW'(n) * CW'(2 * d[D_MERGE_HEAD_DIM][15:0] / 16'(B8));
+        src_len[3] = CW'(n) * CW'(2 * d[D_MERGE_HEAD_DIM][15:0] / 16'(B8))
+                     + (d[D_MERGE_PPT][0] ? pairs : CW'(0));
         src_segs = 3'd4;
         snk_buf[0] = B_HDR;
         snk_buf[1] = B_SC;
@@ -438,7 +443,7 @@ module sievit_top #(
               .EXP_LANES(EXP_LANES), .EXT_LINEAR(1), .MAX_N(MAX_N), .MAX_D(MAX_D),
               .MAX_DH(MAX_DH), .BEAT(BEAT)) u_attn (
       .clk, .rst_n, .n, .dim, .heads(d[D_ATTN_HEADS][15:0]), .head_dim(d[D_ATTN_HEAD_DIM][15:0]),
-      .score_out(d[D_ATTN_SCORE_OUT][1:0]), .head_reset(d[D_ATTN_HEAD_RESET][0]),
+      .score_out(attn_so), .head_reset(d[D_ATTN_HEAD_RESET][0]),
       .head_track(d[D_ATTN_HEAD_TRACK][0]), .head_select(d[D_ATTN_HEAD_SELECT][7:0]),
       .head_apply(d[D_ATTN_HEAD_APPLY][0]),
       .w_addr({d[D_ATTN_W + 3], d[D_ATTN_W + 2], d[D_ATTN_W + 1], d[D_ATTN_W]}),
@@ -511,7 +516,7 @@ module sievit_top #(
       .m_axis_tdata(e_m_tdata[6]), .m_axis_tvalid(e_m_tvalid[6]),
       .m_axis_tready(e_m_tready && e == 3'd6), .m_axis_tlast(e_m_tlast[6]));
 
-  // ToMe's merge has no memory port
+  // ToMe's / PPT's merge has no memory port
   assign e_m_tdata[2] = '0;
   assign e_req_valid[2] = 1'b0;
   assign e_req_addr[2] = '0;
@@ -521,6 +526,7 @@ module sievit_top #(
   bipartite_merge #(.MAX_N(MAX_N), .MAX_D(MAX_D), .MAX_DH(MAX_DH), .SIM_LANES(SIM_LANES),
                     .SIM_ROWS(SIM_ROWS), .BEAT(BEAT)) u_merge (
       .clk, .rst_n, .n, .dim, .head_dim(d[D_MERGE_HEAD_DIM][15:0]), .r(d[D_MERGE_R][15:0]),
+      .ppt(d[D_MERGE_PPT][0]), .tau({d[D_MERGE_TAU + 1][8:0], d[D_MERGE_TAU]}),
       .s_axis_tdata(e_s_tdata), .s_axis_tvalid(e_s_tvalid && e == 3'd2),
       .s_axis_tready(e_s_tready[2]), .s_axis_tlast(e_s_tlast),
       .m_axis_tdata(merge_m_tdata), .m_axis_tvalid(e_m_tvalid[2]),

@@ -149,10 +149,12 @@ def _attention_method_records(path: Path, dim: int, heads: int) -> list[dict]:
             raise ValueError("attention method cases: channel-masked cases (CAIT) are not read")
         y = c.take(n * dim).reshape(n, dim)
         cls, mx = c.take(n), c.take(n)
-        c.take(heads), c.take(n)                    # head mass, PPT score
+        c.take(heads)                               # head mass
+        ppt = c.take(n)
         u = c.take(n * dh).reshape(n, dh)
         out.append({"block": block, "a": h, "b": x, "y": y, "size": size, "cls": cls,
-                    "max_sum": mx, "u": u, "prop": prop, "all_heads": bits == (1 << heads) - 1})
+                    "max_sum": mx, "ppt": ppt, "u": u, "prop": prop,
+                    "all_heads": bits == (1 << heads) - 1})
     return out
 
 
@@ -202,25 +204,30 @@ def method_pruning_cases(path: Path, dim: int, heads: int, method: str) -> list[
     return out
 
 
-def merge_cases(path: Path, dim: int, heads: int) -> list[dict]:
-    """A ToMe bundle's reduce cases (code 2, rd.bipartite_merge: real stage inputs, then
-    n = 1 / 2 / 3, r = 0 / 1, identical rows and keys, ties) as bipartite_merge cases; the
-    other methods' cases in the file are skipped. r_img = min(r, (n - 1) // 2)."""
+def merge_cases(path: Path, dim: int, heads: int, method: str = "tome") -> list[dict]:
+    """A ToMe or PPT bundle's reduce cases (ToMe code 2, rd.bipartite_merge; PPT code 3,
+    rd.ppt_reduce: real stage inputs, then n = 1 / 2 / 3, r = 0 / 1, identical rows and keys,
+    ties, τ 0 / the bundle's / 0.0019) as bipartite_merge cases; the other methods' cases in
+    the file are skipped. r_img = min(r, (n - 1) // 2); `pooled`: PPT's choice (ToMe: 0)."""
+    code_of = {"tome": 2, "ppt": 3}
     c = Cursor(path)
     out = []
     dh = dim // heads
     for _ in range(c.one()):
-        code, n, _k, r, _tau, _w0, _w1 = (c.one() for _ in range(7))
+        code, n, _k, r, tau_i, _w0, _w1 = (c.one() for _ in range(7))
         x = c.take(n * dim).reshape(n, dim)
         ids, size = c.take(n), c.take(n)
-        c.take(n), c.take(n)                        # cum, score
+        c.take(n)                                   # cum
+        score = c.take(n)
         u = c.take(n * dh).reshape(n, dh)
-        m, _pooled = c.one(), c.one()
+        m, pooled = c.one(), c.one()
         x_new, ids_new, size_new = c.take(m * dim).reshape(m, dim), c.take(m), c.take(m)
         c.take(m)                                   # cum_new
-        if code != 2:
+        if code != code_of[method]:
             continue
         out.append({"n": n, "r": r, "dim": dim, "head_dim": dh, "x": x, "ids": ids,
                     "size": size, "u": u, "r_img": min(r, (n - 1) // 2), "n_new": m,
-                    "x_new": x_new, "ids_new": ids_new, "size_new": size_new})
+                    "x_new": x_new, "ids_new": ids_new, "size_new": size_new,
+                    "ppt": int(method == "ppt"), "score": score, "tau_i": tau_i,
+                    "pooled": pooled})
     return out

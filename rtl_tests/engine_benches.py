@@ -436,6 +436,27 @@ def attention_tome_check(c, got):
     return len(got) == rows + len(want) and block_check(c, got[:rows]) and got[rows:] == want
 
 
+def _ppt_cases():
+    """PPT: score_out 4, as ToMe, and rd.ppt_score after the unit keys."""
+    lay = layout()
+    cases = attention_tome_cases(CASES / "attention_method.bin", lay["dim"], lay["attn"][0]["heads"])
+    return [{**c, "score_out": 4} for c in cases]
+
+
+def attention_ppt_check(c, got):
+    """The rows, the unit keys, then the PPT scores (int32 pairs; CLS 0)."""
+    n = len(c["y"])
+    want = pack_i32(np.concatenate([[0], c["ppt"][1:]]))
+    return attention_tome_check(c, got[:-len(want)]) and got[-len(want):] == want
+
+
+@cocotb.test()
+async def attention_ppt_cases_bit_exact(dut):
+    """score_out = 4 (PPT): as ToMe, then rd.ppt_score (CLS attention x isqrt(|v|^2))."""
+    await run_cases(dut, _ppt_cases(), attention_cfg, attention_tome_words,
+                    attention_ppt_check, timeout_ns=20_000_000)
+
+
 @cocotb.test()
 async def attention_tome_cases_bit_exact(dut):
     """score_out = 3 (ToMe): ln(size) on the logits, rd.unit_keys after the block's output."""
@@ -616,14 +637,17 @@ def merge_cfg(dut, c):
     dut.dim.value = c["dim"]
     dut.head_dim.value = c["head_dim"]
     dut.r.value = c["r"]
+    dut.ppt.value = c.get("ppt", 0)
+    dut.tau.value = min(c.get("tau_i", 0), 1 << 40)   # rtl/program.py clamps τ to 1 likewise
 
 
 def merge_words(c):
     """Rows (BEAT/8 a beat), ids, sizes (an int32 pair in the low 64 bits of a beat), then the
     unit keys as int16 (BEAT/16 a beat)."""
     u = [_packed(row[i:i + M16], 16) for row in c["u"] for i in range(0, len(row), M16)]
+    ppt = pack_i32(c["score"]) if c.get("ppt") else []
     return ([w for row in c["x"] for w in _widen(pack_i8(row))] + pack_i32(c["ids"])
-            + pack_i32(c["size"]) + u)
+            + pack_i32(c["size"]) + u + ppt)
 
 
 def merge_check(c, got):
@@ -635,15 +659,15 @@ def merge_check(c, got):
         return False
     xs = got[1 + pairs:1 + pairs + n_new * row]
     x_new = np.stack([unpack_i8(_narrow(xs[i * row:(i + 1) * row]), dim) for i in range(n_new)])
-    return (got[0] == ((c["r_img"] << 32) | n_new)
+    return (got[0] == (((c["r_img"] | c.get("pooled", 0) << 16) << 32) | n_new)
             and got[1:1 + pairs] == pack_i32(c["size_new"])
             and np.array_equal(x_new, c["x_new"])
             and got[1 + pairs + n_new * row:] == pack_i32(c["ids_new"]))
 
 
-def _merge_file_cases():
+def _merge_file_cases(method: str = "tome"):
     lay = layout()
-    return merge_cases(CASES / "reduce.bin", lay["dim"], lay["attn"][0]["heads"])
+    return merge_cases(CASES / "reduce.bin", lay["dim"], lay["attn"][0]["heads"], method)
 
 
 def _merge_case(rng, n: int, dim: int, dh: int, r: int, kind: int, total: int) -> dict:
@@ -720,6 +744,15 @@ async def bipartite_merge_cases_bit_exact(dut):
     if shaped:
         cyc = await _merge_cycles(dut, shaped)
         dut._log.info(f"fmnist-shaped cases (n 50, dim 96, head_dim 32, r 6): cycles {cyc}")
+
+
+@cocotb.test()
+async def bipartite_merge_ppt_cases_bit_exact(dut):
+    """rd.ppt_reduce on the PPT checkpoint's reduce cases: per image the score-variance test,
+    then the merge (pool) or the drop of the r_img lowest scores (prune); both occur."""
+    cases = [c for c in _merge_file_cases("ppt") if c["dim"] % M8 == 0]
+    assert {c["pooled"] for c in cases if c["r_img"] > 0} == {0, 1}
+    await run_cases(dut, cases, merge_cfg, merge_words, merge_check, timeout_ns=10_000_000)
 
 
 @cocotb.test()

@@ -121,7 +121,9 @@ METHOD_RUNS = [("pruning", "pruning_evit_cases_bit_exact", 600, "evit"),
                ("attention", "attention_cum_cases_bit_exact", 100, "cpvit"),
                ("attention", "attention_tome_cases_bit_exact", 100, "tome"),
                ("bipartite_merge", "bipartite_merge_cases_bit_exact", 600, "tome"),
-               ("bipartite_merge", "bipartite_merge_reset_mid_tensor", 1, "tome")]
+               ("bipartite_merge", "bipartite_merge_reset_mid_tensor", 1, "tome"),
+               ("attention", "attention_ppt_cases_bit_exact", 100, "ppt"),
+               ("bipartite_merge", "bipartite_merge_ppt_cases_bit_exact", 600, "ppt")]
 
 
 @pytest.mark.parametrize("engine,testcase,n_cases,method", METHOD_RUNS,

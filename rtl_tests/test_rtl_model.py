@@ -371,3 +371,47 @@ def test_tome_other_budgets_bit_exact(tome_bundle, budget):
     out = cosim(tome_bundle, 1, modes=["reduce"], jobs=1, budget=budget)
     assert out["mismatches"] == 0, out
     assert out["budget"] == budget
+
+
+@pytest.fixture(scope="module")
+def ppt_bundle(tmp_path_factory) -> Path:
+    """The shipped PPT checkpoint (r = 12 at blocks 1-3, per image pool or prune by the
+    score variance, proportional attention) as a bundle."""
+    return _shipped_bundle(tmp_path_factory, "ppt")
+
+
+def test_ppt_whole_model_bit_exact_and_saves_cycles(ppt_bundle):
+    """PPT on the RTL: attention reads the sizes and writes the unit keys and the scores
+    CLS attention x isqrt(|v|^2) (score_out 4), the merge engine pools (rd.bipartite_merge)
+    or drops the lowest-scored rows by the variance test (the `merge` op with ppt 1,
+    rd.ppt_reduce): bit-exact with stalls, fewer cycles in mlp than dense."""
+    out = cosim(ppt_bundle, 2, modes=["none", "reduce"], stall_pct=20, latency=16, jobs=1)
+    assert out["mismatches"] == 0, out
+    assert out["method"] == "ppt" and out["budget"] == 12
+    dense, red = out["modes"]["none"], out["modes"]["reduce"]
+    assert red["cycles_by_phase"]["mlp"] < dense["cycles_by_phase"]["mlp"]
+    assert 0 < out["cycle_saving"] and red["macs_per_image"] < dense["macs_per_image"]
+
+
+@pytest.mark.parametrize("tau", [0.0, 5.0])
+def test_ppt_tau_edges_bit_exact(ppt_bundle, tmp_path, tau):
+    """τ 0 prunes every stage of every image (no score variance is below 0); τ 5 pools every
+    one (the program clamps τ to 1, above any variance of normalised scores). Four images."""
+    import dataclasses
+
+    from sievit.config import validate
+    from sievit.quant.bundle import load_bundle, save_bundle
+    b = load_bundle(ppt_bundle)
+    cfg = copy.deepcopy(b.config)
+    cfg["reduction"]["tau"] = tau
+    save_bundle(dataclasses.replace(b, config=validate(cfg)), tmp_path / "b")
+    out = cosim(tmp_path / "b", 4, modes=["reduce"], jobs=1)
+    assert out["mismatches"] == 0, out
+
+
+@pytest.mark.parametrize("budget", [0, 100])
+def test_ppt_other_budgets_bit_exact(ppt_bundle, budget):
+    """r = 0 reduces nothing; r = 100 is capped at (n - 1) // 2 per stage."""
+    out = cosim(ppt_bundle, 1, modes=["reduce"], jobs=1, budget=budget)
+    assert out["mismatches"] == 0, out
+    assert out["budget"] == budget

@@ -199,7 +199,7 @@ def load_config(path: str | Path) -> dict:
 
 
 # the reduction methods each hardware form implements (docs/methods.md, "On the hardware")
-HARDWARE_METHODS = {"hls": ("heatvit", "evit", "tome", "ppt", "cpvit", "cait"), "rtl": ("heatvit", "evit", "cpvit", "tome")}
+HARDWARE_METHODS = {"hls": ("heatvit", "evit", "tome", "ppt", "cpvit", "cait"), "rtl": ("heatvit", "evit", "cpvit", "tome", "ppt")}
 METHOD_CODES = {"heatvit": 0, "evit": 1, "tome": 2, "ppt": 3, "cpvit": 4, "cait": 5}  # reduce.h Method
 
 

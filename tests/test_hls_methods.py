@@ -153,9 +153,9 @@ def test_rtl_refuses_method_bundles_and_hls_the_unbuilt_ones(method_bundles, tmp
     from sievit.errors import SievitError
     from sievit.layout import Layout
     from sievit.quant.bundle import load_bundle
-    res = run("cosim", "--bundle", method_bundles["ppt"], "--images", "1")
+    res = run("cosim", "--bundle", method_bundles["cait"], "--images", "1")
     assert res.returncode == 2
-    assert "the RTL engines implement heatvit, evit, cpvit, tome; reduction.method 'ppt'" in fail_line(res)
+    assert "the RTL engines implement heatvit, evit, cpvit, tome, ppt; reduction.method 'cait'" in fail_line(res)
     b = load_bundle(method_bundles["tome"])
     Layout(b, form="hls")  # accepted
     cfg = {**b.config, "reduction": {**b.config["reduction"], "method": "prance"}}

@@ -212,8 +212,8 @@ def test_bench_pareto_writes_table_and_plot(tmp_path, capsys):
 
 def test_hls_and_rtl_reject_other_methods(tmp_path):
     from sievit.layout import Layout
-    g, _ = pair("ppt")
-    with pytest.raises(SievitError, match="RTL engines implement heatvit, evit, cpvit, tome; reduction.method 'ppt'"):
+    g, _ = pair("cait")
+    with pytest.raises(SievitError, match="RTL engines implement heatvit, evit, cpvit, tome, ppt; reduction.method 'cait'"):
         Layout(g.b)
 
 

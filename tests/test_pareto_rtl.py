@@ -16,13 +16,13 @@ from sievit.cli import main as sievit_main
 def golden_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("pareto_golden")
     from sievit.pareto import pareto
-    res = pareto(["evit", "ppt"], 16, 1, out)
+    res = pareto(["evit", "cait"], 16, 1, out)
     (out / "pareto.json").write_text(json.dumps(res))
     return out
 
 
 def test_rtl_columns_and_cycles_panel(golden_run, tmp_path, capsys):
-    code = sievit_main(["bench", "pareto", "--methods", "evit", "ppt", "--images", "16",
+    code = sievit_main(["bench", "pareto", "--methods", "evit", "cait", "--images", "16",
                         "--reuse-golden", str(golden_run / "pareto.json"), "--rtl-images", "1",
                         "--out", str(tmp_path), "--json"])
     out = json.loads(capsys.readouterr().out)
@@ -32,7 +32,7 @@ def test_rtl_columns_and_cycles_panel(golden_run, tmp_path, capsys):
     assert [(r["method"], r["top1"], r["macs"]) for r in rows] == \
            [(r["method"], r["top1"], r["macs"]) for r in old]        # golden columns reused
     with_rtl = [r for r in rows if "rtl" in r]
-    assert [r["method"] for r in with_rtl] == ["dense"] + ["evit"] * 4   # PPT: no RTL
+    assert [r["method"] for r in with_rtl] == ["dense"] + ["evit"] * 4   # CAIT: no RTL
     dense = rows[0]["rtl"]
     for r in with_rtl[1:]:
         rtl = r["rtl"]
@@ -43,7 +43,7 @@ def test_rtl_columns_and_cycles_panel(golden_run, tmp_path, capsys):
     by_budget = sorted(with_rtl[1:], key=lambda r: r["budget"])
     assert [r["rtl"]["cycles"] for r in by_budget] == sorted(r["rtl"]["cycles"] for r in by_budget)
     table = (tmp_path / "pareto.md").read_text()
-    assert "RTL k cycles / image" in table and "| PPT |" in table
+    assert "RTL k cycles / image" in table and "| CAIT |" in table
     assert Image.open(tmp_path / "pareto.png").size[0] > Image.open(golden_run / "pareto.png").size[0]
 
 
