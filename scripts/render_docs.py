@@ -230,7 +230,9 @@ def t_rtl_methods_deit(root: Path) -> str:
             ("EViT", "docs/rtl/cosim_deit_zcu102_evit.json", "κ 0.7 at blocks 3, 6, 9"),
             ("CP-ViT", "docs/rtl/cosim_deit_zcu102_cpvit.json",
              "keep 0.16 at blocks 3, 6, 9, 1 head pruned from block 6"),
-            ("ToMe", "docs/rtl/cosim_deit_zcu102_tome.json", "r 8 in every block (197 → 101)")):
+            ("ToMe", "docs/rtl/cosim_deit_zcu102_tome.json", "r 8 in every block (197 → 101)"),
+            ("PPT", "docs/rtl/cosim_deit_zcu102_ppt.json",
+             "r 50 at blocks 3, 6, 9 (197 → 147 → 97 → 49), τ 7·10⁻⁵")):
         r = cosim(root, rel)
         ms = saving(dense["macs_per_image"], r["macs_per_image"])
         cs = saving(dense["cycles_per_image"], r["cycles_per_image"])
@@ -344,7 +346,7 @@ TABLES: dict[str, tuple[str, Callable[[Path], str]]] = {
     "rtl_targets": ("docs/rtl/cosim_deit_*.json, docs/rtl/cosim_fmnist_200_*.json, docs/rtl_synth.json",
                     t_rtl_targets),
     "pareto_best": ("docs/pareto.json", t_pareto_best),
-    "rtl_methods_deit": ("docs/rtl/cosim_deit_zcu102_{none,topk,evit,cpvit,tome}.json",
+    "rtl_methods_deit": ("docs/rtl/cosim_deit_zcu102_{none,topk,evit,cpvit,tome,ppt}.json",
                          t_rtl_methods_deit),
 }
 
