@@ -74,6 +74,8 @@ def run_reduce(g, images: np.ndarray, mode: str, trace: bool):
                        p + "head_mask": np.ones((B, heads), I64) if hmask is None else hmask.copy()})
             if chan is not None and chan.qk is not None:  # CAIT's masks of this block
                 tr.update({p + "qk_mask": chan.qk, p + "v_mask": chan.v, p + "mlp_mask": chan.mlp})
+            if chan is not None and chan.embed is not None:  # PRANCE's width in attention
+                tr[p + "embed_mask"] = chan.embed
         t.x = g.attention(i, h, t.x, t.valid(), tr, bias, hmask, info, chan)
         if tr is not None:
             tr[p + "res1"] = t.x
@@ -109,6 +111,8 @@ def run_reduce(g, images: np.ndarray, mode: str, trace: bool):
         h2, _ = g.ln(p + "ln2", t.x, p + "ln2_out")
         if tr is not None:
             tr.update({p + "mlp_in": t.x, p + "ln2_out": h2})
+            if chan is not None and chan.embed is not None:  # PRANCE's widths in the MLP
+                tr.update({p + "mlp_mask": chan.mlp, p + "mlp_embed_mask": chan.embed})
         t.x = g.mlp(i, h2, t.x, tr, chan)
         if tr is not None:
             tr[p + "out"] = t.x

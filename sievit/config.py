@@ -199,8 +199,9 @@ def load_config(path: str | Path) -> dict:
 
 
 # the reduction methods each hardware form implements (docs/methods.md, "On the hardware")
-HARDWARE_METHODS = {"hls": ("heatvit", "evit", "tome", "ppt", "cpvit", "cait"), "rtl": ("heatvit", "evit", "cpvit", "tome", "ppt")}
-METHOD_CODES = {"heatvit": 0, "evit": 1, "tome": 2, "ppt": 3, "cpvit": 4, "cait": 5}  # reduce.h Method
+HARDWARE_METHODS = {"hls": ("heatvit", "evit", "tome", "ppt", "cpvit", "cait", "prance"), "rtl": ("heatvit", "evit", "cpvit", "tome", "ppt")}
+METHOD_CODES = {"heatvit": 0, "evit": 1, "tome": 2, "ppt": 3, "cpvit": 4, "cait": 5,
+                "prance": 6}  # reduce.h Method
 
 
 def require_hardware(cfg: dict, form: str) -> None:

@@ -2,11 +2,12 @@
 tensors from real test images, then random ones with extreme values, token counts of 1 and
 the maximum, all/none pruned and score ties, until each engine has the asked-for count.
 Expected outputs come from the golden model's engine functions (quant/golden.py, intops;
-quant/reduce.py for the reduction methods). A method bundle (EViT, ToMe, PPT, CP-ViT) has no
+quant/reduce.py and quant/channels.py for the reduction methods). A method bundle has no
 selector (no pruning cases) and gets the method engines' cases instead: attention_method
 (the attention engine with sizes, head mask, channel masks and score outputs), reduce (the
-actions of all five methods), head_mask (CP-ViT's head choice), mlp_masked (the MLP with
-CAIT's hidden-channel mask) and, for CAIT, gate (the CDCP gate and its top-k masks)."""
+actions of all six methods), head_mask (CP-ViT's head choice), mlp_masked (the MLP with a
+hidden-channel mask and an embedding mask: CAIT's gate, PRANCE's widths), for CAIT gate
+(the CDCP gate and its top-k masks) and for PRANCE actor (its choices from a stage's keys)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -101,7 +102,8 @@ def write_cases(bundle: Bundle, out_dir: Path, per_engine: int, seed: int,
     method = bundle.config["reduction"]["method"]
     heatvit = method == "heatvit"
     names = ("linear", "layernorm", "softmax", "gelu", "attention", "mlp") + (
-        ("pruning",) if heatvit else METHOD_ENGINES + (("gate",) if method == "cait" else ())) + (
+        ("pruning",) if heatvit else METHOD_ENGINES + (("gate",) if method == "cait" else ())
+        + (("actor",) if method == "prance" else ())) + (
         "patch_embed", "head")
     files = {name: CaseFile() for name in names}
     lin_index = {name: i for i, (name, _) in enumerate(layout.names)}
@@ -114,7 +116,7 @@ def write_cases(bundle: Bundle, out_dir: Path, per_engine: int, seed: int,
     for idx in tqdm(range(n_real), desc="engine cases", mininterval=2.0):
         mode = ("threshold" if idx % 2 == 0 else "topk") if heatvit else "reduce"
         res = g.run(images[idx:idx + 1], mode, trace=True)
-        tr = {k: v[0] for k, v in res.trace.items() if k != "prance_choices"}
+        tr = {k: v[0] for k, v in res.trace.items()}
         for i in range(depth):
             p = f"blocks.{i}."
             x, h, x1 = tr[p + "in"], tr[p + "ln1_out"], tr[p + "res1"]
@@ -124,11 +126,12 @@ def write_cases(bundle: Bundle, out_dir: Path, per_engine: int, seed: int,
             else:
                 _add_attention_method(files["attention_method"], g, i, h, x, tr[p + "key_size"],
                                       tr[p + "head_mask"], method in PROP_METHODS, x1,
-                                      tr.get(p + "qk_mask"), tr.get(p + "v_mask"))
+                                      tr.get(p + "qk_mask"), tr.get(p + "v_mask"),
+                                      tr.get(p + "embed_mask"))
             x1 = tr.get(p + "mlp_in", x1)  # methods: the MLP runs on the reduced set
-            if p + "mlp_mask" in tr:      # CAIT: the hidden channels its gate masked
+            if p + "mlp_mask" in tr:      # CAIT's gate, PRANCE's widths: the channels masked
                 files["mlp_masked"].add(i, len(x1), tr[p + "ln2_out"], x1, tr[p + "mlp_mask"],
-                                        tr[p + "out"])
+                                        tr.get(p + "mlp_embed_mask", np.ones(D, I64)), tr[p + "out"])
                 if method == "cait":
                     _add_gate(files["gate"], g, i, x)
             else:
@@ -154,6 +157,10 @@ def write_cases(bundle: Bundle, out_dir: Path, per_engine: int, seed: int,
                         files["softmax"].add(f_s, n, row, tr[p + "attn_probs"][hd, t])
         if not heatvit:
             _real_reduce_cases(files["reduce"], g, tr, method)
+        if method == "prance":
+            for s, blk in enumerate(bundle.config["reduction"]["blocks"]):
+                n_s = int(tr[f"stage{s}.n"])
+                files["actor"].add(s, n_s, tr[f"blocks.{blk}.k"][:n_s], tr["prance_choices"][s])
         for s, blk in enumerate(g.sel_blocks if heatvit else []):
             x = tr[f"blocks.{blk - 1}.out"]
             n = len(x)
@@ -265,7 +272,8 @@ def _add_pruning(f: CaseFile, g: Golden, s: int, x: np.ndarray, ids: np.ndarray,
 
 # -- reduction methods -------------------------------------------------------------------------
 METHOD_ENGINES = ("attention_method", "reduce", "head_mask", "mlp_masked")
-PROP_METHODS = ("tome", "ppt", "cait")   # proportional attention (golden_reduce PROPORTIONAL)
+PROP_METHODS = ("tome", "ppt", "cait", "prance")   # proportional attention (golden_reduce PROPORTIONAL)
+REDUCE_METHODS = ("evit", "cpvit", "tome", "ppt", "cait", "prance")  # the reduce engine's actions
 
 
 def tokens1(x: np.ndarray, ids: np.ndarray, size: np.ndarray, cum: np.ndarray, t0: int) -> rd.Tokens:
@@ -279,32 +287,39 @@ def tokens1(x: np.ndarray, ids: np.ndarray, size: np.ndarray, cum: np.ndarray, t
 def _add_attention_method(f: CaseFile, g: Golden, i: int, h: np.ndarray, x: np.ndarray,
                           size: np.ndarray, head_mask: np.ndarray, prop: bool,
                           check: np.ndarray | None = None, qk: np.ndarray | None = None,
-                          v: np.ndarray | None = None) -> None:
+                          v: np.ndarray | None = None, emb: np.ndarray | None = None) -> None:
     """One attention_method case: the golden attention with the method inputs (sizes, head
-    mask, CAIT's Q/K and V channel masks) and its score sources (rd.cls_attention,
-    rd.cpvit_accumulate, rd.ppt_score, rd.unit_keys)."""
+    mask, CAIT's Q/K and V channel masks, PRANCE's embedding mask) and its score sources
+    (rd.cls_attention, rd.cpvit_accumulate, rd.ppt_score, rd.unit_keys, the K row sums of
+    PRANCE's actor state)."""
     from sievit.quant.channels import ChannelMasks
     n = len(x)
     t = tokens1(x, np.arange(n), size, np.zeros(n), g.n_patch + 1)
     bias = rd.size_bias(t.size, g.softmax_frac(i)) if prop else None
     hm = None if head_mask.all() else np.asarray(head_mask, I64)[None]
-    chan = None if qk is None else ChannelMasks(qk=np.asarray(qk, I64)[None], v=np.asarray(v, I64)[None])
+    chan = None
+    if qk is not None or emb is not None:
+        as1 = lambda m: None if m is None else np.asarray(m, I64)[None]  # noqa: E731
+        chan = ChannelMasks(qk=as1(qk), v=as1(v), embed=as1(emb))
     info: dict = {}
     y = g.attention(i, np.asarray(h, I64)[None], t.x, t.valid(), None, bias, hm, info, chan)[0]
     assert check is None or np.array_equal(y, check)  # the traced run agrees
     probs = info["probs"]
     mx, mass = rd.cpvit_accumulate(probs, t, np.zeros((1, g.heads), I64), True)
     bits = int(sum(1 << hd for hd in range(g.heads) if head_mask[hd]))
-    f.add(i, n, int(prop), bits, int(chan is not None), h, x, size,
-          *(() if chan is None else (qk, v)), y, rd.cls_attention(probs, t)[0], mx[0], mass[0],
-          rd.ppt_score(probs, info["v"], t)[0], rd.unit_keys(info["k"], g.heads)[0])
+    flags = int(qk is not None) | 2 * int(emb is not None)
+    f.add(i, n, int(prop), bits, flags, h, x, size, *(() if qk is None else (qk, v)),
+          *(() if emb is None else (emb,)), y, rd.cls_attention(probs, t)[0], mx[0], mass[0],
+          rd.ppt_score(probs, info["v"], t)[0], rd.unit_keys(info["k"], g.heads)[0],
+          info["k"][0].sum(axis=-1))
 
 
 def _add_reduce(f: CaseFile, g: Golden, method: str, x: np.ndarray, ids: np.ndarray,
                 size: np.ndarray, cum: np.ndarray, score: np.ndarray, u: np.ndarray, k: int,
                 r: int, tau: float, window: tuple[int, int] = (0, 0)) -> None:
     """One reduce case: the method's golden action (rd.evit_fuse, rd.drop_topk,
-    rd.bipartite_merge, rd.ppt_reduce, rd.atme_merge) on one image's tokens."""
+    rd.bipartite_merge, rd.ppt_reduce, rd.atme_merge, rd.prance_token_step: k kept, r 1
+    merge / 0 prune) on one image's tokens."""
     from sievit.config import METHOD_CODES
     n = len(x)
     t = tokens1(x, ids, size, cum, g.n_patch + 1)
@@ -318,6 +333,9 @@ def _add_reduce(f: CaseFile, g: Golden, method: str, x: np.ndarray, ids: np.ndar
     elif method == "cait":
         out = rd.atme_merge(t, np.asarray(score, I64)[None], np.asarray(u, I64)[None], g.grid,
                             window, r)[0]
+    elif method == "prance":
+        out = rd.prance_token_step(t, np.asarray(score, I64)[None], np.array([k]),
+                                   "merge" if r else "prune")[0]
     else:
         out, pool, _, _ = rd.ppt_reduce(t, np.asarray(score, I64)[None], np.asarray(u, I64)[None], r, tau)
         pooled = int(pool[0])
@@ -330,7 +348,7 @@ def _add_reduce(f: CaseFile, g: Golden, method: str, x: np.ndarray, ids: np.ndar
 def _stage_scores(g: Golden, method: str, t: rd.Tokens, probs: np.ndarray, k: np.ndarray,
                   v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The reduce engine's score and unit-key inputs for one stage (one image)."""
-    if method in ("evit", "cait"):
+    if method in ("evit", "cait", "prance"):
         score = rd.cls_attention(probs, t)[0]
     elif method == "ppt":
         score = rd.ppt_score(probs, v, t)[0]
@@ -360,6 +378,12 @@ def _real_reduce_cases(f: CaseFile, g: Golden, tr: dict, method: str) -> None:
             from sievit.quant.budgets import cait_windows
             _add_reduce(f, g, method, x, ids, size, cum, score, u, 0, r["merge_r"][s], 0.0,
                         cait_windows(g.b.config)[s])
+        elif method == "prance":
+            from sievit.quant.channels import keep_count
+            rho = r["token_keeps"][int(tr["prance_choices"][s][2])]
+            k = int(keep_count([rho], np.array([m_cand]))[0])
+            _add_reduce(f, g, method, x, ids, size, cum, score, u, k,
+                        int(r["token_action"] == "merge"), 0.0)
         else:
             _add_reduce(f, g, method, x, ids, size, cum, score, u, k, r.get("r", 0), r.get("tau", 0.0))
 
@@ -379,10 +403,16 @@ def _random_method_cases(files: dict, g: Golden, rng: np.random.Generator, per_e
     heads, D, n_tok, depth = g.heads, g.dim, g.n_patch + 1, g.m["depth"]
     fa = files["attention_method"]
 
-    def attn_case(n: int, mask: np.ndarray, prop: bool) -> None:
+    def attn_case(n: int, mask: np.ndarray, prop: bool, emb: np.ndarray | None = None) -> None:
         i = int(rng.integers(depth))
         h, x = random_int8(rng, (n, D)), random_int8(rng, (n, D))
-        _add_attention_method(fa, g, i, h, x, _random_sizes(rng, n, n_tok), mask, prop)
+        _add_attention_method(fa, g, i, h, x, _random_sizes(rng, n, n_tok), mask, prop, emb=emb)
+
+    def leading(width: int) -> np.ndarray:
+        return (np.arange(D) < width).astype(I64)
+
+    for width in (1, D // 2, D - 1, D):      # PRANCE's embedding widths, narrowest to full
+        attn_case(random_n(rng, n_tok), np.ones(heads, I64), True, leading(width))
 
     for hd in range(heads):                  # all heads but one pruned
         attn_case(n_tok, np.eye(heads, dtype=I64)[hd], hd % 2 == 0)
@@ -402,7 +432,7 @@ def _random_method_cases(files: dict, g: Golden, rng: np.random.Generator, per_e
 
     fr = files["reduce"]
     tau_bundle = float(g.b.config["reduction"].get("tau", 0.00112))
-    for method in ("evit", "cpvit", "tome", "ppt", "cait"):
+    for method in REDUCE_METHODS:
         for n in (1, 2, 3, n_tok):           # nothing (or one pair) to merge
             _reduce_case(fr, g, rng, method, n, "random", None, None, tau_bundle)
         for k in (0, 1):                     # budgets 0 and 1
@@ -410,11 +440,11 @@ def _random_method_cases(files: dict, g: Golden, rng: np.random.Generator, per_e
         for kind in ("same", "ties"):        # everything identical; equal scores / keys
             for tau in (0.0, tau_bundle, 0.0019):
                 _reduce_case(fr, g, rng, method, int(rng.integers(3, n_tok + 1)), kind, None, None, tau)
-    methods = ("evit", "cpvit", "tome", "ppt", "cait")
     for j in range(max(per_engine // 2, per_engine - fr.count)):
         kind = str(rng.choice(["random", "random", "levels", "ties", "same"]))
         tau = float(rng.choice([0.0, tau_bundle, 0.0019]))
-        _reduce_case(fr, g, rng, methods[j % 5], random_n(rng, n_tok), kind, None, None, tau)
+        _reduce_case(fr, g, rng, REDUCE_METHODS[j % len(REDUCE_METHODS)], random_n(rng, n_tok),
+                     kind, None, None, tau)
 
     fm = files["mlp_masked"]                # CAIT's hidden mask: none, one, some, all live
     hid = g.m["mlp_dim"]
@@ -422,13 +452,22 @@ def _random_method_cases(files: dict, g: Golden, rng: np.random.Generator, per_e
         i, n = int(rng.integers(depth)), random_n(rng, n_tok)
         mask = [np.zeros(hid, I64), np.eye(hid, dtype=I64)[rng.integers(hid)],
                 (rng.random(hid) < 0.5).astype(I64), np.ones(hid, I64)][j % 4]
+        emb = np.ones(D, I64) if j % 8 < 4 else (np.arange(D) < int(rng.integers(1, D + 1))).astype(I64)
         h2, x1 = random_int8(rng, (n, D)), random_int8(rng, (n, D))
-        fm.add(i, n, h2, x1, mask, _mlp_masked(g, i, h2, x1, mask))
+        fm.add(i, n, h2, x1, mask, emb, _mlp_masked(g, i, h2, x1, mask, emb))
     if "gate" in files:
         fg = files["gate"]
         for _ in range(max(per_engine // 2, per_engine - fg.count)):
             blocks = g.b.config["reduction"]["gate_blocks"]
             _add_gate(fg, g, int(rng.choice(blocks)), random_int8(rng, (random_n(rng, n_tok), D)))
+
+    if "actor" in files:                     # PRANCE's actor: K rows of any live count
+        fc = files["actor"]
+        stages = len(g.b.config["reduction"]["blocks"])
+        for j in range(max(per_engine // 2, per_engine - fc.count)):
+            s, n = j % stages, [1, n_tok, random_n(rng, n_tok)][j % 3]
+            k = random_int8(rng, (n, D)) if j % 4 else np.full((n, D), int(rng.integers(-128, 128)))
+            fc.add(s, n, k, _actor_choices(g, s, k))
 
     fh = files["head_mask"]
     for pruned in range(heads):             # ties: all masses equal
@@ -440,10 +479,22 @@ def _random_method_cases(files: dict, g: Golden, rng: np.random.Generator, per_e
         fh.add(heads, pruned, mass, rd.cpvit_head_mask(mass[None], pruned)[0])
 
 
-def _mlp_masked(g: Golden, i: int, h2: np.ndarray, x1: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def _mlp_masked(g: Golden, i: int, h2: np.ndarray, x1: np.ndarray, mask: np.ndarray,
+                emb: np.ndarray) -> np.ndarray:
     from sievit.quant.channels import ChannelMasks
-    chan = ChannelMasks(mlp=np.asarray(mask, I64)[None])
+    chan = ChannelMasks(mlp=np.asarray(mask, I64)[None], embed=np.asarray(emb, I64)[None])
     return g.mlp(i, np.asarray(h2, I64)[None], np.asarray(x1, I64)[None], None, chan)[0]
+
+
+def _actor_choices(g: Golden, s: int, k: np.ndarray) -> np.ndarray:
+    """PRANCE's actor s on one stage's K rows (quant.channels.actor_state, actor_choices)."""
+    from sievit.quant import channels as ch
+    from sievit.quant.budgets import prance_actions
+    r = g.b.config["reduction"]
+    n = len(k)
+    state = ch.actor_state(np.asarray(k, I64)[None], np.array([n]), g.n_patch + 1, r["cost_weight"])
+    return ch.actor_choices(g, s, state, g.b.f(f"blocks.{r['blocks'][s]}.k_act"),
+                            prance_actions(g.b.config))[0]
 
 
 def _add_gate(f: CaseFile, g: Golden, block: int, x: np.ndarray) -> None:
@@ -467,7 +518,7 @@ def _reduce_case(f: CaseFile, g: Golden, rng: np.random.Generator, method: str, 
     heads, dh, D, n_tok, depth = g.heads, g.dh, g.dim, g.n_patch + 1, g.m["depth"]
     cls_max, cum_max = 255 * heads, 255 * heads * depth
     top = {"evit": cls_max, "cpvit": cum_max, "ppt": cls_max * int(op.isqrt(np.array(D * 128 * 128))),
-           "tome": 0, "cait": cls_max}[method]
+           "tome": 0, "cait": cls_max, "prance": cls_max}[method]
     ids = np.arange(n, dtype=I64)
     if n > 2 and rng.random() < 0.5:        # a later stage: original ids with gaps
         ids = np.concatenate([[0], np.sort(rng.choice(np.arange(1, n_tok), n - 1, replace=False))])
@@ -486,7 +537,7 @@ def _reduce_case(f: CaseFile, g: Golden, rng: np.random.Generator, method: str, 
         score = rng.integers(0, top + 1, size=n)
     score[0] = 0                            # CLS is never a candidate: its score source is 0
     cum = score.copy() if method == "cpvit" else rng.integers(0, cum_max + 1, size=n)
-    if method not in ("evit", "ppt", "cait"):
+    if method not in ("evit", "ppt", "cait", "prance"):
         score = np.zeros(n, I64)
     size = _random_sizes(rng, n, n_tok)
     m = n - 1

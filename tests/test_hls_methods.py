@@ -1,13 +1,12 @@
-"""The token-reduction methods on the HLS engines (EViT, ToMe, PPT, CP-ViT, CAIT): g++ C-simulation
+"""The token-reduction methods on the HLS engines (EViT, ToMe, PPT, CP-ViT, CAIT, PRANCE): g++ C-simulation
 of the whole model equals the golden model bit for bit (logits, token counts and kept ids per
 stage) on real test images of each method's shipped checkpoint, at the shipped budget and at
 another one; the method engines (attention with scores and channel masks, reduce, head
-choice, CAIT's gate and masked MLP) equal the golden engine functions of quant/reduce.py and
-quant/channels.py on real intermediates and edge cases; the testbench catches a wrong
-rounding or tie rule; the RTL keeps refusing these bundles (exit 2), the HLS PRANCE's."""
+choice, CAIT's gate and masked MLP, PRANCE's actor and width masks) equal the golden engine
+functions of quant/reduce.py and quant/channels.py on real intermediates and edge cases; the
+testbench catches a wrong rounding or tie rule; the RTL keeps refusing CAIT and PRANCE (exit 2)."""
 import json
 import shutil
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from conftest import ROOT
 from test_cli import fail_line, run
 
-METHODS = ("evit", "tome", "ppt", "cpvit", "cait")
+METHODS = ("evit", "tome", "ppt", "cpvit", "cait", "prance")
 N_TOK = 50   # Fashion-MNIST: 7 x 7 patches + CLS
 
 
@@ -32,15 +31,15 @@ def method_bundles(tmp_path_factory):
     return out
 
 
-def _golden(prj, images):
+def _golden(prj, images, trace: bool = False):
     from sievit.quant.bundle import load_bundle
     from sievit.quant.golden import Golden
-    return Golden(load_bundle(prj / "bundle")).run(images, "reduce")
+    return Golden(load_bundle(prj / "bundle")).run(images, "reduce", trace=trace)
 
 
 # (method, budget for export-hls --budget; None = the shipped one)
 CASES = [("evit", None), ("tome", None), ("ppt", None), ("cpvit", None), ("cait", None),
-         ("evit", "0.5")]
+         ("prance", None), ("evit", "0.5")]
 
 
 @pytest.mark.parametrize("method,budget", CASES, ids=[f"{m}-{b or 'shipped'}" for m, b in CASES])
@@ -61,7 +60,11 @@ def test_whole_model_csim_is_bit_exact(method_bundles, tmp_path, method, budget)
     assert (g.tokens_per_stage[:, -1] < N_TOK).all()
     if method == "cait":  # ... and its channels: the gates' masks drop Q/K, V and MLP channels
         assert (g.macs < 0.6 * _golden_dense_macs(prj, first_test_images(8).images)).all()
-    if budget:  # the budget reached the golden reference: EViT keeps ceil(0.5 M) at stage 0
+    if method == "prance":  # ... and its actor chose per image: widths and keep ratios vary
+        picks = _golden(prj, first_test_images(8).images, trace=True).trace["prance_choices"]
+        assert len({tuple(p.ravel()) for p in picks}) > 1
+        assert (g.macs < _golden_dense_macs(prj, first_test_images(8).images)).all()
+    if budget == "0.5":  # the budget reached the golden reference: EViT keeps ceil(0.5 M) at stage 0
         assert (g.tokens_per_stage[:, 0] == 1 + 25 + 1).all()
 
 
@@ -123,11 +126,36 @@ def test_reduce_cases_cover_the_edges(cait_project):
         if method == METHOD_CODES["ppt"]:
             seen.add(("ppt", "pooled", pooled))
     assert pos == len(words)
-    for m in ("evit", "cpvit", "tome", "ppt", "cait"):
+    for m in ("evit", "cpvit", "tome", "ppt", "cait", "prance"):
         c = METHOD_CODES[m]
         assert {(c, "n", 1), (c, "n", 2), (c, "identical")} <= seen, m
-        assert {(c, "k", 0), (c, "k", 1)} <= seen if m in ("evit", "cpvit") else {(c, "r", 0), (c, "r", 1)} <= seen
+        if m in ("evit", "cpvit", "prance"):  # kept counts 0 and 1
+            assert {(c, "k", 0), (c, "k", 1)} <= seen, m
+        if m != "evit" and m != "cpvit":      # merges 0 and 1 (PRANCE: prune and merge)
+            assert {(c, "r", 0), (c, "r", 1)} <= seen, m
     assert {("ppt", "pooled", 0), ("ppt", "pooled", 1)} <= seen
+
+
+def test_prance_engines_equal_the_golden_engine_functions(method_bundles, tmp_path):
+    """PRANCE's project: the actor (choices from real and random K rows, all choices made),
+    the attention with embedding masks (and its K row sums), the MLP with width masks."""
+    from sievit.hls.csim import run_engines
+    from sievit.hls.project import export_hls
+    prj = tmp_path / "prj"
+    export_hls(method_bundles["prance"], prj, tb_images=1)
+    res = run_engines(prj, 60, 0)
+    assert res["mismatches"] == 0, res
+    eng = res["engines"]
+    assert eng["actor"]["cases"] >= 60 and eng["mlp_masked"]["cases"] >= 60
+    assert eng["attention_method"]["cases"] >= 60
+    words = np.fromfile(prj / "tb_data" / "engines" / "actor.bin", dtype="<i4")
+    pos, picks = 1, set()
+    for _ in range(int(words[0])):
+        n = int(words[pos + 1])
+        pos += 2 + n * 96
+        picks.add(tuple(words[pos:pos + 3]))
+        pos += 3
+    assert pos == len(words) and len(picks) > 1   # the cases reach different choices
 
 
 def test_testbench_catches_wrong_method_engines(cait_project, tmp_path):
@@ -149,19 +177,16 @@ def test_testbench_catches_wrong_method_engines(cait_project, tmp_path):
     assert res["engines"]["linear"]["mismatches"] == 0  # the rest untouched
 
 
-def test_rtl_refuses_method_bundles_and_hls_the_unbuilt_ones(method_bundles, tmp_path):
-    from sievit.errors import SievitError
+def test_rtl_refuses_the_methods_it_lacks_and_hls_takes_all(method_bundles, tmp_path):
     from sievit.layout import Layout
     from sievit.quant.bundle import load_bundle
-    res = run("cosim", "--bundle", method_bundles["cait"], "--images", "1")
-    assert res.returncode == 2
-    assert "the RTL engines implement heatvit, evit, cpvit, tome, ppt; reduction.method 'cait'" in fail_line(res)
-    b = load_bundle(method_bundles["tome"])
-    Layout(b, form="hls")  # accepted
-    cfg = {**b.config, "reduction": {**b.config["reduction"], "method": "prance"}}
-    with pytest.raises(SievitError, match="HLS engines implement heatvit, evit, tome, ppt, "
-                                          "cpvit, cait; reduction.method 'prance'"):
-        Layout(replace(b, config=cfg), form="hls")
+    for m in ("cait", "prance"):
+        res = run("cosim", "--bundle", method_bundles[m], "--images", "1")
+        assert res.returncode == 2
+        assert (f"the RTL engines implement heatvit, evit, cpvit, tome, ppt; reduction.method '{m}'"
+                in fail_line(res))
+    for m in METHODS:
+        Layout(load_bundle(method_bundles[m]), form="hls")  # accepted
 
 
 def test_export_hls_budget_errors(method_bundles, tmp_path):

@@ -340,12 +340,19 @@ void attention_method_top(axis_t& in, axis_t& out, int block, int n, int prop, i
     am.size[t] = buf[t];
   }
   for (int hd = 0; hd < cfg::max_heads; ++hd) am.head_on[hd] = (head_on >> hd) & 1;
-  am.chan = chan != 0;
+  am.chan = (chan & 1) != 0;
   if (am.chan) {
     read_i32<cfg::max_n * cfg::max_w>(in, buf, kDim);
     for (int c = 0; c < kDim; ++c) am.qk_on[c] = buf[c] != 0;
     read_i32<cfg::max_n * cfg::max_w>(in, buf, kDim);
     for (int c = 0; c < kDim; ++c) am.v_on[c] = buf[c] != 0;
+  }
+  am.emb = (chan & 2) != 0;
+  am.want |= kWantKsum;
+  if (am.emb) {  // PRANCE's embedding width: the model masks LN1's output before attention
+    read_i32<cfg::max_n * cfg::max_w>(in, buf, kDim);
+    for (int c = 0; c < kDim; ++c) am.emb_on[c] = buf[c] != 0;
+    mask_channels<cfg>(h, n, kDim, am.emb_on);
   }
   const attention_desc& d = kModel.attn[block];
   attention_m<cfg>(d, h, x, n, weights, biases, y, am);
@@ -377,13 +384,18 @@ void attention_method_top(axis_t& in, axis_t& out, int block, int n, int prop, i
       buf[t * d.head_dim + c] = am.u[t][c];
     }
   }
-  write_i32<cfg::max_n * cfg::max_w>(out, buf, n * d.head_dim, true);
+  write_i32<cfg::max_n * cfg::max_w>(out, buf, n * d.head_dim, false);
+  for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = cfg::max_n
+    buf[t] = am.ksum[t];
+  }
+  write_i32<cfg::max_n * cfg::max_w>(out, buf, n, true);
 }
 
 // in: x rows (int8), then int32: ids (n), sizes (n), CP-ViT cum (n), score (n: CLS attention
 // for EViT, PPT score for PPT; unused otherwise), unit keys (n x head_dim).
-// method: reduce.h Method; k: kept candidates (EViT, CP-ViT); r, tau: ToMe / PPT (r: CAIT's
-// merges); win_r x win_c: CAIT's ATME window.
+// method: reduce.h Method; k: kept candidates (EViT, CP-ViT, PRANCE); r, tau: ToMe / PPT (r:
+// CAIT's merges, PRANCE's token action: 1 merge, 0 prune); win_r x win_c: CAIT's ATME window.
 // out: (n_new, pooled), rows (int8), then int32 ids, sizes, cum (n_new each).
 void reduce_top(axis_t& in, axis_t& out, int method, int n, int k, int r, int tau, int win_r,
                 int win_c) {
@@ -440,6 +452,7 @@ void reduce_top(axis_t& in, axis_t& out, int method, int n, int k, int r, int ta
   else if (method == kMethodPpt) m = ppt_reduce<cfg>(x, tm, n, kDim, ppt, u, dh, r, tau, pooled);
   else if (method == kMethodCait)
     m = atme_merge<cfg>(x, tm, n, kDim, cls, u, dh, kModel.embed.grid, win_r, win_c, r);
+  else if (method == kMethodPrance) m = prance_token_step<cfg>(x, tm, n, kDim, cls, k, r != 0);
   axis_write_i32_pair(out, m, pooled ? 1 : 0, false);
   axis_write_rows<cfg::max_n, cfg::max_w>(out, x, m, kDim, 0, false);
   for (int t = 0; t < m; ++t) {

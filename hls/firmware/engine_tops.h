@@ -31,8 +31,9 @@ void patch_embed_top(sievit::axis_t& in, sievit::axis_t& out,
 void head_top(sievit::axis_t& in, sievit::axis_t& out,
               const sievit::word_t weights[sievit::kNumWeightWords],
               const sievit::word_t biases[sievit::kNumBiasWords]);
-// Reduction methods (EViT, ToMe, PPT, CP-ViT, CAIT): the attention engine with its method inputs
-// and score outputs, and the reduce engine (reduce.h).
+// Reduction methods (EViT, ToMe, PPT, CP-ViT, CAIT, PRANCE): the attention engine with its
+// method inputs (chan bit 0: CAIT's Q/K and V masks, bit 1: PRANCE's embedding mask) and
+// score outputs, and the reduce engine (reduce.h).
 void attention_method_top(sievit::axis_t& in, sievit::axis_t& out, int block, int n, int prop,
                           int head_on, int chan, const sievit::word_t weights[sievit::kNumWeightWords],
                           const sievit::word_t biases[sievit::kNumBiasWords]);

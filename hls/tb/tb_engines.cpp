@@ -259,12 +259,13 @@ Tally run_attention_method(sievit_tb::Reader& r) {
     push_i8(in, r.vec(long(n) * kDim), n, kDim);
     push_i8(in, r.vec(long(n) * kDim), n, kDim);
     push_i32(in, r.vec(n));
-    if (chan) {
+    if (chan & 1) {
       push_i32(in, r.vec(kDim));
       push_i32(in, r.vec(kDim));
     }
+    if (chan & 2) push_i32(in, r.vec(kDim));
     ivec expect = r.vec(long(n) * kDim);
-    for (const long len : {long(n), long(n), long(heads), long(n), long(n) * dh}) {
+    for (const long len : {long(n), long(n), long(heads), long(n), long(n) * dh, long(n)}) {
       const ivec part = r.vec(len);
       expect.insert(expect.end(), part.begin(), part.end());
     }
@@ -272,8 +273,8 @@ Tally run_attention_method(sievit_tb::Reader& r) {
     bool bad = false;
     ivec got = pop_i8(out, n, kDim, false, false, &bad);
     int idx = 0;
-    for (const int len : {n, n, heads, n, n * dh}) {
-      const ivec part = pop_i32(out, len, idx == 4, &bad);
+    for (const int len : {n, n, heads, n, n * dh, n}) {
+      const ivec part = pop_i32(out, len, idx == 5, &bad);
       got.insert(got.end(), part.begin(), part.end());
       ++idx;
     }
@@ -343,7 +344,30 @@ Tally run_gate(sievit_tb::Reader& r) {
   return tally;
 }
 
-// The mlp engine with CAIT's hidden-channel mask, called directly.
+// PRANCE's actor on the linear engine, called directly: one stage's K rows -> its choices.
+Tally run_actor(sievit_tb::Reader& r) {
+  Tally tally;
+  const int cases = r.i32();
+  typename score_types<cfg>::ksum_t ksum[cfg::max_n];
+  for (int i = 0; i < cases; ++i) {
+    const int stage = r.i32(), n = r.i32();
+    const ivec k = r.vec(long(n) * kDim);
+    const ivec expect = r.vec(kPranceOutputs);
+    for (int t = 0; t < n; ++t) {
+      ksum[t] = 0;
+      for (int c = 0; c < kDim; ++c) ksum[t] += k[t * kDim + c];
+    }
+    int pick[kPranceOutputs];
+    prance_actor<cfg>(kModel.actor[stage], kModel.red, stage, ksum, n, kMaxTokens, kDim, weights,
+                      biases, pick);
+    const ivec got(pick, pick + kPranceOutputs);
+    tally.add(got != expect, "actor", got, expect);
+  }
+  return tally;
+}
+
+// The mlp engine with a hidden-channel mask (CAIT's gate, PRANCE's MLP width) and an
+// embedding mask (PRANCE's width: input and output channels), called directly.
 Tally run_mlp_masked(sievit_tb::Reader& r) {
   Tally tally;
   const int cases = r.i32();
@@ -351,15 +375,18 @@ Tally run_mlp_masked(sievit_tb::Reader& r) {
   for (int i = 0; i < cases; ++i) {
     const int block = r.i32(), n = r.i32(), hid = kModel.mlp[block].fc1.n_out;
     const ivec hv = r.vec(long(n) * kDim), xv = r.vec(long(n) * kDim), mask = r.vec(hid);
+    const ivec emb = r.vec(kDim);
     const ivec expect = r.vec(long(n) * kDim);
-    bool on[cfg::max_w];
+    bool on[cfg::max_w], emb_on[cfg::max_w];
     for (int c = 0; c < hid; ++c) on[c] = mask[c] != 0;
+    for (int c = 0; c < kDim; ++c) emb_on[c] = emb[c] != 0;
     for (int t = 0; t < n; ++t)
       for (int c = 0; c < kDim; ++c) {
         h[t][c] = hv[t * kDim + c];
         x1[t][c] = xv[t * kDim + c];
       }
-    mlp_m<cfg>(kModel.mlp[block], h, x1, n, weights, biases, y, true, on);
+    mask_channels<cfg>(h, n, kDim, emb_on);  // as model_reduce does with LN2's output
+    mlp_m<cfg>(kModel.mlp[block], h, x1, n, weights, biases, y, true, on, emb_on);
     ivec got;
     for (int t = 0; t < n; ++t)
       for (int c = 0; c < kDim; ++c) got.push_back(int(y[t][c]));
@@ -418,6 +445,7 @@ int main(int argc, char** argv) {
       {"head_mask", run_head_mask},
       {"gate", run_gate},
       {"mlp_masked", run_mlp_masked},
+      {"actor", run_actor},
   };
   long total = 0;
   std::printf("{\"engines\": {");

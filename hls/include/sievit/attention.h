@@ -53,6 +53,16 @@ void attention_m(const attention_desc& d, const act_t h[CFG::max_n][CFG::max_w],
       if (!m.v_on[c]) v[t][c] = 0;
     }
   }
+  for (int t = 0; t < n && (m.want & kWantKsum); ++t) {  // PRANCE's actor state (masked K)
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
+    typename score_types<CFG>::ksum_t s = 0;
+    for (int c = 0; c < d.heads * d.head_dim; ++c) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_w
+#pragma HLS PIPELINE II = 1
+      s += k[t][c];
+    }
+    m.ksum[t] = s;
+  }
   logit_t logits[CFG::max_n];
   attn_prob_t probs[CFG::max_n];
   av_t acc[CFG::lanes];
@@ -161,7 +171,7 @@ void attention_m(const attention_desc& d, const act_t h[CFG::max_n][CFG::max_w],
       unit_keys<CFG>(k[t], d.heads, d.head_dim, m.u[t]);
     }
   }
-  linear<CFG>(d.proj, a, n, wmem, bmem, x, y);
+  linear<CFG>(d.proj, a, n, wmem, bmem, x, y, m.emb ? m.emb_on : 0);
 }
 
 // The plain attention engine (HeatViT and dense): no method inputs, scores unused.

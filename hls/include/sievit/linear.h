@@ -101,14 +101,17 @@ void linear_core(const linear_desc& d, const act_t x[CFG::max_n][CFG::max_w], in
 }
 
 // int8 write-back through the epilogue. `res` is read only by kResidual.
+// out_on (PRANCE's embedding width): outputs o with !out_on[o] take a zero accumulator.
 template <class CFG>
 struct epilogue_sink {
   const linear_desc& d;
   const act_t (*res)[CFG::max_w];
   act_t (*y)[CFG::max_w];
+  const bool* out_on;
   void begin_row(int, int, int) {}
   void put(int t, int o, typename lin_types<CFG>::acc acc) {
-    y[t][d.out_off + o] = linear_epilogue<CFG>(acc, d, res[t][d.out_off + o]);
+    const typename lin_types<CFG>::acc a = out_on && !out_on[o] ? typename lin_types<CFG>::acc(0) : acc;
+    y[t][d.out_off + o] = linear_epilogue<CFG>(a, d, res[t][d.out_off + o]);
   }
 };
 
@@ -124,8 +127,9 @@ struct raw_sink {
 template <class CFG>
 void linear(const linear_desc& d, const act_t x[CFG::max_n][CFG::max_w], int n,
             const ap_uint<CFG::word_bits>* wmem, const ap_uint<CFG::word_bits>* bmem,
-            const act_t res[CFG::max_n][CFG::max_w], act_t y[CFG::max_n][CFG::max_w]) {
-  epilogue_sink<CFG> sink = {d, res, y};
+            const act_t res[CFG::max_n][CFG::max_w], act_t y[CFG::max_n][CFG::max_w],
+            const bool* out_on = 0) {
+  epilogue_sink<CFG> sink = {d, res, y, out_on};
   linear_core<CFG>(d, x, n, wmem, bmem, sink);
 }
 

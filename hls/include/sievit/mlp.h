@@ -13,12 +13,13 @@ struct mlp_desc {
 };
 
 // h2: LN2 output; x1: residual (attention output); y: block output (not aliased).
-// masked (CAIT): hidden channels c with !hid_on[c] are 0 after the GELU.
+// masked (CAIT, PRANCE): hidden channels c with !hid_on[c] are 0 after the GELU; out_on
+// (PRANCE's embedding width): fc2 outputs with !out_on[o] take a zero accumulator.
 template <class CFG>
 void mlp_m(const mlp_desc& d, const act_t h2[CFG::max_n][CFG::max_w],
            const act_t x1[CFG::max_n][CFG::max_w], int n, const ap_uint<CFG::word_bits>* wmem,
            const ap_uint<CFG::word_bits>* bmem, act_t y[CFG::max_n][CFG::max_w], bool masked,
-           const bool hid_on[CFG::max_w]) {
+           const bool hid_on[CFG::max_w], const bool* out_on = 0) {
   static act_t g[CFG::max_n][CFG::max_w];
 #pragma HLS ARRAY_PARTITION variable = g cyclic factor = CFG::lanes dim = 2
   linear<CFG>(d.fc1, h2, n, wmem, bmem, g, g);
@@ -30,7 +31,7 @@ void mlp_m(const mlp_desc& d, const act_t h2[CFG::max_n][CFG::max_w],
       if (!hid_on[c]) g[t][c] = 0;
     }
   }
-  linear<CFG>(d.fc2, g, n, wmem, bmem, x1, y);
+  linear<CFG>(d.fc2, g, n, wmem, bmem, x1, y, out_on);
 }
 
 template <class CFG>

@@ -1,7 +1,8 @@
 // The whole model: patch_embed -> depth x (LN1, attention, LN2, mlp) with a pruning stage
 // before each selector block -> head. The token count is a runtime value: every engine
 // loops over the live rows only, so pruned tokens cost no cycles downstream.
-// mode kModeReduce runs the bundle's reduction method instead (EViT, ToMe, PPT, CP-ViT):
+// mode kModeReduce runs the bundle's reduction method instead (EViT, ToMe, PPT, CP-ViT,
+// CAIT, PRANCE):
 // each block's attention produces the method's scores (attention_m), the reduce engine
 // (reduce.h) acts on the attention output right after a stage block's attention, so the MLP
 // and every later block run on the reduced set (quant/golden_reduce.py).
@@ -31,9 +32,23 @@ struct model_desc {
   head_desc head;
   reduce_desc<CFG> red;
   gate_desc gate[CFG::depth];  // CAIT's CDCP gates (reduce_desc.gate_of)
+  actor_desc actor[CFG::stages];  // PRANCE's actors, one per stage
 };
 
 static const int kModeReduce = 3;
+
+// Zero the channels c < dim of the first n rows with !on[c] (PRANCE's embedding width).
+template <class CFG>
+void mask_channels(act_t x[CFG::max_n][CFG::max_w], int n, int dim, const bool on[CFG::max_w]) {
+  for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
+    for (int c = 0; c < dim; ++c) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_w
+#pragma HLS PIPELINE II = 1
+      if (!on[c]) x[t][c] = 0;
+    }
+  }
+}
 
 // One stage of the reduction method on the attention output x1 (in place).
 template <class CFG>
@@ -87,7 +102,10 @@ void model_reduce(const model_desc<CFG>& d, const pixel_t* image,
   }
   attn_method_off<CFG>(am);
   am.log_size = d.red.log_size;
-  am.prop = method == kMethodTome || method == kMethodPpt || method == kMethodCait;
+  am.prop = method == kMethodTome || method == kMethodPpt || method == kMethodCait ||
+            method == kMethodPrance;
+  bool widths_on = false;  // PRANCE: the embedding / MLP widths its last actor chose
+  bool mlp_on[CFG::max_w];
   static acc_t gate_logits[CFG::max_n][CFG::max_out];
   bool hid_on[CFG::max_w], qk1[CFG::max_w], v1[CFG::max_w];
   const int dh = d.attn[0].head_dim;
@@ -116,11 +134,14 @@ void model_reduce(const model_desc<CFG>& d, const pixel_t* image,
     am.want = kWantCls | kWantMax;
     if (at_stage && method == kMethodPpt) am.want |= kWantPpt | kWantUnit;
     if (at_stage && (method == kMethodTome || method == kMethodCait)) am.want |= kWantUnit;
+    if (at_stage && method == kMethodPrance) am.want |= kWantKsum;
     for (int t = 0; t < n; ++t) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
       am.size[t] = tm.size[t];
     }
     layernorm<CFG>(d.ln1[i], x, n, wmem, bmem, h);
+    am.emb = widths_on;
+    if (widths_on) mask_channels<CFG>(h, n, d.embed.lin.n_out, am.emb_on);
     attention_m<CFG>(d.attn[i], h, x, n, wmem, bmem, x1, am);
     if (method == kMethodCpvit) {  // cumulative patch score; head masses until heads are cut
       for (int t = 1; t < n; ++t) {
@@ -132,8 +153,21 @@ void model_reduce(const model_desc<CFG>& d, const pixel_t* image,
         head_score[hd] += am.mass[hd];
       }
     }
-    if (at_stage) {
+    if (at_stage && method == kMethodPrance) {  // the actor picks widths and the keep ratio
+      int pick[kPranceOutputs];
+      prance_actor<CFG>(d.actor[stage], d.red, stage, am.ksum, n, d.embed.grid * d.embed.grid + 1,
+                        d.embed.lin.n_out, wmem, bmem, pick);
+      for (int c = 0; c < CFG::max_w; ++c) {
+        am.emb_on[c] = c < d.red.embed_widths[pick[1]];
+        mlp_on[c] = c < d.red.mlp_widths[pick[0]];
+      }
+      widths_on = true;
+      n = prance_token_step<CFG>(x1, tm, n, d.embed.lin.n_out, am.cls, d.red.keep_of[pick[2]][n - 1],
+                                 d.red.token_merge != 0);
+    } else if (at_stage) {
       n = reduce_stage<CFG>(d, stage, x1, tm, n, am);
+    }
+    if (at_stage) {
       int m = 0;
       for (int t = 0; t < n; ++t) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
@@ -143,7 +177,12 @@ void model_reduce(const model_desc<CFG>& d, const pixel_t* image,
       ++stage;
     }
     layernorm<CFG>(d.ln2[i], x1, n, wmem, bmem, h);
-    mlp_m<CFG>(d.mlp[i], h, x1, n, wmem, bmem, x, gated, hid_on);
+    if (widths_on) {
+      mask_channels<CFG>(h, n, d.embed.lin.n_out, am.emb_on);
+      mlp_m<CFG>(d.mlp[i], h, x1, n, wmem, bmem, x, true, mlp_on, am.emb_on);
+    } else {
+      mlp_m<CFG>(d.mlp[i], h, x1, n, wmem, bmem, x, gated, hid_on);
+    }
   }
   head<CFG>(d.head, x, wmem, bmem, logits);
 }

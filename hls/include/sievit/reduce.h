@@ -11,6 +11,9 @@
 //               anchor; the r members most similar to their anchor merge into it
 //   cpvit_head_mask  the weakest heads by max-attention mass are pruned
 //   cdcp_gate / topk_channels  CAIT's channel gate (linear engine) and per-group top-k
+//   prance_actor  PRANCE's actor MLP (linear engine): widths and token keep ratio per image
+//   prance_token_step  PRANCE: keep the most CLS-attended patches, the rest merge into their
+//               most similar kept patch by plain average (or are dropped)
 // Candidates are the live rows after CLS; ties always go to the lower row.
 #ifndef SIEVIT_REDUCE_H_
 #define SIEVIT_REDUCE_H_
@@ -21,7 +24,10 @@
 namespace sievit {
 
 enum Method { kMethodHeatvit = 0, kMethodEvit = 1, kMethodTome = 2, kMethodPpt = 3, kMethodCpvit = 4,
-              kMethodCait = 5 };
+              kMethodCait = 5, kMethodPrance = 6 };
+
+static const int kPranceChoices = 8;  // most choices per PRANCE actor output
+static const int kPranceOutputs = 3;  // MLP width, embedding width, token keep ratio
 
 template <class CFG>
 struct reduce_desc {
@@ -35,6 +41,14 @@ struct reduce_desc {
   int win_rows[CFG::stages], win_cols[CFG::stages];  // CAIT: ATME window per stage
   int gate_of[CFG::depth];                  // CAIT: CDCP gate index of block i, -1 none
   int counts[3];                            // CAIT: kept QK, V (per head) and MLP channels
+  // PRANCE: the actor's cost input, choices per output, logit thresholds per stage and output
+  // (ceil(atanh(2j/n - 1) 2^frac), ascending), the widths and kept patches of each choice
+  int cost_code;
+  int n_choices[kPranceOutputs];
+  int thr[CFG::stages][kPranceOutputs][kPranceChoices];
+  int mlp_widths[kPranceChoices], embed_widths[kPranceChoices];
+  int keep_of[kPranceChoices][CFG::max_n + 1];  // floor(rho m) for m candidates
+  int token_merge;                          // 1: dropped patches merge; 0: pruned
 };
 
 static const int kPptTauFrac = 40;
@@ -142,34 +156,38 @@ int drop_topk(act_t x[CFG::max_n][CFG::max_w], token_meta<CFG>& tm, int n, int d
 
 // Every row with merge[i] joins row dst[i]: each target becomes Σ size x / Σ size over
 // itself and its sources (rounded half up, saturated), sizes add. Sources stay in place.
+// weighted = false (PRANCE): a plain average, every row weighs 1; sizes still add.
 template <class CFG>
 void merge_weighted(act_t x[CFG::max_n][CFG::max_w], token_meta<CFG>& tm, int n, int dim,
-                    const bool merge[CFG::max_n], const int dst[CFG::max_n]) {
+                    const bool merge[CFG::max_n], const int dst[CFG::max_n], bool weighted = true) {
   typedef score_types<CFG> ST;
   typedef ap_int<9 + 2 * ubits(CFG::max_n)> wsum_t;  // Σ size * int8
   for (int j = 1; j < n; ++j) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
-    typename ST::size_t_ den = tm.size[j];
+    typename ST::size_t_ size = tm.size[j];
+    typename ST::size_t_ den = weighted ? tm.size[j] : typename ST::size_t_(1);
     bool has = false;
     for (int i = 1; i < n; ++i) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
       if (merge[i] && dst[i] == j) {
-        den += tm.size[i];
+        size += tm.size[i];
+        den += weighted ? tm.size[i] : typename ST::size_t_(1);
         has = true;
       }
     }
     if (!has) continue;
     for (int c = 0; c < dim; ++c) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_w
-      wsum_t num = wsum_t(x[j][c]) * tm.size[j];
+      wsum_t num = weighted ? wsum_t(wsum_t(x[j][c]) * tm.size[j]) : wsum_t(x[j][c]);
       for (int i = 1; i < n; ++i) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
 #pragma HLS PIPELINE II = 1
-        if (merge[i] && dst[i] == j) num += wsum_t(x[i][c]) * tm.size[i];
+        if (merge[i] && dst[i] == j)
+          num += weighted ? wsum_t(wsum_t(x[i][c]) * tm.size[i]) : wsum_t(x[i][c]);
       }
       x[j][c] = sat8<wsum_t::width>(div_round<wsum_t::width, ST::size_t_::width>(num, den));
     }
-    tm.size[j] = den;
+    tm.size[j] = size;
   }
 }
 
@@ -391,6 +409,107 @@ void cpvit_head_mask(const typename score_types<CFG>::mass_t mass[CFG::max_heads
     }
     head_on[h] = h < heads && rank < heads - pruned;
   }
+}
+
+// PRANCE's actor s (quant/channels.py actor_choices): the state is each live row's key
+// averaged over all channels (ksum / dim, rounded half up; zero past the live rows, padded
+// to n_max), then the cost code; fc1 -> ReLU -> fc2 -> ReLU -> fc3 (raw int32 z) on the
+// linear engine; choice of output a = the number of thresholds z_a reaches.
+struct actor_desc {
+  linear_desc fc1, fc2;  // kRequant to the actor's hidden fracs (ReLU after)
+  linear_desc fc3;       // kRaw: one logit per output
+};
+
+template <class CFG>
+void prance_actor(const actor_desc& d, const reduce_desc<CFG>& red, int stage,
+                  const typename score_types<CFG>::ksum_t ksum[CFG::max_n], int n, int n_max,
+                  int dim, const ap_uint<CFG::word_bits>* wmem, const ap_uint<CFG::word_bits>* bmem,
+                  int pick[kPranceOutputs]) {
+  static act_t state[CFG::max_n][CFG::max_w], hid[CFG::max_n][CFG::max_w];
+  static acc_t z[CFG::max_n][CFG::max_out];
+  typedef typename score_types<CFG>::ksum_t ks_t;
+  const ap_uint<ubits(CFG::max_w)> den = dim;
+  for (int t = 0; t < d.fc1.n_in; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_w
+#pragma HLS PIPELINE II = 1
+    state[0][t] = t < n ? act_t(div_round<ks_t::width, ubits(CFG::max_w)>(ksum[t], den))
+                : t == n_max ? act_t(red.cost_code) : act_t(0);
+  }
+  linear<CFG>(d.fc1, state, 1, wmem, bmem, hid, hid);
+  for (int c = 0; c < d.fc1.n_out; ++c) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_w
+#pragma HLS PIPELINE II = 1
+    if (hid[0][c] < 0) hid[0][c] = 0;
+  }
+  linear<CFG>(d.fc2, hid, 1, wmem, bmem, state, state);
+  for (int c = 0; c < d.fc2.n_out; ++c) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_w
+#pragma HLS PIPELINE II = 1
+    if (state[0][c] < 0) state[0][c] = 0;
+  }
+  linear_raw<CFG, CFG::max_out>(d.fc3, state, 1, wmem, bmem, z);
+  for (int a = 0; a < kPranceOutputs; ++a) {
+#pragma HLS UNROLL
+    int cnt = 0;
+    for (int j = 0; j < kPranceChoices - 1; ++j) {
+#pragma HLS UNROLL
+      if (j < red.n_choices[a] - 1 && z[0][a] >= red.thr[stage][a][j]) ++cnt;
+    }
+    pick[a] = cnt;
+  }
+}
+
+// PRANCE's token step (quant/reduce.py prance_token_step): keep the keep_n patches of highest
+// CLS attention (ties: lower row); with merge, every other patch joins its most similar kept
+// patch (unit hidden states over the whole row, first maximum) by plain average, sizes add;
+// without, they are dropped. Returns the new count.
+template <class CFG>
+int prance_token_step(act_t x[CFG::max_n][CFG::max_w], token_meta<CFG>& tm, int n, int dim,
+                      const typename score_types<CFG>::cls_t a[CFG::max_n], int keep_n, bool merge) {
+  typedef typename score_types<CFG>::sim_t sim_t;
+  static typename score_types<CFG>::unit_t u[CFG::max_n][CFG::max_w];
+  bool keep[CFG::max_n], join[CFG::max_n];
+  int dst[CFG::max_n];
+  topk_keep<CFG>(a, n, keep_n, keep);
+  bool any_kept = false;
+  for (int t = 1; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
+    any_kept |= keep[t];
+  }
+  for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
+    join[t] = merge && any_kept && t > 0 && !keep[t];
+    dst[t] = t;
+  }
+  if (merge && any_kept) {
+    for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
+      unit_keys<CFG>(x[t], 1, dim, u[t]);
+    }
+    for (int i = 1; i < n; ++i) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
+      if (!join[i]) continue;
+      sim_t best = 0;
+      int arg = -1;
+      for (int j = 1; j < n; ++j) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_n
+        if (!keep[j]) continue;
+        sim_t s = 0;
+        for (int c = 0; c < dim; ++c) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::max_w
+#pragma HLS PIPELINE II = 1
+          s += u[i][c] * u[j][c];
+        }
+        if (arg < 0 || s > best) {
+          best = s;
+          arg = j;
+        }
+      }
+      dst[i] = arg;
+    }
+    merge_weighted<CFG>(x, tm, n, dim, join, dst, false);
+  }
+  return compact<CFG>(x, tm, n, dim, keep);
 }
 
 }  // namespace sievit

@@ -16,7 +16,8 @@ static const int kSimUnitFrac = 7;   // unit keys: length 2^7
 // Which score sources an attention call produces (bit flags). CLS attention, Σ_h max and the
 // head masses come with every call (a few adders beside the softmax); kWantPpt and kWantUnit
 // gate the per-row isqrt and divide work of the PPT score and the unit keys.
-enum ScoreWant { kWantCls = 1, kWantMax = 2, kWantPpt = 4, kWantUnit = 8, kWantMass = 16 };
+enum ScoreWant { kWantCls = 1, kWantMax = 2, kWantPpt = 4, kWantUnit = 8, kWantMass = 16,
+                 kWantKsum = 32 };
 
 template <class CFG>
 struct score_types {
@@ -29,6 +30,7 @@ struct score_types {
   typedef ap_uint<ubits(255ull * CFG::max_heads) + (ubits(16384ull * CFG::max_w) + 1) / 2> ppt_t;
   typedef ap_int<9> unit_t;                                           // |u_c| <= 128
   typedef ap_int<ubits(16384ull * CFG::max_w) + 1> sim_t;             // u_i . u_j
+  typedef ap_int<ubits(128ull * CFG::max_w) + 1> ksum_t;              // Σ_c k_c of a row
 };
 
 // Method inputs and score outputs of one attention call (one image).
@@ -43,12 +45,15 @@ struct attn_method {
   bool head_on[CFG::max_heads];             // false: the head is pruned (skipped)
   bool chan;                                // CAIT: channel masks below apply
   bool qk_on[CFG::max_w], v_on[CFG::max_w];  // CAIT: live Q/K and V channels (tiled over heads)
+  bool emb;                                 // PRANCE: the embedding width below applies
+  bool emb_on[CFG::max_w];                  // PRANCE: live residual channels (input / output)
   // outputs
   typename T::cls_t cls[CFG::max_n];        // kWantCls / kWantPpt: CLS attention, j >= 1
   typename T::cls_t mx[CFG::max_n];         // kWantMax: Σ_h max_i A_h[i, j], j >= 1
   typename T::mass_t mass[CFG::max_heads];  // kWantMass: Σ_{j >= 1} max_i A_h[i, j]
   typename T::ppt_t ppt[CFG::max_n];        // kWantPpt: cls_j * isqrt(|v_j|^2)
   typename T::unit_t u[CFG::max_n][CFG::max_w];  // kWantUnit: unit keys (head_dim wide)
+  typename T::ksum_t ksum[CFG::max_n];      // kWantKsum: Σ_c k_c over all heads (PRANCE)
 };
 
 template <class CFG>
@@ -57,6 +62,7 @@ void attn_method_off(attn_method<CFG>& m) {
   m.prop = false;
   m.log_size = 0;
   m.chan = false;
+  m.emb = false;
   for (int h = 0; h < CFG::max_heads; ++h) m.head_on[h] = true;
 }
 
