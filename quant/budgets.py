@@ -191,11 +191,12 @@ def with_budget(cfg: dict, budget) -> dict:
 
 def parse_budget(config: dict, text: str):
     """A reduction method's budget from the command line: its knob's value (EViT keep_rate,
-    ToMe / PPT r, CP-ViT keep), typed like the knob in the config."""
+    ToMe / PPT r, CP-ViT keep, CAIT mac_target, PRANCE cost_weight), typed like the knob in
+    the config."""
     method = config["reduction"]["method"]
-    if method not in KNOB or method == "prance":
-        raise SievitError(f"--budget sets a method's knob (EViT, ToMe, PPT, CP-ViT, CAIT); this "
-                          f"bundle's method is {method}")
+    if method not in KNOB:
+        raise SievitError(f"--budget sets a method's knob (EViT, ToMe, PPT, CP-ViT, CAIT, "
+                          f"PRANCE); this bundle's method is {method}")
     knob = KNOB[method]
     try:
         return int(text) if isinstance(config["reduction"][knob], int) else float(text)

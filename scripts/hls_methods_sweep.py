@@ -5,7 +5,9 @@ side by side (--jobs). Writes one JSON (docs/hls_methods_1000.json) with a row p
     python scripts/hls_methods_sweep.py --images 1000 --jobs 16 --out docs/hls_methods_1000.json
 
 Bundles come from --bundles DIR/<method> when present, else are exported from
-checkpoints/fmnist_<method>. Exit 0: no mismatching image; 1: some; 2: bad input."""
+checkpoints/fmnist_<method>. --shipped-only M..: only the checkpoint's own budget of these
+methods; --merge OLD.json keeps OLD's rows (with their commit) for the runs not repeated.
+Exit 0: no mismatching image; 1: some; 2: bad input."""
 from __future__ import annotations
 
 import argparse
@@ -19,13 +21,16 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
+from sievit.quant.budgets import KNOB
+
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = ("evit", "tome", "ppt", "cpvit", "cait", "prance")
 
 
 def sievit(*args: str) -> subprocess.CompletedProcess:
+    # outside the repository root, where `-m` would find the unmapped sievit/ folder first
     return subprocess.run([sys.executable, "-m", "sievit.cli", *map(str, args)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, cwd="/")
 
 
 def bundle_of(method: str, bundles: Path | None, work: Path) -> Path:
@@ -66,7 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bundles", type=Path, default=None, help="DIR/<method> bundles to use")
     ap.add_argument("--work", type=Path, default=Path("out/hls_sweep"))
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--commit", default=None, help="the commit measured (default: git HEAD)")
+    ap.add_argument("--shipped-only", nargs="*", default=[], choices=METHODS,
+                    help="methods run at their checkpoint's own budget only")
+    ap.add_argument("--merge", type=Path, default=None, help="an earlier report to keep rows of")
     a = ap.parse_args(argv)
+    a.work = a.work.resolve()
+    a.bundles = a.bundles.resolve() if a.bundles else None
     if a.images < 1 or a.jobs < 1:
         print("hls_methods_sweep: --images and --jobs must be >= 1", file=sys.stderr)
         return 2
@@ -75,16 +86,27 @@ def main(argv: list[str] | None = None) -> int:
     for m in a.methods:
         cfg = yaml.safe_load((ROOT / "checkpoints" / f"fmnist_{m}" / "config.yaml").read_text())
         b = bundle_of(m, a.bundles, a.work)
-        runs += [(m, budget, b) for budget in cfg["reduction"]["pareto"]]
+        knob = KNOB[m]
+        budgets = ([cfg["reduction"][knob]] if m in a.shipped_only else cfg["reduction"]["pareto"])
+        runs += [(m, budget, b) for budget in budgets]
     t0 = time.time()
     with ThreadPoolExecutor(a.jobs) as pool:
         futs = [pool.submit(one_run, m, budget, b, a.work, a.images) for m, budget, b in runs]
         rows = [f.result() for f in tqdm(futs, desc="hls sweep", mininterval=5.0)]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=ROOT).stdout.strip()
+    commit = a.commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                                        capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    for r in rows:
+        r["commit"] = commit
+    if a.merge is not None:
+        old = json.loads(a.merge.read_text())
+        done = {(r["method"], r["budget"]) for r in rows}
+        rows += [{**r, "commit": r.get("commit", old.get("commit"))} for r in old["rows"]
+                 if (r["method"], r["budget"]) not in done]
+        order = {m: i for i, m in enumerate(METHODS)}
+        rows.sort(key=lambda r: (order[r["method"]], r["budget"]))
     bad = sum(r.get("mismatches", 0) for r in rows)
     errors = [r for r in rows if "error" in r]
-    report = {"command": f"python scripts/hls_methods_sweep.py --images {a.images} --jobs {a.jobs}",
+    report = {"command": "python scripts/hls_methods_sweep.py " + " ".join(argv or sys.argv[1:]),
               "commit": commit, "images_per_run": a.images, "runs": len(rows),
               "mismatching_images": bad, "errors": len(errors), "wall_s": round(time.time() - t0, 1),
               "rows": rows}
