@@ -136,8 +136,9 @@ def patch_embed_cases(path: Path, pixels: int, tokens: int, dim: int) -> list[di
 
 
 def _attention_method_records(path: Path, dim: int, heads: int) -> list[dict]:
-    """Every attention_method case as one record: inputs, sizes, output and score sources
-    (channel-masked cases, CAIT's, are not read)."""
+    """Every attention_method case without channel masks as one record: inputs, sizes,
+    output and score sources (the channel-masked cases, CAIT's and PRANCE's, are skipped:
+    the RTL has no channel masks)."""
     c = Cursor(path)
     out = []
     dh = dim // heads
@@ -145,13 +146,15 @@ def _attention_method_records(path: Path, dim: int, heads: int) -> list[dict]:
         block, n, prop, bits, chan = (c.one() for _ in range(5))
         h, x = (c.take(n * dim).reshape(n, dim) for _ in range(2))
         size = c.take(n)
-        if chan:
-            raise ValueError("attention method cases: channel-masked cases (CAIT) are not read")
+        c.take(dim * ((2 if chan & 1 else 0) + (1 if chan & 2 else 0)))  # Q/K, V, embedding masks
         y = c.take(n * dim).reshape(n, dim)
         cls, mx = c.take(n), c.take(n)
         c.take(heads)                               # head mass
         ppt = c.take(n)
         u = c.take(n * dh).reshape(n, dh)
+        c.take(n)                                   # K row sums (PRANCE's actor state)
+        if chan:
+            continue
         out.append({"block": block, "a": h, "b": x, "y": y, "size": size, "cls": cls,
                     "max_sum": mx, "ppt": ppt, "u": u, "prop": prop,
                     "all_heads": bits == (1 << heads) - 1})
