@@ -21,7 +21,7 @@ OP = {name: op.code for name, op in OPS.items()}
 MAXH = SEL_MAXH   # selector heads a descriptor holds
 ATTN_MAX_HEADS = 8   # attention's MAX_HEADS (CP-ViT's head registers)
 SCORE_BITS = 16      # pruning's score registers: CP-ViT's cumulative scores must fit
-RTL_LANES = 8     # k-lanes of the small (64-bit) MAC arrays: selector, head
+RTL_LANES = 8     # k-lanes of the small (64-bit) MAC array: the selector
 MERGE_METHODS = ("tome", "ppt")   # their stages run on the merge op (bipartite_merge)
 PPT_MAX_D = 256   # PPT's scores (CLS attention x isqrt(|v|^2)) stay below 2^24
 
@@ -30,7 +30,7 @@ PPT_MAX_D = 256   # PPT's scores (CLS attention x isqrt(|v|^2)) stay below 2^24
 class RtlParams:
     """Compile-time sizes of sievit_top (Verilog parameters): buffers and the MAC arrays.
 
-    The shared linear array (the patch embedding's, attention's and the MLP's GEMMs) does
+    The shared linear array (the patch embedding's, attention's, the MLP's and the head's GEMMs) does
     rows x cols x lanes int8 MACs per cycle (token rows x output columns x input elements;
     row pairs share one DSP); attention's Q.K^T does qk_keys x lanes and A.V av_keys x 8;
     the selector keeps an array of aux_rows x aux_cols x 8. `beat_bits` is the width of the
@@ -180,14 +180,14 @@ class Program:
 
     def gemms(self) -> list[dict]:
         """The shared array's GEMMs in the order the program calls them: the patch
-        embedding, then per block Q, K, V, the projection, fc1 and fc2 (every mode runs all
-        of them; pruning changes their row counts, not their weights)."""
+        embedding, per block Q, K, V, the projection, fc1 and fc2, then the head's classifier
+        (every mode runs all of them; pruning changes their row counts, not their weights)."""
         desc = self.layout.desc
         out = [desc["embed"]["lin"]]
         for i in range(self.layout.m["depth"]):
             a, mlp = desc["attn"][i], desc["mlp"][i]
             out += [a["q"], a["k"], a["v"], a["proj"], mlp["fc1"], mlp["fc2"]]
-        return out
+        return out + [desc["head"]["fc"]]
 
     def weight_list(self) -> bytes:
         """The weight list `linear` walks with PREFETCH = 1 (rtl/linear.sv): per GEMM

@@ -310,7 +310,7 @@ module sievit_top #(
   // the narrow side first and the shared array's weight loader (wide words: it walks the
   // weight list ahead of the GEMMs, in bursts of at most W_CHUNK beats) whenever the narrow
   // side does not ask.
-  wire lin_op = (op == OP_ATTN) || (op == OP_MLP) || (op == OP_EMBED);   // the array's users
+  wire lin_op = (op == OP_ATTN) || (op == OP_MLP) || (op == OP_EMBED) || (op == OP_HEAD);   // the array's users
   logic sl_req_valid, sl_rsp_ready, sl_req_ready, sl_rsp_valid;
   logic [31:0] sl_req_addr;
   logic [15:0] sl_req_beats;
@@ -381,32 +381,37 @@ module sievit_top #(
       .m_axis_tready(ln_in && !lo_done && e_s_tready[e]), .m_axis_tlast(ln_m_tlast));
 
   // ---- the shared MAC array: one `linear` engine serves attention (Q, K, V, projection),
-  // mlp (fc1, fc2) and the patch embedding; index 0 attention, 1 mlp, 2 patch_embed
-  logic [2:0][15:0] u_n_in, u_n_out, u_n_rows;
-  logic [2:0][31:0] u_w_addr, u_b_addr;
-  logic [2:0][1:0] u_epi;
-  logic [2:0][7:0] u_frac_acc, u_frac_out, u_frac_gelu_in, u_frac_res;
-  logic [2:0][BEAT-1:0] u_s_tdata;
-  logic [2:0] u_s_tvalid, u_m_tready;
+  // mlp (fc1, fc2), the patch embedding and the head's classifier; index 0 attention, 1 mlp,
+  // 2 patch_embed, 3 head
+  logic [3:0][15:0] u_n_in, u_n_out, u_n_rows;
+  logic [3:0][31:0] u_w_addr, u_b_addr;
+  logic [3:0][1:0] u_epi;
+  logic [3:0][7:0] u_frac_acc, u_frac_out, u_frac_gelu_in, u_frac_res;
+  logic [3:0][BEAT-1:0] u_s_tdata;
+  logic [3:0] u_s_tvalid, u_m_tready;
   logic sl_s_tready, sl_m_tvalid, sl_m_tlast;
   logic [BEAT-1:0] sl_m_tdata;
   logic [31:0] sl_mac;
-  wire [1:0] us = (op == OP_MLP) ? 2'd1 : (op == OP_EMBED) ? 2'd2 : 2'd0;  // the array's user
+  wire [1:0] us = (op == OP_MLP) ? 2'd1 : (op == OP_EMBED) ? 2'd2 : (op == OP_HEAD) ? 2'd3 : 2'd0;  // the array's user
   localparam int MAX_IN_PAD = (MAX_IN + B8 - 1) / B8 * B8;   // patch rows in whole words
   localparam int MAX_HD = MAX_H > MAX_D ? MAX_H : MAX_D;
   localparam int MAX_W = MAX_HD > MAX_IN_PAD ? MAX_HD : MAX_IN_PAD;
-  // weight words per bank of the largest GEMM: the patch projection, attention's, fc1, fc2
+  localparam int MAX_WO = MAX_W > MAX_CLASSES ? MAX_W : MAX_CLASSES;   // outputs: the head's too
+  // weight words per bank of the largest GEMM: the patch projection, attention's, fc1, fc2,
+  // the classifier
   localparam int KD = (MAX_D + LANES - 1) / LANES, KH = (MAX_H + LANES - 1) / LANES;
   localparam int KP = (MAX_IN_PAD + LANES - 1) / LANES;
   localparam int GD = (MAX_D + COLS - 1) / COLS, GH = (MAX_H + COLS - 1) / COLS;
+  localparam int GC = (MAX_CLASSES + COLS - 1) / COLS;
   localparam int W_DEPTH_A = GD * (KP > KD ? KP : KD);
   localparam int W_DEPTH_H = GH * KD > GD * KH ? GH * KD : GD * KH;
-  localparam int W_DEPTH = W_DEPTH_A > W_DEPTH_H ? W_DEPTH_A : W_DEPTH_H;
+  localparam int W_DEPTH_AH = W_DEPTH_A > W_DEPTH_H ? W_DEPTH_A : W_DEPTH_H;
+  localparam int W_DEPTH = W_DEPTH_AH > GC * KD ? W_DEPTH_AH : GC * KD;
   // the array walks the program's weight list from the patch embedding on
   wire wl_start = (state == S_DISPATCH) && (op == OP_EMBED);
 
   linear #(.LANES(LANES), .ROWS(ROWS), .COLS(COLS), .MAX_N(MAX_N), .MAX_IN(MAX_W),
-           .MAX_OUT(MAX_W), .BEAT(BEAT), .PREFETCH(1), .W_DEPTH(W_DEPTH)) u_array (
+           .MAX_OUT(MAX_WO), .BEAT(BEAT), .PREFETCH(1), .W_DEPTH(W_DEPTH)) u_array (
       .clk, .rst_n,
       .n_in(u_n_in[us]), .n_out(u_n_out[us]), .n_rows(u_n_rows[us]),
       .w_addr(u_w_addr[us]), .b_addr(u_b_addr[us]), .wl_start(wl_start), .wl_addr(d[D_EMBED_WLIST]),
@@ -479,7 +484,6 @@ module sievit_top #(
       .frac_cls(d[D_EMBED_FRAC_CLS][7:0]), .frac_pos(d[D_EMBED_FRAC_POS][7:0]),
       .frac_out(d[D_EMBED_FRAC_OUT][7:0]),
       `SIEVIT_ENGINE_PORTS(1), `SIEVIT_ARRAY_PORTS(1, 2));
-  `undef SIEVIT_ARRAY_PORTS
   `undef SIEVIT_WIDE_PORTS
 
   // (generate loops: Icarus 11 needs constant indices for a two-dimensional packed select)
@@ -532,12 +536,13 @@ module sievit_top #(
       .m_axis_tdata(merge_m_tdata), .m_axis_tvalid(e_m_tvalid[2]),
       .m_axis_tready(e_m_tready && e == 3'd2), .m_axis_tlast(e_m_tlast[2]));
 
-  head #(.MAX_D(MAX_D), .MAX_CLASSES(MAX_CLASSES)) u_head (
+  head #(.MAX_D(MAX_D), .MAX_CLASSES(MAX_CLASSES), .EXT_LINEAR(1), .BEAT(BEAT)) u_head (
       .clk, .rst_n, .dim, .n_classes(d[D_HEAD_CLASSES][15:0]), .gamma_addr(d[D_HEAD_G]),
       .beta_addr(d[D_HEAD_B]), .gamma_frac(d[D_HEAD_GAMMA_FRAC][7:0]),
       .ln_frac_out(d[D_HEAD_LN_FRAC_OUT][7:0]), .w_addr(d[D_HEAD_W]), .b_addr(d[D_HEAD_FC_B]),
       .frac_acc(d[D_HEAD_FRAC_ACC][7:0]),
-      `SIEVIT_ENGINE_PORTS(7));
+      `SIEVIT_ENGINE_PORTS(7), `SIEVIT_ARRAY_PORTS(7, 3));
+  `undef SIEVIT_ARRAY_PORTS
   `undef SIEVIT_ENGINE_PORTS
   `undef SIEVIT_MEM_PORTS
   `undef SIEVIT_STREAM_CTL
