@@ -6,7 +6,11 @@
 // burst read port (shared with the top's weight loader). The image streams in 8 bytes per beat and each
 // byte lands at its place in patch order (an incremental address per lane, no division);
 // the patch rows then leave as BEAT-bit words, each row padded with zeros to whole words (the
-// RTL layout pads the weight rows to match). In: image_size^2 * chans bytes, 8 per beat.
+// RTL layout pads the weight rows to match). The image, the table fetch and the GEMM overlap:
+// the first image beat starts the fetch of the CLS and position tables (the read port is free
+// while the image streams in), the CLS row leaves once they are in, and each band of patches
+// (one patch row of the grid) goes into the linear engine as soon as its last pixel row has
+// arrived, while the next bands still stream in. In: image_size^2 * chans bytes, 8 per beat.
 // Out: grid^2 + 1 rows of `dim` int8, 8 per beat. With EXT_LINEAR = 1 the top's shared
 // array runs the GEMM behind lin_*; otherwise a private linear (BEAT = 64 only).
 module patch_embed #(
@@ -86,10 +90,18 @@ module patch_embed #(
   localparam int PW = MAX_TOK * MAX_D / B8;             // position table, linear words
   localparam int PWI = $clog2(PW);
 
-  // FEED: each patch row and then its position row into the linear engine, whose output
-  // rows already stream out; OUT_LIN: the rest of them
-  typedef enum logic [3:0] {IN_IMG, REQ_C, GET_C, REQ_P, GET_P, OUT_CLS, FEED, OUT_LIN} state_t;
+  // WAIT_T: until the tables are in; FEED: each patch row (once its band is in) and then its
+  // position row into the linear engine, whose output rows already stream out; OUT_LIN: the
+  // rest of them. The image input and the table fetch run beside it (in_on, fst).
+  typedef enum logic [1:0] {WAIT_T, OUT_CLS, FEED, OUT_LIN} state_t;
   state_t state;
+  typedef enum logic [2:0] {F_IDLE, REQ_C, GET_C, REQ_P, GET_P, F_DONE} fetch_t;
+  fetch_t fst;
+  logic in_on;                           // image beats still to come
+  logic [CW-1:0] ibeat, fbeat;           // image beat; table word
+  logic [CW-1:0] bands_in;               // bands of the grid whose pixels are all in
+  logic [CW-1:0] band_end;               // image bytes that complete the next band
+  logic [CW-1:0] fband, fpx;             // FEED: band and patch (in its band) being fed
 
   logic [7:0] img[PIXP];                 // (p - 128) in patch order, row by row
   logic [BEAT_BITS-1:0] cls[DW];
@@ -114,12 +126,12 @@ module patch_embed #(
   wire [CW-1:0] step_gx = row_pad - pc + 1'b1;
   wire [CW-1:0] step_py = CW'(1) - (CW'(grid) - 1'b1) * row_pad;
   wire [CW-1:0] step_gy = row_pad - row_in + 1'b1;
+  wire [CW-1:0] band_bytes = CW'(patch) * CW'(image_size) * CW'(chans);
 
   // ---- the linear engine
   logic [BEAT-1:0] l_s_tdata, l_m_tdata;
   logic l_s_tvalid, l_s_tready, l_m_tvalid, l_m_tready, l_m_tlast;
   logic [31:0] l_mac;
-  wire mine = (state == REQ_C) || (state == GET_C) || (state == REQ_P) || (state == GET_P);
   if (EXT_LINEAR != 0) begin : g_ext_linear
     assign lin_n_in = 16'(row_pad);
     assign lin_n_out = dim;
@@ -139,11 +151,12 @@ module patch_embed #(
     assign lin_m_tready = l_m_tready;
     assign l_m_tlast = lin_m_tlast;
     assign l_mac = lin_mac_cycles;
-    assign mem_req_valid = (state == REQ_C) || (state == REQ_P);
-    assign mem_req_addr = (state == REQ_C) ? cls_addr : pos_addr;
-    assign mem_req_beats = 16'((state == REQ_C) ? d_beats : pos_beats);
-    assign mem_rsp_ready = mine && ((state == GET_C) || (state == GET_P));
+    assign mem_req_valid = (fst == REQ_C) || (fst == REQ_P);
+    assign mem_req_addr = (fst == REQ_C) ? cls_addr : pos_addr;
+    assign mem_req_beats = 16'((fst == REQ_C) ? d_beats : pos_beats);
+    assign mem_rsp_ready = (fst == GET_C) || (fst == GET_P);
   end else begin : g_int_linear
+    wire mine = (fst == REQ_C) || (fst == GET_C) || (fst == REQ_P) || (fst == GET_P);
     logic l_req_valid, l_rsp_ready;
     logic [31:0] l_req_addr;
     logic [15:0] l_req_beats;
@@ -160,10 +173,10 @@ module patch_embed #(
         .s_axis_tlast(1'b0),
         .m_axis_tdata(l_m_tdata), .m_axis_tvalid(l_m_tvalid), .m_axis_tready(l_m_tready),
         .m_axis_tlast(l_m_tlast), .mac_cycles(l_mac));
-    assign mem_req_valid = mine ? ((state == REQ_C) || (state == REQ_P)) : l_req_valid;
-    assign mem_req_addr = mine ? ((state == REQ_C) ? cls_addr : pos_addr) : l_req_addr;
-    assign mem_req_beats = mine ? 16'((state == REQ_C) ? d_beats : pos_beats) : l_req_beats;
-    assign mem_rsp_ready = mine ? ((state == GET_C) || (state == GET_P)) : l_rsp_ready;
+    assign mem_req_valid = mine ? ((fst == REQ_C) || (fst == REQ_P)) : l_req_valid;
+    assign mem_req_addr = mine ? ((fst == REQ_C) ? cls_addr : pos_addr) : l_req_addr;
+    assign mem_req_beats = mine ? 16'((fst == REQ_C) ? d_beats : pos_beats) : l_req_beats;
+    assign mem_rsp_ready = mine ? ((fst == GET_C) || (fst == GET_P)) : l_rsp_ready;
     assign {lin_n_in, lin_n_out, lin_n_rows, lin_w_addr, lin_b_addr, lin_epi} = '0;
     assign {lin_frac_acc, lin_frac_out, lin_frac_gelu_in, lin_frac_res} = '0;
     assign {lin_s_tdata, lin_s_tvalid, lin_m_tready} = '0;
@@ -214,7 +227,7 @@ module patch_embed #(
 
   // ---- the stream into the linear engine: per patch, its row (zero-padded to whole words)
   // and then its position row as the residual
-  wire feeding = (state == FEED) && (beat != feed_beats || fres);
+  wire feeding = (state == FEED) && (beat != feed_beats || fres) && (fres || fband < bands_in);
   always_comb begin
     l_s_tdata = pos[PWI'(d_words + pbeat)];
     if (!fres)
@@ -239,46 +252,91 @@ module patch_embed #(
     end
   end
 
-  assign s_axis_tready = (state == IN_IMG);
+  assign s_axis_tready = in_on;
   wire out_lin = (state == FEED) || (state == OUT_LIN);
   assign m_axis_tvalid = (state == OUT_CLS) || (out_lin && l_m_tvalid);
   assign m_axis_tdata = (state == OUT_CLS) ? cls_out : l_m_tdata[BEAT_BITS * 32'(part)+:BEAT_BITS];
   assign m_axis_tlast = out_lin && l_m_tlast && (32'(part) == R - 1);
   assign l_m_tready = out_lin && m_axis_tready && (32'(part) == R - 1);
 
+  // ---- image in (every beat a cycle while in_on) and the bands it completes
+  wire img_fire = in_on && s_axis_tvalid;
+  wire img_last = (ibeat == img_beats - 1'b1);
   always_ff @(posedge clk) begin
     if (!rst_n) begin
-      state <= IN_IMG;
+      in_on <= 1'b1;
+      ibeat <= '0;
+      bands_in <= '0;
+      band_end <= '0;
+      {w_p, w_c, w_px, w_gx, w_py} <= '0;
+    end else if (img_fire) begin
+      for (int l = 0; l < I8_PER_BEAT; l++)
+        if ((ibeat << 3) + CW'(l) < n_pix)
+          img[PXI'(lane_p[l])] <= s_axis_tdata[8*l+:8] - 8'd128;
+      {w_p, w_c, w_px, w_gx, w_py} <= {nx_p, nx_c, nx_px, nx_gx, nx_py};
+      ibeat <= img_last ? '0 : ibeat + 1'b1;
+      if (img_last) begin
+        in_on <= 1'b0;
+        bands_in <= CW'(grid);
+      end else if (ibeat == '0) begin   // 8 bytes in (a band is at least 8 bytes)
+        if (CW'(8) >= band_bytes) begin
+          bands_in <= CW'(1);
+          band_end <= band_bytes + band_bytes;
+        end else band_end <= band_bytes;
+      end else if ((ibeat + 1'b1) << 3 >= band_end) begin
+        bands_in <= bands_in + 1'b1;
+        band_end <= band_end + band_bytes;
+      end
+    end else if (state == OUT_LIN && m_axis_tready && l_m_tvalid && l_m_tlast
+                 && 32'(part) == R - 1) begin   // the op ends: the next image may come
+      in_on <= 1'b1;
+      bands_in <= '0;
+      {w_p, w_c, w_px, w_gx, w_py} <= '0;
+    end
+  end
+
+  // ---- the CLS and position tables, from the first image beat on
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      fst <= F_IDLE;
+      fbeat <= '0;
+    end else begin
+      unique case (fst)
+        F_IDLE: if (img_fire && ibeat == '0) fst <= REQ_C;
+        REQ_C: if (mem_req_ready) fst <= GET_C;
+        GET_C: if (mem_rsp_valid) begin
+          cls[DI'(fbeat)] <= mem_rsp_data;
+          fbeat <= (fbeat == d_beats - 1'b1) ? '0 : fbeat + 1'b1;
+          if (fbeat == d_beats - 1'b1) fst <= REQ_P;
+        end
+        REQ_P: if (mem_req_ready) fst <= GET_P;
+        GET_P: if (mem_rsp_valid) begin
+          pos[PWI'(fbeat / CW'(R))][BEAT_BITS * (R > 1 ? 32'(fbeat % CW'(R)) : 0)+:BEAT_BITS]
+              <= mem_rsp_data;
+          fbeat <= (fbeat == pos_beats - 1'b1) ? '0 : fbeat + 1'b1;
+          if (fbeat == pos_beats - 1'b1) fst <= F_DONE;
+        end
+        F_DONE: if (state == OUT_LIN && m_axis_tready && l_m_tvalid && l_m_tlast
+                    && 32'(part) == R - 1) fst <= F_IDLE;
+        default: fst <= F_IDLE;
+      endcase
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      state <= WAIT_T;
       beat <= '0;
       col <= '0;
       pbeat <= '0;
       pcol <= '0;
       fres <= 1'b0;
       part <= '0;
-      {w_p, w_c, w_px, w_gx, w_py} <= '0;
+      fband <= '0;
+      fpx <= '0;
     end else begin
       unique case (state)
-        IN_IMG: if (s_axis_tvalid) begin
-          for (int l = 0; l < I8_PER_BEAT; l++)
-            if ((beat << 3) + CW'(l) < n_pix)
-              img[PXI'(lane_p[l])] <= s_axis_tdata[8*l+:8] - 8'd128;
-          {w_p, w_c, w_px, w_gx, w_py} <= {nx_p, nx_c, nx_px, nx_gx, nx_py};
-          beat <= (beat == img_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == img_beats - 1'b1) state <= REQ_C;
-        end
-        REQ_C: if (mem_req_ready) state <= GET_C;
-        GET_C: if (mem_rsp_valid) begin
-          cls[DI'(beat)] <= mem_rsp_data;
-          beat <= (beat == d_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == d_beats - 1'b1) state <= REQ_P;
-        end
-        REQ_P: if (mem_req_ready) state <= GET_P;
-        GET_P: if (mem_rsp_valid) begin
-          pos[PWI'(beat / CW'(R))][BEAT_BITS * (R > 1 ? 32'(beat % CW'(R)) : 0)+:BEAT_BITS]
-              <= mem_rsp_data;
-          beat <= (beat == pos_beats - 1'b1) ? '0 : beat + 1'b1;
-          if (beat == pos_beats - 1'b1) state <= OUT_CLS;
-        end
+        WAIT_T: if (fst == F_DONE) state <= OUT_CLS;
         OUT_CLS: if (m_axis_tready) begin
           beat <= (beat == d_beats - 1'b1) ? '0 : beat + 1'b1;
           if (beat == d_beats - 1'b1) begin
@@ -288,6 +346,8 @@ module patch_embed #(
             pcol <= '0;
             fres <= 1'b0;
             part <= '0;
+            fband <= '0;
+            fpx <= '0;
           end
         end
         FEED, OUT_LIN: begin
@@ -295,7 +355,11 @@ module patch_embed #(
             if (!fres) begin   // `beat` counts the patch words, stopping at feed_beats
               beat <= beat + 1'b1;
               col <= (col == row_words - 1'b1) ? '0 : col + 1'b1;
-              if (col == row_words - 1'b1) fres <= 1'b1;
+              if (col == row_words - 1'b1) begin
+                fres <= 1'b1;
+                fpx <= (fpx == CW'(grid) - 1'b1) ? '0 : fpx + 1'b1;
+                if (fpx == CW'(grid) - 1'b1) fband <= fband + 1'b1;
+              end
             end else begin
               pbeat <= pbeat + 1'b1;
               pcol <= (pcol == d_words - 1'b1) ? '0 : pcol + 1'b1;
@@ -308,13 +372,12 @@ module patch_embed #(
           if (m_axis_tready && l_m_tvalid) begin
             part <= (32'(part) == R - 1) ? '0 : part + 1'b1;
             if (l_m_tlast && 32'(part) == R - 1) begin
-              state <= IN_IMG;
+              state <= WAIT_T;
               beat <= '0;
-              {w_p, w_c, w_px, w_gx, w_py} <= '0;
             end
           end
         end
-        default: state <= IN_IMG;
+        default: state <= WAIT_T;
       endcase
     end
   end
