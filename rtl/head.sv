@@ -155,7 +155,7 @@ module head #(
       end
     end
     logic unused_ext;
-    assign unused_ext = ^{mid_tlast, lin_m_tlast, lin_req_addr, lin_req_beats};
+    assign unused_ext = ^{mid_tlast, lin_m_tlast};
   end
 
   assign mem_req_valid = owner_lin ? lin_req_valid : ln_req_valid;

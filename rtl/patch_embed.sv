@@ -258,6 +258,7 @@ module patch_embed #(
   assign m_axis_tdata = (state == OUT_CLS) ? cls_out : l_m_tdata[BEAT_BITS * 32'(part)+:BEAT_BITS];
   assign m_axis_tlast = out_lin && l_m_tlast && (32'(part) == R - 1);
   assign l_m_tready = out_lin && m_axis_tready && (32'(part) == R - 1);
+  wire op_end = m_axis_tvalid && m_axis_tready && m_axis_tlast;   // the last output beat
 
   // ---- image in (every beat a cycle while in_on) and the bands it completes
   wire img_fire = in_on && s_axis_tvalid;
@@ -287,8 +288,7 @@ module patch_embed #(
         bands_in <= bands_in + 1'b1;
         band_end <= band_end + band_bytes;
       end
-    end else if (state == OUT_LIN && m_axis_tready && l_m_tvalid && l_m_tlast
-                 && 32'(part) == R - 1) begin   // the op ends: the next image may come
+    end else if (op_end) begin   // the next image may come
       in_on <= 1'b1;
       bands_in <= '0;
       {w_p, w_c, w_px, w_gx, w_py} <= '0;
@@ -316,8 +316,7 @@ module patch_embed #(
           fbeat <= (fbeat == pos_beats - 1'b1) ? '0 : fbeat + 1'b1;
           if (fbeat == pos_beats - 1'b1) fst <= F_DONE;
         end
-        F_DONE: if (state == OUT_LIN && m_axis_tready && l_m_tvalid && l_m_tlast
-                    && 32'(part) == R - 1) fst <= F_IDLE;
+        F_DONE: if (op_end) fst <= F_IDLE;
         default: fst <= F_IDLE;
       endcase
     end
@@ -371,7 +370,7 @@ module patch_embed #(
           end
           if (m_axis_tready && l_m_tvalid) begin
             part <= (32'(part) == R - 1) ? '0 : part + 1'b1;
-            if (l_m_tlast && 32'(part) == R - 1) begin
+            if (op_end) begin
               state <= WAIT_T;
               beat <= '0;
             end
